@@ -1,0 +1,78 @@
+// The exporter extension point: a manifest, an options schema and one export(ctx) method.
+import type { z } from "zod";
+import type { Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
+import type { Export } from "./gen/labelport/v1/export_pb.ts";
+import type { StorageBody } from "./storage/driver.ts";
+
+export interface ExporterManifest {
+  name: string;
+  version: string;
+  formats: readonly string[];
+  /** semver range of @labelport/sdk this plugin was built for; checked at load. */
+  sdk: string;
+  description?: string;
+}
+
+export interface ExportLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** An open artifact being written; write() resolves when the chunk is accepted (backpressure). */
+export interface ArtifactWriter {
+  readonly key: string;
+  write(chunk: string | Uint8Array): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The export's storage, rooted at the job's prefix. Every file written becomes an artifact. */
+export interface ExportStorage {
+  writeFile(key: string, body: StorageBody, options?: { contentType?: string }): Promise<void>;
+  writeJson(key: string, value: unknown, options?: { pretty?: boolean }): Promise<void>;
+  open(key: string, options?: { contentType?: string }): Promise<ArtifactWriter>;
+  /** Copies an item's original media (its `media.uri` in the source storage) to `key`. */
+  copyMedia(uri: string, key: string): Promise<boolean>;
+}
+
+/** Runs on every item before formatting; returns the item to export or null to drop it. */
+export type ItemProcessor = (item: Item) => Item | null | Promise<Item | null>;
+
+export interface ExportDataset {
+  id: string;
+  name: string;
+  /** Ordered by id; ids are stable across exports. */
+  categories: readonly Category[];
+}
+
+export interface ExportContext<Options> {
+  readonly export: Export;
+  readonly exportId: string;
+  readonly options: Options;
+  readonly dataset: ExportDataset;
+  /** Items with annotations in id order after processors ran; may be iterated more than once (same snapshot). */
+  items(): AsyncIterable<Item>;
+  /** Items matching the filter, known before the first item; 0 if unknown. */
+  readonly totalItems: number;
+  readonly storage: ExportStorage;
+  /** Reports items (and annotations) done since the last call. */
+  progress(items: number, annotations?: number): void;
+  /** Records something the format could not carry (listed in the manifest). */
+  note(message: string): void;
+  readonly signal: AbortSignal;
+  readonly log: ExportLogger;
+  /** A private local directory for spill files, removed after the job. */
+  readonly scratchDir: string;
+}
+
+export abstract class BaseExporter<Options = Record<string, never>> {
+  static manifest: ExporterManifest;
+  /** zod schema of the options; published as JSON Schema and validated before a job is queued. */
+  abstract readonly options: z.ZodType<Options>;
+  /** Run on every item, in order, before export() sees it (seed 000 export processors). */
+  processors(_options: Options): readonly ItemProcessor[] {
+    return [];
+  }
+  abstract export(ctx: ExportContext<Options>): Promise<void>;
+}

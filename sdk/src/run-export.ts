@@ -1,0 +1,116 @@
+// Runs one exporter over one job: processors, progress, artifacts, manifest last.
+// Shared by the NATS plugin runtime, the in-process default and the conformance kit.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { create } from "@bufbuild/protobuf";
+import type { BaseExporter, ExportDataset, ExportLogger } from "./exporter.ts";
+import type { Item } from "./gen/labelport/v1/dataset_pb.ts";
+import { type Artifact, type Export, type ExportCounts, ExportCountsSchema } from "./gen/labelport/v1/export_pb.ts";
+import type { StorageDriver } from "./storage/driver.ts";
+import { createExportStorage } from "./storage/export-storage.ts";
+
+export interface RunExportInput<Options> {
+  exporter: BaseExporter<Options>;
+  manifest: { name: string; version: string };
+  export: Export;
+  /** Parsed options (already validated by the exporter's schema). */
+  options: Options;
+  dataset: ExportDataset;
+  /** Source of items in id order; called once per pass. */
+  items: () => AsyncIterable<Item>;
+  totalItems: number;
+  storage: StorageDriver;
+  /** Where original media are read from for save_original_file (defaults to `storage`). */
+  mediaStorage?: StorageDriver;
+  /** Key prefix of the export, e.g. exports/<id>. */
+  prefix: string;
+  /** The export's snapshot instant, written as exportedAt so a retry writes the same bytes. */
+  exportedAt: Date;
+  signal: AbortSignal;
+  log: ExportLogger;
+  onProgress?: (delta: { items: number; annotations: number }) => void;
+}
+
+export interface RunExportResult {
+  artifacts: Artifact[];
+  manifestKey: string;
+  counts: ExportCounts;
+  formatNotes: string[];
+}
+
+export async function runExport<Options>(input: RunExportInput<Options>): Promise<RunExportResult> {
+  const { exporter, signal } = input;
+  // A crashed or canceled earlier attempt may have left files: start from an empty prefix.
+  await input.storage.deletePrefix(`${input.prefix}/`);
+  const storage = createExportStorage(input.storage, input.prefix, {
+    mediaDriver: input.mediaStorage ?? input.storage,
+    signal,
+  });
+  const processors = exporter.processors(input.options);
+  const notes = new Set<string>();
+  const counted = { items: 0, annotations: 0 };
+  let firstPass = true;
+  const scratchDir = await mkdtemp(join(tmpdir(), "labelport-export-"));
+  async function* items(): AsyncIterable<Item> {
+    const counting = firstPass;
+    firstPass = false;
+    for await (const raw of input.items()) {
+      signal.throwIfAborted();
+      let item: Item | null = raw;
+      for (const process of processors) {
+        item = await process(item);
+        if (!item) break;
+      }
+      if (!item) continue;
+      if (counting) {
+        counted.items += 1;
+        counted.annotations += item.annotations.length;
+      }
+      yield item;
+    }
+  }
+  try {
+    await exporter.export({
+      export: input.export,
+      exportId: input.export.id,
+      options: input.options,
+      dataset: input.dataset,
+      items,
+      totalItems: input.totalItems,
+      storage,
+      progress: (items, annotations = 0) => input.onProgress?.({ items, annotations }),
+      note: (message) => notes.add(message),
+      signal,
+      log: input.log,
+      scratchDir,
+    });
+    signal.throwIfAborted();
+    const formatNotes = [...notes].sort();
+    const committed = await storage.commit({
+      exportId: input.export.id,
+      format: input.export.format,
+      plugin: input.manifest,
+      dataset: { id: input.dataset.id, name: input.dataset.name },
+      exportedAt: input.exportedAt.toISOString(),
+      itemCount: counted.items,
+      annotationCount: counted.annotations,
+      notes: formatNotes,
+    });
+    return {
+      artifacts: committed.artifacts,
+      manifestKey: committed.manifestKey,
+      counts: create(ExportCountsSchema, {
+        itemCount: BigInt(counted.items),
+        annotationCount: BigInt(counted.annotations),
+        fileCount: BigInt(committed.artifacts.length),
+      }),
+      formatNotes,
+    };
+  } catch (err) {
+    await input.storage.deletePrefix(`${input.prefix}/`).catch(() => undefined);
+    throw err;
+  } finally {
+    await rm(scratchDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,49 @@
+// The storage driver contract: a plain factory result with declared capabilities, lazy
+// connections and an idempotent dispose() (after unstorage's defineDriver).
+import type { Readable } from "node:stream";
+
+export type StorageBody = string | Uint8Array | Readable | AsyncIterable<string | Uint8Array>;
+
+export interface PutResult {
+  key: string;
+  size: number;
+  /** Hex sha256 of the stored bytes. */
+  sha256: string;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+}
+
+export interface StorageCapabilities {
+  /** presignGet() returns a URL a client can fetch directly. */
+  presign: boolean;
+}
+
+export interface StorageDriver {
+  /** "local", "s3", ... */
+  readonly kind: string;
+  readonly capabilities: StorageCapabilities;
+  /**
+   * Writes atomically: readers see the old object or the whole new one, never a part. A rejected
+   * put (an abort through `signal` included) leaves the key as it was.
+   */
+  put(key: string, body: StorageBody, options?: { contentType?: string; signal?: AbortSignal }): Promise<PutResult>;
+  /**
+   * Rejects with StorageNotFoundError when missing. `end` is inclusive, as in an HTTP Range; a range
+   * running past the object is cut at its end, one starting at or after its end yields no bytes.
+   */
+  get(key: string, options?: { start?: number; end?: number }): Promise<Readable>;
+  head(key: string): Promise<ObjectInfo | null>;
+  /** Every object whose key starts with `prefix` (a plain string prefix, "" for all), in UTF-8 byte order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Idempotent. */
+  delete(key: string): Promise<void>;
+  /** Deletes every object under the prefix; returns how many. An empty prefix is refused. */
+  deletePrefix(prefix: string): Promise<number>;
+  /** A GET URL valid for `expiresInSeconds`; with `fileName` the response is an attachment of that name. */
+  presignGet?(key: string, options: { expiresInSeconds: number; fileName?: string }): Promise<string>;
+  /** Idempotent. */
+  dispose(): Promise<void>;
+}

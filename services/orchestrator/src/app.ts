@@ -1,0 +1,114 @@
+// Wires the orchestrator: MongoDB, NATS, the Connect services and REST routes on one port.
+import { randomBytes } from "node:crypto";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { connect, type NatsConnection } from "nats";
+import { type Authenticator, authInterceptor, createAuthenticator } from "./auth.ts";
+import type { Config } from "./config.ts";
+import { registerDataServices } from "./data/index.ts";
+import { connectDatabase, type Database } from "./db.ts";
+import { registerExportServices } from "./exports/index.ts";
+import { registerHealth } from "./health.ts";
+import type { Logger } from "./logger.ts";
+import { createRestRouter, type RestRouter } from "./rest/router.ts";
+import { type ListeningServer, serve } from "./server.ts";
+
+export interface Orchestrator {
+  readonly url: string;
+  readonly database: Database;
+  readonly nats: NatsConnection;
+  /** Graceful: stop accepting, finish in-flight requests, close MongoDB and NATS. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** What the services share. */
+export interface Deps {
+  config: Config;
+  log: Logger;
+  database: Database;
+  nats: NatsConnection;
+  auth: Authenticator;
+  /** HMAC secret for download links and job tokens. */
+  signingSecret: string;
+  /** Where clients reach this server (for links). */
+  publicUrl(): string;
+}
+
+/** A feature area adds its Connect services and REST routes here. */
+export type RegisterServices = (router: ConnectRouter, rest: RestRouter, deps: Deps) => void;
+
+export async function startOrchestrator(config: Config, log: Logger): Promise<Orchestrator> {
+  const [database, nats] = await Promise.all([
+    connectDatabase(config.MONGODB_URL, config.MONGODB_DB).catch((err: Error) => {
+      throw new Error(`cannot reach MongoDB at ${redact(config.MONGODB_URL)}: ${err.message}`);
+    }),
+    connect({ servers: config.NATS_URL, maxReconnectAttempts: -1, name: "labelport-orchestrator" }).catch(
+      (err: Error) => {
+        throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${err.message}`);
+      },
+    ),
+  ]);
+  const signingSecret = config.SIGNING_SECRET ?? randomBytes(32).toString("hex");
+  const auth = createAuthenticator(config.API_KEYS, signingSecret);
+  let host = config.HOST;
+  if (!auth.enabled && !isLoopback(host)) {
+    log.warn({ requestedHost: host }, "no API_KEYS configured: binding to 127.0.0.1 only");
+    host = "127.0.0.1";
+  } else if (!auth.enabled) {
+    log.warn("no API_KEYS configured: authentication is off, serving loopback only");
+  }
+  let server: ListeningServer | undefined;
+  const deps: Deps = {
+    config,
+    log,
+    database,
+    nats,
+    auth,
+    signingSecret,
+    publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
+  };
+  const rest = createRestRouter(log, auth);
+  registerHealth(rest, deps);
+  const handler = connectNodeAdapter({
+    interceptors: [authInterceptor(auth)],
+    routes: (router: ConnectRouter) => {
+      for (const register of [registerDataServices, registerExportServices]) register(router, rest, deps);
+    },
+    fallback: (req, res) => rest.handle(req, res),
+  });
+  try {
+    server = await serve(handler, {
+      host,
+      port: config.PORT,
+      ...(config.TLS_CERT_FILE && config.TLS_KEY_FILE
+        ? { tls: { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } }
+        : {}),
+    });
+  } catch (err) {
+    await Promise.all([database.close(), nats.close()]);
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  const listening = server;
+  return {
+    url: listening.url,
+    database,
+    nats,
+    close() {
+      closing ??= (async () => {
+        await listening.close();
+        await nats.drain().catch(() => nats.close());
+        await database.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host.startsWith("127.");
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//***@");
+}

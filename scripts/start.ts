@@ -2,8 +2,20 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
+import { startWorker, type Worker } from "@labelport/sdk";
+import { loadExporter } from "@labelport/sdk/plugin-cli";
+import { connect } from "nats";
 import { DATA_DIR, startStack } from "./stack/index.ts";
 import { freePort } from "./stack/processes.ts";
+
+export const BUILTIN_PLUGINS = [
+  "@labelport/plugin-json-snapshot",
+  "@labelport/plugin-jsonl",
+  "@labelport/plugin-coco",
+  "@labelport/plugin-yolo",
+  "@labelport/plugin-voc",
+  "@labelport/plugin-csv",
+];
 
 const stateDir = join(DATA_DIR, "stack");
 mkdirSync(stateDir, { recursive: true });
@@ -31,6 +43,14 @@ const orchestrator = await startOrchestrator(config, log).catch(async (err: Erro
   await stack.stop();
   process.exit(1);
 });
+// The built-in plugins run in this process on the same code path as `labelport-plugin run`.
+const nats = await connect({ servers: stack.natsUrl, maxReconnectAttempts: -1, name: "labelport-builtin-plugins" });
+const workers: Worker[] = [];
+for (const name of BUILTIN_PLUGINS) {
+  const exporter = await loadExporter(name);
+  workers.push(await startWorker({ nats, exporter }));
+  process.stdout.write(`plugin ${exporter.manifest.name}: ${exporter.manifest.formats.join(", ")}\n`);
+}
 process.stdout.write(`listening on ${orchestrator.url}\n`);
 
 let stopping = false;
@@ -38,6 +58,8 @@ async function shutdown(signal: string) {
   if (stopping) return;
   stopping = true;
   log.info({ signal }, "shutting down");
+  await Promise.all(workers.map((w) => w.stop()));
+  await nats.drain();
   await orchestrator.close();
   await stack.stop();
   process.exit(0);

@@ -8,7 +8,6 @@ const baseEnv = () => ({
   NATS_URL: inject("natsUrl"),
   MONGODB_DB: `t_${randomUUID().slice(0, 8)}`,
   PORT: "0",
-  BUILTIN_PLUGINS: "false",
 });
 
 it.each([

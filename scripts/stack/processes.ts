@@ -32,10 +32,12 @@ export function startServer(name: string, bin: string, args: string[], dir: stri
   const logFile = join(dir, `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-  child.stdout?.pipe(log);
-  child.stderr?.pipe(log);
+  // Two pipes into one log: neither may end it, or the other's last write fails.
+  child.stdout?.pipe(log, { end: false });
+  child.stderr?.pipe(log, { end: false });
   let exited: Promise<void> | undefined;
-  const exit = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const exit = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  child.once("close", () => log.end());
   return {
     child,
     logFile,

@@ -76,3 +76,9 @@ export abstract class BaseExporter<Options = Record<string, never>> {
   }
   abstract export(ctx: ExportContext<Options>): Promise<void>;
 }
+
+/** A concrete exporter class, as a plugin package default-exports it. */
+export interface ExporterClass<Options = unknown> {
+  new (): BaseExporter<Options>;
+  manifest: ExporterManifest;
+}

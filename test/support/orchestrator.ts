@@ -17,7 +17,6 @@ export async function startTestOrchestrator(env: Record<string, string> = {}): P
     MONGODB_DB: dbName,
     PORT: "0",
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
-    BUILTIN_PLUGINS: "false",
     ...env,
   });
   const orchestrator = await startOrchestrator(config, createLogger(config.LOG_LEVEL));

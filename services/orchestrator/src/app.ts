@@ -7,7 +7,7 @@ import { type Authenticator, authInterceptor, createAuthenticator } from "./auth
 import type { Config } from "./config.ts";
 import { registerDataServices } from "./data/index.ts";
 import { connectDatabase, type Database } from "./db.ts";
-import { registerExportServices } from "./exports/index.ts";
+import { startExports } from "./exports/index.ts";
 import { registerHealth } from "./health.ts";
 import type { Logger } from "./logger.ts";
 import { createRestRouter, type RestRouter } from "./rest/router.ts";
@@ -69,10 +69,12 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
   };
   const rest = createRestRouter(log, auth);
   registerHealth(rest, deps);
+  const exportsModule = await startExports(rest, deps);
   const handler = connectNodeAdapter({
     interceptors: [authInterceptor(auth)],
     routes: (router: ConnectRouter) => {
-      for (const register of [registerDataServices, registerExportServices]) register(router, rest, deps);
+      registerDataServices(router, rest, deps);
+      exportsModule.routes(router);
     },
     fallback: (req, res) => rest.handle(req, res),
   });
@@ -85,6 +87,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
         : {}),
     });
   } catch (err) {
+    await exportsModule.close();
     await Promise.all([database.close(), nats.close()]);
     throw err;
   }
@@ -97,6 +100,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     close() {
       closing ??= (async () => {
         await listening.close();
+        await exportsModule.close();
         await nats.drain().catch(() => nats.close());
         await database.close();
       })();

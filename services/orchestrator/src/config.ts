@@ -46,11 +46,22 @@ export const configSchema = z.object({
         return { name, role: role as "viewer" | "editor" | "admin", key: key.join(":") };
       });
     }),
+  /** Root of the `local` storage; default <DATA_DIR>/storage. */
+  STORAGE_LOCAL_ROOT: z.string().min(1).optional(),
+  /** An S3-compatible storage named `s3`, when S3_BUCKET is set. */
+  S3_BUCKET: z.string().min(3).optional(),
+  S3_REGION: z.string().min(1).default("us-east-1"),
+  S3_ENDPOINT: z.url().optional(),
+  S3_ACCESS_KEY_ID: z.string().optional(),
+  S3_SECRET_ACCESS_KEY: z.string().optional(),
+  S3_FORCE_PATH_STYLE: bool.default(true),
+  /** Storage used when an export names none. */
+  DEFAULT_STORAGE: z.enum(["local", "s3"]).default("local"),
+  /** Days a completed export stays downloadable. */
+  EXPORT_TTL_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   TLS_CERT_FILE: z.string().optional(),
   TLS_KEY_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
-  /** Start the built-in exporter plugins in this process. */
-  BUILTIN_PLUGINS: bool.default(true),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -64,6 +75,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = configSchema.safeParse(env);
   if (result.success) {
     const config = result.data;
+    if (config.DEFAULT_STORAGE === "s3" && !config.S3_BUCKET) {
+      throw new ConfigError("invalid configuration: DEFAULT_STORAGE: s3 needs S3_BUCKET");
+    }
     if ((config.TLS_CERT_FILE === undefined) !== (config.TLS_KEY_FILE === undefined)) {
       throw new ConfigError("invalid configuration: TLS_CERT_FILE and TLS_KEY_FILE must be set together");
     }
@@ -72,9 +86,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const issue = result.error.issues[0];
   const variable = issue?.path.join(".") ?? "?";
   const value = env[variable];
-  const shown =
-    value === undefined
-      ? "unset"
-      : `got ${JSON.stringify(variable === "API_KEYS" || variable === "SIGNING_SECRET" ? "***" : value)}`;
+  const shown = value === undefined ? "unset" : `got ${JSON.stringify(/KEYS|SECRET/.test(variable) ? "***" : value)}`;
   throw new ConfigError(`invalid configuration: ${variable}: ${issue?.message ?? "invalid"} (${shown})`);
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file labelport/v1/plugin.proto.
  */
 export const file_labelport_v1_plugin: GenFile = /*@__PURE__*/
-  fileDesc("ChlsYWJlbHBvcnQvdjEvcGx1Z2luLnByb3RvEgxsYWJlbHBvcnQudjEiwwEKCUV4cG9ydEpvYhIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EhgKEG9yY2hlc3RyYXRvcl91cmwYAiABKAkSDQoFdG9rZW4YAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc3RvcmFnZV9jb25maWdfanNvbhgFIAEoCRIXCg9jYXRlZ29yaWVzX2pzb24YBiABKAkinAMKCEpvYkV2ZW50EhEKCWV4cG9ydF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgFIAEoCRIrCgdzdGFydGVkGAYgASgLMhgubGFiZWxwb3J0LnYxLkpvYlN0YXJ0ZWRIABIwCghwcm9ncmVzcxgHIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzc0gAEioKA2xvZxgIIAEoCzIbLmxhYmVscG9ydC52MS5FeHBvcnRMb2dMaW5lSAASLwoJY29tcGxldGVkGAkgASgLMhoubGFiZWxwb3J0LnYxLkpvYkNvbXBsZXRlZEgAEikKBmZhaWxlZBgKIAEoCzIXLmxhYmVscG9ydC52MS5Kb2JGYWlsZWRIABItCghjYW5jZWxlZBgLIAEoCzIZLmxhYmVscG9ydC52MS5Kb2JDYW5jZWxlZEgAQgcKBWV2ZW50Ik4KCkpvYlN0YXJ0ZWQSEwoLcGx1Z2luX25hbWUYASABKAkSFgoOcGx1Z2luX3ZlcnNpb24YAiABKAkSEwoLdG90YWxfaXRlbXMYAyABKAQikQEKDEpvYkNvbXBsZXRlZBIpCglhcnRpZmFjdHMYASADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GAIgASgJEioKBmNvdW50cxgDIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSFAoMZm9ybWF0X25vdGVzGAQgAygJIjUKCUpvYkZhaWxlZBIVCg1lcnJvcl9tZXNzYWdlGAEgASgJEhEKCXJldHJ5YWJsZRgCIAEoCCINCgtKb2JDYW5jZWxlZGIGcHJvdG8z", [file_google_protobuf_timestamp, file_labelport_v1_export]);
+  fileDesc("ChlsYWJlbHBvcnQvdjEvcGx1Z2luLnByb3RvEgxsYWJlbHBvcnQudjEiwwEKCUV4cG9ydEpvYhIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EhgKEG9yY2hlc3RyYXRvcl91cmwYAiABKAkSDQoFdG9rZW4YAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc3RvcmFnZV9jb25maWdfanNvbhgFIAEoCRIXCg9jYXRlZ29yaWVzX2pzb24YBiABKAkinAMKCEpvYkV2ZW50EhEKCWV4cG9ydF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgFIAEoCRIrCgdzdGFydGVkGAYgASgLMhgubGFiZWxwb3J0LnYxLkpvYlN0YXJ0ZWRIABIwCghwcm9ncmVzcxgHIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzc0gAEioKA2xvZxgIIAEoCzIbLmxhYmVscG9ydC52MS5FeHBvcnRMb2dMaW5lSAASLwoJY29tcGxldGVkGAkgASgLMhoubGFiZWxwb3J0LnYxLkpvYkNvbXBsZXRlZEgAEikKBmZhaWxlZBgKIAEoCzIXLmxhYmVscG9ydC52MS5Kb2JGYWlsZWRIABItCghjYW5jZWxlZBgLIAEoCzIZLmxhYmVscG9ydC52MS5Kb2JDYW5jZWxlZEgAQgcKBWV2ZW50Ik4KCkpvYlN0YXJ0ZWQSEwoLcGx1Z2luX25hbWUYASABKAkSFgoOcGx1Z2luX3ZlcnNpb24YAiABKAkSEwoLdG90YWxfaXRlbXMYAyABKAQikQEKDEpvYkNvbXBsZXRlZBIpCglhcnRpZmFjdHMYASADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GAIgASgJEioKBmNvdW50cxgDIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSFAoMZm9ybWF0X25vdGVzGAQgAygJIjUKCUpvYkZhaWxlZBIVCg1lcnJvcl9tZXNzYWdlGAEgASgJEhEKCXJldHJ5YWJsZRgCIAEoCCINCgtKb2JDYW5jZWxlZCJ2Cg9DbGFpbUpvYlJlcXVlc3QSEQoJZXhwb3J0X2lkGAEgASgJEhAKCGRlbGl2ZXJ5GAIgASgNEhEKCXdvcmtlcl9pZBgDIAEoCRITCgtwbHVnaW5fbmFtZRgEIAEoCRIWCg5wbHVnaW5fdmVyc2lvbhgFIAEoCSJqChBDbGFpbUpvYlJlc3BvbnNlEg8KB3Byb2NlZWQYASABKAgSDgoGcmVhc29uGAIgASgJEiQKA2pvYhgDIAEoCzIXLmxhYmVscG9ydC52MS5FeHBvcnRKb2ISDwoHYXR0ZW1wdBgEIAEoDWIGcHJvdG8z", [file_google_protobuf_timestamp, file_labelport_v1_export]);
 
 /**
  * What a plugin worker receives: the export as stored, plus where to read and write.
@@ -245,4 +245,80 @@ export type JobCanceled = Message<"labelport.v1.JobCanceled"> & {
  */
 export const JobCanceledSchema: GenMessage<JobCanceled> = /*@__PURE__*/
   messageDesc(file_labelport_v1_plugin, 5);
+
+/**
+ * Sent by a worker (request/reply on labelport.claims) before it starts a delivered job, so a
+ * job canceled or deleted while queued is dropped, and the worker gets a fresh read token.
+ *
+ * @generated from message labelport.v1.ClaimJobRequest
+ */
+export type ClaimJobRequest = Message<"labelport.v1.ClaimJobRequest"> & {
+  /**
+   * @generated from field: string export_id = 1;
+   */
+  exportId: string;
+
+  /**
+   * JetStream delivery count of the job message.
+   *
+   * @generated from field: uint32 delivery = 2;
+   */
+  delivery: number;
+
+  /**
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: string plugin_name = 4;
+   */
+  pluginName: string;
+
+  /**
+   * @generated from field: string plugin_version = 5;
+   */
+  pluginVersion: string;
+};
+
+/**
+ * Describes the message labelport.v1.ClaimJobRequest.
+ * Use `create(ClaimJobRequestSchema)` to create a new message.
+ */
+export const ClaimJobRequestSchema: GenMessage<ClaimJobRequest> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 6);
+
+/**
+ * @generated from message labelport.v1.ClaimJobResponse
+ */
+export type ClaimJobResponse = Message<"labelport.v1.ClaimJobResponse"> & {
+  /**
+   * @generated from field: bool proceed = 1;
+   */
+  proceed: boolean;
+
+  /**
+   * Why not, when proceed is false.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: labelport.v1.ExportJob job = 3;
+   */
+  job?: ExportJob | undefined;
+
+  /**
+   * @generated from field: uint32 attempt = 4;
+   */
+  attempt: number;
+};
+
+/**
+ * Describes the message labelport.v1.ClaimJobResponse.
+ * Use `create(ClaimJobResponseSchema)` to create a new message.
+ */
+export const ClaimJobResponseSchema: GenMessage<ClaimJobResponse> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 7);
 

@@ -1,0 +1,265 @@
+// COCO exporter: annotations/instances_<split>.json per split with images, annotations (boxes,
+// polygons, keypoints) and categories under the dataset's stable category ids. One pass over the
+// items: images and annotations go to scratch files per split, then each split's file is
+// written by concatenation, so memory does not grow with the dataset.
+import { once } from "node:events";
+import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import {
+  type Annotation,
+  annotationTypeName,
+  BaseExporter,
+  type Category,
+  commonOptionsShape,
+  createExportLayout,
+  type ExportContext,
+  isVideoItem,
+  pointsBounds,
+  polygonArea,
+  z,
+} from "@labelport/sdk";
+
+const options = z.strictObject({
+  ...commonOptionsShape,
+});
+
+export type CocoOptions = z.output<typeof options>;
+
+export const CLASSES_KEY = "classes.json";
+
+export function instancesKey(split: string): string {
+  return `annotations/instances_${split}.json`;
+}
+
+/** One COCO annotation object, keys in the order the COCO files use. */
+export interface CocoAnnotation {
+  id: number;
+  image_id: number;
+  category_id: number;
+  segmentation: number[][];
+  area: number;
+  bbox: [number, number, number, number];
+  iscrowd: 0;
+  keypoints?: number[];
+  num_keypoints?: number;
+}
+
+/** COCO geometry of one annotation without ids, or the reason it is not a COCO object. */
+export function cocoGeometry(
+  annotation: Annotation,
+  category: Category | undefined,
+): Omit<CocoAnnotation, "id" | "image_id" | "category_id" | "iscrowd"> | string {
+  const { geometry } = annotation;
+  switch (geometry.case) {
+    case "bbox": {
+      const { x, y, width, height } = geometry.value;
+      return { segmentation: [], area: width * height, bbox: [x, y, width, height] };
+    }
+    case "polygon": {
+      const points = [...geometry.value.points];
+      const bounds = pointsBounds(points);
+      if (!bounds || points.length < 6) return "polygon with fewer than 3 points";
+      return { segmentation: [points], area: polygonArea(points), bbox: bounds };
+    }
+    case "keypoints": {
+      const size = Math.max(category?.keypoints.length ?? 0, geometry.value.keypoints.length);
+      const keypoints: number[] = [];
+      const labelled: number[] = [];
+      for (let i = 0; i < size; i++) {
+        const point = geometry.value.keypoints[i];
+        const v = point?.visibility ?? 0;
+        keypoints.push(point?.x ?? 0, point?.y ?? 0, v);
+        if (point && v > 0) labelled.push(point.x, point.y);
+      }
+      const bounds = pointsBounds(labelled) ?? [0, 0, 0, 0];
+      return {
+        segmentation: [],
+        area: bounds[2] * bounds[3],
+        bbox: bounds,
+        keypoints,
+        num_keypoints: labelled.length / 2,
+      };
+    }
+    case "polyline":
+      return "polyline";
+    case "boxSequence":
+      return "track";
+    default:
+      return "classification";
+  }
+}
+
+const unsupported: Record<string, string> = {
+  polyline: "COCO has no polyline",
+  track: "COCO has no video tracks",
+  classification: "COCO has no image-level labels",
+  "polygon with fewer than 3 points": "not a valid COCO polygon",
+  video: "COCO has no video",
+  "no category": "no category, or one the dataset does not have",
+};
+
+/** A local spill file written with backpressure. */
+class ScratchFile {
+  private readonly stream: WriteStream;
+  count = 0;
+  constructor(readonly path: string) {
+    this.stream = createWriteStream(path);
+  }
+  async append(json: string): Promise<void> {
+    const chunk = `${this.count === 0 ? "\n" : ",\n"}${json}`;
+    this.count += 1;
+    if (!this.stream.write(chunk)) await once(this.stream, "drain");
+  }
+  async end(): Promise<void> {
+    if (this.stream.closed) return;
+    this.stream.end();
+    await once(this.stream, "close");
+  }
+}
+
+interface SplitFiles {
+  images: ScratchFile;
+  annotations: ScratchFile;
+}
+
+export default class CocoExporter extends BaseExporter<CocoOptions> {
+  static override manifest = {
+    name: "coco",
+    version: "1.0.0",
+    formats: ["coco"],
+    sdk: "^0.1.0",
+    description: "MS COCO instances JSON per split: boxes, polygons, keypoints; stable category ids.",
+  };
+
+  readonly options = options;
+
+  async export(ctx: ExportContext<CocoOptions>): Promise<void> {
+    const layout = createExportLayout(ctx, ctx.options);
+    const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
+    const splits = new Map<string, SplitFiles>();
+    const dropped = new Map<string, number>();
+    const drop = (reason: string, n = 1) => dropped.set(reason, (dropped.get(reason) ?? 0) + n);
+    let withAttributes = 0;
+    let videos = 0;
+    let unsized = 0;
+    try {
+      for await (const item of ctx.items()) {
+        ctx.signal.throwIfAborted();
+        if (isVideoItem(item)) {
+          videos += 1;
+          for (const annotation of item.annotations) {
+            drop(annotationTypeName(annotation) === "track" ? "track" : "video");
+          }
+          layout.skip(item);
+          continue;
+        }
+        const placement = layout.place(item);
+        let files = splits.get(placement.split);
+        if (!files) {
+          const base = join(ctx.scratchDir, `coco-${splits.size}`);
+          files = { images: new ScratchFile(`${base}-images`), annotations: new ScratchFile(`${base}-annotations`) };
+          splits.set(placement.split, files);
+        }
+        const imageId = files.images.count + 1;
+        const width = item.media?.width ?? 0;
+        const height = item.media?.height ?? 0;
+        if (!width || !height) unsized += 1;
+        await files.images.append(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
+        for (const annotation of item.annotations) {
+          const category = annotation.categoryId === undefined ? undefined : categories.get(annotation.categoryId);
+          const geometry = cocoGeometry(annotation, category);
+          if (typeof geometry === "string") {
+            drop(geometry);
+            continue;
+          }
+          if (!category) {
+            drop("no category");
+            continue;
+          }
+          if (annotation.attributes && Object.keys(annotation.attributes).length > 0) withAttributes += 1;
+          const coco: CocoAnnotation = {
+            id: files.annotations.count + 1,
+            image_id: imageId,
+            category_id: category.id,
+            segmentation: geometry.segmentation,
+            area: geometry.area,
+            bbox: geometry.bbox,
+            iscrowd: 0,
+          };
+          if (geometry.keypoints) {
+            coco.keypoints = geometry.keypoints;
+            coco.num_keypoints = geometry.num_keypoints ?? 0;
+          }
+          await files.annotations.append(JSON.stringify(coco));
+        }
+        await layout.saveOriginalFile(item, placement);
+        layout.done(item, placement);
+      }
+      for (const files of splits.values()) {
+        await files.images.end();
+        await files.annotations.end();
+      }
+      const header = JSON.stringify(this.info(ctx));
+      const footer = JSON.stringify(ctx.dataset.categories.map(cocoCategory));
+      for (const split of [...splits.keys()].sort()) {
+        const files = splits.get(split) as SplitFiles;
+        const out = await ctx.storage.open(instancesKey(split), { contentType: "application/json" });
+        await out.write(`{"info":${header},"licenses":[],"images":[`);
+        await copyInto(files.images, out);
+        await out.write(`${files.images.count ? "\n" : ""}],"annotations":[`);
+        await copyInto(files.annotations, out);
+        await out.write(`${files.annotations.count ? "\n" : ""}],"categories":${footer}}\n`);
+        await out.close();
+      }
+    } finally {
+      for (const files of splits.values()) {
+        await files.images.end();
+        await files.annotations.end();
+      }
+    }
+    await ctx.storage.writeJson(
+      CLASSES_KEY,
+      ctx.dataset.categories.map((c) => ({ id: c.id, name: c.name, supercategory: c.supercategory })),
+      { pretty: true },
+    );
+    for (const [reason, count] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
+      ctx.note(`${reason}: ${count} annotations not exported (${unsupported[reason]})`);
+    }
+    if (withAttributes > 0) {
+      ctx.note(`attributes: dropped from ${withAttributes} annotations (COCO has no attributes)`);
+    }
+    if (videos > 0) ctx.note(`video: ${videos} items not exported (COCO has no video)`);
+    if (unsized > 0) ctx.note(`${unsized} images have no width/height (written as 0)`);
+    await layout.finish();
+  }
+
+  private info(ctx: ExportContext<CocoOptions>) {
+    const created = ctx.export.createTime;
+    const date = created ? new Date(Number(created.seconds) * 1000).toISOString() : "";
+    return {
+      description: ctx.dataset.name,
+      url: "",
+      version: "1.0",
+      year: date ? Number(date.slice(0, 4)) : 0,
+      contributor: "Labelport",
+      date_created: date,
+    };
+  }
+}
+
+function cocoCategory(category: Category) {
+  const out: Record<string, unknown> = {
+    id: category.id,
+    name: category.name,
+    supercategory: category.supercategory,
+  };
+  if (category.keypoints.length > 0) {
+    out.keypoints = [...category.keypoints];
+    out.skeleton = category.skeleton.map((edge) => [edge.fromKeypoint, edge.toKeypoint]);
+  }
+  return out;
+}
+
+async function copyInto(file: ScratchFile, out: { write(chunk: Uint8Array): Promise<void> }): Promise<void> {
+  for await (const chunk of createReadStream(file.path)) await out.write(chunk as Uint8Array);
+}

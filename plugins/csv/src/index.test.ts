@@ -1,0 +1,51 @@
+import { runSampleExport, testExporter } from "@labelport/sdk/testing";
+import { describe, expect, it } from "vitest";
+import CsvExporter, { CSV_COLUMNS, CSV_KEY, csvField } from "./index.ts";
+
+testExporter(CsvExporter);
+
+describe("csv fields", () => {
+  it("quotes per RFC 4180", () => {
+    expect(csvField("plain", true)).toBe("plain");
+    expect(csvField('say "hi", ok', true)).toBe('"say ""hi"", ok"');
+    expect(csvField("two\r\nlines", true)).toBe('"two\r\nlines"');
+  });
+
+  it("neutralises formulas unless told not to", () => {
+    for (const cell of ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx"]) {
+      expect(csvField(cell, true).replace(/^"/, "")).toMatch(/^'/);
+      expect(csvField(cell, false).replace(/^"/, "")).not.toMatch(/^'/);
+    }
+  });
+});
+
+describe("csv export", () => {
+  it("writes a header, CRLF rows, one row per annotation and one for an empty item", async () => {
+    const run = await runSampleExport(CsvExporter);
+    try {
+      const text = await run.text(CSV_KEY);
+      expect(text.startsWith(`${CSV_COLUMNS.join(",")}\r\n`)).toBe(true);
+      expect(text.endsWith("\r\n")).toBe(true);
+      expect(text).not.toMatch(/(?<!\r)\n/);
+      const rows = text.split("\r\n").filter(Boolean);
+      // 4 + 3 + 1 (empty item-03) + 2 + 2 + 1 annotations/rows, plus the header.
+      expect(rows).toHaveLength(1 + 13);
+      expect(rows.find((r) => r.startsWith("item-03,"))).toBe("item-03,street 01_1.jpg,,,,,,,,,,");
+      expect(text).toContain("item-04,'=formula.png,train,9,");
+      expect(text.charCodeAt(0)).not.toBe(0xfeff);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
+  it("starts with a BOM when asked and keeps formulas when told", async () => {
+    const run = await runSampleExport(CsvExporter, { options: { bom: true, neutralizeFormulas: false } });
+    try {
+      const bytes = await run.read(CSV_KEY);
+      expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
+      expect(bytes.toString("utf8")).toContain("item-04,=formula.png,train,9,");
+    } finally {
+      await run.cleanup();
+    }
+  });
+});

@@ -1,0 +1,38 @@
+// Minimal XML text for VOC files. Escaping is five replacements, and XML 1.0 forbids some
+// characters outright (most C0 controls, lone surrogates, U+FFFE/U+FFFF) even as references, so
+// they are removed. No small, well-kept library does both; xmlbuilder2 does, but brings a DOM
+// implementation and js-yaml for a ten-element document.
+
+// Everything outside XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] |
+// [#xE000-#xFFFD] | [#x10000-#x10FFFF]. With the u flag a lone surrogate is one code point.
+const FORBIDDEN = /[^\u0009\u000A\u000D\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
+
+export function stripForbiddenXmlChars(text: string): string {
+  return text.replace(FORBIDDEN, "");
+}
+
+/** Text content or attribute value: forbidden characters removed, markup characters escaped. */
+export function escapeXml(text: string): string {
+  return stripForbiddenXmlChars(text)
+    .replaceAll("&", "&amp;")
+    .replaceAll("<", "&lt;")
+    .replaceAll(">", "&gt;")
+    .replaceAll('"', "&quot;")
+    .replaceAll("'", "&apos;")
+    .replaceAll("\r", "&#13;");
+}
+
+export type XmlNode = [name: string, content: string | number | XmlNode[]];
+
+/** Serialises nested [name, content] pairs with two-space indentation and a trailing newline. */
+export function renderXml(root: XmlNode): string {
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${render(root, "")}`;
+}
+
+function render([name, content]: XmlNode, indent: string): string {
+  if (Array.isArray(content)) {
+    const children = content.map((child) => render(child, `${indent}  `)).join("");
+    return `${indent}<${name}>\n${children}${indent}</${name}>\n`;
+  }
+  return `${indent}<${name}>${escapeXml(String(content))}</${name}>\n`;
+}

@@ -1,0 +1,232 @@
+// YOLO exporter (Ultralytics layout): labels/<split>/<stem>.txt with normalised boxes (or
+// polygons in segmentation mode), data.yaml and classes.txt.
+//
+// Class ids: the index of the category in the dataset's categories sorted by category id. Category
+// ids are assigned once and never renumbered or reused, so a category keeps its class id across
+// exports as long as no category with a lower id is added (new categories get higher ids and are
+// appended at the end).
+import {
+  type Annotation,
+  annotationTypeName,
+  BaseExporter,
+  type Category,
+  commonOptionsShape,
+  createExportLayout,
+  type ExportContext,
+  isVideoItem,
+  UNSPLIT,
+  z,
+} from "@labelport/sdk";
+import { stringify } from "yaml";
+
+const options = z.strictObject({
+  ...commonOptionsShape,
+  segmentation: z
+    .boolean()
+    .default(false)
+    .describe("YOLO-seg: polygons as `class x1 y1 x2 y2 ...` lines (boxes become 4-corner polygons)."),
+});
+
+export type YoloOptions = z.output<typeof options>;
+
+export const DATA_YAML_KEY = "data.yaml";
+export const CLASSES_TXT_KEY = "classes.txt";
+
+/** Categories in class order: sorted by their stable id. */
+export function classOrder(categories: readonly Category[]): Category[] {
+  return [...categories].sort((a, b) => a.id - b.id);
+}
+
+const fixed = (n: number) => n.toFixed(6);
+const clamp = (n: number, max: number) => Math.min(Math.max(n, 0), max);
+// Below this, a clip is floating-point noise rather than a box crossing the border.
+const EPSILON = 1e-9;
+
+export interface YoloLine {
+  line: string;
+  clipped: boolean;
+}
+
+/** `class x_center y_center width height` of a box clipped to the image; null if nothing is left. */
+export function yoloBoxLine(
+  classId: number,
+  box: { x: number; y: number; width: number; height: number },
+  imageWidth: number,
+  imageHeight: number,
+  asPolygon = false,
+): YoloLine | null {
+  const x1 = clamp(box.x, imageWidth);
+  const y1 = clamp(box.y, imageHeight);
+  const x2 = clamp(box.x + box.width, imageWidth);
+  const y2 = clamp(box.y + box.height, imageHeight);
+  if (x2 - x1 <= EPSILON || y2 - y1 <= EPSILON) return null;
+  const clipped =
+    Math.abs(x1 - box.x) > EPSILON ||
+    Math.abs(y1 - box.y) > EPSILON ||
+    Math.abs(x2 - (box.x + box.width)) > EPSILON ||
+    Math.abs(y2 - (box.y + box.height)) > EPSILON;
+  if (asPolygon) {
+    const corners = [x1, y1, x2, y1, x2, y2, x1, y2];
+    return { line: `${classId} ${normalisedPoints(corners, imageWidth, imageHeight).join(" ")}`, clipped };
+  }
+  const values = [
+    (x1 + x2) / 2 / imageWidth,
+    (y1 + y2) / 2 / imageHeight,
+    (x2 - x1) / imageWidth,
+    (y2 - y1) / imageHeight,
+  ];
+  return { line: `${classId} ${values.map(fixed).join(" ")}`, clipped };
+}
+
+/** `class x1 y1 x2 y2 ...` of a polygon with its points clipped to the image. */
+export function yoloPolygonLine(
+  classId: number,
+  points: readonly number[],
+  imageWidth: number,
+  imageHeight: number,
+): YoloLine | null {
+  if (points.length < 6) return null;
+  let clipped = false;
+  const inside: number[] = [];
+  for (let i = 0; i + 1 < points.length; i += 2) {
+    const x = points[i] as number;
+    const y = points[i + 1] as number;
+    const cx = clamp(x, imageWidth);
+    const cy = clamp(y, imageHeight);
+    if (Math.abs(cx - x) > EPSILON || Math.abs(cy - y) > EPSILON) clipped = true;
+    inside.push(cx, cy);
+  }
+  return { line: `${classId} ${normalisedPoints(inside, imageWidth, imageHeight).join(" ")}`, clipped };
+}
+
+function normalisedPoints(points: readonly number[], width: number, height: number): string[] {
+  return points.map((value, i) => fixed(value / (i % 2 === 0 ? width : height)));
+}
+
+export default class YoloExporter extends BaseExporter<YoloOptions> {
+  static override manifest = {
+    name: "yolo",
+    version: "1.0.0",
+    formats: ["yolo"],
+    sdk: "^0.1.0",
+    description: "YOLO (Ultralytics) labels, data.yaml and classes.txt; optional YOLO-seg polygons.",
+  };
+
+  readonly options = options;
+
+  async export(ctx: ExportContext<YoloOptions>): Promise<void> {
+    const { segmentation } = ctx.options;
+    const layout = createExportLayout(ctx, ctx.options);
+    const classes = classOrder(ctx.dataset.categories);
+    const classIds = new Map(classes.map((category, index) => [category.id, index]));
+    const splits = new Set<string>();
+    const dropped = new Map<string, number>();
+    const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
+    let clipped = 0;
+    let outside = 0;
+    let unsized = 0;
+    let videos = 0;
+    for await (const item of ctx.items()) {
+      ctx.signal.throwIfAborted();
+      const width = item.media?.width ?? 0;
+      const height = item.media?.height ?? 0;
+      if (isVideoItem(item) || !width || !height) {
+        if (isVideoItem(item)) videos += 1;
+        else unsized += 1;
+        layout.skip(item);
+        continue;
+      }
+      const placement = layout.place(item);
+      splits.add(placement.split);
+      const lines: string[] = [];
+      for (const annotation of item.annotations) {
+        const classId = annotation.categoryId === undefined ? undefined : classIds.get(annotation.categoryId);
+        if (classId === undefined) {
+          drop("no category");
+          continue;
+        }
+        const result = this.line(annotation, classId, width, height, segmentation);
+        if (typeof result === "string") {
+          drop(result);
+        } else if (result === null) {
+          outside += 1;
+        } else {
+          if (result.clipped) clipped += 1;
+          lines.push(result.line);
+        }
+      }
+      // An image without objects still gets its (empty) label file: a background image.
+      await ctx.storage.writeFile(
+        `labels/${placement.split}/${placement.path}.txt`,
+        lines.map((l) => `${l}\n`).join(""),
+        {
+          contentType: "text/plain; charset=utf-8",
+        },
+      );
+      await layout.saveOriginalFile(item, placement);
+      layout.done(item, placement);
+    }
+    await ctx.storage.writeFile(DATA_YAML_KEY, dataYaml(splits, classes), { contentType: "application/yaml" });
+    await ctx.storage.writeFile(CLASSES_TXT_KEY, classes.map((c) => `${c.name}\n`).join(""), {
+      contentType: "text/plain; charset=utf-8",
+    });
+    for (const [reason, count] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
+      ctx.note(`${reason}: ${count} annotations not exported (${unsupported(reason, segmentation)})`);
+    }
+    if (clipped > 0) ctx.note(`${clipped} shapes clipped to the image bounds`);
+    if (outside > 0) ctx.note(`${outside} boxes lie outside their image and were not exported`);
+    if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (YOLO normalises by size)`);
+    if (videos > 0) ctx.note(`video: ${videos} items not exported (YOLO has no video)`);
+    await layout.finish();
+  }
+
+  private line(
+    annotation: Annotation,
+    classId: number,
+    width: number,
+    height: number,
+    segmentation: boolean,
+  ): YoloLine | null | string {
+    const { geometry } = annotation;
+    if (geometry.case === "bbox") return yoloBoxLine(classId, geometry.value, width, height, segmentation);
+    if (geometry.case === "polygon" && segmentation) {
+      return yoloPolygonLine(classId, geometry.value.points, width, height) ?? "polygon with fewer than 3 points";
+    }
+    return annotationTypeName(annotation);
+  }
+}
+
+function unsupported(reason: string, segmentation: boolean): string {
+  switch (reason) {
+    case "polygon":
+      return segmentation ? "not a valid polygon" : "set segmentation: true to export polygons";
+    case "no category":
+      return "no category, or one the dataset does not have";
+    case "keypoints":
+      return "YOLO pose is not supported";
+    case "polyline":
+      return "YOLO has no polyline";
+    case "classification":
+      return "YOLO detection has no image-level labels";
+    case "track":
+      return "YOLO has no video tracks";
+    default:
+      return "not a valid YOLO shape";
+  }
+}
+
+/**
+ * Ultralytics data.yaml: paths relative to the file, `names` as an id -> name map in class
+ * order. Unsplit items are under images/default and serve as train (and val) when the dataset
+ * has no such split, since Ultralytics needs both.
+ */
+export function dataYaml(splits: ReadonlySet<string>, classes: readonly Category[]): string {
+  const dir = (split: string) => `images/${split}`;
+  const train = splits.has("train") ? dir("train") : splits.has(UNSPLIT) ? dir(UNSPLIT) : dir("train");
+  const val = splits.has("val") ? dir("val") : splits.has("validation") ? dir("validation") : train;
+  const doc: Record<string, unknown> = { path: ".", train, val };
+  if (splits.has("test")) doc.test = dir("test");
+  doc.nc = classes.length;
+  doc.names = new Map(classes.map((category, index) => [index, category.name]));
+  return stringify(doc);
+}

@@ -1,0 +1,246 @@
+// `labelport`: the command line for people, over the same Connect contracts a browser uses.
+import { createReadStream, statSync } from "node:fs";
+import { basename } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { create, type JsonObject, toJson } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { ConnectError } from "@connectrpc/connect";
+import { SingleBar } from "cli-progress";
+import { createLabelportClient, type LabelportClient } from "../client/client.ts";
+import { type Export, ExportSchema, ExportStatus } from "../gen/labelport/v1/export_pb.ts";
+import {
+  type ImportRequest,
+  ImportRequestSchema,
+  ImportResponseSchema,
+  type PreviewImportRequest,
+  PreviewImportRequestSchema,
+  PreviewImportResponseSchema,
+} from "../gen/labelport/v1/import_service_pb.ts";
+
+const USAGE = `usage: labelport <command> [options]
+
+commands:
+  datasets list
+  export create --dataset D --format F [--name N] [--option key=value ...] [--wait]
+  export list [--dataset D] [--status queued|running|completed|failed|canceled]
+  export get ID
+  export download ID -o FILE
+  export logs ID [--follow]
+  export stop ID
+  import FILE [--dataset D] [--format jsonl|json|labelport-items] [--options JSON] [--preview]
+
+environment:
+  LABELPORT_URL      orchestrator URL (default http://127.0.0.1:8080)
+  LABELPORT_API_KEY  API key, when the server has keys configured`;
+
+const statusName = (s: ExportStatus) => ExportStatus[s].toLowerCase();
+
+function parseOptionValue(raw: string): JsonObject[string] {
+  try {
+    return JSON.parse(raw) as JsonObject[string];
+  } catch {
+    return raw;
+  }
+}
+
+function summary(e: Export): string {
+  const counts = e.counts;
+  return [
+    `${e.id}  ${statusName(e.status)}  ${e.format}  "${e.name}"`,
+    `  dataset ${e.datasetName || e.datasetId}`,
+    counts
+      ? `  ${counts.itemCount} items, ${counts.annotationCount} annotations, ${counts.fileCount} files, ${e.fileSize} bytes`
+      : "",
+    e.errorMessage ? `  error: ${e.errorMessage}` : "",
+    e.formatNotes.length ? `  notes: ${e.formatNotes.join("; ")}` : "",
+  ]
+    .filter(Boolean)
+    .join("\n");
+}
+
+/** Follows an export with a progress bar on stderr; resolves with the final state. */
+async function follow(client: LabelportClient, exportId: string, out: NodeJS.WriteStream): Promise<Export> {
+  const bar = new SingleBar({
+    format: "{bar} {percentage}% | {value}/{total} items | {status}",
+    stream: out,
+    noTTYOutput: true,
+    notTTYSchedule: 2000,
+    hideCursor: true,
+  });
+  bar.start(1, 0, { status: "queued" });
+  try {
+    return await client.exports.wait(exportId, {
+      onProgress: (e) => {
+        const total = Number(e.progress?.totalItems ?? 0n);
+        bar.setTotal(Math.max(total, Number(e.progress?.processedItems ?? 0n), 1));
+        bar.update(Number(e.progress?.processedItems ?? 0n), { status: statusName(e.status) });
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+}
+
+export async function run(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      dataset: { type: "string" },
+      format: { type: "string" },
+      name: { type: "string" },
+      option: { type: "string", multiple: true },
+      options: { type: "string" },
+      status: { type: "string" },
+      output: { type: "string", short: "o" },
+      wait: { type: "boolean" },
+      follow: { type: "boolean" },
+      preview: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  const [group, command, arg] = positionals;
+  if (values.help || !group) {
+    io.out.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const client = createLabelportClient({
+    baseUrl: process.env.LABELPORT_URL ?? "http://127.0.0.1:8080",
+    apiKey: process.env.LABELPORT_API_KEY,
+  });
+  const print = (text: string) => io.out.write(`${text}\n`);
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new UsageError(`missing ${what}`);
+    return value;
+  };
+
+  if (group === "datasets" && command === "list") {
+    const { datasets } = await client.datasets.listDatasets({ pageSize: 1000 });
+    for (const d of datasets) print(`${d.id}  ${d.name}  ${d.itemCount} items, ${d.annotationCount} annotations`);
+    return 0;
+  }
+  if (group === "export") {
+    switch (command) {
+      case "create": {
+        const options: JsonObject = {};
+        for (const pair of values.option ?? []) {
+          const at = pair.indexOf("=");
+          if (at < 1) throw new UsageError(`--option expects key=value, got "${pair}"`);
+          options[pair.slice(0, at)] = parseOptionValue(pair.slice(at + 1));
+        }
+        const created = await client.exports.create({
+          datasetId: need(values.dataset, "--dataset"),
+          format: need(values.format, "--format"),
+          name: values.name ?? "",
+          options,
+        });
+        print(`created export ${created.id}`);
+        if (!values.wait) return 0;
+        const final = await follow(client, created.id, io.err);
+        print(summary(final));
+        return 0;
+      }
+      case "list": {
+        const wanted = values.status
+          ? ExportStatus[values.status.toUpperCase() as keyof typeof ExportStatus]
+          : undefined;
+        if (values.status && wanted === undefined) throw new UsageError(`unknown --status "${values.status}"`);
+        const { exports } = await client.exports.listExports({
+          datasetId: values.dataset ?? "",
+          statuses: wanted === undefined ? [] : [wanted],
+          pageSize: 100,
+        });
+        for (const e of exports) {
+          const created = e.createTime ? timestampDate(e.createTime).toISOString() : "";
+          print(`${e.id}  ${statusName(e.status).padEnd(9)}  ${e.format.padEnd(13)}  ${created}  ${e.name}`);
+        }
+        return 0;
+      }
+      case "get": {
+        const { export: e } = await client.exports.getExport({ exportId: need(arg, "export id") });
+        print(e ? JSON.stringify(toJson(ExportSchema, e), null, 2) : "");
+        return 0;
+      }
+      case "download": {
+        const bytes = await client.exports.download(need(arg, "export id"), need(values.output, "-o FILE"));
+        print(`wrote ${bytes} bytes to ${values.output}`);
+        return 0;
+      }
+      case "logs": {
+        for await (const chunk of client.exports.getExportLogs({
+          exportId: need(arg, "export id"),
+          follow: values.follow ?? false,
+        })) {
+          for (const line of chunk.lines) {
+            const time = line.time ? timestampDate(line.time).toISOString() : "";
+            print(`${time} ${line.level.padEnd(5)} [${line.source}] ${line.message}`);
+          }
+        }
+        return 0;
+      }
+      case "stop": {
+        const { export: e } = await client.exports.cancelExport({ exportId: need(arg, "export id") });
+        print(`export ${e?.id} is ${e ? statusName(e.status) : "gone"}`);
+        return 0;
+      }
+    }
+  }
+  if (group === "import") {
+    const file = need(command, "FILE");
+    const size = statSync(file).size;
+    const start = {
+      datasetId: values.dataset ?? "",
+      fileName: basename(file),
+      format: values.format ?? "",
+      ...(values.options ? { options: JSON.parse(values.options) } : {}),
+    };
+    const bar = new SingleBar(
+      { format: "{bar} {percentage}% | {value}/{total} bytes", stream: io.err, noTTYOutput: true },
+      undefined,
+    );
+    bar.start(size, 0);
+    // Import and PreviewImport take the same parts in two message types.
+    async function* parts<T>(schema: typeof ImportRequestSchema | typeof PreviewImportRequestSchema) {
+      yield create(schema, { part: { case: "start", value: start } }) as T;
+      let sent = 0;
+      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+        sent += (chunk as Buffer).length;
+        bar.update(sent);
+        yield create(schema, { part: { case: "chunk", value: chunk as Buffer } }) as T;
+      }
+    }
+    try {
+      if (values.preview) {
+        const preview = await client.imports.previewImport(parts<PreviewImportRequest>(PreviewImportRequestSchema));
+        bar.stop();
+        print(JSON.stringify(toJson(PreviewImportResponseSchema, preview), null, 2));
+      } else {
+        const result = await client.imports.import(parts<ImportRequest>(ImportRequestSchema));
+        bar.stop();
+        print(JSON.stringify(toJson(ImportResponseSchema, result), null, 2));
+        return result.success ? 0 : 1;
+      }
+    } finally {
+      bar.stop();
+    }
+    return 0;
+  }
+  throw new UsageError(`unknown command "${positionals.join(" ")}"`);
+}
+
+class UsageError extends Error {
+  override name = "UsageError";
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  run(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      if (err instanceof UsageError) process.stderr.write(`labelport: ${err.message}\n\n${USAGE}\n`);
+      else if (err instanceof ConnectError) process.stderr.write(`labelport: ${err.rawMessage} (${err.code})\n`);
+      else process.stderr.write(`labelport: ${(err as Error).message}\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,14 @@
+export * from "./client/client.ts";
+export * from "./export-layout.ts";
+export * from "./export-options.ts";
+export * from "./exporter.ts";
+export type { Annotation, Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
+export * from "./item-json.ts";
+export * from "./run-export.ts";
+export * from "./runtime/item-stream.ts";
+export * from "./runtime/subjects.ts";
+export * from "./runtime/worker.ts";
+export * from "./storage/index.ts";
+export * from "./tracks.ts";
+export { SDK_VERSION } from "./version.ts";
+export * from "./video-annotation-json.ts";

@@ -1,0 +1,100 @@
+// NATS subjects, streams and consumers shared by the orchestrator and plugin workers.
+import { AckPolicy, DiscardPolicy, type JetStreamManager, RetentionPolicy, StorageType } from "nats";
+
+export const Subjects = {
+  /** JetStream, work queue: one message per export job (Nats-Msg-Id = export id). */
+  job: (format: string) => `labelport.jobs.${format}`,
+  /** JetStream: JobEvent from the plugin working on an export. */
+  events: (exportId: string) => `labelport.events.${exportId}`,
+  eventsAll: "labelport.events.>",
+  /** Core request/reply: ClaimJobRequest -> ClaimJobResponse. */
+  claims: "labelport.claims",
+  /** Core: a running job's worker stops when anything is published here. */
+  cancel: (exportId: string) => `labelport.cancel.${exportId}`,
+  /** Core request/reply: PluginInfo, sent at start and as a heartbeat. */
+  register: "labelport.plugins.register",
+  /** Core: the orchestrator asks every plugin to announce itself now. */
+  discover: "labelport.plugins.discover",
+  /** JetStream: the Export when it reaches a final state, for other systems. */
+  completed: "labelport.exports.completed",
+  failed: "labelport.exports.failed",
+  /** Core request/reply: CreateExportRequest (JSON or protobuf) with a request id. */
+  trigger: "labelport.triggers.export",
+} as const;
+
+export const Streams = {
+  jobs: "LABELPORT_JOBS",
+  events: "LABELPORT_EVENTS",
+  exports: "LABELPORT_EXPORTS",
+} as const;
+
+/** Deliveries of one job before it is marked failed. */
+export const MAX_DELIVER = 5;
+/** Without an in-progress ack for this long, a job is redelivered to another worker. */
+export const ACK_WAIT_MS = 30_000;
+
+export const consumerName = (format: string) => `exporter-${format}`;
+
+const ns = (ms: number) => ms * 1_000_000;
+
+/** Creates or updates the streams; idempotent, safe to call from every process. */
+export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+  const streams = [
+    {
+      name: Streams.jobs,
+      subjects: ["labelport.jobs.>"],
+      retention: RetentionPolicy.Workqueue,
+      // A second publish of the same job within this window is dropped (Nats-Msg-Id).
+      duplicate_window: ns(10 * 60_000),
+    },
+    {
+      name: Streams.events,
+      subjects: [Subjects.eventsAll],
+      retention: RetentionPolicy.Limits,
+      max_age: ns(24 * 3_600_000),
+    },
+    {
+      name: Streams.exports,
+      subjects: ["labelport.exports.>"],
+      retention: RetentionPolicy.Limits,
+      max_age: ns(7 * 24 * 3_600_000),
+    },
+  ];
+  for (const config of streams) {
+    const full = { storage: StorageType.File, discard: DiscardPolicy.Old, ...config };
+    try {
+      await jsm.streams.info(config.name);
+      await jsm.streams.update(config.name, full);
+    } catch (err) {
+      if (!/stream not found/i.test((err as Error).message)) throw err;
+      await jsm.streams.add(full);
+    }
+  }
+}
+
+/** The durable pull consumer shared by every worker of a format. */
+export async function ensureJobConsumer(
+  jsm: JetStreamManager,
+  format: string,
+  limits: { ackWaitMs?: number | undefined; maxDeliver?: number | undefined } = {},
+): Promise<void> {
+  const config = {
+    durable_name: consumerName(format),
+    filter_subject: Subjects.job(format),
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: ns(limits.ackWaitMs ?? ACK_WAIT_MS),
+    max_deliver: limits.maxDeliver ?? MAX_DELIVER,
+    max_ack_pending: 1000,
+  };
+  try {
+    await jsm.consumers.add(Streams.jobs, config);
+  } catch (err) {
+    // It exists with other limits (an older worker): bring it to this worker's configuration.
+    if (!/consumer.*exists/i.test((err as Error).message)) throw err;
+    await jsm.consumers.update(Streams.jobs, config.durable_name, {
+      ack_wait: config.ack_wait,
+      max_deliver: config.max_deliver,
+      max_ack_pending: config.max_ack_pending,
+    });
+  }
+}

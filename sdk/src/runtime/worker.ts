@@ -1,0 +1,330 @@
+// The plugin runtime: registers an exporter, takes its jobs from JetStream (one durable pull
+// consumer per format, shared by every worker of that format), runs them, reports events.
+import { randomUUID } from "node:crypto";
+import { create, fromBinary, type JsonObject, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { JsMsg, NatsConnection } from "nats";
+import { satisfies } from "semver";
+import { z } from "zod";
+import type { ExporterClass, ExporterManifest, ExportLogger } from "../exporter.ts";
+import type { Category } from "../gen/labelport/v1/dataset_pb.ts";
+import { CategorySchema } from "../gen/labelport/v1/dataset_pb.ts";
+import { ExportLogLineSchema, PluginInfoSchema } from "../gen/labelport/v1/export_pb.ts";
+import {
+  ClaimJobRequestSchema,
+  ClaimJobResponseSchema,
+  ExportJobSchema,
+  JobEventSchema,
+} from "../gen/labelport/v1/plugin_pb.ts";
+import { runExport } from "../run-export.ts";
+import { createStorage, storageConfigSchema } from "../storage/index.ts";
+import { SDK_VERSION } from "../version.ts";
+import { createItemSource } from "./item-stream.ts";
+import { consumerName, ensureJobConsumer, ensureStreams, MAX_DELIVER, Streams, Subjects } from "./subjects.ts";
+
+export interface WorkerOptions {
+  nats: NatsConnection;
+  exporter: ExporterClass;
+  workerId?: string;
+  /** Redelivery timeout of the shared consumer (tests shorten it). */
+  ackWaitMs?: number;
+  /** Deliveries of one job before it fails for good (default MAX_DELIVER). */
+  maxDeliver?: number;
+  /** First retry delay after a retryable failure; doubles per delivery (default 1000). */
+  retryBaseMs?: number;
+  log?: ExportLogger;
+  /** How often the plugin re-announces itself. */
+  heartbeatMs?: number;
+}
+
+export interface Worker {
+  readonly workerId: string;
+  /** Stops taking jobs; a running job is aborted and left for redelivery. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Throws when a plugin's manifest is malformed or built for another SDK. */
+export function checkManifest(exporter: ExporterClass): ExporterManifest {
+  const manifest = exporter.manifest as ExporterManifest | undefined;
+  if (!manifest?.name || !manifest.version || !manifest.formats?.length) {
+    throw new Error("exporter has no valid static manifest {name, version, formats, sdk}");
+  }
+  for (const format of manifest.formats) {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(format))
+      throw new Error(`format "${format}" must be lowercase letters, digits, -`);
+  }
+  if (!satisfies(SDK_VERSION, manifest.sdk)) {
+    throw new Error(
+      `plugin ${manifest.name}@${manifest.version} needs @labelport/sdk ${manifest.sdk}; this is ${SDK_VERSION}`,
+    );
+  }
+  return manifest;
+}
+
+export function pluginInfoOf(exporter: ExporterClass) {
+  const manifest = checkManifest(exporter);
+  return create(PluginInfoSchema, {
+    name: manifest.name,
+    version: manifest.version,
+    formats: [...manifest.formats],
+    optionsSchema: z.toJSONSchema(new exporter().options, { io: "input", unrepresentable: "any" }) as JsonObject,
+    sdkRange: manifest.sdk,
+    description: manifest.description ?? "",
+    lastSeenTime: timestampNow(),
+  });
+}
+
+/** Errors another attempt cannot fix. */
+const PERMANENT = new Set([
+  Code.InvalidArgument,
+  Code.NotFound,
+  Code.PermissionDenied,
+  Code.FailedPrecondition,
+  Code.Unauthenticated,
+]);
+
+function isPermanent(err: unknown): boolean {
+  if (err instanceof z.ZodError || (err as Error)?.name === "InvalidStorageKeyError") return true;
+  return err instanceof ConnectError && PERMANENT.has(err.code);
+}
+
+export async function startWorker(options: WorkerOptions): Promise<Worker> {
+  const { nats } = options;
+  const info = pluginInfoOf(options.exporter);
+  const workerId = options.workerId ?? `${info.name}-${randomUUID().slice(0, 8)}`;
+  const log = options.log ?? jsonLogger({ plugin: info.name, workerId });
+  const jsm = await nats.jetstreamManager();
+  const js = nats.jetstream();
+  await ensureStreams(jsm);
+  const maxDeliver = options.maxDeliver ?? MAX_DELIVER;
+  for (const format of info.formats) {
+    await ensureJobConsumer(jsm, format, { ackWaitMs: options.ackWaitMs, maxDeliver });
+  }
+
+  const announce = () => nats.publish(Subjects.register, toBinary(PluginInfoSchema, info));
+  announce();
+  const heartbeat = setInterval(announce, options.heartbeatMs ?? 30_000);
+  const discovery = nats.subscribe(Subjects.discover, { callback: announce });
+
+  const stopping = new AbortController();
+  let current: AbortController | undefined;
+  const loops = info.formats.map(async (format) => {
+    const consumer = await js.consumers.get(Streams.jobs, consumerName(format));
+    while (!stopping.signal.aborted) {
+      const messages = await consumer.fetch({ max_messages: 1, expires: 1000 });
+      for await (const message of messages) {
+        current = new AbortController();
+        await runJob(message, current).catch((err: unknown) =>
+          log.error("job handling failed", { error: String(err) }),
+        );
+        current = undefined;
+      }
+    }
+  });
+
+  async function runJob(message: JsMsg, controller: AbortController): Promise<void> {
+    const queued = fromBinary(ExportJobSchema, message.data);
+    const exportId = queued.export?.id ?? "";
+    const delivery = message.info.redeliveryCount;
+    const claimed = await nats
+      .request(
+        Subjects.claims,
+        toBinary(
+          ClaimJobRequestSchema,
+          create(ClaimJobRequestSchema, {
+            exportId,
+            delivery,
+            workerId,
+            pluginName: info.name,
+            pluginVersion: info.version,
+          }),
+        ),
+        { timeout: 5000 },
+      )
+      .then((reply) => fromBinary(ClaimJobResponseSchema, reply.data))
+      .catch(() => undefined);
+    if (!claimed) {
+      // No orchestrator answered: try again later without spending a delivery on it.
+      message.nak(5000);
+      return;
+    }
+    if (!claimed.proceed || !claimed.job?.export) {
+      log.info("job dropped", { exportId, reason: claimed.reason });
+      message.term();
+      return;
+    }
+    const job = claimed.job;
+    const exported = claimed.job.export;
+    let sequence = 0n;
+    const publish = (event: MessageInitShape<typeof JobEventSchema>["event"]) =>
+      js.publish(
+        Subjects.events(exportId),
+        toBinary(
+          JobEventSchema,
+          create(JobEventSchema, {
+            exportId,
+            sequence: ++sequence,
+            attempt: claimed.attempt,
+            time: timestampNow(),
+            workerId,
+            event,
+          } as MessageInitShape<typeof JobEventSchema>),
+        ),
+      );
+    const jobLog = forwardingLogger(log, { exportId }, (level, text, fields) => {
+      if (level === "debug") return;
+      void publish({
+        case: "log",
+        value: create(ExportLogLineSchema, {
+          time: timestampNow(),
+          level,
+          message: text,
+          source: "plugin",
+          ...(fields ? { fields: fields as JsonObject } : {}),
+        }),
+      }).catch(() => undefined);
+    });
+    const cancel = nats.subscribe(Subjects.cancel(exportId), {
+      callback: () => controller.abort(new Error("export canceled")),
+    });
+    const onStop = () => controller.abort(new Error("worker stopping"));
+    stopping.signal.addEventListener("abort", onStop);
+    const keepAlive = setInterval(() => message.working(), 5000);
+    let pending = { items: 0, annotations: 0 };
+    const flushProgress = () => {
+      if (pending.items === 0 && pending.annotations === 0) return;
+      const delta = pending;
+      pending = { items: 0, annotations: 0 };
+      processed.items += delta.items;
+      processed.annotations += delta.annotations;
+      void publish({
+        case: "progress",
+        value: {
+          processedItems: BigInt(processed.items),
+          processedAnnotations: BigInt(processed.annotations),
+          totalItems: BigInt(totalItems),
+        },
+      }).catch(() => undefined);
+    };
+    const processed = { items: 0, annotations: 0 };
+    const progressTimer = setInterval(flushProgress, 500);
+    const totalItems = Number(exported.progress?.totalItems ?? 0n);
+    const storage = createStorage(storageConfigSchema.parse(JSON.parse(job.storageConfigJson || "{}")));
+    try {
+      const exporter = new options.exporter();
+      const parsedOptions = exporter.options.parse(exported.options ?? {});
+      await publish({
+        case: "started",
+        value: { pluginName: info.name, pluginVersion: info.version, totalItems: BigInt(totalItems) },
+      });
+      jobLog.info("export started", { format: exported.format, delivery });
+      const categories = (JSON.parse(job.categoriesJson || "[]") as unknown[]).map((c) =>
+        create(CategorySchema, c as Category),
+      );
+      const result = await runExport({
+        exporter,
+        manifest: { name: info.name, version: info.version },
+        export: exported,
+        options: parsedOptions,
+        dataset: { id: exported.datasetId, name: exported.datasetName, categories },
+        items: createItemSource({
+          baseUrl: job.orchestratorUrl,
+          token: job.token,
+          datasetId: exported.datasetId,
+          filter: exported.filter,
+          snapshotTime: job.snapshotTime,
+          signal: controller.signal,
+        }),
+        totalItems,
+        storage,
+        prefix: exported.path,
+        exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),
+        signal: controller.signal,
+        log: jobLog,
+        onProgress: (delta) => {
+          pending.items += delta.items;
+          pending.annotations += delta.annotations;
+        },
+      });
+      flushProgress();
+      jobLog.info("export completed", { files: result.artifacts.length });
+      await publish({
+        case: "completed",
+        value: {
+          artifacts: result.artifacts,
+          manifestKey: result.manifestKey,
+          counts: result.counts,
+          formatNotes: result.formatNotes,
+        },
+      });
+      message.ack();
+    } catch (err) {
+      if (stopping.signal.aborted) {
+        message.nak();
+      } else if (controller.signal.aborted) {
+        await publish({ case: "canceled", value: {} }).catch(() => undefined);
+        message.term();
+      } else {
+        const permanent = isPermanent(err) || delivery >= maxDeliver;
+        const text = errorMessage(err);
+        jobLog.error("export failed", { error: text, retryable: !permanent, delivery });
+        await publish({ case: "failed", value: { errorMessage: text, retryable: !permanent } }).catch(() => undefined);
+        if (permanent) message.term();
+        else message.nak(Math.min(30_000, (options.retryBaseMs ?? 1000) * 2 ** (delivery - 1)));
+      }
+    } finally {
+      clearInterval(keepAlive);
+      clearInterval(progressTimer);
+      cancel.unsubscribe();
+      stopping.signal.removeEventListener("abort", onStop);
+      await storage.dispose();
+    }
+  }
+
+  let stopped: Promise<void> | undefined;
+  return {
+    workerId,
+    stop() {
+      stopped ??= (async () => {
+        stopping.abort();
+        current?.abort(new Error("worker stopping"));
+        clearInterval(heartbeat);
+        discovery.unsubscribe();
+        await Promise.allSettled(loops);
+      })();
+      return stopped;
+    },
+  };
+}
+
+function errorMessage(err: unknown): string {
+  if (err instanceof z.ZodError) {
+    return `invalid options: ${err.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`;
+  }
+  if (err instanceof ConnectError) return err.rawMessage;
+  return err instanceof Error ? err.message : String(err);
+}
+
+type Level = "debug" | "info" | "warn" | "error";
+
+/** Structured JSON lines on stdout. */
+export function jsonLogger(base: Record<string, unknown>): ExportLogger {
+  const write = (level: Level) => (message: string, fields?: Record<string, unknown>) =>
+    process.stdout.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, ...base, msg: message, ...fields })}\n`,
+    );
+  return { debug: write("debug"), info: write("info"), warn: write("warn"), error: write("error") };
+}
+
+function forwardingLogger(
+  inner: ExportLogger,
+  base: Record<string, unknown>,
+  forward: (level: Level, message: string, fields?: Record<string, unknown>) => void,
+): ExportLogger {
+  const at = (level: Level) => (message: string, fields?: Record<string, unknown>) => {
+    inner[level](message, { ...base, ...fields });
+    forward(level, message, fields);
+  };
+  return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}

@@ -1,0 +1,227 @@
+// A StorageDriver over a local directory: one file per key, written to a temp file beside it and
+// renamed into place, so a reader holds either the old file or the whole new one.
+import { randomUUID } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createBodyMeter, toReadable, validateRange } from "./body.ts";
+import type { ObjectInfo, PutResult, StorageBody, StorageDriver } from "./driver.ts";
+import { InvalidStorageKeyError, isStorageError, StorageError, StorageNotFoundError } from "./errors.ts";
+import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
+
+export interface LocalStorageOptions {
+  /** Directory holding the objects; created on the first put. */
+  root: string;
+}
+
+// Temp files live beside their target (rename is only atomic within one filesystem); list()
+// hides them and keys may not use the prefix, so a temp file is never mistaken for an object.
+const TEMP_PREFIX = ".lp-tmp-";
+
+/**
+ * Files under `root`, one per key. No presigned URLs (the orchestrator serves and signs local
+ * downloads itself) and no stored content type: a file has nowhere to keep one.
+ */
+export function createLocalStorage(options: LocalStorageOptions): StorageDriver {
+  const root = resolve(options.root);
+
+  function pathOf(key: string): string {
+    validateKey(key);
+    const segments = key.split("/");
+    if (segments.some((segment) => segment.startsWith(TEMP_PREFIX))) {
+      throw new InvalidStorageKeyError(key, `names starting with "${TEMP_PREFIX}" are reserved for temporary files`);
+    }
+    return join(root, ...segments);
+  }
+
+  async function put(
+    key: string,
+    body: StorageBody,
+    putOptions: { contentType?: string; signal?: AbortSignal } = {},
+  ): Promise<PutResult> {
+    const path = pathOf(key);
+    const { signal } = putOptions;
+    signal?.throwIfAborted();
+    const source = toReadable(body);
+    const meter = createBodyMeter();
+    let tmp: string | undefined;
+    try {
+      const temp = await openTemp(dirname(path));
+      tmp = temp.path;
+      await pipeline(source, meter.stream, temp.handle.createWriteStream(), signal ? { signal } : {});
+      await rename(tmp, path);
+    } catch (err) {
+      source.destroy();
+      if (tmp !== undefined) await rm(tmp, { force: true });
+      if (signal?.aborted) throw signal.reason;
+      throw wrap("put", key, err);
+    }
+    return { key, ...meter.result() };
+  }
+
+  async function get(key: string, range: { start?: number; end?: number } = {}): Promise<Readable> {
+    const path = pathOf(key);
+    validateRange(range);
+    let handle: FileHandle;
+    try {
+      handle = await open(path, "r");
+    } catch (err) {
+      if (isMissing(err)) throw new StorageNotFoundError(key, { cause: err });
+      throw wrap("get", key, err);
+    }
+    try {
+      // open() succeeds on a directory; a directory is where keys below it live, not an object.
+      if (!(await handle.stat()).isFile()) throw new StorageNotFoundError(key);
+    } catch (err) {
+      await handle.close();
+      throw wrap("get", key, err);
+    }
+    // The open handle keeps reading the old file even if a put renames a new one over it.
+    return handle.createReadStream({ ...range });
+  }
+
+  async function head(key: string): Promise<ObjectInfo | null> {
+    const path = pathOf(key);
+    try {
+      const stats = await stat(path);
+      return stats.isFile() ? { key, size: stats.size } : null;
+    } catch (err) {
+      if (isMissing(err)) return null;
+      throw wrap("head", key, err);
+    }
+  }
+
+  // Entries sort by name, directories as "name/": that makes a depth-first walk come out in the
+  // byte order of whole keys ("a-b" < "a/b" < "a0"), the order S3 lists in.
+  async function* walk(
+    dirKey: string,
+    prefix: string,
+    withTemp: boolean,
+  ): AsyncGenerator<ObjectInfo & { temp: boolean }> {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dirKey === "" ? root : join(root, ...dirKey.split("/")), { withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return;
+      throw wrap("list", prefix, err);
+    }
+    const sorted = entries
+      .map((entry) => ({ entry, sortName: entry.isDirectory() ? `${entry.name}/` : entry.name }))
+      .sort((a, b) => compareKeys(a.sortName, b.sortName));
+    for (const { entry } of sorted) {
+      const key = dirKey === "" ? entry.name : `${dirKey}/${entry.name}`;
+      const temp = entry.name.startsWith(TEMP_PREFIX);
+      if (entry.isDirectory()) {
+        const dirPrefix = `${key}/`;
+        if (dirPrefix.startsWith(prefix) || prefix.startsWith(dirPrefix)) yield* walk(key, prefix, withTemp);
+      } else if (entry.isFile() && key.startsWith(prefix) && (withTemp || !temp)) {
+        const size = await sizeOf(key);
+        if (size !== undefined) yield { key, size, temp };
+      }
+    }
+  }
+
+  async function sizeOf(key: string): Promise<number | undefined> {
+    try {
+      return (await stat(join(root, ...key.split("/")))).size;
+    } catch (err) {
+      // Deleted between readdir and stat: it is simply no longer there.
+      if (isMissing(err)) return undefined;
+      throw wrap("list", key, err);
+    }
+  }
+
+  function startOf(prefix: string): string {
+    const slash = prefix.lastIndexOf("/");
+    return slash < 0 ? "" : prefix.slice(0, slash);
+  }
+
+  async function* list(prefix: string): AsyncGenerator<ObjectInfo> {
+    validatePrefix(prefix);
+    for await (const { key, size } of walk(startOf(prefix), prefix, false)) yield { key, size };
+  }
+
+  /** Unlinks the file behind a key and prunes directories it leaves empty; false if absent. */
+  async function unlinkKey(key: string): Promise<boolean> {
+    const path = join(root, ...key.split("/"));
+    try {
+      await unlink(path);
+    } catch (err) {
+      const code = codeOf(err);
+      if (isMissing(err) || code === "EISDIR") return false;
+      throw wrap("delete", key, err);
+    }
+    await prune(dirname(path));
+    return true;
+  }
+
+  // Empty directories would make a later put of a key with that name fail, and slow list().
+  async function prune(dir: string): Promise<void> {
+    let current = dir;
+    while (current.startsWith(root + sep)) {
+      try {
+        await rmdir(current);
+      } catch {
+        return;
+      }
+      current = dirname(current);
+    }
+  }
+
+  return {
+    kind: "local",
+    capabilities: { presign: false },
+    put,
+    get,
+    head,
+    list,
+    async delete(key: string) {
+      pathOf(key);
+      await unlinkKey(key);
+    },
+    async deletePrefix(prefix: string) {
+      if (prefix === "") throw new InvalidStorageKeyError(prefix, "empty prefix (would delete everything)");
+      validatePrefix(prefix);
+      let count = 0;
+      // Temp files left by crashed writers go too, but only objects are counted.
+      for await (const { key, temp } of walk(startOf(prefix), prefix, true)) {
+        if ((await unlinkKey(key)) && !temp) count++;
+      }
+      return count;
+    },
+    async dispose() {
+      // Nothing is held open between calls.
+    },
+  };
+}
+
+async function openTemp(dir: string): Promise<{ path: string; handle: FileHandle }> {
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+    try {
+      return { path, handle: await open(path, "wx") };
+    } catch (err) {
+      // A concurrent delete may prune the directory between mkdir and open; make it again.
+      if (codeOf(err) !== "ENOENT" || attempt >= 3) throw err;
+    }
+  }
+}
+
+function codeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function isMissing(err: unknown): boolean {
+  const code = codeOf(err);
+  return code === "ENOENT" || code === "ENOTDIR";
+}
+
+function wrap(op: string, key: string, err: unknown): Error {
+  if (isStorageError(err)) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new StorageError(`local storage ${op} of ${JSON.stringify(key)} failed: ${message}`, { key, cause: err });
+}

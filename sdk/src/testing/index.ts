@@ -1,0 +1,5 @@
+// The conformance kit for plugin and storage-driver authors (imports vitest): @labelport/sdk/testing.
+export * from "./exporter-suite.ts";
+export * from "./fixture.ts";
+export * from "./run-sample-export.ts";
+export * from "./storage-driver-suite.ts";

@@ -1,0 +1,203 @@
+// The orchestrator's side of NATS: publishes jobs, answers claims, applies plugin events,
+// records plugin registrations, turns max-deliveries advisories into failures.
+import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { ensureStreams, Streams, Subjects } from "@labelport/sdk";
+import {
+  ClaimJobRequestSchema,
+  ClaimJobResponseSchema,
+  type Export,
+  ExportJobSchema,
+  ExportSchema,
+  ExportStatus,
+  JobEventSchema,
+  PluginInfoSchema,
+} from "@labelport/sdk/contracts";
+import { AckPolicy, DeliverPolicy, type NatsConnection, type Subscription } from "nats";
+import type { Deps } from "../app.ts";
+import type { LogStore } from "./logs.ts";
+import type { PluginRegistry } from "./plugin-registry.ts";
+import { type ExportDoc, type ExportRepository, toProto } from "./repository.ts";
+import type { Storages } from "./storages.ts";
+
+export interface JobBus {
+  publishJob(doc: ExportDoc): Promise<void>;
+  /** Tells a running worker to stop the job. */
+  cancel(exportId: string): void;
+  /** Resolves on the next event for the export (or after `timeoutMs`). */
+  nextChange(exportId: string, timeoutMs: number, signal: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+const EVENTS_CONSUMER = "orchestrator";
+const JOB_TOKEN_TTL_S = 24 * 3600;
+
+interface DatasetDoc {
+  _id: string;
+  categories?: unknown[];
+}
+
+export async function startJobBus(
+  deps: Deps,
+  repo: ExportRepository,
+  registry: PluginRegistry,
+  storages: Storages,
+  logs: LogStore,
+): Promise<JobBus> {
+  const { nats, log } = deps;
+  const js = nats.jetstream();
+  const jsm = await nats.jetstreamManager();
+  await ensureStreams(jsm);
+  const subs: Subscription[] = [];
+
+  subs.push(
+    nats.subscribe(Subjects.register, {
+      callback: (_err, msg) => {
+        registry
+          .register(fromBinary(PluginInfoSchema, msg.data))
+          .catch((err: unknown) => log.error({ err }, "plugin registration"));
+      },
+    }),
+  );
+
+  subs.push(
+    nats.subscribe(Subjects.claims, {
+      queue: "orchestrator",
+      callback: (_err, msg) => {
+        const request = fromBinary(ClaimJobRequestSchema, msg.data);
+        claim(request.exportId, request.delivery)
+          .then((response) => msg.respond(toBinary(ClaimJobResponseSchema, response)))
+          .catch((err: unknown) => log.error({ err, exportId: request.exportId }, "claim failed"));
+      },
+    }),
+  );
+
+  async function claim(exportId: string, delivery: number) {
+    const doc = await repo.claim(exportId, delivery);
+    if (!doc) {
+      const current = await repo.get(exportId);
+      return create(ClaimJobResponseSchema, {
+        proceed: false,
+        reason: current ? `export is ${current.status}` : "export was deleted",
+      });
+    }
+    log.info({ exportId, attempt: doc.attempts, delivery }, "export claimed");
+    await logs.append(exportId, "info", `attempt ${doc.attempts} started (delivery ${delivery})`, "orchestrator");
+    const dataset = await deps.database.db.collection<DatasetDoc>("datasets").findOne({ _id: doc.datasetId });
+    return create(ClaimJobResponseSchema, {
+      proceed: true,
+      attempt: doc.attempts,
+      job: {
+        export: toProto(doc),
+        orchestratorUrl: deps.publicUrl(),
+        token: deps.auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S),
+        snapshotTime: timestampFromDate(doc.snapshotTime),
+        storageConfigJson: JSON.stringify(storages.configOf(doc.storage)),
+        categoriesJson: JSON.stringify(dataset?.categories ?? []),
+      },
+    });
+  }
+
+  // Events are read through a durable consumer, so none is lost while the orchestrator restarts.
+  await jsm.consumers.add(Streams.events, {
+    durable_name: EVENTS_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    max_ack_pending: 1000,
+  });
+  const consumer = await js.consumers.get(Streams.events, EVENTS_CONSUMER);
+  const messages = await consumer.consume({ max_messages: 256 });
+  const eventLoop = (async () => {
+    for await (const msg of messages) {
+      try {
+        await applyEvent(fromBinary(JobEventSchema, msg.data));
+        msg.ack();
+      } catch (err) {
+        log.error({ err }, "applying a job event failed; will retry");
+        msg.nak(1000);
+      }
+    }
+  })();
+
+  async function applyEvent(event: ReturnType<typeof fromBinary<typeof JobEventSchema>>) {
+    if (event.event.case === "log") {
+      const line = event.event.value;
+      await logs.append(event.exportId, line.level, line.message, "plugin", line.fields);
+      return;
+    }
+    const result = await repo.apply(event, deps.config.EXPORT_TTL_DAYS);
+    if (event.event.case === "canceled") {
+      const doc = await repo.get(event.exportId);
+      if (doc) await storages.driver(doc.storage).deletePrefix(`${doc.path}/`);
+    }
+    if (event.event.case === "failed" && result.changed) {
+      await logs.append(event.exportId, "error", event.event.value.errorMessage, "orchestrator");
+    }
+    if (result.finished && result.changed) await announce(toProto(result.changed));
+  }
+
+  async function announce(exported: Export) {
+    const subject = exported.status === ExportStatus.COMPLETED ? Subjects.completed : Subjects.failed;
+    await js.publish(subject, new TextEncoder().encode(toJsonString(ExportSchema, exported)));
+  }
+
+  // A job that used up its deliveries (e.g. its worker kept crashing) fails with its last error.
+  subs.push(
+    nats.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${Streams.jobs}.>`, {
+      callback: (_err, msg) => {
+        const advisory = JSON.parse(new TextDecoder().decode(msg.data)) as { stream_seq: number; deliveries: number };
+        onMaxDeliveries(advisory).catch((err: unknown) => log.error({ err }, "max-deliveries advisory"));
+      },
+    }),
+  );
+
+  async function onMaxDeliveries(advisory: { stream_seq: number; deliveries: number }) {
+    const stored = await jsm.streams.getMessage(Streams.jobs, { seq: advisory.stream_seq }).catch(() => undefined);
+    if (!stored) return;
+    const exportId = fromBinary(ExportJobSchema, stored.data).export?.id ?? "";
+    const doc = await repo.get(exportId);
+    const message = `gave up after ${advisory.deliveries} attempts${doc?.errorMessage ? `: ${doc.errorMessage}` : " (the worker stopped responding)"}`;
+    const failed = await repo.fail(exportId, message);
+    if (failed) {
+      await logs.append(exportId, "error", message, "orchestrator");
+      await announce(toProto(failed));
+    }
+    await jsm.streams.deleteMessage(Streams.jobs, advisory.stream_seq).catch(() => undefined);
+  }
+
+  async function publishJob(doc: ExportDoc) {
+    const job = create(ExportJobSchema, { export: { id: doc._id, format: doc.format, datasetId: doc.datasetId } });
+    await js.publish(Subjects.job(doc.format), toBinary(ExportJobSchema, job), { msgID: doc._id });
+  }
+
+  // Jobs stored while NATS was unreachable are published now; duplicates are dropped by msgID.
+  for await (const doc of repo.collection.find({ status: "queued" })) {
+    await publishJob(doc).catch((err: unknown) => log.warn({ err, exportId: doc._id }, "requeue failed"));
+  }
+  nats.publish(Subjects.discover);
+
+  return {
+    publishJob,
+    cancel: (exportId) => nats.publish(Subjects.cancel(exportId)),
+    nextChange: (exportId, timeoutMs, signal) => waitForMessage(nats, Subjects.events(exportId), timeoutMs, signal),
+    async close() {
+      for (const sub of subs) sub.unsubscribe();
+      messages.stop();
+      await eventLoop.catch(() => undefined);
+    },
+  };
+}
+
+function waitForMessage(nats: NatsConnection, subject: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      sub.unsubscribe();
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const sub = nats.subscribe(subject, { max: 1, callback: done });
+    const timer = setTimeout(done, timeoutMs);
+    signal.addEventListener("abort", done);
+  });
+}

@@ -1,0 +1,268 @@
+// The `exports` collection: export jobs and the monotonic state machine that applies plugin
+// events to them. Every transition is one conditional update, so replays are harmless.
+import { create, fromJson, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  type Artifact,
+  type Export,
+  ExportSchema,
+  ExportStatus,
+  type ItemFilter,
+  ItemFilterSchema,
+  type JobEvent,
+} from "@labelport/sdk/contracts";
+import type { Collection, Db, Filter } from "mongodb";
+
+export type JobStatus = "queued" | "running" | "completed" | "failed" | "canceled";
+export const ACTIVE: JobStatus[] = ["queued", "running"];
+
+export interface ExportDoc {
+  _id: string;
+  name: string;
+  description: string;
+  datasetId: string;
+  datasetName: string;
+  format: string;
+  filter: JsonValue;
+  storage: string;
+  path: string;
+  saveOriginalFile: boolean;
+  options: JsonObject;
+  status: JobStatus;
+  progress: { processedItems: number; totalItems: number; processedAnnotations: number };
+  errorMessage: string;
+  counts: { itemCount: number; annotationCount: number; fileCount: number };
+  fileSize: number;
+  artifacts: Array<{ key: string; size: number; sha256: string; contentType: string }>;
+  manifestKey: string;
+  formatNotes: string[];
+  pluginName: string;
+  pluginVersion: string;
+  attempts: number;
+  /** Highest event sequence applied within the current attempt. */
+  eventSequence: number;
+  requestId?: string;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt?: Date;
+  completedAt?: Date;
+  expiresAt?: Date;
+  /** Items created after this instant are not exported. */
+  snapshotTime: Date;
+}
+
+const statusToProto: Record<JobStatus, ExportStatus> = {
+  queued: ExportStatus.QUEUED,
+  running: ExportStatus.RUNNING,
+  completed: ExportStatus.COMPLETED,
+  failed: ExportStatus.FAILED,
+  canceled: ExportStatus.CANCELED,
+};
+
+export function statusFromProto(status: ExportStatus): JobStatus | undefined {
+  return (Object.entries(statusToProto) as Array<[JobStatus, ExportStatus]>).find(([, p]) => p === status)?.[0];
+}
+
+export function filterToJson(filter: ItemFilter | undefined): JsonValue {
+  return filter ? toJson(ItemFilterSchema, filter) : {};
+}
+
+export function filterOf(doc: ExportDoc): ItemFilter {
+  return fromJson(ItemFilterSchema, doc.filter ?? {});
+}
+
+export function toProto(doc: ExportDoc): Export {
+  return create(ExportSchema, {
+    id: doc._id,
+    name: doc.name,
+    description: doc.description,
+    datasetId: doc.datasetId,
+    datasetName: doc.datasetName,
+    format: doc.format,
+    filter: filterOf(doc),
+    storage: doc.storage,
+    path: doc.path,
+    saveOriginalFile: doc.saveOriginalFile,
+    options: doc.options,
+    status: statusToProto[doc.status],
+    progress: {
+      processedItems: BigInt(doc.progress.processedItems),
+      totalItems: BigInt(doc.progress.totalItems),
+      processedAnnotations: BigInt(doc.progress.processedAnnotations),
+    },
+    errorMessage: doc.errorMessage,
+    counts: {
+      itemCount: BigInt(doc.counts.itemCount),
+      annotationCount: BigInt(doc.counts.annotationCount),
+      fileCount: BigInt(doc.counts.fileCount),
+    },
+    fileSize: BigInt(doc.fileSize),
+    artifacts: doc.artifacts.map((a) => ({ ...a, size: BigInt(a.size) })),
+    manifestKey: doc.manifestKey,
+    formatNotes: doc.formatNotes,
+    pluginName: doc.pluginName,
+    pluginVersion: doc.pluginVersion,
+    attempts: doc.attempts,
+    requestId: doc.requestId ?? "",
+    createdBy: doc.createdBy,
+    createTime: timestampFromDate(doc.createdAt),
+    ...(doc.startedAt ? { startTime: timestampFromDate(doc.startedAt) } : {}),
+    ...(doc.completedAt ? { completeTime: timestampFromDate(doc.completedAt) } : {}),
+    ...(doc.expiresAt ? { expireTime: timestampFromDate(doc.expiresAt) } : {}),
+  });
+}
+
+export interface ApplyResult {
+  /** The job after the event, when the event changed it. */
+  changed: ExportDoc | null;
+  /** The job reached a final state with this event. */
+  finished: boolean;
+}
+
+export interface ExportRepository {
+  readonly collection: Collection<ExportDoc>;
+  insert(doc: ExportDoc): Promise<void>;
+  get(id: string): Promise<ExportDoc | null>;
+  findByRequestId(requestId: string): Promise<ExportDoc | null>;
+  /**
+   * Marks the job running for a new attempt. A first delivery may start only a queued job (a
+   * duplicate message must not start a second worker); a redelivery may restart a running one.
+   * Null when the job may not run (final, deleted, or already running).
+   */
+  claim(id: string, delivery: number): Promise<ExportDoc | null>;
+  apply(event: JobEvent, ttlDays: number): Promise<ApplyResult>;
+  /** Final failure, e.g. after the last delivery; no-op on final jobs. */
+  fail(id: string, message: string): Promise<ExportDoc | null>;
+  cancel(id: string): Promise<ExportDoc | null>;
+  delete(id: string): Promise<void>;
+}
+
+export function createExportRepository(db: Db): ExportRepository {
+  const collection = db.collection<ExportDoc>("exports");
+  const transition = async (
+    filter: Filter<ExportDoc>,
+    update: Partial<ExportDoc>,
+    inc?: Partial<Record<"attempts", number>>,
+  ) =>
+    collection.findOneAndUpdate(
+      filter,
+      { $set: { ...update, updatedAt: new Date() }, ...(inc ? { $inc: inc } : {}) },
+      { returnDocument: "after" },
+    );
+  return {
+    collection,
+    async insert(doc) {
+      await collection.insertOne(doc);
+    },
+    get: (id) => collection.findOne({ _id: id }),
+    findByRequestId: (requestId) => collection.findOne({ requestId }),
+    claim: (id, delivery) =>
+      transition(
+        { _id: id, status: { $in: delivery > 1 ? ACTIVE : ["queued"] } },
+        { status: "running", eventSequence: 0, errorMessage: "" },
+        { attempts: 1 },
+      ).then(async (doc) => {
+        if (doc && !doc.startedAt) await collection.updateOne({ _id: id }, { $set: { startedAt: new Date() } });
+        return doc;
+      }),
+    async apply(event, ttlDays) {
+      const attempt = { _id: event.exportId, attempts: event.attempt };
+      const now = new Date();
+      const running: Filter<ExportDoc> = { ...attempt, status: "running" };
+      switch (event.event.case) {
+        case "started":
+          return {
+            changed: await transition(running, {
+              pluginName: event.event.value.pluginName,
+              pluginVersion: event.event.value.pluginVersion,
+              "progress.totalItems": Number(event.event.value.totalItems),
+            } as Partial<ExportDoc>),
+            finished: false,
+          };
+        case "progress": {
+          const p = event.event.value;
+          return {
+            changed: await transition(
+              { ...running, eventSequence: { $lt: Number(event.sequence) } },
+              {
+                eventSequence: Number(event.sequence),
+                progress: {
+                  processedItems: Number(p.processedItems),
+                  totalItems: Number(p.totalItems),
+                  processedAnnotations: Number(p.processedAnnotations),
+                },
+              },
+            ),
+            finished: false,
+          };
+        }
+        case "completed": {
+          const c = event.event.value;
+          const artifacts = c.artifacts.map((a: Artifact) => ({
+            key: a.key,
+            size: Number(a.size),
+            sha256: a.sha256,
+            contentType: a.contentType,
+          }));
+          const changed = await transition(running, {
+            status: "completed",
+            artifacts,
+            manifestKey: c.manifestKey,
+            formatNotes: c.formatNotes,
+            counts: {
+              itemCount: Number(c.counts?.itemCount ?? 0n),
+              annotationCount: Number(c.counts?.annotationCount ?? 0n),
+              fileCount: artifacts.length,
+            },
+            fileSize: artifacts.reduce((sum, a) => sum + a.size, 0),
+            errorMessage: "",
+            completedAt: now,
+            expiresAt: new Date(now.getTime() + ttlDays * 86_400_000),
+          });
+          if (changed) {
+            await collection.updateOne(
+              { _id: changed._id },
+              {
+                $set: {
+                  "progress.processedItems": changed.counts.itemCount,
+                  "progress.processedAnnotations": changed.counts.annotationCount,
+                },
+              },
+            );
+          }
+          return { changed, finished: changed !== null };
+        }
+        case "failed": {
+          const f = event.event.value;
+          const changed = await transition(
+            running,
+            f.retryable
+              ? { errorMessage: f.errorMessage }
+              : { status: "failed", errorMessage: f.errorMessage, completedAt: now },
+          );
+          return { changed, finished: changed !== null && !f.retryable };
+        }
+        case "canceled":
+          return {
+            changed: await transition(
+              { _id: event.exportId, status: { $in: ACTIVE } },
+              { status: "canceled", completedAt: now },
+            ),
+            finished: false,
+          };
+        default:
+          return { changed: null, finished: false };
+      }
+    },
+    fail: (id, message) =>
+      transition(
+        { _id: id, status: { $in: ACTIVE } },
+        { status: "failed", errorMessage: message, completedAt: new Date() },
+      ),
+    cancel: (id) => transition({ _id: id, status: { $in: ACTIVE } }, { status: "canceled", completedAt: new Date() }),
+    async delete(id) {
+      await collection.deleteOne({ _id: id });
+    },
+  };
+}

@@ -1,0 +1,274 @@
+// ExportService: create, inspect, cancel and delete export jobs; watch them; get download links.
+import { randomUUID } from "node:crypto";
+import { create, type JsonObject } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { validateKey } from "@labelport/sdk";
+import {
+  type CreateExportRequest,
+  type Export,
+  ExportLogLineSchema,
+  type ExportService,
+  GetExportLogsResponseSchema,
+  ItemStatus,
+} from "@labelport/sdk/contracts";
+import type { Filter } from "mongodb";
+import type { Deps } from "../app.ts";
+import { type Principal, principalOf } from "../auth.ts";
+import { failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import type { JobBus } from "./bus.ts";
+import type { Downloads } from "./downloads.ts";
+import type { LogStore } from "./logs.ts";
+import { validateOptions } from "./options.ts";
+import type { PluginRegistry } from "./plugin-registry.ts";
+import { ACTIVE, type ExportDoc, type ExportRepository, filterToJson, statusFromProto, toProto } from "./repository.ts";
+import { exportStats } from "./stats.ts";
+import type { Storages } from "./storages.ts";
+
+interface DatasetDoc {
+  _id: string;
+  name: string;
+}
+
+export interface ExportJobs {
+  create(request: CreateExportRequest, principal: Principal): Promise<Export>;
+  get(exportId: string): Promise<ExportDoc>;
+  cancel(exportId: string): Promise<ExportDoc>;
+  delete(exportId: string): Promise<void>;
+}
+
+export function createExportJobs(
+  deps: Deps,
+  repo: ExportRepository,
+  registry: PluginRegistry,
+  storages: Storages,
+  bus: JobBus,
+  logs: LogStore,
+): ExportJobs {
+  const datasets = deps.database.db.collection<DatasetDoc>("datasets");
+  const jobs: ExportJobs = {
+    async create(request, principal) {
+      if (request.requestId) {
+        const existing = await repo.findByRequestId(request.requestId);
+        if (existing) return toProto(existing);
+      }
+      if (!request.datasetId) throw invalidArgument("dataset_id: required");
+      if (!request.format) throw invalidArgument("format: required");
+      const dataset = await datasets.findOne({ $or: [{ _id: request.datasetId }, { name: request.datasetId }] });
+      if (!dataset) throw notFound(`dataset_id: dataset "${request.datasetId}" not found`);
+      const plugin = await registry.forFormat(request.format);
+      if (!plugin) {
+        const formats = (await registry.list()).flatMap((p) => p.formats).sort();
+        throw invalidArgument(
+          `format: no plugin serves "${request.format}"; available: ${formats.join(", ") || "none (start a plugin)"}`,
+        );
+      }
+      const options = (request.options ?? {}) as JsonObject;
+      validateOptions(`${plugin.name}@${plugin.version}`, (plugin.optionsSchema ?? {}) as JsonObject, options);
+      for (const status of request.filter?.statuses ?? []) {
+        if (!(status in ItemStatus) || status === ItemStatus.UNSPECIFIED)
+          throw invalidArgument(`filter.statuses: invalid status ${status}`);
+      }
+      const storage = request.storage || storages.defaultName;
+      storages.configOf(storage);
+      const id = randomUUID();
+      const path = request.path || `exports/${id}`;
+      try {
+        validateKey(path);
+      } catch (err) {
+        throw invalidArgument(`path: ${(err as Error).message}`);
+      }
+      const now = new Date();
+      const doc: ExportDoc = {
+        _id: id,
+        name: request.name || `${dataset.name} ${request.format} export`,
+        description: request.description,
+        datasetId: dataset._id,
+        datasetName: dataset.name,
+        format: request.format,
+        filter: filterToJson(request.filter),
+        storage,
+        path,
+        saveOriginalFile: request.saveOriginalFile ?? true,
+        options,
+        status: "queued",
+        progress: { processedItems: 0, totalItems: 0, processedAnnotations: 0 },
+        errorMessage: "",
+        counts: { itemCount: 0, annotationCount: 0, fileCount: 0 },
+        fileSize: 0,
+        artifacts: [],
+        manifestKey: "",
+        formatNotes: [],
+        pluginName: plugin.name,
+        pluginVersion: plugin.version,
+        attempts: 0,
+        eventSequence: 0,
+        ...(request.requestId ? { requestId: request.requestId } : {}),
+        createdBy: principal.name,
+        createdAt: now,
+        updatedAt: now,
+        snapshotTime: now,
+      };
+      try {
+        await repo.insert(doc);
+      } catch (err) {
+        // Two concurrent requests with one request id: the loser returns the winner's job.
+        if ((err as { code?: number }).code === 11000 && request.requestId) {
+          const winner = await repo.findByRequestId(request.requestId);
+          if (winner) return toProto(winner);
+        }
+        throw err;
+      }
+      await logs.append(id, "info", `export queued for ${plugin.name}@${plugin.version}`, "orchestrator");
+      // If NATS is down the job stays queued and is published again at the next start.
+      await bus.publishJob(doc).catch((err: unknown) => deps.log.warn({ err, exportId: id }, "job publish failed"));
+      return toProto(doc);
+    },
+    async get(exportId) {
+      const doc = await repo.get(exportId);
+      if (!doc) throw notFound(`export "${exportId}" not found`);
+      return doc;
+    },
+    async cancel(exportId) {
+      const doc = await jobs.get(exportId);
+      if (!ACTIVE.includes(doc.status)) throw failedPrecondition(`export is already ${doc.status}`);
+      const canceled = (await repo.cancel(exportId)) ?? (await jobs.get(exportId));
+      bus.cancel(exportId);
+      await logs.append(exportId, "info", "export canceled", "orchestrator");
+      return canceled;
+    },
+    async delete(exportId) {
+      const doc = await jobs.get(exportId);
+      if (ACTIVE.includes(doc.status)) {
+        await repo.cancel(exportId);
+        bus.cancel(exportId);
+      }
+      await storages.driver(doc.storage).deletePrefix(`${doc.path}/`);
+      await repo.delete(exportId);
+      await logs.deleteFor(exportId);
+    },
+  };
+  return jobs;
+}
+
+export function createExportServiceImpl(
+  deps: Deps,
+  jobs: ExportJobs,
+  repo: ExportRepository,
+  registry: PluginRegistry,
+  bus: JobBus,
+  logs: LogStore,
+  downloads: Downloads,
+): ServiceImpl<typeof ExportService> {
+  return {
+    async createExport(request, ctx) {
+      return { export: await jobs.create(request, principalOf(ctx)) };
+    },
+    async getExport(request) {
+      return { export: toProto(await jobs.get(request.exportId)) };
+    },
+    async listExports(request) {
+      const pageSize = Math.min(request.pageSize || 50, 500);
+      const filter: Filter<ExportDoc> = {};
+      if (request.datasetId) filter.datasetId = request.datasetId;
+      if (request.statuses.length > 0) {
+        const statuses = request.statuses.map((s) => {
+          const status = statusFromProto(s);
+          if (!status) throw invalidArgument(`statuses: invalid status ${s}`);
+          return status;
+        });
+        filter.status = { $in: statuses };
+      }
+      // Newest first; the page token is the last id (uuids are random, so order by createdAt, _id).
+      if (request.pageToken) {
+        const [time, id] = Buffer.from(request.pageToken, "base64url").toString().split("|");
+        const at = new Date(Number(time));
+        if (!id || Number.isNaN(at.getTime())) throw invalidArgument("page_token: malformed");
+        filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: id } }];
+      }
+      const docs = await repo.collection
+        .find(filter)
+        .sort({ createdAt: -1, _id: -1 })
+        .limit(pageSize + 1)
+        .toArray();
+      const page = docs.slice(0, pageSize);
+      const last = page.at(-1);
+      return {
+        exports: page.map(toProto),
+        nextPageToken:
+          docs.length > pageSize && last
+            ? Buffer.from(`${last.createdAt.getTime()}|${last._id}`).toString("base64url")
+            : "",
+      };
+    },
+    async cancelExport(request) {
+      return { export: toProto(await jobs.cancel(request.exportId)) };
+    },
+    async deleteExport(request) {
+      await jobs.delete(request.exportId);
+      return {};
+    },
+    async *watchExport(request, ctx) {
+      let last = "";
+      for (;;) {
+        const doc = await jobs.get(request.exportId);
+        const exported = toProto(doc);
+        const snapshot = JSON.stringify([doc.status, doc.progress, doc.errorMessage, doc.attempts, doc.updatedAt]);
+        if (snapshot !== last) {
+          last = snapshot;
+          yield { export: exported };
+        }
+        if (!ACTIVE.includes(doc.status)) return;
+        // Woken by the job's next event; the timeout covers events applied by another instance.
+        await bus.nextChange(request.exportId, 1000, ctx.signal);
+        ctx.signal.throwIfAborted();
+      }
+    },
+    async getExportDownload(request) {
+      const doc = await jobs.get(request.exportId);
+      if (doc.status !== "completed") throw failedPrecondition(`export not ready yet (status ${doc.status})`);
+      const link = await downloads.link(doc, request.artifactKey, request.expiresInSeconds || 3600);
+      return {
+        downloadUrl: link.url,
+        expireTime: timestampFromDate(link.expiresAt),
+        fileSize: BigInt(link.size),
+        fileName: link.fileName,
+      };
+    },
+    async getExportStats(request) {
+      return exportStats(deps.database.db, request);
+    },
+    async listFormats() {
+      return { plugins: await registry.list() };
+    },
+    async *getExportLogs(request, ctx) {
+      await jobs.get(request.exportId);
+      let since = request.sinceTime ? timestampDate(request.sinceTime) : undefined;
+      for (;;) {
+        const lines = await logs.read(request.exportId, since);
+        if (lines.length > 0) {
+          since = lines.at(-1)?.time;
+          yield create(GetExportLogsResponseSchema, {
+            lines: lines.map((l) =>
+              create(ExportLogLineSchema, {
+                time: timestampFromDate(l.time),
+                level: l.level,
+                message: l.message,
+                source: l.source,
+                ...(l.fields ? { fields: l.fields } : {}),
+              }),
+            ),
+          });
+        }
+        if (!request.follow) return;
+        const doc = await repo.get(request.exportId);
+        if (!doc || !ACTIVE.includes(doc.status)) {
+          if (lines.length === 0) return;
+          continue; // one more read picks up lines written with the final event
+        }
+        await bus.nextChange(request.exportId, 1000, ctx.signal);
+        ctx.signal.throwIfAborted();
+      }
+    },
+  };
+}

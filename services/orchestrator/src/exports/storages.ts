@@ -1,0 +1,54 @@
+// The named storages exports can target ("local", and "s3" when configured).
+import { resolve } from "node:path";
+import { createStorage, type StorageConfig, type StorageDriver } from "@labelport/sdk";
+import type { Config } from "../config.ts";
+import { invalidArgument } from "../errors.ts";
+
+export interface Storages {
+  readonly defaultName: string;
+  names(): string[];
+  /** Driver for a storage name; InvalidArgument for an unknown one. */
+  driver(name: string): StorageDriver;
+  /** The configuration a plugin worker needs to write there. */
+  configOf(name: string): StorageConfig;
+  dispose(): Promise<void>;
+}
+
+export function createStorages(config: Config): Storages {
+  const configs = new Map<string, StorageConfig>();
+  configs.set("local", { kind: "local", root: resolve(config.STORAGE_LOCAL_ROOT ?? `${config.DATA_DIR}/storage`) });
+  if (config.S3_BUCKET) {
+    configs.set("s3", {
+      kind: "s3",
+      bucket: config.S3_BUCKET,
+      region: config.S3_REGION,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      ...(config.S3_ENDPOINT ? { endpoint: config.S3_ENDPOINT } : {}),
+      ...(config.S3_ACCESS_KEY_ID ? { accessKeyId: config.S3_ACCESS_KEY_ID } : {}),
+      ...(config.S3_SECRET_ACCESS_KEY ? { secretAccessKey: config.S3_SECRET_ACCESS_KEY } : {}),
+    } as StorageConfig);
+  }
+  const drivers = new Map<string, StorageDriver>();
+  const configOf = (name: string) => {
+    const found = configs.get(name);
+    if (!found)
+      throw invalidArgument(`storage: unknown storage "${name}"; configured: ${[...configs.keys()].join(", ")}`);
+    return found;
+  };
+  return {
+    defaultName: config.DEFAULT_STORAGE,
+    names: () => [...configs.keys()],
+    configOf,
+    driver(name) {
+      let driver = drivers.get(name);
+      if (!driver) {
+        driver = createStorage(configOf(name));
+        drivers.set(name, driver);
+      }
+      return driver;
+    },
+    async dispose() {
+      await Promise.all([...drivers.values()].map((d) => d.dispose()));
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// labelport.triggers.export: other systems create exports by publishing a CreateExportRequest
+// (JSON or protobuf). The request id makes it idempotent; the reply carries the export id.
+import { create, fromBinary, fromJsonString, toBinary, toJson } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { codeToString } from "@connectrpc/connect/protocol-connect";
+import { Subjects } from "@labelport/sdk";
+import {
+  type CreateExportRequest,
+  CreateExportRequestSchema,
+  CreateExportResponseSchema,
+  ExportSchema,
+} from "@labelport/sdk/contracts";
+import type { Msg, NatsConnection, Subscription } from "nats";
+import type { Logger } from "../logger.ts";
+import type { ExportJobs } from "./service.ts";
+
+function decode(msg: Msg, isJson: boolean): CreateExportRequest {
+  try {
+    return isJson
+      ? fromJsonString(CreateExportRequestSchema, msg.string())
+      : fromBinary(CreateExportRequestSchema, msg.data);
+  } catch (err) {
+    throw new ConnectError(`not a CreateExportRequest: ${(err as Error).message}`, Code.InvalidArgument);
+  }
+}
+
+export function listenForTriggers(nats: NatsConnection, jobs: ExportJobs, log: Logger): Subscription {
+  return nats.subscribe(Subjects.trigger, {
+    queue: "orchestrator",
+    callback: (_err, msg) => {
+      const isJson = msg.data[0] === 0x7b; // "{"
+      const reply = (data: Uint8Array | string) => {
+        if (msg.reply) msg.respond(typeof data === "string" ? new TextEncoder().encode(data) : data);
+      };
+      (async () => {
+        const request = decode(msg, isJson);
+        if (!request.requestId) {
+          throw new ConnectError("request_id: required, it makes a trigger idempotent", Code.InvalidArgument);
+        }
+        const exported = await jobs.create(request, { name: "nats-trigger", role: "editor" });
+        log.info({ exportId: exported.id, requestId: request.requestId }, "export triggered over NATS");
+        reply(
+          isJson
+            ? JSON.stringify({ exportId: exported.id, export: toJson(ExportSchema, exported) })
+            : toBinary(CreateExportResponseSchema, create(CreateExportResponseSchema, { export: exported })),
+        );
+      })().catch((err: unknown) => {
+        const error = ConnectError.from(err);
+        if (error.code === Code.Internal || error.code === Code.Unknown) log.error({ err }, "trigger failed");
+        reply(JSON.stringify({ code: codeToString(error.code), message: error.rawMessage }));
+      });
+    },
+  });
+}

@@ -1,5 +1,5 @@
 // `labelport-plugin run <package-or-path>`: runs an exporter plugin as its own process.
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -16,12 +16,37 @@ environment:
   NATS_URL      NATS server with JetStream (required), e.g. nats://127.0.0.1:4222
   ACK_WAIT_MS   redelivery timeout of the job consumer (default 30000)`;
 
+/** The entry file of a plugin folder: its package.json `exports["."]`, `main`, or index.ts/js. */
+function folderEntry(dir: string): string {
+  const manifestPath = join(dir, "package.json");
+  if (existsSync(manifestPath)) {
+    const pkg = JSON.parse(readFileSync(manifestPath, "utf8")) as { exports?: unknown; main?: string };
+    const root =
+      typeof pkg.exports === "object" && pkg.exports !== null && "." in pkg.exports
+        ? (pkg.exports as Record<string, unknown>)["."]
+        : pkg.exports;
+    const entry =
+      typeof root === "string"
+        ? root
+        : ((root as { import?: string; default?: string } | undefined)?.import ??
+          (root as { default?: string } | undefined)?.default ??
+          pkg.main);
+    if (entry) return join(dir, entry);
+  }
+  const index = ["index.ts", "index.js", "src/index.ts", "src/index.js"].map((f) => join(dir, f)).find(existsSync);
+  if (!index) throw new Error(`${dir} has no package.json entry and no index.ts/index.js`);
+  return index;
+}
+
 /** Imports a plugin by package name (resolved from the working directory) or by path. */
 export async function loadExporter(spec: string): Promise<ExporterClass> {
   const asPath = resolve(spec);
-  const url = existsSync(asPath)
-    ? pathToFileURL(createRequire(join(asPath, "noop.js")).resolve(asPath)).href
-    : pathToFileURL(createRequire(join(process.cwd(), "noop.js")).resolve(spec)).href;
+  const file = !existsSync(asPath)
+    ? createRequire(join(process.cwd(), "noop.js")).resolve(spec)
+    : statSync(asPath).isDirectory()
+      ? folderEntry(asPath)
+      : asPath;
+  const url = pathToFileURL(file).href;
   const module = (await import(url)) as { default?: unknown };
   const exporter = module.default;
   if (typeof exporter !== "function") throw new Error(`${spec} has no default export (a BaseExporter subclass)`);

@@ -5,6 +5,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { connect, type NatsConnection } from "nats";
 import { type Authenticator, authInterceptor, createAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
+import { registerConsole } from "./console.ts";
 import { registerDataServices } from "./data/index.ts";
 import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
@@ -69,6 +70,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
   };
   const rest = createRestRouter(log, auth);
   registerHealth(rest, deps);
+  registerConsole(rest);
   const exportsModule = await startExports(rest, deps);
   const handler = connectNodeAdapter({
     interceptors: [authInterceptor(auth)],

@@ -4,10 +4,12 @@ import { ExportService } from "@labelport/sdk/contracts";
 import type { Deps } from "../app.ts";
 import type { RestRouter } from "../rest/router.ts";
 import { startJobBus } from "./bus.ts";
+import { registerDeveloperApi } from "./developer-api.ts";
 import { createDownloads } from "./downloads.ts";
 import { createLogStore } from "./logs.ts";
 import { createPluginRegistry } from "./plugin-registry.ts";
 import { createExportRepository } from "./repository.ts";
+import { registerRestExports } from "./rest-exports.ts";
 import { createExportJobs, createExportServiceImpl } from "./service.ts";
 import { createStorages } from "./storages.ts";
 import { listenForTriggers } from "./triggers.ts";
@@ -27,6 +29,8 @@ export async function startExports(rest: RestRouter, deps: Deps): Promise<Export
   const downloads = createDownloads(deps, repo, storages, rest);
   const jobs = createExportJobs(deps, repo, registry, storages, bus, logs);
   const triggers = listenForTriggers(deps.nats, jobs, deps.log);
+  registerRestExports(rest, deps, jobs);
+  registerDeveloperApi(rest, deps, jobs, repo, downloads);
   return {
     routes: (router) =>
       router.service(ExportService, createExportServiceImpl(deps, jobs, repo, registry, bus, logs, downloads)),

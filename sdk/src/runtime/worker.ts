@@ -110,15 +110,22 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const stopping = new AbortController();
   let current: AbortController | undefined;
   const loops = info.formats.map(async (format) => {
-    const consumer = await js.consumers.get(Streams.jobs, consumerName(format));
     while (!stopping.signal.aborted) {
-      const messages = await consumer.fetch({ max_messages: 1, expires: 1000 });
-      for await (const message of messages) {
-        current = new AbortController();
-        await runJob(message, current).catch((err: unknown) =>
-          log.error("job handling failed", { error: String(err) }),
-        );
-        current = undefined;
+      try {
+        const consumer = await js.consumers.get(Streams.jobs, consumerName(format));
+        const messages = await consumer.fetch({ max_messages: 1, expires: 1000 });
+        for await (const message of messages) {
+          current = new AbortController();
+          await runJob(message, current).catch((err: unknown) =>
+            log.error("job handling failed", { error: String(err) }),
+          );
+          current = undefined;
+        }
+      } catch (err) {
+        // NATS restarting or unreachable: keep the worker alive and ask again shortly.
+        if (stopping.signal.aborted) break;
+        log.warn("waiting for NATS", { format, error: (err as Error).message });
+        await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
   });

@@ -11,13 +11,15 @@ import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
 import { registerHealth } from "./health.ts";
 import type { Logger } from "./logger.ts";
-import { createRestRouter, type RestRouter } from "./rest/router.ts";
+import { createRestRouter, type RestRoute, type RestRouter } from "./rest/router.ts";
 import { type ListeningServer, serve } from "./server.ts";
 
 export interface Orchestrator {
   readonly url: string;
   readonly database: Database;
   readonly nats: NatsConnection;
+  /** The REST routes this instance serves, with the role each needs. */
+  readonly restRoutes: ReadonlyArray<RestRoute>;
   /** Graceful: stop accepting, finish in-flight requests, close MongoDB and NATS. Idempotent. */
   close(): Promise<void>;
 }
@@ -99,6 +101,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     url: listening.url,
     database,
     nats,
+    restRoutes: rest.routes(),
     close() {
       closing ??= (async () => {
         await listening.close();

@@ -170,11 +170,23 @@ export async function startJobBus(
     await js.publish(Subjects.job(doc.format), toBinary(ExportJobSchema, job), { msgID: doc._id });
   }
 
-  // Jobs stored while NATS was unreachable are published now; duplicates are dropped by msgID.
-  for await (const doc of repo.collection.find({ status: "queued" })) {
-    await publishJob(doc).catch((err: unknown) => log.warn({ err, exportId: doc._id }, "requeue failed"));
-  }
+  // Jobs stored while NATS was unreachable are published at start and after every reconnect;
+  // duplicates are dropped by msgID, and a claim never starts a job twice.
+  const requeue = async () => {
+    for await (const doc of repo.collection.find({ status: "queued" })) {
+      await publishJob(doc).catch((err: unknown) => log.warn({ err, exportId: doc._id }, "requeue failed"));
+    }
+  };
+  await requeue();
   nats.publish(Subjects.discover);
+  void (async () => {
+    for await (const status of nats.status()) {
+      if (status.type !== "reconnect") continue;
+      log.info("NATS reconnected: publishing queued jobs again");
+      nats.publish(Subjects.discover);
+      await requeue().catch((err: unknown) => log.warn({ err }, "requeue after reconnect failed"));
+    }
+  })();
 
   return {
     publishJob,

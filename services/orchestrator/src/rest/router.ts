@@ -25,6 +25,14 @@ export interface RestRouter {
   /** `role` is what the caller's API key needs; "public" skips auth (health, signed downloads). */
   on(method: HTTPMethod | HTTPMethod[], path: string, role: Role | "public", handler: RestHandler): void;
   handle(req: RestRequest, res: RestResponse): void;
+  /** Every registered route with the role it needs (for docs and the auth coverage test). */
+  routes(): ReadonlyArray<RestRoute>;
+}
+
+export interface RestRoute {
+  method: string;
+  path: string;
+  role: Role | "public";
 }
 
 export function createRestRouter(log: Logger, auth: Authenticator): RestRouter {
@@ -32,8 +40,11 @@ export function createRestRouter(log: Logger, auth: Authenticator): RestRouter {
     ignoreTrailingSlash: true,
     defaultRoute: (_req, res) => sendJson(res, 404, { error: "Not Found", message: "no such route" }),
   });
+  const registered: RestRoute[] = [];
   return {
+    routes: () => registered,
     on(method, path, role, handler) {
+      for (const m of Array.isArray(method) ? method : [method]) registered.push({ method: m, path, role });
       router.on(method, path, (req, res, params) => {
         const url = new URL(req.url ?? "/", "http://localhost");
         Promise.resolve()

@@ -253,4 +253,37 @@ describe("export jobs", () => {
     expect(sha(final)).toEqual(sha(referenceFinal));
     expect([...storedFiles(final?.path ?? "").keys()].sort()).toEqual(["items.jsonl", "manifest.json", "summary.json"]);
   });
+
+  it("fails a job whose workers keep dying, with the max-deliveries advisory", async () => {
+    const env = {
+      NATS_URL: stack.nats.url,
+      ECHO_NAME: "echo-dying",
+      ECHO_FORMAT: "echo-dying",
+      ACK_WAIT_MS: "1000",
+      MAX_DELIVER: "2",
+    };
+    const spec = join(import.meta.dirname, "fixtures", "echo-plugin");
+    let id = "";
+    for (const attempt of [1, 2]) {
+      const worker = await startPluginProcess(spec, env);
+      processes.push(worker);
+      if (!id) {
+        await waitFor(async () => (await stack.exports.listFormats({})).plugins.some((p) => p.name === "echo-dying"));
+        const { export: created } = await stack.exports.createExport({
+          datasetId,
+          format: "echo-dying",
+          options: { delayMs: 500 },
+        });
+        id = created?.id ?? "";
+      }
+      await waitFor(async () => (await stack.exports.getExport({ exportId: id })).export?.attempts === attempt);
+      worker.child.kill("SIGKILL");
+      await worker.exited;
+    }
+    // The server gives up when it would deliver a third time: to a worker that is pulling.
+    processes.push(await startPluginProcess(spec, env));
+    const final = (await watchToEnd(id)).at(-1);
+    expect(final?.status).toBe(ExportStatus.FAILED);
+    expect(final?.errorMessage).toBe("gave up after 2 attempts (the worker stopped responding)");
+  });
 });

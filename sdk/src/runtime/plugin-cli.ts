@@ -14,7 +14,8 @@ registers it with the orchestrator and takes its export jobs from NATS JetStream
 
 environment:
   NATS_URL      NATS server with JetStream (required), e.g. nats://127.0.0.1:4222
-  ACK_WAIT_MS   redelivery timeout of the job consumer (default 30000)`;
+  ACK_WAIT_MS   redelivery timeout of the job consumer (default 30000)
+  MAX_DELIVER   deliveries of one job before it fails (default 5)`;
 
 /** The entry file of a plugin folder: its package.json `exports["."]`, `main`, or index.ts/js. */
 function folderEntry(dir: string): string {
@@ -75,6 +76,7 @@ async function main(argv: string[]): Promise<number> {
     nats,
     exporter,
     ...(process.env.ACK_WAIT_MS ? { ackWaitMs: Number(process.env.ACK_WAIT_MS) } : {}),
+    ...(process.env.MAX_DELIVER ? { maxDeliver: Number(process.env.MAX_DELIVER) } : {}),
   });
   const { name, version, formats } = exporter.manifest;
   process.stdout.write(`plugin ${name}@${version} serving ${formats.join(", ")} as ${worker.workerId}\n`);

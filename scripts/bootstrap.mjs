@@ -25,7 +25,19 @@ function run(args, env = process.env) {
   return result.status ?? 1;
 }
 
+/** Builds the web console (web/dist) when missing or older than its sources; a no-op when fresh. */
+async function ensureWebConsole() {
+  const { ensureWebBuild } = await import("../web/build.mjs");
+  try {
+    ensureWebBuild();
+  } catch (err) {
+    // The API works without the console: say so and go on.
+    console.error(`warning: ${err.message}; the console at / will say it is not built`);
+  }
+}
+
 ensurePackages();
+await ensureWebConsole();
 const tsx = ["--import", "tsx"];
 if (mode === "start") {
   process.exit(run([...tsx, "scripts/start.ts", ...process.argv.slice(3)]));

@@ -23,6 +23,7 @@ async function ensureIndexes(db: Db): Promise<void> {
     db.collection("annotations").createIndex({ datasetId: 1, itemId: 1, _id: 1 }),
     db.collection("imports").createIndex({ createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, createdAt: -1 }),
+    db.collection("exports").createIndex({ datasetId: 1, name: 1 }, { unique: true }),
     db
       .collection("exports")
       .createIndex({ requestId: 1 }, { unique: true, partialFilterExpression: { requestId: { $type: "string" } } }),

@@ -15,6 +15,7 @@ import {
 } from "@labelport/sdk/contracts";
 import { AckPolicy, DeliverPolicy, type NatsConnection, type Subscription } from "nats";
 import type { Deps } from "../app.ts";
+import type { DatasetDoc } from "../data/model.ts";
 import type { LogStore } from "./logs.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
 import { type ExportDoc, type ExportRepository, toProto } from "./repository.ts";
@@ -24,18 +25,17 @@ export interface JobBus {
   publishJob(doc: ExportDoc): Promise<void>;
   /** Tells a running worker to stop the job. */
   cancel(exportId: string): void;
-  /** Resolves on the next event for the export (or after `timeoutMs`). */
+  /** Tells every instance's watchers that the job document changed. */
+  changed(exportId: string): void;
+  /** Resolves on the next change of the job document (or after `timeoutMs`). */
   nextChange(exportId: string, timeoutMs: number, signal: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 
 const EVENTS_CONSUMER = "orchestrator";
+/** Core: published after a job document changed, so watchers read it after the change. */
+const updates = (exportId: string) => `labelport.updates.${exportId}`;
 const JOB_TOKEN_TTL_S = 24 * 3600;
-
-interface DatasetDoc {
-  _id: string;
-  categories?: unknown[];
-}
 
 export async function startJobBus(
   deps: Deps,
@@ -82,6 +82,7 @@ export async function startJobBus(
       });
     }
     log.info({ exportId, attempt: doc.attempts, delivery }, "export claimed");
+    nats.publish(updates(exportId));
     await logs.append(exportId, "info", `attempt ${doc.attempts} started (delivery ${delivery})`, "orchestrator");
     const dataset = await deps.database.db.collection<DatasetDoc>("datasets").findOne({ _id: doc.datasetId });
     return create(ClaimJobResponseSchema, {
@@ -123,9 +124,11 @@ export async function startJobBus(
     if (event.event.case === "log") {
       const line = event.event.value;
       await logs.append(event.exportId, line.level, line.message, "plugin", line.fields);
+      nats.publish(updates(event.exportId));
       return;
     }
     const result = await repo.apply(event, deps.config.EXPORT_TTL_DAYS);
+    if (result.changed) nats.publish(updates(event.exportId));
     if (event.event.case === "canceled") {
       const doc = await repo.get(event.exportId);
       if (doc) await storages.driver(doc.storage).deletePrefix(`${doc.path}/`);
@@ -159,6 +162,7 @@ export async function startJobBus(
     const message = `gave up after ${advisory.deliveries} attempts${doc?.errorMessage ? `: ${doc.errorMessage}` : " (the worker stopped responding)"}`;
     const failed = await repo.fail(exportId, message);
     if (failed) {
+      nats.publish(updates(exportId));
       await logs.append(exportId, "error", message, "orchestrator");
       await announce(toProto(failed));
     }
@@ -191,7 +195,8 @@ export async function startJobBus(
   return {
     publishJob,
     cancel: (exportId) => nats.publish(Subjects.cancel(exportId)),
-    nextChange: (exportId, timeoutMs, signal) => waitForMessage(nats, Subjects.events(exportId), timeoutMs, signal),
+    changed: (exportId) => nats.publish(updates(exportId)),
+    nextChange: (exportId, timeoutMs, signal) => waitForMessage(nats, updates(exportId), timeoutMs, signal),
     async close() {
       for (const sub of subs) sub.unsubscribe();
       messages.stop();

@@ -20,8 +20,16 @@ export interface DownloadLink {
 }
 
 export interface Downloads {
-  /** `artifactKey` empty: the single artifact, or a ZIP of everything when there are several. */
-  link(doc: ExportDoc, artifactKey: string, expiresInSeconds: number): Promise<DownloadLink>;
+  /**
+   * `artifactKey` empty: the single artifact, or a ZIP of everything when there are several;
+   * `zip` asks for the ZIP even for a single artifact (the developer exports API always serves one).
+   */
+  link(
+    doc: ExportDoc,
+    artifactKey: string,
+    expiresInSeconds: number,
+    options?: { zip?: boolean },
+  ): Promise<DownloadLink>;
 }
 
 /** `<dataset>-<exportId>-<UTC datetime>.<ext>`, e.g. street-scenes-1b2c...-20261127T101500Z.zip */
@@ -40,15 +48,18 @@ function extensionOf(key: string): string {
 }
 
 export function createDownloads(deps: Deps, repo: ExportRepository, storages: Storages, rest: RestRouter): Downloads {
-  const sign = (exportId: string, artifact: string, expires: number) =>
-    createHmac("sha256", deps.signingSecret).update(`${exportId}\n${artifact}\n${expires}`).digest("base64url");
+  const sign = (exportId: string, artifact: string, expires: number, zip = false) =>
+    createHmac("sha256", deps.signingSecret)
+      .update(`${exportId}\n${artifact}\n${expires}${zip ? "\nzip" : ""}`)
+      .digest("base64url");
 
   rest.on("GET", "/downloads/:exportId", "public", async ({ res, params, query }) => {
     const exportId = params.exportId ?? "";
     const artifact = query.get("artifact") ?? "";
     const expires = Number(query.get("expires"));
+    const asZip = query.get("zip") === "1";
     const given = Buffer.from(query.get("signature") ?? "");
-    const expected = Buffer.from(sign(exportId, artifact, expires));
+    const expected = Buffer.from(sign(exportId, artifact, expires, asZip));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
       throw new ConnectError("invalid download signature", Code.PermissionDenied);
     }
@@ -58,7 +69,7 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
     const driver = storages.driver(doc.storage);
     const single = artifact
       ? doc.artifacts.find((a) => a.key === artifact)
-      : doc.artifacts.length === 1
+      : doc.artifacts.length === 1 && !asZip
         ? doc.artifacts[0]
         : undefined;
     if (artifact && !single) throw notFound(`artifact "${artifact}" not found`);
@@ -101,11 +112,12 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
   });
 
   return {
-    async link(doc, artifactKey, expiresInSeconds) {
+    async link(doc, artifactKey, expiresInSeconds, options = {}) {
       if (expiresInSeconds > MAX_EXPIRY_S) throw invalidArgument(`expires_in_seconds: at most ${MAX_EXPIRY_S}`);
       const artifact = artifactKey ? doc.artifacts.find((a) => a.key === artifactKey) : undefined;
       if (artifactKey && !artifact) throw notFound(`artifact_key: "${artifactKey}" not found in export ${doc._id}`);
-      const single = artifact ?? (doc.artifacts.length === 1 ? doc.artifacts[0] : undefined);
+      const asZip = !artifactKey && options.zip === true;
+      const single = artifact ?? (doc.artifacts.length === 1 && !asZip ? doc.artifacts[0] : undefined);
       const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
       const fileName = downloadFileName(doc, single ? extensionOf(single.key) : "zip");
       const driver = storages.driver(doc.storage);
@@ -117,8 +129,9 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
       const key = artifactKey;
       const query = new URLSearchParams({
         ...(key ? { artifact: key } : {}),
+        ...(asZip ? { zip: "1" } : {}),
         expires: String(expires),
-        signature: sign(doc._id, key, expires),
+        signature: sign(doc._id, key, expires, asZip),
       });
       return {
         url: `${deps.publicUrl()}/downloads/${encodeURIComponent(doc._id)}?${query}`,

@@ -29,8 +29,8 @@ export async function startExports(rest: RestRouter, deps: Deps): Promise<Export
   const downloads = createDownloads(deps, repo, storages, rest);
   const jobs = createExportJobs(deps, repo, registry, storages, bus, logs);
   const triggers = listenForTriggers(deps.nats, jobs, deps.log);
-  registerRestExports(rest, deps, jobs);
-  registerDeveloperApi(rest, deps, jobs, repo, downloads);
+  registerRestExports(rest, deps, { jobs, repo, registry, storages, bus });
+  registerDeveloperApi(rest, deps, { jobs, repo, downloads, logs, bus, registry });
   return {
     routes: (router) =>
       router.service(ExportService, createExportServiceImpl(deps, jobs, repo, registry, bus, logs, downloads)),

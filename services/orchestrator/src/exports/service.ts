@@ -15,22 +15,35 @@ import {
 import type { Filter } from "mongodb";
 import type { Deps } from "../app.ts";
 import { type Principal, principalOf } from "../auth.ts";
-import { failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import type { DatasetDoc } from "../data/model.ts";
+import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
 import type { JobBus } from "./bus.ts";
 import type { Downloads } from "./downloads.ts";
-import type { LogStore } from "./logs.ts";
+import { followLogs, type LogStore } from "./logs.ts";
 import { validateOptions } from "./options.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
 import { ACTIVE, type ExportDoc, type ExportRepository, filterToJson, statusFromProto, toProto } from "./repository.ts";
 import { exportStats } from "./stats.ts";
 import type { Storages } from "./storages.ts";
 
-interface DatasetDoc {
-  _id: string;
-  name: string;
+/** `<dataset> <format> export <UTC yyyy-mm-dd hh:mm:ss>Z <id prefix>`: unique, as names must be. */
+function defaultExportName(dataset: string, format: string, id: string, at: Date): string {
+  const when = at
+    .toISOString()
+    .replace("T", " ")
+    .replace(/\.\d{3}Z$/, "Z");
+  return `${dataset} ${format} export ${when} ${id.slice(0, 8)}`;
+}
+
+/** A duplicate-key error of the unique (datasetId, name) index. */
+function isNameClash(err: unknown): boolean {
+  const { code, keyPattern } = err as { code?: number; keyPattern?: Record<string, unknown> };
+  return code === 11000 && keyPattern !== undefined && "name" in keyPattern;
 }
 
 export interface ExportJobs {
+  /** A dataset by id or name; NotFound naming `dataset_id` otherwise. */
+  dataset(idOrName: string): Promise<DatasetDoc>;
   create(request: CreateExportRequest, principal: Principal): Promise<Export>;
   get(exportId: string): Promise<ExportDoc>;
   cancel(exportId: string): Promise<ExportDoc>;
@@ -47,6 +60,11 @@ export function createExportJobs(
 ): ExportJobs {
   const datasets = deps.database.db.collection<DatasetDoc>("datasets");
   const jobs: ExportJobs = {
+    async dataset(idOrName) {
+      const dataset = await datasets.findOne({ $or: [{ _id: idOrName }, { name: idOrName }] });
+      if (!dataset) throw notFound(`dataset_id: dataset "${idOrName}" not found`);
+      return dataset;
+    },
     async create(request, principal) {
       if (request.requestId) {
         const existing = await repo.findByRequestId(request.requestId);
@@ -54,8 +72,7 @@ export function createExportJobs(
       }
       if (!request.datasetId) throw invalidArgument("dataset_id: required");
       if (!request.format) throw invalidArgument("format: required");
-      const dataset = await datasets.findOne({ $or: [{ _id: request.datasetId }, { name: request.datasetId }] });
-      if (!dataset) throw notFound(`dataset_id: dataset "${request.datasetId}" not found`);
+      const dataset = await jobs.dataset(request.datasetId);
       const plugin = await registry.forFormat(request.format);
       if (!plugin) {
         const formats = (await registry.list()).flatMap((p) => p.formats).sort();
@@ -81,7 +98,7 @@ export function createExportJobs(
       const now = new Date();
       const doc: ExportDoc = {
         _id: id,
-        name: request.name || `${dataset.name} ${request.format} export`,
+        name: request.name || defaultExportName(dataset.name, request.format, id, now),
         description: request.description,
         datasetId: dataset._id,
         datasetName: dataset.name,
@@ -117,6 +134,10 @@ export function createExportJobs(
           const winner = await repo.findByRequestId(request.requestId);
           if (winner) return toProto(winner);
         }
+        // Export names are unique per dataset (seed 004: the developer API addresses them by name).
+        if (isNameClash(err)) {
+          throw alreadyExists(`name: an export named "${doc.name}" already exists in dataset "${dataset.name}"`);
+        }
         throw err;
       }
       await logs.append(id, "info", `export queued for ${plugin.name}@${plugin.version}`, "orchestrator");
@@ -134,6 +155,7 @@ export function createExportJobs(
       if (!ACTIVE.includes(doc.status)) throw failedPrecondition(`export is already ${doc.status}`);
       const canceled = (await repo.cancel(exportId)) ?? (await jobs.get(exportId));
       bus.cancel(exportId);
+      bus.changed(exportId);
       await logs.append(exportId, "info", "export canceled", "orchestrator");
       return canceled;
     },
@@ -170,7 +192,10 @@ export function createExportServiceImpl(
     async listExports(request) {
       const pageSize = Math.min(request.pageSize || 50, 500);
       const filter: Filter<ExportDoc> = {};
-      if (request.datasetId) filter.datasetId = request.datasetId;
+      if (request.datasetId) {
+        // Like CreateExport, accept the dataset's id or its name.
+        filter.datasetId = (await jobs.dataset(request.datasetId))._id;
+      }
       if (request.statuses.length > 0) {
         const statuses = request.statuses.map((s) => {
           const status = statusFromProto(s);
@@ -243,31 +268,25 @@ export function createExportServiceImpl(
     },
     async *getExportLogs(request, ctx) {
       await jobs.get(request.exportId);
-      let since = request.sinceTime ? timestampDate(request.sinceTime) : undefined;
-      for (;;) {
-        const lines = await logs.read(request.exportId, since);
-        if (lines.length > 0) {
-          since = lines.at(-1)?.time;
-          yield create(GetExportLogsResponseSchema, {
-            lines: lines.map((l) =>
-              create(ExportLogLineSchema, {
-                time: timestampFromDate(l.time),
-                level: l.level,
-                message: l.message,
-                source: l.source,
-                ...(l.fields ? { fields: l.fields } : {}),
-              }),
-            ),
-          });
-        }
-        if (!request.follow) return;
-        const doc = await repo.get(request.exportId);
-        if (!doc || !ACTIVE.includes(doc.status)) {
-          if (lines.length === 0) return;
-          continue; // one more read picks up lines written with the final event
-        }
-        await bus.nextChange(request.exportId, 1000, ctx.signal);
-        ctx.signal.throwIfAborted();
+      const batches = followLogs(logs, request.exportId, {
+        since: request.sinceTime ? timestampDate(request.sinceTime) : undefined,
+        follow: request.follow,
+        signal: ctx.signal,
+        isActive: async () => ACTIVE.includes((await repo.get(request.exportId))?.status ?? "canceled"),
+        nextChange: (signal) => bus.nextChange(request.exportId, 1000, signal),
+      });
+      for await (const lines of batches) {
+        yield create(GetExportLogsResponseSchema, {
+          lines: lines.map((l) =>
+            create(ExportLogLineSchema, {
+              time: timestampFromDate(l.time),
+              level: l.level,
+              message: l.message,
+              source: l.source,
+              ...(l.fields ? { fields: l.fields } : {}),
+            }),
+          ),
+        });
       }
     },
   };

@@ -1,0 +1,637 @@
+// `npm run bench [-- --quick] [--only CASES] [--formats LIST] [--profile] [--keep]`: imports
+// deterministic synthetic datasets through POST /api/import, streams them back with StreamItems,
+// exports them in every format through the real job path (orchestrator, NATS, one plugin process per
+// format, local storage) and runs the peers users have today on the same data, on the same machine.
+// Prints one table and writes bench/results/latest.json. Not part of `npm test`.
+import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { createClient } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { createLabelportClient, type LabelportClient } from "@labelport/sdk";
+import { type Export, ItemService } from "@labelport/sdk/contracts";
+import { startStack } from "../scripts/stack/index.ts";
+import { freePort } from "../scripts/stack/processes.ts";
+import { findProcess, meterCpu } from "./cpu.ts";
+import { CATEGORIES, type GeneratedFile, writeImageSet, writeVideoSet } from "./datasets.ts";
+import { postImport, timedGet } from "./http.ts";
+import { type Child, PLUGINS, ROOT, startOrchestratorChild, startPluginChild } from "./processes.ts";
+import { formatSummary, summarizeProfile } from "./profile-summary.ts";
+import { ensureBenchPython, type PeerRun, runPeer } from "./python.ts";
+import { evaluateTargets, formatTable, formatTargets, mbPerSec, type PeerResult, type Row, rate } from "./report.ts";
+import { sampleRss } from "./rss.ts";
+
+const ALL_FORMATS = ["coco", "yolo", "voc", "csv", "jsonl", "json-snapshot"];
+
+interface ImageCase {
+  kind: "images";
+  name: string;
+  annotations: number;
+}
+
+interface VideoCase {
+  kind: "video";
+  name: string;
+  videos: number;
+  tracksPerVideo: number;
+}
+
+type BenchCase = ImageCase | VideoCase;
+
+function casesFor(quick: boolean): BenchCase[] {
+  const images: ImageCase[] = [
+    { kind: "images", name: "images-10k", annotations: 10_000 },
+    { kind: "images", name: "images-100k", annotations: 100_000 },
+  ];
+  if (!quick) images.push({ kind: "images", name: "images-1m", annotations: 1_000_000 });
+  // The full video set is one ~95 MB seed 001 JSONL file (the import target's size).
+  const video: VideoCase = quick
+    ? { kind: "video", name: "video-3k-tracks", videos: 60, tracksPerVideo: 50 }
+    : { kind: "video", name: "video-23k-tracks", videos: 290, tracksPerVideo: 80 };
+  return [...images, video];
+}
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    formats: { type: "string" },
+    profile: { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+  allowPositionals: false,
+});
+
+if (args.help) {
+  process.stdout.write(`usage: npm run bench -- [--quick] [--only CASES] [--formats LIST] [--profile] [--keep]
+  --quick     the 10k and 100k image cases and a small video set (under three minutes)
+  --only      comma-separated case names or prefixes (images-10k, images-100k, images-1m, video)
+  --formats   comma-separated export formats (default: ${ALL_FORMATS.join(",")})
+  --profile   write CPU profiles (.data/bench-profiles/) of the orchestrator (import and export
+              phases apart) and the plugins per case, and print where the time went
+  --keep      keep the run's state directory (.data/bench/<run>) for inspection
+`);
+  process.exit(0);
+}
+
+const quick = args.quick === true;
+const formats = args.formats ? args.formats.split(",").map((f) => f.trim()) : ALL_FORMATS;
+for (const format of formats) {
+  if (!PLUGINS[format]) throw new Error(`unknown format ${format}: expected some of ${ALL_FORMATS.join(", ")}`);
+}
+// coco first: datumaro's peers convert its output.
+formats.sort((a, b) => (a === "coco" ? -1 : b === "coco" ? 1 : 0));
+const only = args.only?.split(",").map((s) => s.trim());
+const cases = casesFor(quick).filter((c) => !only || only.some((o) => c.name.startsWith(o)));
+const peerTimeoutMs = (quick ? 3 : 20) * 60 * 1000;
+
+const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+const stateDir = join(ROOT, ".data", "bench", `run-${stamp}-${process.pid}`);
+const profileDir = args.profile ? join(ROOT, ".data", "bench-profiles", stamp) : undefined;
+const dataDir = join(stateDir, "data");
+const storageRoot = join(stateDir, "storage");
+const logDir = join(stateDir, "logs");
+const dbName = `bench_${stamp}`;
+
+const say = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+const rows: Row[] = [];
+const started = performance.now();
+
+await mkdir(dataDir, { recursive: true });
+say(`state in ${stateDir}`);
+const pythonReady = ensureBenchPython(say).then(
+  () => undefined,
+  (err: unknown) => err as Error,
+);
+say("starting MongoDB and NATS...");
+const stack = await startStack({ stateDir });
+say(`mongodb: ${stack.sources.mongo}; nats: ${stack.sources.nats}`);
+const port = await freePort();
+
+let orchestrator: (Child & { url: string }) | undefined;
+const plugins = new Map<string, Child>();
+let client: LabelportClient | undefined;
+
+/** Starts what is not running; with --profile, `tag` names the profiles (`<case>-<phase>`). */
+async function startServices(caseName: string, phase: string): Promise<void> {
+  const profileTag = profileDir ? `${caseName}-${phase}` : undefined;
+  if (!orchestrator) {
+    orchestrator = await startOrchestratorChild({
+      mongoUrl: stack.mongoUrl,
+      natsUrl: stack.natsUrl,
+      db: dbName,
+      port,
+      storageRoot,
+      dataDir: stateDir,
+      logDir,
+      profileDir,
+      ...(profileTag ? { profileName: `${profileTag}-orchestrator` } : {}),
+    });
+    client = createLabelportClient({ baseUrl: orchestrator.url });
+  }
+  const missing = formats.filter((f) => !plugins.has(f));
+  const started = await Promise.all(
+    missing.map((format) =>
+      startPluginChild({
+        format,
+        natsUrl: stack.natsUrl,
+        logDir,
+        profileDir,
+        ...(profileDir ? { profileName: `${caseName}-plugin-${format}` } : {}),
+      }),
+    ),
+  );
+  for (const [i, format] of missing.entries()) plugins.set(format, started[i] as Child);
+  // The orchestrator learns of plugins from their announcements.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const served = new Set((await api().exports.listFormats({})).plugins.flatMap((p) => p.formats));
+    if (formats.every((f) => served.has(f))) break;
+    if (Date.now() > deadline) throw new Error(`plugins not registered: ${formats.filter((f) => !served.has(f))}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function stopOrchestrator(): Promise<void> {
+  await orchestrator?.stop();
+  orchestrator = undefined;
+}
+
+async function stopServices(): Promise<void> {
+  await Promise.all([...plugins.values()].map((p) => p.stop()));
+  plugins.clear();
+  await stopOrchestrator();
+}
+
+let mongod: number | undefined;
+/** Our own mongod (undefined with MONGODB_URL): its CPU time is part of every row. */
+function mongodPid(): number | undefined {
+  mongod ??= findProcess(["mongod", join(stateDir, "mongo")]);
+  return mongod;
+}
+
+function api(): LabelportClient {
+  if (!client) throw new Error("orchestrator not started");
+  return client;
+}
+
+function orchestratorPid(): number {
+  if (!orchestrator) throw new Error("orchestrator not started");
+  return orchestrator.pid;
+}
+
+// ---- measurements ----
+
+interface ImportedFile extends GeneratedFile {
+  seconds: number;
+  importedAnnotations: number;
+}
+
+async function importFiles(
+  caseName: string,
+  files: GeneratedFile[],
+  format: "labelport-items" | "jsonl",
+  fields: Record<string, string>,
+): Promise<Row> {
+  const rss = sampleRss(orchestratorPid());
+  const cpu = meterCpu({ orchestrator: orchestratorPid(), mongod: mongodPid() });
+  const done: ImportedFile[] = [];
+  for (const file of files) {
+    const t0 = performance.now();
+    const reply = await postImport(orchestrator?.url ?? "", file.path, { ...fields, format });
+    const seconds = (performance.now() - t0) / 1000;
+    const summary = reply.body.summary as { importedItems?: { annotations?: number } } | undefined;
+    if (reply.status !== 200 || reply.body.success !== true) {
+      rss.stop();
+      cpu.stop();
+      const errors = JSON.stringify(reply.body.errors ?? reply.body.message ?? reply.body).slice(0, 400);
+      throw new Error(`import of ${file.path} failed: HTTP ${reply.status} ${errors}`);
+    }
+    done.push({ ...file, seconds, importedAnnotations: summary?.importedItems?.annotations ?? 0 });
+    say(
+      `  import ${format} ${(file.bytes / 1e6).toFixed(1)} MB, ${file.lines} lines: ${seconds.toFixed(2)} s (${Math.round(rate(file.annotations, seconds))} annotations/s)`,
+    );
+  }
+  const orchestratorMb = rss.stop();
+  const cpuSeconds = cpu.stop();
+  const seconds = done.reduce((s, f) => s + f.seconds, 0);
+  const lines = done.reduce((s, f) => s + f.lines, 0);
+  const annotations = done.reduce((s, f) => s + f.annotations, 0);
+  const bytes = done.reduce((s, f) => s + f.bytes, 0);
+  const row: Row = {
+    case: caseName,
+    format: `import:${format}`,
+    annotations,
+    seconds,
+    annotationsPerSec: rate(annotations, seconds),
+    peakRssMb: { plugin: null, orchestrator: orchestratorMb },
+    peer: null,
+    items: format === "labelport-items" ? lines : 0,
+    bytes,
+    mbPerSec: mbPerSec(bytes, seconds),
+    linesPerSec: rate(lines, seconds),
+    cpuSeconds,
+    files: done.map((f) => ({
+      bytes: f.bytes,
+      lines: f.lines,
+      annotations: f.annotations,
+      imported: f.importedAnnotations,
+      seconds: f.seconds,
+    })),
+  };
+  return row;
+}
+
+async function measureStreamItems(caseName: string, datasetId: string): Promise<Row> {
+  // As the plugins read: Connect over HTTP/1.1 with the binary codec, 500 items a message.
+  const transport = createConnectTransport({
+    baseUrl: orchestrator?.url ?? "",
+    httpVersion: "1.1",
+    useBinaryFormat: true,
+  });
+  const items = createClient(ItemService, transport);
+  const rss = sampleRss(orchestratorPid());
+  const cpu = meterCpu({ orchestrator: orchestratorPid(), mongod: mongodPid(), client: process.pid });
+  const t0 = performance.now();
+  let count = 0;
+  let annotations = 0;
+  for await (const response of items.streamItems({ datasetId, batchSize: 500 })) {
+    count += response.items.length;
+    for (const item of response.items) annotations += item.annotations.length;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const orchestratorMb = rss.stop();
+  const cpuSeconds = cpu.stop();
+  return {
+    case: caseName,
+    format: "stream-items",
+    cpuSeconds,
+    annotations,
+    seconds,
+    annotationsPerSec: rate(annotations, seconds),
+    peakRssMb: { plugin: null, orchestrator: orchestratorMb },
+    peer: null,
+    items: count,
+    itemsPerSec: rate(count, seconds),
+  };
+}
+
+/** A failed export, with what was measured until it failed. */
+class ExportRunError extends Error {
+  override name = "ExportRunError";
+  constructor(
+    message: string,
+    readonly row: Row,
+  ) {
+    super(message);
+  }
+}
+
+interface ExportMeasurement {
+  row: Row;
+  /** The export's folder in local storage. */
+  dir: string;
+}
+
+async function measureExport(
+  caseName: string,
+  datasetId: string,
+  format: string,
+  annotations: number,
+): Promise<ExportMeasurement> {
+  const plugin = plugins.get(format);
+  if (!plugin) throw new Error(`no plugin process for ${format}`);
+  const pluginRss = sampleRss(plugin.pid);
+  const orchestratorRss = sampleRss(orchestratorPid());
+  const cpu = meterCpu({ orchestrator: orchestratorPid(), plugin: plugin.pid, mongod: mongodPid() });
+  const t0 = performance.now();
+  let exported: Export;
+  let peaks: { plugin: number; orchestrator: number } | undefined;
+  let cpuSeconds: Record<string, number | undefined> = {};
+  try {
+    // Wall time from job creation to the completed event, as a caller waits for it.
+    exported = await api().exports.create(
+      { datasetId, format, saveOriginalFile: false, name: `bench ${caseName} ${format} ${stamp}` },
+      { wait: true },
+    );
+  } catch (err) {
+    peaks = { plugin: pluginRss.stop(), orchestrator: orchestratorRss.stop() };
+    const failedExport = (err as { export_?: Export }).export_;
+    const attempts = failedExport ? `after ${failedExport.attempts} attempt(s), ` : "";
+    throw new ExportRunError((err as Error).message, {
+      case: caseName,
+      format,
+      annotations,
+      seconds: (performance.now() - t0) / 1000,
+      annotationsPerSec: 0,
+      peakRssMb: peaks,
+      peer: null,
+      cpuSeconds: cpu.stop(),
+      note: `export failed ${attempts}${(err as Error).message}`,
+    });
+  } finally {
+    peaks = { plugin: pluginRss.stop(), orchestrator: orchestratorRss.stop() };
+    cpuSeconds = cpu.stop();
+  }
+  const seen = performance.now();
+  const seconds = (seen - t0) / 1000;
+  const bytes = Number(exported.fileSize);
+  const row: Row = {
+    case: caseName,
+    format,
+    annotations,
+    seconds,
+    annotationsPerSec: rate(annotations, seconds),
+    peakRssMb: peaks,
+    peer: null,
+    items: Number(exported.counts?.itemCount ?? 0n),
+    bytes,
+    mbPerSec: mbPerSec(bytes, seconds),
+    exportedAnnotations: Number(exported.counts?.annotationCount ?? 0n),
+    phases: phasesOf(exported, t0, seen),
+    cpuSeconds,
+  };
+  return { row, dir: join(storageRoot, exported.path) };
+}
+
+/**
+ * Where an export's wall time went, from the job's own timestamps (one machine, one clock):
+ * queued (created to claimed by the plugin), running (claimed to completed) and noticed
+ * (completed to the caller's WatchExport seeing it).
+ */
+function phasesOf(exported: Export, t0: number, seen: number): Row["phases"] {
+  const ms = (t: Timestamp | undefined) => (t ? Number(t.seconds) * 1000 + t.nanos / 1e6 : undefined);
+  const created = ms(exported.createTime);
+  const startedAt = ms(exported.startTime);
+  const completed = ms(exported.completeTime);
+  if (created === undefined || startedAt === undefined || completed === undefined) return undefined;
+  const seenWall = performance.timeOrigin + seen;
+  return {
+    requestMs: Math.max(0, created - (performance.timeOrigin + t0)),
+    queuedMs: startedAt - created,
+    runningMs: completed - startedAt,
+    noticedMs: Math.max(0, seenWall - completed),
+  };
+}
+
+function peerResult(name: string, run: PeerRun): PeerResult & { processSeconds: number } {
+  return { name, seconds: run.seconds, peakRssMb: run.peakRssMb, processSeconds: run.processSeconds };
+}
+
+async function peer(name: string, script: string, peerArgs: string[]): Promise<PeerResult | string> {
+  const failure = await pythonReady;
+  if (failure) return `Python peers unavailable: ${failure.message.split("\n")[0]}`;
+  try {
+    const run = await runPeer(script, peerArgs, peerTimeoutMs);
+    say(`  peer ${name}: ${run.seconds.toFixed(2)} s, ${run.peakRssMb.toFixed(0)} MB (${JSON.stringify(run.report)})`);
+    return peerResult(name, run);
+  } catch (err) {
+    say(`  peer ${name} failed: ${(err as Error).message}`);
+    return `${name} failed: ${(err as Error).message.slice(0, 200)}`;
+  }
+}
+
+async function cocoFiles(dir: string): Promise<string[]> {
+  const annotations = join(dir, "annotations");
+  return (await readdir(annotations)).filter((f) => f.endsWith(".json")).map((f) => join(annotations, f));
+}
+
+async function exportAll(caseName: string, datasetId: string, annotations: number, withPeers: boolean): Promise<void> {
+  let cocoDir: string | undefined;
+  for (const format of formats) {
+    let row: Row;
+    let dir: string | undefined;
+    try {
+      ({ row, dir } = await measureExport(caseName, datasetId, format, annotations));
+      say(
+        `  export ${format}: ${row.seconds.toFixed(2)} s, ${Math.round(row.annotationsPerSec)} annotations/s, ${((row.bytes ?? 0) / 1e6).toFixed(1)} MB, plugin ${row.peakRssMb.plugin?.toFixed(0)} MB, orchestrator ${row.peakRssMb.orchestrator.toFixed(0)} MB`,
+      );
+    } catch (err) {
+      // One format failing says nothing about the others (nor about its peer): record it, go on.
+      const message = (err as Error).message;
+      failed = true;
+      row =
+        err instanceof ExportRunError
+          ? err.row
+          : {
+              case: caseName,
+              format,
+              annotations,
+              seconds: 0,
+              annotationsPerSec: 0,
+              peakRssMb: { plugin: null, orchestrator: 0 },
+              peer: null,
+              note: `export failed: ${message}`,
+            };
+      say(`  ${format}: ${row.note} (${row.seconds.toFixed(1)} s)`);
+    }
+    if (withPeers) {
+      const peerOut = join(stateDir, "peers", caseName, format);
+      let result: PeerResult | string | undefined;
+      if (format === "coco") {
+        cocoDir = dir;
+        result = await peer("pymongo+json.dump script", "coco_from_mongo.py", [
+          stack.mongoUrl,
+          dbName,
+          datasetId,
+          peerOut,
+        ]);
+        if (dir) {
+          const load = await peer("pycocotools load (our COCO)", "pycocotools_load.py", await cocoFiles(dir));
+          if (typeof load !== "string") row.otherPeers = [load];
+        }
+      } else if ((format === "voc" || format === "yolo") && quick && annotations > 10_000) {
+        // datumaro's VOC writer rewrites an image's XML once per object: minutes at 100k.
+        result = "datumaro peers run on the 10k case only with --quick";
+      } else if (format === "voc" || format === "yolo") {
+        result = cocoDir
+          ? await peer(`datumaro coco->${format}`, "datumaro_convert.py", [
+              cocoDir,
+              peerOut,
+              format === "voc" ? "voc_detection" : "yolo",
+            ])
+          : "datumaro converts this case's coco export, which is missing";
+      }
+      if (typeof result === "string") row.note = row.note ? `${row.note}; ${result}` : result;
+      else if (result) row.peer = result;
+      if (!args.keep) await rm(peerOut, { recursive: true, force: true });
+    }
+    rows.push(row);
+    if (dir && format !== "coco" && !args.keep) await rm(dir, { recursive: true, force: true });
+  }
+  if (cocoDir && !args.keep) await rm(cocoDir, { recursive: true, force: true });
+}
+
+async function runImageCase(c: ImageCase): Promise<void> {
+  say(`${c.name}: generating ${c.annotations.toLocaleString("en-US")} annotations...`);
+  const set = await writeImageSet(dataDir, { annotations: c.annotations, prefix: c.name });
+  say(
+    `${c.name}: ${set.items} images, ${set.bboxes} boxes, ${set.polygons} polygons in ${set.files.length} file(s), ${(set.files.reduce((s, f) => s + f.bytes, 0) / 1e6).toFixed(1)} MB`,
+  );
+  await startServices(c.name, "1-import");
+  const { dataset } = await api().datasets.createDataset({
+    name: `${c.name} ${stamp}`,
+    categories: CATEGORIES.map((name) => ({ name, supercategory: "object" })),
+  });
+  const datasetId = dataset?.id ?? "";
+  rows.push(await importFiles(c.name, set.files, "labelport-items", { datasetId }));
+  for (const file of set.files) await rm(file.path, { force: true });
+  if (profileDir) {
+    // The import phase's profile is written as this orchestrator exits; exports get their own.
+    await stopOrchestrator();
+    await startServices(c.name, "2-export");
+  }
+  const stream = await measureStreamItems(c.name, datasetId);
+  say(
+    `  StreamItems: ${stream.items} items in ${stream.seconds.toFixed(2)} s (${Math.round(stream.itemsPerSec ?? 0)} items/s)`,
+  );
+  rows.push(stream);
+  await exportAll(c.name, datasetId, set.annotations, true);
+  if (profileDir) await stopServices();
+}
+
+async function runVideoCase(c: VideoCase): Promise<void> {
+  say(`${c.name}: generating ${c.videos} videos x ${c.tracksPerVideo} tracks...`);
+  const set = await writeVideoSet(dataDir, { videos: c.videos, tracksPerVideo: c.tracksPerVideo });
+  say(
+    `${c.name}: ${set.tracks} tracks, ${set.keyframes} keyframes; tracks ${(set.trackFiles.reduce((s, f) => s + f.bytes, 0) / 1e6).toFixed(1)} MB in ${set.trackFiles.length} file(s)`,
+  );
+  await startServices(c.name, "1-import");
+  // Seed 001's REST routes work on the "default" dataset, so the video set goes there.
+  const items = await importFiles(c.name, set.itemFiles, "labelport-items", {});
+  say(`  ${items.items} video items imported`);
+  const tracks = await importFiles(c.name, set.trackFiles, "jsonl", {
+    options: JSON.stringify({ conflictResolution: { missingDependencies: "create" } }),
+  });
+  rows.push(tracks);
+  for (const file of [...set.itemFiles, ...set.trackFiles]) await rm(file.path, { force: true });
+  if (profileDir) {
+    await stopOrchestrator();
+    await startServices(c.name, "2-export");
+  }
+  const datasets = await api().datasets.listDatasets({ pageSize: 1000 });
+  const datasetId = datasets.datasets.find((d) => d.name === "default")?.id ?? "default";
+  rows.push(await measureStreamItems(c.name, datasetId));
+  rows.push(await measureRestExport(c.name, set.tracks));
+  await exportAll(c.name, datasetId, set.tracks, false);
+  if (profileDir) await stopServices();
+}
+
+/** Seed 001 GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
+async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
+  const rss = sampleRss(orchestratorPid());
+  const cpu = meterCpu({ orchestrator: orchestratorPid(), mongod: mongodPid() });
+  const row: Row = {
+    case: caseName,
+    format: "rest-export",
+    annotations: tracks,
+    seconds: 0,
+    annotationsPerSec: 0,
+    peakRssMb: { plugin: null, orchestrator: 0 },
+    peer: null,
+    ttfbMs: null,
+  };
+  try {
+    const got = await timedGet(orchestrator?.url ?? "", "/api/export", 10 * 60 * 1000);
+    if (got.status === 200) {
+      row.seconds = got.seconds;
+      row.annotationsPerSec = rate(tracks, got.seconds);
+      row.ttfbMs = got.firstByteMs ?? null;
+      row.bytes = got.bytes;
+      row.mbPerSec = mbPerSec(got.bytes, got.seconds);
+      say(
+        `  GET /api/export: first byte ${got.firstByteMs?.toFixed(0)} ms, ${(got.bytes / 1e6).toFixed(1)} MB in ${got.seconds.toFixed(2)} s`,
+      );
+    } else {
+      row.note = `GET /api/export answered HTTP ${got.status}`;
+      say(`  ${row.note}: TTFB n/a`);
+    }
+  } catch (err) {
+    row.note = `GET /api/export failed: ${(err as Error).message}`;
+    say(`  ${row.note}`);
+  }
+  row.peakRssMb.orchestrator = rss.stop();
+  row.cpuSeconds = cpu.stop();
+  return row;
+}
+
+// ---- the run ----
+
+let failed = false;
+let interrupted = false;
+async function cleanup(): Promise<void> {
+  await stopServices().catch(() => undefined);
+  await stack.stop().catch(() => undefined);
+  if (args.keep) {
+    say(`kept ${stateDir}`);
+    return;
+  }
+  if (failed) {
+    // The logs say why; the data is not worth keeping.
+    const logs = join(ROOT, ".data", "bench", `logs-${stamp}`);
+    await rename(logDir, logs).then(
+      () => say(`logs of the failed run in ${logs}`),
+      () => undefined,
+    );
+  }
+  await rm(stateDir, { recursive: true, force: true });
+}
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    interrupted = true;
+    say(`${signal}: stopping`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+try {
+  for (const c of cases) {
+    if (interrupted) break;
+    const t0 = performance.now();
+    try {
+      if (c.kind === "images") await runImageCase(c);
+      else await runVideoCase(c);
+    } catch (err) {
+      failed = true;
+      say(`${c.name} failed: ${(err as Error).stack ?? err}`);
+      if (profileDir) await stopServices().catch(() => undefined);
+      if (!orchestrator && !profileDir) break; // it would not start: the next cases cannot run either
+    }
+    say(`${c.name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+} finally {
+  if (!interrupted) await cleanup();
+}
+
+const resultsDir = join(ROOT, "bench", "results");
+await mkdir(resultsDir, { recursive: true });
+const json = `${JSON.stringify(rows, null, 2)}\n`;
+await writeFile(join(resultsDir, "latest.json"), json);
+await writeFile(join(resultsDir, `latest-${quick ? "quick" : "full"}.json`), json);
+
+const seconds = (performance.now() - started) / 1000;
+process.stdout.write(
+  `\nLabelport bench (${quick ? "quick" : "full"}, ${stamp}, ${seconds.toFixed(0)} s; MongoDB ${stack.sources.mongo.split(" (")[0]}, 2-core target machine)\n\n`,
+);
+process.stdout.write(`${formatTable(rows)}\n\n`);
+process.stdout.write(
+  "seconds: job creation to completion (exports), request to response (imports), whole stream (StreamItems);\n" +
+    "MB/s: the export's file_size over that time; peer s: the peer's own work time (imports and interpreter start-up excluded);\n" +
+    "x peer: peer seconds / ours.\n\n",
+);
+process.stdout.write(`targets (reported, not asserted):\n${formatTargets(evaluateTargets(rows, formats))}\n`);
+process.stdout.write(`\nwrote bench/results/latest.json (${rows.length} rows)\n`);
+if (profileDir) {
+  process.stdout.write(`\nCPU profiles in ${profileDir} (main thread of each process):\n\n`);
+  for (const name of (await readdir(profileDir)).sort()) {
+    const dir = join(profileDir, name);
+    const files = (await readdir(dir)).filter((f) => f.endsWith(".cpuprofile"));
+    const summaries = files.map((f) => summarizeProfile(join(dir, f)));
+    // The main thread is the busiest; the others are tsx's module loader.
+    const main = summaries.sort((a, b) => b.busyMs - a.busyMs)[0];
+    if (main) process.stdout.write(`${name}: ${formatSummary(main)}\n\n`);
+  }
+}
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,348 @@
+// Seed 001's REST routes: POST /api/import, POST /api/import/preview (multipart `file` and
+// `options`, streamed through busboy into a size-capped spool) and GET /api/import/history.
+import type http from "node:http";
+import { Code, ConnectError } from "@connectrpc/connect";
+import busboy from "busboy";
+import { errorBody, httpStatus, notFound } from "../../errors.ts";
+import type { RestContext, RestRouter } from "../../rest/router.ts";
+import { sendJson } from "../../rest/router.ts";
+import { defaultDataset, findDataset } from "../datasets.ts";
+import { uuidv7 } from "../ids.ts";
+import type { DatasetDoc } from "../model.ts";
+import { type ImportTooLargeError, isImportError } from "./errors.ts";
+import { historyRow, listImports } from "./history.ts";
+import { defaultImportOptions, type ImportOptions, parseImportOptions } from "./options.ts";
+import { type ImportContext, type ImportResult, previewImport, recordRejectedImport, runImport } from "./pipeline.ts";
+import { type SpooledFile, spool } from "./reader.ts";
+import { IMPORT_FORMATS, type ImportFormat } from "./run.ts";
+
+const FIELDS = new Set(["options", "datasetId", "format"]);
+/** After the limit, the rest of an upload is read and dropped up to this much, then the socket is cut. */
+const DRAIN_LIMIT_BYTES = 1024 * 1024 * 1024;
+
+class RestError extends Error {
+  override name = "RestError";
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Upload {
+  file?: SpooledFile;
+  fileName: string;
+  fields: Map<string, string>;
+  /** Bytes received for the file, also when it went over the limit. */
+  received: number;
+  problem?: RestError;
+}
+
+/** Reads the multipart body; the file goes to a spool, never into memory. */
+function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
+  const req = ctx.req as http.IncomingMessage;
+  const contentType = req.headers["content-type"] ?? "";
+  if (!/^multipart\/form-data\s*;/i.test(contentType)) {
+    req.resume();
+    return Promise.reject(
+      new RestError(
+        415,
+        "Unsupported Media Type",
+        `Content-Type must be multipart/form-data with a "file" field (got ${contentType ? `"${contentType.split(";")[0]}"` : "none"})`,
+      ),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const upload: Upload = { fileName: "", fields: new Map(), received: 0 };
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({
+        headers: req.headers,
+        limits: { files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20, fileSize: maxBytes + 1 },
+      });
+    } catch (err) {
+      req.resume();
+      reject(new RestError(400, "Bad Request", `Malformed multipart request: ${(err as Error).message}`));
+      return;
+    }
+    const pending: Array<Promise<unknown>> = [];
+    let drained = 0;
+    const setProblem = (problem: RestError) => {
+      upload.problem ??= problem;
+    };
+    parser.on("file", (name, stream, info) => {
+      if (name !== "file") {
+        setProblem(new RestError(400, "Bad Request", `Unexpected file field "${name}": send the file as "file"`));
+        stream.resume();
+        return;
+      }
+      upload.fileName = info.filename ?? "";
+      // destroyOnReturn false: when the spool gives up at the limit, busboy must still be able
+      // to push (and drop) the rest of the part.
+      const counted = (async function* () {
+        for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+          upload.received += chunk.length;
+          yield chunk;
+        }
+      })();
+      pending.push(
+        spool(counted, maxBytes).then(
+          (file) => {
+            upload.file = file;
+          },
+          (err: unknown) => {
+            if (isImportError(err, "ImportTooLargeError")) {
+              setProblem(new RestError(413, "Payload Too Large", (err as ImportTooLargeError).message));
+            } else {
+              setProblem(
+                new RestError(500, "Internal Server Error", `Could not store the upload: ${(err as Error).message}`),
+              );
+            }
+            // Keep reading so the client gets the answer; cut the connection if it keeps sending.
+            stream.on("data", (chunk: Buffer) => {
+              drained += chunk.length;
+              if (drained > DRAIN_LIMIT_BYTES) req.destroy();
+            });
+            stream.resume();
+          },
+        ),
+      );
+    });
+    parser.on("field", (name, value, info) => {
+      if (!FIELDS.has(name)) {
+        setProblem(
+          new RestError(
+            400,
+            "Bad Request",
+            `Unknown form field "${name}": expected file, options, datasetId or format`,
+          ),
+        );
+        return;
+      }
+      if (info.valueTruncated) {
+        setProblem(new RestError(400, "Bad Request", `Form field "${name}" is longer than 64 KB`));
+        return;
+      }
+      upload.fields.set(name, value);
+    });
+    parser.on("filesLimit", () => setProblem(new RestError(400, "Bad Request", "Only one file may be uploaded")));
+    parser.on("partsLimit", () => setProblem(new RestError(400, "Bad Request", "Too many form parts")));
+    parser.on("fieldsLimit", () => setProblem(new RestError(400, "Bad Request", "Too many form fields")));
+    parser.on("error", (err: Error) => {
+      req.unpipe(parser);
+      req.resume();
+      Promise.allSettled(pending).then(async () => {
+        await upload.file?.dispose();
+        reject(new RestError(400, "Bad Request", `Malformed multipart request: ${err.message}`));
+      });
+    });
+    parser.on("close", () => {
+      Promise.allSettled(pending).then(() => resolve(upload));
+    });
+    req.on("aborted", () => parser.destroy(new Error("the client aborted the upload")));
+    req.pipe(parser);
+  });
+}
+
+function sendError(ctx: RestContext, err: unknown): void {
+  if (err instanceof RestError) {
+    sendJson(ctx.res, err.status, { error: err.title, message: err.message });
+    return;
+  }
+  if (isImportError(err, "ImportParseError")) {
+    sendJson(ctx.res, 400, { error: "Parse Error", message: (err as Error).message });
+    return;
+  }
+  if (isImportError(err, "ImportEmptyFileError")) {
+    sendJson(ctx.res, 400, { error: "Bad Request", message: (err as Error).message });
+    return;
+  }
+  if (isImportError(err, "ImportDatabaseError")) {
+    sendJson(ctx.res, 500, { error: "Internal Server Error", message: "Database transaction failed" });
+    return;
+  }
+  const connectErr = ConnectError.from(err);
+  sendJson(ctx.res, httpStatus(connectErr), errorBody(connectErr));
+}
+
+function importJson(result: ImportResult) {
+  const withItems = result.format === "labelport-items";
+  const counts = (c: ImportResult["summary"]["importedItems"]) => ({
+    annotations: c.annotations,
+    totalKeyframes: c.totalKeyframes,
+    singleKeyframeSequences: c.singleKeyframeSequences,
+    ...(withItems || c.items > 0 ? { items: c.items } : {}),
+  });
+  const omitted = result.omitted.warnings + result.omitted.errors + result.omitted.conflicts;
+  return {
+    importId: result.importId,
+    success: result.success,
+    summary: {
+      totalLines: result.summary.totalLines,
+      processedLines: result.summary.processedLines,
+      importedItems: counts(result.summary.importedItems),
+      skippedItems: {
+        annotations: result.summary.skippedItems.annotations,
+        ...(withItems ? { items: result.summary.skippedItems.items } : {}),
+      },
+    },
+    warnings: result.warnings,
+    errors: result.errors,
+    conflicts: result.conflicts,
+    ...(omitted > 0 ? { omitted: result.omitted } : {}),
+    ...(result.errorMessage ? { message: result.errorMessage } : {}),
+  };
+}
+
+function previewJson(result: ImportResult) {
+  const c = result.summary.importedItems;
+  const line = (i: { line: number; message: string }) => (i.line > 0 ? `Line ${i.line}: ${i.message}` : i.message);
+  return {
+    counts: {
+      annotations: c.annotations,
+      totalKeyframes: c.totalKeyframes,
+      singleKeyframeSequences: c.singleKeyframeSequences,
+      ...(result.format === "labelport-items" || c.items > 0 ? { items: c.items } : {}),
+    },
+    conflicts: result.conflicts,
+    warnings: result.warnings.map(line),
+    errors: result.errors.map(line),
+    ...(result.omitted.warnings + result.omitted.errors + result.omitted.conflicts > 0
+      ? { omitted: result.omitted }
+      : {}),
+  };
+}
+
+function parseFormat(value: string | undefined): ImportFormat {
+  if (value === undefined || value === "") return "jsonl";
+  if ((IMPORT_FORMATS as readonly string[]).includes(value)) return value as ImportFormat;
+  throw new RestError(400, "Bad Request", `Invalid format "${value}": expected one of ${IMPORT_FORMATS.join(", ")}`);
+}
+
+/** The dataset named by `datasetId` (id or name), else "default"; preview never creates it. */
+async function datasetFor(ctx: ImportContext, idOrName: string | undefined, preview: boolean): Promise<DatasetDoc> {
+  if (idOrName) {
+    const found = await findDataset(ctx.db, idOrName);
+    if (!found) throw notFound(`dataset "${idOrName}" not found`);
+    return found;
+  }
+  if (!preview) return defaultDataset(ctx.db);
+  const existing = await findDataset(ctx.db, "default");
+  return (
+    existing ?? {
+      _id: uuidv7(),
+      name: "default",
+      description: "",
+      categories: [],
+      nextCategoryId: 1,
+      createdAt: new Date(),
+    }
+  );
+}
+
+function handleImport(ctx: ImportContext, preview: boolean) {
+  return async (rest: RestContext) => {
+    let upload: Upload | undefined;
+    let options: ImportOptions = defaultImportOptions;
+    let format = "jsonl";
+    let datasetId: string | undefined;
+    try {
+      upload = await readUpload(rest, ctx.settings.maxFileBytes);
+      if (upload.problem) throw upload.problem;
+      if (!upload.file) throw new RestError(400, "Bad Request", "No file provided");
+      options = parseImportOptions(upload.fields.get("options"));
+      const parsedFormat = parseFormat(upload.fields.get("format") ?? rest.query.get("format") ?? undefined);
+      format = parsedFormat;
+      const dataset = await datasetFor(
+        ctx,
+        upload.fields.get("datasetId") ?? rest.query.get("datasetId") ?? undefined,
+        preview,
+      );
+      datasetId = dataset._id;
+      if (rest.principal.datasetId !== undefined && rest.principal.datasetId !== dataset._id) {
+        throw new RestError(403, "Permission Denied", "this token may not import into this dataset");
+      }
+      const request = {
+        dataset,
+        file: upload.file,
+        fileName: upload.fileName || "upload.jsonl",
+        format: parsedFormat,
+        options,
+        actor: rest.principal.name,
+      };
+      if (preview) {
+        sendJson(rest.res, 200, previewJson(await previewImport(ctx, request)));
+      } else {
+        sendJson(rest.res, 200, importJson(await runImport(ctx, request)));
+      }
+    } catch (err) {
+      const pipelineError =
+        isImportError(err, "ImportParseError") ||
+        isImportError(err, "ImportEmptyFileError") ||
+        isImportError(err, "ImportDatabaseError");
+      if (!preview && !pipelineError) {
+        // The pipeline records its own failures; requests refused before it are recorded here.
+        await recordRejectedImport(ctx, {
+          fileName: upload?.fileName ?? "",
+          fileSize: upload?.file?.size ?? upload?.received ?? 0,
+          sha256: upload?.file?.sha256 ?? "",
+          ...(datasetId ? { datasetId } : {}),
+          format,
+          options,
+          actor: rest.principal.name,
+          message: (err as Error).message,
+        });
+      }
+      if (isImportError(err, "ImportDatabaseError")) ctx.log.error({ err }, "import failed");
+      sendError(rest, err);
+    } finally {
+      await upload?.file?.dispose();
+    }
+  };
+}
+
+const INTEGER = /^\d{1,9}$/;
+
+export function registerImportRoutes(rest: RestRouter, ctx: ImportContext): void {
+  rest.on("POST", "/api/import", "editor", handleImport(ctx, false));
+  rest.on("POST", "/api/import/preview", "editor", handleImport(ctx, true));
+  rest.on("GET", "/api/import/history", "viewer", async (r) => {
+    const limitText = r.query.get("limit");
+    const offsetText = r.query.get("offset");
+    const limit = limitText === null ? 50 : INTEGER.test(limitText) ? Number(limitText) : Number.NaN;
+    if (!(limit >= 1 && limit <= 100)) {
+      sendJson(r.res, 400, {
+        error: "Bad Request",
+        message: `Invalid query parameter "limit": expected an integer from 1 to 100 (got "${limitText}")`,
+      });
+      return;
+    }
+    const offset = offsetText === null ? 0 : INTEGER.test(offsetText) ? Number(offsetText) : Number.NaN;
+    if (!(offset >= 0)) {
+      sendJson(r.res, 400, {
+        error: "Bad Request",
+        message: `Invalid query parameter "offset": expected an integer >= 0 (got "${offsetText}")`,
+      });
+      return;
+    }
+    let datasetId = r.principal.datasetId;
+    const named = r.query.get("datasetId");
+    if (named) {
+      const dataset = await findDataset(ctx.db, named);
+      if (!dataset) throw notFound(`dataset "${named}" not found`);
+      if (datasetId !== undefined && datasetId !== dataset._id) {
+        throw new ConnectError("this token may only read its own dataset", Code.PermissionDenied);
+      }
+      datasetId = dataset._id;
+    }
+    try {
+      const { imports, total } = await listImports(ctx.db, { limit, offset, ...(datasetId ? { datasetId } : {}) });
+      sendJson(r.res, 200, { imports: imports.map(historyRow), total });
+    } catch (err) {
+      ctx.log.error({ err }, "import history failed");
+      sendJson(r.res, 500, { error: "Internal Server Error", message: "Failed to retrieve import history" });
+    }
+  });
+}

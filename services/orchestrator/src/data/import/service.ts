@@ -1,0 +1,211 @@
+// ImportService: the REST import pipeline for gRPC/Connect callers. Import and PreviewImport are
+// client streams: a `start` message, then the file in `chunk`s.
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import {
+  GetImportResponseSchema,
+  type ImportCounts,
+  ImportCountsSchema,
+  ImportResponseSchema,
+  type ImportService,
+  type ImportStart,
+  ImportSummarySchema,
+  ListImportsResponseSchema,
+  PreviewImportResponseSchema,
+} from "@labelport/sdk/contracts";
+import { principalOf } from "../../auth.ts";
+import { invalidArgument, notFound } from "../../errors.ts";
+import { defaultDataset, findDataset } from "../datasets.ts";
+import { uuidv7 } from "../ids.ts";
+import type { DatasetDoc } from "../model.ts";
+import { isImportError, toConnectError } from "./errors.ts";
+import {
+  type CountsEntry,
+  conflictMessage,
+  importRecordMessage,
+  importsOf,
+  issueMessage,
+  listImports,
+} from "./history.ts";
+import { defaultImportOptions, type ImportOptions, importOptionsFromMessage } from "./options.ts";
+import { type ImportContext, type ImportResult, previewImport, recordRejectedImport, runImport } from "./pipeline.ts";
+import { type SpooledFile, spool } from "./reader.ts";
+import { IMPORT_FORMATS, type ImportFormat } from "./run.ts";
+
+const MAX_CHUNK_BYTES = 1024 * 1024;
+
+type Part = { case: "start"; value: ImportStart } | { case: "chunk"; value: Uint8Array } | { case: undefined };
+
+/** Splits the request stream into its `start` and an iterable of the file bytes. */
+async function receive(
+  requests: AsyncIterable<{ part: Part }>,
+): Promise<{ start: ImportStart; bytes: AsyncIterable<Uint8Array> }> {
+  const iterator = requests[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  if (first.done || first.value.part.case !== "start") {
+    throw invalidArgument("the first message must carry `start`");
+  }
+  const start = first.value.part.value;
+  async function* bytes(): AsyncGenerator<Uint8Array> {
+    for (let i = 1; ; i++) {
+      const next = await iterator.next();
+      if (next.done) return;
+      const part = next.value.part;
+      if (part.case !== "chunk") throw invalidArgument(`message ${i}: expected \`chunk\` after \`start\``);
+      if (part.value.length > MAX_CHUNK_BYTES) {
+        throw invalidArgument(`message ${i}: chunks are at most ${MAX_CHUNK_BYTES} bytes (got ${part.value.length})`);
+      }
+      yield part.value;
+    }
+  }
+  return { start, bytes: bytes() };
+}
+
+function formatOf(value: string): ImportFormat {
+  if (value === "") return "jsonl";
+  if ((IMPORT_FORMATS as readonly string[]).includes(value)) return value as ImportFormat;
+  throw invalidArgument(`format: expected one of ${IMPORT_FORMATS.join(", ")} (got "${value}")`);
+}
+
+function countsMessage(c: CountsEntry): ImportCounts {
+  return create(ImportCountsSchema, {
+    annotations: BigInt(c.annotations),
+    totalKeyframes: BigInt(c.totalKeyframes),
+    singleKeyframeSequences: BigInt(c.singleKeyframeSequences),
+    items: BigInt(c.items),
+  });
+}
+
+async function datasetFor(ctx: ImportContext, idOrName: string, preview: boolean): Promise<DatasetDoc> {
+  if (idOrName !== "") {
+    const found = await findDataset(ctx.db, idOrName);
+    if (!found) throw notFound(`dataset "${idOrName}" not found`);
+    return found;
+  }
+  if (!preview) return defaultDataset(ctx.db);
+  return (
+    (await findDataset(ctx.db, "default")) ?? {
+      _id: uuidv7(),
+      name: "default",
+      description: "",
+      categories: [],
+      nextCategoryId: 1,
+      createdAt: new Date(),
+    }
+  );
+}
+
+async function prepare(
+  ctx: ImportContext,
+  requests: AsyncIterable<{ part: Part }>,
+  handler: HandlerContext,
+  preview: boolean,
+  run: (request: Parameters<typeof runImport>[1]) => Promise<ImportResult>,
+): Promise<ImportResult> {
+  let file: SpooledFile | undefined;
+  let start: ImportStart | undefined;
+  let options: ImportOptions = defaultImportOptions;
+  let datasetId: string | undefined;
+  const principal = principalOf(handler);
+  try {
+    const received = await receive(requests);
+    start = received.start;
+    options = importOptionsFromMessage(start.options);
+    const format = formatOf(start.format);
+    const dataset = await datasetFor(ctx, start.datasetId, preview);
+    datasetId = dataset._id;
+    file = await spool(received.bytes, ctx.settings.maxFileBytes);
+    if (file.size === 0) throw invalidArgument("No file provided");
+    return await run({
+      dataset,
+      file,
+      fileName: start.fileName || "upload.jsonl",
+      format,
+      options,
+      actor: principal.name,
+    });
+  } catch (err) {
+    const pipelineError = ["ImportParseError", "ImportEmptyFileError", "ImportDatabaseError"].some((name) =>
+      isImportError(err, name),
+    );
+    if (!preview && !pipelineError) {
+      await recordRejectedImport(ctx, {
+        fileName: start?.fileName ?? "",
+        fileSize: file?.size ?? 0,
+        sha256: file?.sha256 ?? "",
+        ...(datasetId ? { datasetId } : {}),
+        format: start?.format || "jsonl",
+        options,
+        actor: principal.name,
+        message: (err as Error).message,
+      });
+    }
+    throw toConnectError(err);
+  } finally {
+    await file?.dispose();
+  }
+}
+
+export function createImportService(ctx: ImportContext): Partial<ServiceImpl<typeof ImportService>> {
+  return {
+    async import(requests, handler) {
+      const result = await prepare(ctx, requests, handler, false, (r) => runImport(ctx, r));
+      return create(ImportResponseSchema, {
+        importId: result.importId,
+        success: result.success,
+        summary: create(ImportSummarySchema, {
+          totalLines: BigInt(result.summary.totalLines),
+          processedLines: BigInt(result.summary.processedLines),
+          importedItems: countsMessage(result.summary.importedItems),
+          skippedItems: countsMessage(result.summary.skippedItems),
+        }),
+        warnings: result.warnings.map(issueMessage),
+        errors: result.errors.map(issueMessage),
+        conflicts: result.conflicts.map(conflictMessage),
+      });
+    },
+
+    async previewImport(requests, handler) {
+      const result = await prepare(ctx, requests, handler, true, (r) => previewImport(ctx, r));
+      return create(PreviewImportResponseSchema, {
+        counts: countsMessage(result.summary.importedItems),
+        conflicts: result.conflicts.map(conflictMessage),
+        warnings: result.warnings.map(issueMessage),
+        errors: result.errors.map(issueMessage),
+      });
+    },
+
+    async listImports(req, handler) {
+      const limit = req.limit === 0 ? 50 : req.limit;
+      if (limit < 1 || limit > 100) throw invalidArgument(`limit: must be from 1 to 100 (got ${req.limit})`);
+      let datasetId = principalOf(handler).datasetId;
+      if (req.datasetId !== "") {
+        const dataset = await findDataset(ctx.db, req.datasetId);
+        if (!dataset) throw notFound(`dataset "${req.datasetId}" not found`);
+        if (datasetId !== undefined && datasetId !== dataset._id) {
+          throw new ConnectError("this token may only read its own dataset", Code.PermissionDenied);
+        }
+        datasetId = dataset._id;
+      }
+      const { imports, total } = await listImports(ctx.db, {
+        limit,
+        offset: req.offset,
+        ...(datasetId ? { datasetId } : {}),
+      });
+      return create(ListImportsResponseSchema, {
+        imports: imports.map((d) => importRecordMessage(d, false)),
+        total: BigInt(total),
+      });
+    },
+
+    async getImport(req, handler) {
+      if (req.importId === "") throw invalidArgument("import_id: is required");
+      const doc = await importsOf(ctx.db).findOne({ _id: req.importId });
+      const scope = principalOf(handler).datasetId;
+      if (!doc || (scope !== undefined && doc.datasetId !== scope)) {
+        throw notFound(`import "${req.importId}" not found`);
+      }
+      return create(GetImportResponseSchema, { import: importRecordMessage(doc, true) });
+    },
+  };
+}

@@ -1,0 +1,238 @@
+// How an import's batches reach the database. `transaction`: one MongoDB transaction for the
+// whole apply phase (a commit marker is written inside it, so recovery can tell a commit from a
+// crash). `journal`: where transactions are missing or too small, before-images of every touched
+// document are written durably ahead of each batch and replayed backwards on failure or at
+// start-up. `direct`: non-atomic imports. `preview`: writes nothing.
+import type { AnyBulkWriteOperation, ClientSession, Db, Document, MongoClient } from "mongodb";
+import { Collections } from "../model.ts";
+
+export type WriterMode = "transaction" | "journal" | "direct" | "preview";
+
+export interface BeforeImage {
+  collection: string;
+  id: string;
+  /** The document before the batch; null when the batch creates it. */
+  doc: Document | null;
+}
+
+/** Documents of the collections an import writes: string ids. */
+export interface IdDoc extends Document {
+  _id: string;
+}
+
+export interface BatchWrite {
+  ops: Map<string, AnyBulkWriteOperation<IdDoc>[]>;
+  befores: BeforeImage[];
+}
+
+export function emptyBatch(): BatchWrite {
+  return { ops: new Map(), befores: [] };
+}
+
+export function addOp(batch: BatchWrite, collection: string, op: AnyBulkWriteOperation<IdDoc>): void {
+  let list = batch.ops.get(collection);
+  if (!list) {
+    list = [];
+    batch.ops.set(collection, list);
+  }
+  list.push(op);
+}
+
+export function batchSize(batch: BatchWrite): number {
+  let n = 0;
+  for (const ops of batch.ops.values()) n += ops.length;
+  return n;
+}
+
+export interface ImportWriter {
+  readonly mode: WriterMode;
+  /** Session for reads that must see this import's own writes (transaction mode). */
+  readonly session: ClientSession | undefined;
+  /** True once a batch reached the database. */
+  readonly wrote: boolean;
+  apply(batch: BatchWrite): Promise<void>;
+  /** Makes the import durable; `marker` is stored with the commit for recovery. */
+  commit(marker: Document): Promise<void>;
+  /** Undoes everything applied; idempotent. */
+  rollback(): Promise<void>;
+  /** The logical session id, for killing an orphaned transaction after a crash. */
+  readonly lsid: Document | undefined;
+}
+
+const WRITE_CHUNK = 1000;
+/** Journal documents stay well below MongoDB's 16 MB document limit. */
+const JOURNAL_CHUNK_BYTES = 8 * 1024 * 1024;
+
+async function bulk(db: Db, batch: BatchWrite, session?: ClientSession): Promise<void> {
+  for (const [collection, ops] of batch.ops) {
+    for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
+      await db
+        .collection<IdDoc>(collection)
+        .bulkWrite(ops.slice(i, i + WRITE_CHUNK), { ordered: false, ...(session ? { session } : {}) });
+    }
+  }
+}
+
+export function createWriter(mode: WriterMode, client: MongoClient, db: Db, importId: string): ImportWriter {
+  switch (mode) {
+    case "transaction":
+      return transactionWriter(client, db, importId);
+    case "journal":
+      return journalWriter(db, importId);
+    case "direct": {
+      let wrote = false;
+      return {
+        mode,
+        session: undefined,
+        lsid: undefined,
+        get wrote() {
+          return wrote;
+        },
+        async apply(batch) {
+          wrote = true;
+          await bulk(db, batch);
+        },
+        async commit() {},
+        async rollback() {},
+      };
+    }
+    case "preview":
+      return {
+        mode,
+        session: undefined,
+        lsid: undefined,
+        wrote: false,
+        async apply() {},
+        async commit() {},
+        async rollback() {},
+      };
+  }
+}
+
+function transactionWriter(client: MongoClient, db: Db, importId: string): ImportWriter {
+  const session = client.startSession();
+  session.startTransaction({ readConcern: { level: "snapshot" }, writeConcern: { w: "majority" } });
+  let wrote = false;
+  let done = false;
+  return {
+    mode: "transaction",
+    get session() {
+      return done ? undefined : session;
+    },
+    get lsid() {
+      return session.id;
+    },
+    get wrote() {
+      return wrote;
+    },
+    async apply(batch) {
+      wrote = true;
+      await bulk(db, batch, session);
+    },
+    async commit(marker) {
+      await db.collection(Collections.importCommits).insertOne({ _id: importId, ...marker } as Document, { session });
+      // Commit is retryable: an unknown result is retried, a transient error fails the import.
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await session.commitTransaction();
+          break;
+        } catch (err) {
+          const unknown = (err as { hasErrorLabel?: (l: string) => boolean }).hasErrorLabel?.(
+            "UnknownTransactionCommitResult",
+          );
+          if (!unknown || attempt >= 3) throw err;
+        }
+      }
+      done = true;
+      await session.endSession();
+    },
+    async rollback() {
+      if (done) return;
+      done = true;
+      try {
+        if (session.inTransaction()) await session.abortTransaction();
+      } finally {
+        await session.endSession();
+      }
+    },
+  };
+}
+
+function journalWriter(db: Db, importId: string): ImportWriter {
+  const journal = db.collection(Collections.importJournal);
+  let seq = 0;
+  let wrote = false;
+  return {
+    mode: "journal",
+    session: undefined,
+    lsid: undefined,
+    get wrote() {
+      return wrote;
+    },
+    async apply(batch) {
+      wrote = true;
+      // Before-images first, durably; only then the batch.
+      const seen = new Set<string>();
+      let chunk: BeforeImage[] = [];
+      let bytes = 0;
+      const docs: Document[] = [];
+      const flush = () => {
+        if (chunk.length === 0) return;
+        docs.push({ importId, seq: seq++, entries: chunk, createdAt: new Date() });
+        chunk = [];
+        bytes = 0;
+      };
+      for (const before of batch.befores) {
+        const key = `${before.collection}\u0000${before.id}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const size = before.doc ? approximateSize(before.doc) : 64;
+        if (bytes + size > JOURNAL_CHUNK_BYTES) flush();
+        chunk.push(before);
+        bytes += size;
+      }
+      flush();
+      for (const doc of docs) await journal.insertOne(doc, { writeConcern: { w: "majority", journal: true } });
+      await bulk(db, batch);
+    },
+    async commit() {
+      // The commit point is the history update (done by the caller); then the journal goes.
+      await journal.deleteMany({ importId });
+    },
+    async rollback() {
+      await undoJournal(db, importId);
+    },
+  };
+}
+
+function approximateSize(doc: Document): number {
+  return JSON.stringify(doc).length + 64;
+}
+
+/** Restores every before-image of an import, newest first, then drops its journal. Idempotent. */
+export async function undoJournal(db: Db, importId: string): Promise<number> {
+  const journal = db.collection(Collections.importJournal);
+  const cursor = journal.find({ importId }).sort({ seq: -1 });
+  let restored = 0;
+  for await (const entry of cursor) {
+    const entries = (entry.entries as BeforeImage[]).slice().reverse();
+    const byCollection = new Map<string, AnyBulkWriteOperation<IdDoc>[]>();
+    for (const before of entries) {
+      const ops = byCollection.get(before.collection) ?? [];
+      byCollection.set(before.collection, ops);
+      ops.push(
+        before.doc === null
+          ? { deleteOne: { filter: { _id: before.id } } }
+          : { replaceOne: { filter: { _id: before.id }, replacement: before.doc as IdDoc, upsert: true } },
+      );
+    }
+    for (const [collection, ops] of byCollection) {
+      for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
+        await db.collection<IdDoc>(collection).bulkWrite(ops.slice(i, i + WRITE_CHUNK), { ordered: true });
+      }
+      restored += ops.length;
+    }
+  }
+  await journal.deleteMany({ importId });
+  return restored;
+}

@@ -1,0 +1,285 @@
+// ItemService: items and annotations (StreamItems lives in stream.ts).
+import { create } from "@bufbuild/protobuf";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  CountItemsResponseSchema,
+  DeleteItemsResponseSchema,
+  GetItemResponseSchema,
+  type ItemService,
+  ListItemsResponseSchema,
+  UpsertAnnotationsResponseSchema,
+  UpsertItemsResponseSchema,
+} from "@labelport/sdk/contracts";
+import type { AnyBulkWriteOperation, Db } from "mongodb";
+import { invalidArgument, notFound } from "../errors.ts";
+import { annotationMessage, itemMessage } from "./convert.ts";
+import { checkDatasetAccess, requireDataset } from "./datasets.ts";
+import { compileFilter } from "./filters.ts";
+import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
+import { decodePageToken, encodePageToken, pageSize } from "./paging.ts";
+import { createItemStream } from "./stream.ts";
+import { annotationDoc, type FieldProblem, itemDoc, throwProblems } from "./validate.ts";
+
+const MAX_BATCH = 10_000;
+const WRITE_CHUNK = 1000;
+
+const ITEM_OPTIONAL = ["split", "media", "meta", "data"] as const;
+const ANNOTATION_OPTIONAL = [
+  "personaId",
+  "categoryId",
+  "attributes",
+  "geometry",
+  "boxSequence",
+  "frameRange",
+  "trackKey",
+  "link",
+] as const;
+
+/** Insert-or-update keeping `createdAt` of an existing item and bumping its version. */
+export function itemUpsertOp(doc: ItemDoc, preserve = false): AnyBulkWriteOperation<ItemDoc> {
+  const { _id, createdAt, version, ...fields } = doc;
+  const unset: Record<string, ""> = {};
+  for (const key of ITEM_OPTIONAL) if (doc[key] === undefined) unset[key] = "";
+  if (preserve) {
+    return { replaceOne: { filter: { _id }, replacement: doc, upsert: true } };
+  }
+  return {
+    updateOne: {
+      filter: { _id },
+      update: {
+        $set: fields,
+        ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
+        $setOnInsert: { createdAt },
+        $inc: { version: 1 },
+      },
+      upsert: true,
+    },
+  };
+}
+
+/** Insert-or-replace keeping `createdAt` of an existing annotation. */
+export function annotationUpsertOp(doc: AnnotationDoc, preserve = false): AnyBulkWriteOperation<AnnotationDoc> {
+  if (preserve) return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
+  const { _id, createdAt, ...fields } = doc;
+  const unset: Record<string, ""> = {};
+  for (const key of ANNOTATION_OPTIONAL) if (doc[key] === undefined) unset[key] = "";
+  return {
+    updateOne: {
+      filter: { _id },
+      update: {
+        $set: fields,
+        ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
+        $setOnInsert: { createdAt },
+      },
+      upsert: true,
+    },
+  };
+}
+
+async function bulkInChunks<T extends { _id: string }>(
+  db: Db,
+  collection: string,
+  ops: AnyBulkWriteOperation<T>[],
+): Promise<void> {
+  for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
+    await db.collection<T>(collection).bulkWrite(ops.slice(i, i + WRITE_CHUNK), { ordered: true });
+  }
+}
+
+/** Ids among `ids` that exist in another dataset than `datasetId`. */
+async function foreignIds(db: Db, collection: string, datasetId: string, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const found = await db
+    .collection<{ _id: string; datasetId: string }>(collection)
+    .find({ _id: { $in: ids }, datasetId: { $ne: datasetId } }, { projection: { _id: 1 } })
+    .toArray();
+  return new Set(found.map((d) => d._id));
+}
+
+export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemService>> {
+  const items = db.collection<ItemDoc>(Collections.items);
+  const annotations = db.collection<AnnotationDoc>(Collections.annotations);
+
+  return {
+    async upsertItems(req) {
+      const dataset = await requireDataset(db, req.datasetId);
+      if (req.items.length > MAX_BATCH) throw invalidArgument(`items: at most ${MAX_BATCH} per request`);
+      const now = new Date();
+      const problems: FieldProblem[] = [];
+      const options = { datasetId: dataset._id, now, categoryIds: new Set(dataset.categories.map((c) => c.id)) };
+      const itemDocs: ItemDoc[] = [];
+      const replaced = new Map<string, AnnotationDoc[]>();
+      const seenItems = new Set<string>();
+      const seenAnnotations = new Set<string>();
+      req.items.forEach((item, i) => {
+        const doc = itemDoc(item, options, `items[${i}]`, problems);
+        if (seenItems.has(doc._id)) problems.push({ field: `items[${i}].id`, message: `duplicate id "${doc._id}"` });
+        seenItems.add(doc._id);
+        itemDocs.push(doc);
+        if (item.annotations.length > 0) {
+          replaced.set(
+            doc._id,
+            item.annotations.map((a, j) => {
+              const path = `items[${i}].annotations[${j}]`;
+              const ann = annotationDoc(a, options, path, problems, doc._id);
+              if (seenAnnotations.has(ann._id))
+                problems.push({ field: `${path}.id`, message: `duplicate id "${ann._id}"` });
+              seenAnnotations.add(ann._id);
+              return ann;
+            }),
+          );
+        }
+      });
+      throwProblems(problems);
+      const [foreignItems, foreignAnnotations] = await Promise.all([
+        foreignIds(db, Collections.items, dataset._id, [...seenItems]),
+        foreignIds(db, Collections.annotations, dataset._id, [...seenAnnotations]),
+      ]);
+      for (const id of foreignItems)
+        problems.push({ field: "items", message: `item "${id}" belongs to another dataset` });
+      for (const id of foreignAnnotations) {
+        problems.push({ field: "items", message: `annotation "${id}" belongs to another dataset` });
+      }
+      throwProblems(problems);
+      await bulkInChunks(
+        db,
+        Collections.items,
+        itemDocs.map((d) => itemUpsertOp(d)),
+      );
+      let annotationCount = 0;
+      if (replaced.size > 0) {
+        const ops: AnyBulkWriteOperation<AnnotationDoc>[] = [];
+        for (const [itemId, docs] of replaced) {
+          ops.push({
+            deleteMany: { filter: { datasetId: dataset._id, itemId, _id: { $nin: docs.map((d) => d._id) } } },
+          });
+          for (const doc of docs) ops.push(annotationUpsertOp(doc));
+          annotationCount += docs.length;
+        }
+        await bulkInChunks(db, Collections.annotations, ops);
+      }
+      return create(UpsertItemsResponseSchema, {
+        upsertedItems: BigInt(itemDocs.length),
+        upsertedAnnotations: BigInt(annotationCount),
+      });
+    },
+
+    async upsertAnnotations(req) {
+      const dataset = await requireDataset(db, req.datasetId);
+      if (req.annotations.length > MAX_BATCH) throw invalidArgument(`annotations: at most ${MAX_BATCH} per request`);
+      const now = new Date();
+      const problems: FieldProblem[] = [];
+      const options = { datasetId: dataset._id, now, categoryIds: new Set(dataset.categories.map((c) => c.id)) };
+      const seen = new Set<string>();
+      const docs = req.annotations.map((a, i) => {
+        const doc = annotationDoc(a, options, `annotations[${i}]`, problems);
+        if (seen.has(doc._id)) problems.push({ field: `annotations[${i}].id`, message: `duplicate id "${doc._id}"` });
+        seen.add(doc._id);
+        return doc;
+      });
+      throwProblems(problems);
+      const itemIds = [...new Set(docs.map((d) => d.itemId))];
+      const found = new Set(
+        (await items.find({ datasetId: dataset._id, _id: { $in: itemIds } }, { projection: { _id: 1 } }).toArray()).map(
+          (d) => d._id,
+        ),
+      );
+      docs.forEach((doc, i) => {
+        if (!found.has(doc.itemId)) {
+          problems.push({
+            field: `annotations[${i}].itemId`,
+            message: `item "${doc.itemId}" not found in this dataset`,
+          });
+        }
+      });
+      for (const id of await foreignIds(db, Collections.annotations, dataset._id, [...seen])) {
+        problems.push({ field: "annotations", message: `annotation "${id}" belongs to another dataset` });
+      }
+      throwProblems(problems);
+      await bulkInChunks(
+        db,
+        Collections.annotations,
+        docs.map((d) => annotationUpsertOp(d)),
+      );
+      return create(UpsertAnnotationsResponseSchema, { upsertedAnnotations: BigInt(docs.length) });
+    },
+
+    async getItem(req, ctx) {
+      const dataset = await requireDataset(db, req.datasetId);
+      checkDatasetAccess(ctx, dataset._id);
+      const doc = await items.findOne({ _id: req.itemId, datasetId: dataset._id });
+      if (!doc) throw notFound(`item "${req.itemId}" not found in dataset "${dataset.name}"`);
+      const anns = await annotations.find({ datasetId: dataset._id, itemId: doc._id }).sort({ _id: 1 }).toArray();
+      return create(GetItemResponseSchema, { item: itemMessage(doc, anns.map(annotationMessage)) });
+    },
+
+    async listItems(req, ctx) {
+      const dataset = await requireDataset(db, req.datasetId);
+      checkDatasetAccess(ctx, dataset._id);
+      const size = pageSize(req.pageSize, 100, 1000);
+      const after = decodePageToken(req.pageToken);
+      const { items: query } = compileFilter(dataset._id, req.filter);
+      if (after !== undefined) query._id = { ...(typeof query._id === "object" ? query._id : {}), $gt: after };
+      const docs = await items
+        .find(query)
+        .sort({ _id: 1 })
+        .limit(size + 1)
+        .toArray();
+      const page = docs.slice(0, size);
+      const last = page[page.length - 1];
+      return create(ListItemsResponseSchema, {
+        items: page.map((d) => itemMessage(d)),
+        nextPageToken: docs.length > size && last ? encodePageToken(last._id) : "",
+      });
+    },
+
+    async countItems(req, ctx) {
+      const dataset = await requireDataset(db, req.datasetId);
+      checkDatasetAccess(ctx, dataset._id);
+      const compiled = compileFilter(dataset._id, req.filter);
+      const itemCount = await items.countDocuments(compiled.items);
+      let annotationCount = 0;
+      if (!compiled.selectiveItems) {
+        annotationCount = await annotations.countDocuments(compiled.annotations);
+      } else {
+        // Annotations of the selected items only: walk their ids in pages, count each page.
+        let after: string | undefined;
+        for (;;) {
+          const query = { ...compiled.items };
+          if (after !== undefined) query._id = { ...(typeof query._id === "object" ? query._id : {}), $gt: after };
+          const ids = (
+            await items
+              .find(query, { projection: { _id: 1 } })
+              .sort({ _id: 1 })
+              .limit(5000)
+              .toArray()
+          ).map((d) => d._id);
+          if (ids.length === 0) break;
+          annotationCount += await annotations.countDocuments({ ...compiled.annotations, itemId: { $in: ids } });
+          after = ids[ids.length - 1];
+          if (ids.length < 5000) break;
+        }
+      }
+      return create(CountItemsResponseSchema, {
+        itemCount: BigInt(itemCount),
+        annotationCount: BigInt(annotationCount),
+      });
+    },
+
+    async deleteItems(req) {
+      const dataset = await requireDataset(db, req.datasetId);
+      if (req.itemIds.length === 0) throw invalidArgument("item_ids: at least one id is required");
+      if (req.itemIds.length > MAX_BATCH) throw invalidArgument(`item_ids: at most ${MAX_BATCH} per request`);
+      const [anns, its] = await Promise.all([
+        annotations.deleteMany({ datasetId: dataset._id, itemId: { $in: req.itemIds } }),
+        items.deleteMany({ datasetId: dataset._id, _id: { $in: req.itemIds } }),
+      ]);
+      return create(DeleteItemsResponseSchema, {
+        deletedItems: BigInt(its.deletedCount),
+        deletedAnnotations: BigInt(anns.deletedCount),
+      });
+    },
+
+    streamItems: createItemStream(db),
+  };
+}

@@ -1,0 +1,171 @@
+// The MongoDB documents of datasets, items, annotations, personas and imports, and the string
+// values the proto enums are stored as (readable in the shell, stable across enum renumbering).
+import type { JsonObject } from "@bufbuild/protobuf";
+import { AnnotationType, ItemKind, ItemStatus } from "@labelport/sdk/contracts";
+
+export const Collections = {
+  datasets: "datasets",
+  items: "items",
+  annotations: "annotations",
+  personas: "personas",
+  imports: "imports",
+  importJournal: "import_journal",
+  importCommits: "import_commits",
+  exports: "exports",
+} as const;
+
+export interface CategoryDoc {
+  id: number;
+  name: string;
+  supercategory?: string;
+  keypoints?: string[];
+  skeleton?: Array<[number, number]>;
+}
+
+export interface DatasetDoc {
+  _id: string;
+  name: string;
+  description: string;
+  categories: CategoryDoc[];
+  nextCategoryId: number;
+  createdAt: Date;
+}
+
+export type ItemKindName = "image" | "video" | "record";
+export type ItemStatusName = "draft" | "in_review" | "approved" | "rejected";
+export type AnnotationTypeName = "bbox" | "polygon" | "polyline" | "keypoints" | "classification" | "track";
+
+export interface MediaDoc {
+  uri?: string;
+  fileName?: string;
+  width?: number;
+  height?: number;
+  frames?: number;
+  fps?: number;
+  depth?: number;
+}
+
+export interface ItemDoc {
+  _id: string;
+  datasetId: string;
+  kind: ItemKindName;
+  status: ItemStatusName;
+  split?: string;
+  media?: MediaDoc;
+  meta?: JsonObject;
+  tags: string[];
+  data?: JsonObject;
+  createdAt: Date;
+  updatedAt: Date;
+  version: number;
+}
+
+export interface BoxDoc {
+  frameNumber: number;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  isKeyframe: boolean;
+  visible: boolean;
+}
+
+export interface BoxSequenceDoc {
+  interpolationMode: string;
+  boxes: BoxDoc[];
+}
+
+export interface KeypointDoc {
+  x: number;
+  y: number;
+  visibility: number;
+}
+
+/** Exactly one member is set, matching the annotation type. */
+export interface GeometryDoc {
+  bbox?: { x: number; y: number; width: number; height: number };
+  /** Flattened x,y pairs (polygon and polyline). */
+  points?: number[];
+  keypoints?: KeypointDoc[];
+}
+
+export interface LinkDoc {
+  typeAssignment?: { typeId: string; typeName: string };
+  objectLink?: { objectId: string; objectType: string };
+}
+
+export interface AnnotationDoc {
+  _id: string;
+  datasetId: string;
+  itemId: string;
+  personaId?: string;
+  type: AnnotationTypeName;
+  categoryId?: number;
+  attributes?: JsonObject;
+  geometry?: GeometryDoc;
+  boxSequence?: BoxSequenceDoc;
+  /** First and last frame of `boxSequence`, kept with it so overlap checks need not load boxes. */
+  frameRange?: [number, number];
+  /** Video, persona and link target of a track (see `trackKeyOf`). */
+  trackKey?: string;
+  link?: LinkDoc;
+  removed: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface PersonaDoc {
+  _id: string;
+  /** Unset for personas shared by every dataset. */
+  datasetId?: string;
+  name: string;
+  placeholder: boolean;
+  createdAt: Date;
+}
+
+export const itemKindName: Record<ItemKind, ItemKindName | undefined> = {
+  [ItemKind.UNSPECIFIED]: undefined,
+  [ItemKind.IMAGE]: "image",
+  [ItemKind.VIDEO]: "video",
+  [ItemKind.RECORD]: "record",
+};
+
+export const itemKindOf: Record<ItemKindName, ItemKind> = {
+  image: ItemKind.IMAGE,
+  video: ItemKind.VIDEO,
+  record: ItemKind.RECORD,
+};
+
+export const itemStatusName: Record<ItemStatus, ItemStatusName | undefined> = {
+  [ItemStatus.UNSPECIFIED]: undefined,
+  [ItemStatus.DRAFT]: "draft",
+  [ItemStatus.IN_REVIEW]: "in_review",
+  [ItemStatus.APPROVED]: "approved",
+  [ItemStatus.REJECTED]: "rejected",
+};
+
+export const itemStatusOf: Record<ItemStatusName, ItemStatus> = {
+  draft: ItemStatus.DRAFT,
+  in_review: ItemStatus.IN_REVIEW,
+  approved: ItemStatus.APPROVED,
+  rejected: ItemStatus.REJECTED,
+};
+
+export const annotationTypeName: Record<AnnotationType, AnnotationTypeName | undefined> = {
+  [AnnotationType.UNSPECIFIED]: undefined,
+  [AnnotationType.BBOX]: "bbox",
+  [AnnotationType.POLYGON]: "polygon",
+  [AnnotationType.POLYLINE]: "polyline",
+  [AnnotationType.KEYPOINTS]: "keypoints",
+  [AnnotationType.CLASSIFICATION]: "classification",
+  [AnnotationType.TRACK]: "track",
+};
+
+export const annotationTypeOf: Record<AnnotationTypeName, AnnotationType> = {
+  bbox: AnnotationType.BBOX,
+  polygon: AnnotationType.POLYGON,
+  polyline: AnnotationType.POLYLINE,
+  keypoints: AnnotationType.KEYPOINTS,
+  classification: AnnotationType.CLASSIFICATION,
+  track: AnnotationType.TRACK,
+};

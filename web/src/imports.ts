@@ -1,0 +1,397 @@
+// Imports of annotation files: a preview (counts, conflicts, line-numbered warnings and errors)
+// before committing, then the import itself, and the import history. The two uploads are the
+// seed 001 multipart REST routes; browsers cannot stream a request to ImportService.
+import { ImportStatus } from "@labelport/sdk/contracts";
+import { type ImportResult, messageOf, type PreviewResult } from "./api.ts";
+import type { Ctx, View } from "./context.ts";
+import { bytes, count, h, render, time } from "./dom.ts";
+
+const FORMATS = [
+  ["jsonl", "jsonl: seed 001 annotation lines"],
+  ["json", "json: an array of seed 001 annotations"],
+  ["labelport-items", "labelport-items: item JSONL of the exporters"],
+] as const;
+
+const CHOICES = {
+  duplicateIds: ["skip", "overwrite", "merge", "fail"],
+  overlappingFrames: ["merge", "skip", "overwrite", "fail"],
+  missingDependencies: ["skip", "create", "fail"],
+} as const;
+
+const statusName: Record<ImportStatus, string> = {
+  [ImportStatus.UNSPECIFIED]: "unknown",
+  [ImportStatus.RUNNING]: "running",
+  [ImportStatus.COMPLETED]: "completed",
+  [ImportStatus.FAILED]: "failed",
+  [ImportStatus.ROLLED_BACK]: "rolled back",
+};
+
+/** "Line 3: message" → [3, "message"]. */
+function splitLine(text: string): [number | undefined, string] {
+  const match = /^Line (\d+): ([\s\S]*)$/.exec(text);
+  return match ? [Number(match[1]), match[2] ?? ""] : [undefined, text];
+}
+
+function select(id: string, values: readonly string[]): HTMLSelectElement {
+  return h(
+    "select",
+    { id, name: id },
+    values.map((v) => h("option", { value: v }, v)),
+  );
+}
+
+export function importsView(ctx: Ctx): View {
+  const formArea = h("div", { class: "panel" });
+  const result = h("div", { id: "import-result", "aria-live": "polite" });
+  const history = h("div", { class: "table-wrap", id: "import-history" });
+  const element = h(
+    "section",
+    { class: "view" },
+    h("h2", null, "Import annotations"),
+    formArea,
+    result,
+    h("h2", null, "Import history"),
+    history,
+  );
+
+  async function renderForm() {
+    const datasets = await ctx.datasets().catch(() => []);
+    const editor = ctx.session.can("editor");
+    const dataset = h(
+      "select",
+      { id: "import-dataset" },
+      h("option", { value: "" }, "default (created on first import)"),
+      datasets.map((d) => h("option", { value: d.name }, d.name)),
+    );
+    const format = h(
+      "select",
+      { id: "import-format" },
+      FORMATS.map(([value, label]) => h("option", { value }, label)),
+    );
+    const file = h("input", { id: "import-file", type: "file", accept: ".jsonl,.json,.ndjson,application/json" });
+    const duplicateIds = select("import-duplicate-ids", CHOICES.duplicateIds);
+    const overlappingFrames = select("import-overlapping-frames", CHOICES.overlappingFrames);
+    const missingDependencies = select("import-missing-dependencies", CHOICES.missingDependencies);
+    const strictMode = h("input", { id: "import-strict", type: "checkbox" });
+    const requireKeyframes = h("input", { id: "import-require-keyframes", type: "checkbox", checked: true });
+    const atomic = h("input", { id: "import-atomic", type: "checkbox", checked: true });
+    const previewButton = h("button", { type: "submit", class: "primary", disabled: !editor }, "Preview");
+    const commitButton = h("button", { type: "button", id: "import-commit", disabled: true }, "Import");
+    const inputs = [
+      dataset,
+      format,
+      file,
+      duplicateIds,
+      overlappingFrames,
+      missingDependencies,
+      strictMode,
+      requireKeyframes,
+      atomic,
+    ];
+
+    const formData = (): FormData | undefined => {
+      const chosen = file.files?.[0];
+      if (!chosen) return undefined;
+      const data = new FormData();
+      data.append("file", chosen, chosen.name);
+      data.append(
+        "options",
+        JSON.stringify({
+          conflictResolution: {
+            duplicateIds: duplicateIds.value,
+            overlappingFrames: overlappingFrames.value,
+            missingDependencies: missingDependencies.value,
+          },
+          validation: { strictMode: strictMode.checked, requireKeyframes: requireKeyframes.checked },
+          transaction: { atomic: atomic.checked },
+        }),
+      );
+      data.append("format", format.value);
+      if (dataset.value) data.append("datasetId", dataset.value);
+      return data;
+    };
+    // A preview is good for exactly the inputs it was made with.
+    for (const input of inputs) {
+      input.addEventListener("change", () => {
+        commitButton.disabled = true;
+      });
+    }
+
+    const form = h(
+      "form",
+      {
+        id: "import-form",
+        onsubmit: async (event: Event) => {
+          event.preventDefault();
+          const data = formData();
+          if (!data) {
+            render(result, h("p", { class: "error" }, "Choose a file first."));
+            return;
+          }
+          previewButton.disabled = true;
+          commitButton.disabled = true;
+          render(result, h("p", { class: "muted" }, "Checking the file…"));
+          try {
+            const preview = await ctx.api.previewImport(data);
+            render(result, previewPanel(preview, file.files?.[0]));
+            commitButton.disabled = !ctx.session.can("editor");
+          } catch (err) {
+            render(result, h("p", { class: "error" }, `Preview failed: ${messageOf(err)}`));
+          } finally {
+            previewButton.disabled = !ctx.session.can("editor");
+          }
+        },
+      },
+      h(
+        "div",
+        { class: "grid" },
+        h("div", { class: "field" }, h("label", { for: "import-file" }, "File"), file),
+        h("div", { class: "field" }, h("label", { for: "import-format" }, "Format"), format),
+        h("div", { class: "field" }, h("label", { for: "import-dataset" }, "Dataset"), dataset),
+      ),
+      h(
+        "fieldset",
+        { class: "options" },
+        h("legend", null, "Options"),
+        h(
+          "div",
+          { class: "grid" },
+          h("div", { class: "field" }, h("label", { for: duplicateIds.id }, "Duplicate ids"), duplicateIds),
+          h(
+            "div",
+            { class: "field" },
+            h("label", { for: overlappingFrames.id }, "Overlapping frames"),
+            overlappingFrames,
+          ),
+          h(
+            "div",
+            { class: "field" },
+            h("label", { for: missingDependencies.id }, "Missing videos or personas"),
+            missingDependencies,
+          ),
+        ),
+        h(
+          "div",
+          { class: "field field-inline" },
+          h("label", { for: strictMode.id }, strictMode, " Strict mode"),
+          h("small", { class: "help" }, "Warnings fail the line too."),
+        ),
+        h(
+          "div",
+          { class: "field field-inline" },
+          h("label", { for: requireKeyframes.id }, requireKeyframes, " Require keyframes"),
+        ),
+        h(
+          "div",
+          { class: "field field-inline" },
+          h("label", { for: atomic.id }, atomic, " Atomic"),
+          h("small", { class: "help" }, "All lines or none: any error rolls the whole import back."),
+        ),
+      ),
+      h(
+        "div",
+        { class: "actions" },
+        previewButton,
+        " ",
+        commitButton,
+        editor ? null : h("span", { class: "muted" }, ` Your role (${ctx.session.role}) may not import.`),
+      ),
+    );
+    commitButton.addEventListener("click", async () => {
+      const data = formData();
+      if (!data) return;
+      commitButton.disabled = true;
+      try {
+        const done = await ctx.api.commitImport(data);
+        result.prepend(commitPanel(done));
+        ctx.notify(
+          done.success ? "Import committed." : "Import failed: nothing was written.",
+          done.success ? "info" : "error",
+        );
+        await Promise.all([renderHistory(), ctx.datasets(true).catch(() => undefined)]);
+      } catch (err) {
+        result.prepend(h("p", { class: "error" }, `Import failed: ${messageOf(err)}`));
+        await renderHistory();
+      }
+    });
+    render(formArea, form);
+  }
+
+  async function renderHistory() {
+    try {
+      const [{ imports, total }, datasets] = await Promise.all([
+        ctx.api.imports.listImports({ limit: 20 }),
+        ctx.datasets().catch(() => []),
+      ]);
+      const names = new Map(datasets.map((d) => [d.id, d.name]));
+      if (imports.length === 0) {
+        render(history, h("p", { class: "empty" }, "No imports yet."));
+        return;
+      }
+      render(
+        history,
+        h(
+          "table",
+          null,
+          h(
+            "thead",
+            null,
+            h(
+              "tr",
+              null,
+              ["When", "File", "Dataset", "Status", "Imported", "Skipped", "By", ""].map((t) =>
+                h("th", { class: t === "Imported" || t === "Skipped" ? "num" : undefined }, t),
+              ),
+            ),
+          ),
+          h(
+            "tbody",
+            null,
+            imports.map((r) => {
+              const status = statusName[r.status] ?? "unknown";
+              return h(
+                "tr",
+                { "data-import-id": r.id },
+                h("td", { class: "small nowrap" }, time(r.createTime)),
+                h("td", null, r.fileName, h("div", { class: "small muted" }, bytes(r.fileSize))),
+                h("td", null, names.get(r.datasetId) ?? r.datasetId),
+                h("td", null, h("span", { class: `status status-${status.replace(" ", "-")}` }, status)),
+                h("td", { class: "num" }, count(r.itemsImported)),
+                h("td", { class: "num" }, count(r.itemsSkipped)),
+                h("td", null, r.actor),
+                h("td", { class: "small error" }, r.errorMessage),
+              );
+            }),
+          ),
+        ),
+        total > BigInt(imports.length)
+          ? h("p", { class: "muted small" }, `Latest ${imports.length} of ${count(total)} imports.`)
+          : null,
+      );
+    } catch (err) {
+      render(history, h("p", { class: "error" }, `Could not load the import history: ${messageOf(err)}`));
+    }
+  }
+
+  return {
+    name: "imports",
+    title: "Imports",
+    element,
+    async show() {
+      await Promise.all([renderForm(), renderHistory()]);
+    },
+    hide() {},
+    roleChanged() {
+      void renderForm();
+    },
+  };
+}
+
+function issueList(title: string, issues: string[], kind: "warning" | "error"): HTMLElement | null {
+  if (issues.length === 0) return null;
+  return h(
+    "div",
+    { class: `issues issues-${kind}` },
+    h("h4", null, `${title} (${issues.length})`),
+    h(
+      "table",
+      { class: "compact" },
+      h("thead", null, h("tr", null, h("th", { class: "num" }, "Line"), h("th", null, "Message"))),
+      h(
+        "tbody",
+        null,
+        issues.map((text) => {
+          const [line, message] = splitLine(text);
+          return h("tr", null, h("td", { class: "num" }, line ?? "—"), h("td", null, message));
+        }),
+      ),
+    ),
+  );
+}
+
+function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
+  const c = p.counts;
+  return h(
+    "div",
+    { class: "panel preview", id: "import-preview" },
+    h("h3", null, `Preview${file ? ` of ${file.name} (${bytes(file.size)})` : ""}`),
+    h(
+      "dl",
+      { class: "counts" },
+      h("dt", null, "Annotations"),
+      h("dd", null, count(c.annotations)),
+      h("dt", null, "Keyframes"),
+      h("dd", null, count(c.totalKeyframes)),
+      h("dt", null, "Single-keyframe tracks"),
+      h("dd", null, count(c.singleKeyframeSequences)),
+      c.items !== undefined ? [h("dt", null, "Items"), h("dd", null, count(c.items))] : null,
+    ),
+    p.conflicts.length > 0
+      ? h(
+          "div",
+          { class: "issues issues-conflict" },
+          h("h4", null, `Conflicts (${p.conflicts.length})`),
+          h(
+            "table",
+            { class: "compact" },
+            h(
+              "thead",
+              null,
+              h(
+                "tr",
+                null,
+                ["Line", "Type", "Annotation", "Existing", "Message"].map((t) =>
+                  h("th", { class: t === "Line" ? "num" : undefined }, t),
+                ),
+              ),
+            ),
+            h(
+              "tbody",
+              null,
+              p.conflicts.map((x) =>
+                h(
+                  "tr",
+                  null,
+                  h("td", { class: "num" }, x.line ?? "—"),
+                  h("td", null, x.type.replace(/_/g, " ")),
+                  h("td", null, h("code", null, x.annotationId)),
+                  h("td", null, x.existingAnnotationId ? h("code", null, x.existingAnnotationId) : ""),
+                  h("td", null, x.message),
+                ),
+              ),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No conflicts."),
+    issueList("Warnings", p.warnings, "warning"),
+    issueList("Errors", p.errors, "error"),
+    p.omitted
+      ? h(
+          "p",
+          { class: "muted small" },
+          `Not listed: ${p.omitted.warnings} warnings, ${p.omitted.errors} errors, ${p.omitted.conflicts} conflicts.`,
+        )
+      : null,
+    h("p", { class: "muted small" }, "Nothing has been written yet. Import commits with the options above."),
+  );
+}
+
+function commitPanel(r: ImportResult): HTMLElement {
+  const s = r.summary;
+  const asText = (i: { line: number; message: string }) => (i.line > 0 ? `Line ${i.line}: ${i.message}` : i.message);
+  return h(
+    "div",
+    { class: `panel commit ${r.success ? "ok" : "failed"}`, id: "import-commit-result" },
+    h("h3", null, r.success ? "Imported" : "Import failed"),
+    h(
+      "p",
+      null,
+      `${count(s.importedItems.annotations)} annotations imported, ${count(s.skippedItems.annotations)} skipped, `,
+      `${count(s.processedLines)} of ${count(s.totalLines)} lines processed.`,
+      r.message ? h("span", { class: "error" }, ` ${r.message}`) : null,
+    ),
+    h("p", { class: "small muted" }, "Import id ", h("code", null, r.importId)),
+    issueList("Warnings", r.warnings.map(asText), "warning"),
+    issueList("Errors", r.errors.map(asText), "error"),
+  );
+}

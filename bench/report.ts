@@ -51,6 +51,12 @@ function compact(n: number): string {
   return n.toFixed(0);
 }
 
+function noteCell(r: Row): string {
+  const note = r.note ?? (r.exportedAnnotations === 0 ? "the format wrote no annotations" : undefined);
+  if (!note) return "";
+  return `(${note.length > 60 ? `${note.slice(0, 57)}...` : note})`;
+}
+
 function cpuCell(cpu: Row["cpuSeconds"]): string {
   if (!cpu) return "";
   const one = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(1));
@@ -91,7 +97,7 @@ export function formatTable(rows: Row[]): string {
       r.peakRssMb.plugin === null ? "" : r.peakRssMb.plugin.toFixed(0),
       r.peakRssMb.orchestrator > 0 ? r.peakRssMb.orchestrator.toFixed(0) : "",
       cpuCell(r.cpuSeconds),
-      peer ? peer.name : r.note && !peer ? `(${r.note.length > 60 ? `${r.note.slice(0, 57)}...` : r.note})` : "",
+      peer ? peer.name : noteCell(r),
       peer ? peer.seconds.toFixed(2) : "",
       peer ? peer.peakRssMb.toFixed(0) : "",
       peer && r.seconds > 0 ? `${(peer.seconds / r.seconds).toFixed(1)}x` : "",
@@ -165,16 +171,26 @@ export function evaluateTargets(rows: Row[], exportFormats: string[]): TargetLin
       status: maxPeak > 256 || growth > 0.2 ? "missed" : final ? "met" : "n/a",
     });
   }
-  const imports = rows.filter((r) => r.format.startsWith("import:"));
-  const biggestImport = [...imports].sort((a, b) => (b.bytes ?? 0) - (a.bytes ?? 0))[0];
-  const near100 = biggestImport && (biggestImport.bytes ?? 0) >= 90_000_000;
-  out.push({
-    target: "import >= 50k annotations/s for a 100 MB JSONL file",
-    measured: biggestImport
-      ? `${compact(biggestImport.annotationsPerSec)} annotations/s, ${compact(biggestImport.linesPerSec ?? 0)} lines/s (${biggestImport.case} ${biggestImport.format}, largest file ${((biggestImport.bytes ?? 0) / 1e6).toFixed(0)} MB)`
-      : "not run",
-    status: biggestImport && near100 ? status(biggestImport.annotationsPerSec >= 50_000) : "n/a",
-  });
+  // Per file: the target is about one file of about 100 MB (the seed import's limit).
+  const bigFiles = rows
+    .filter((r) => r.format.startsWith("import:"))
+    .flatMap((r) => (r.files ?? []).map((f) => ({ row: r, file: f })))
+    .filter(({ file }) => file.bytes >= 90_000_000);
+  if (bigFiles.length === 0) {
+    out.push({
+      target: "import >= 50k annotations/s for a 100 MB JSONL file",
+      measured: "no file of ~100 MB in this run",
+      status: "n/a",
+    });
+  }
+  for (const { row, file } of bigFiles) {
+    const perSec = rate(file.annotations, file.seconds);
+    out.push({
+      target: `import >= 50k annotations/s for a 100 MB JSONL file (${row.format.slice(7)})`,
+      measured: `${compact(perSec)} annotations/s, ${compact(rate(file.lines, file.seconds))} lines/s, ${mbPerSec(file.bytes, file.seconds).toFixed(1)} MB/s (${row.case}, ${(file.bytes / 1e6).toFixed(0)} MB in ${file.seconds.toFixed(1)} s)`,
+      status: status(perSec >= 50_000),
+    });
+  }
   const streams = rows.filter((r) => r.format === "stream-items" && r.case.startsWith("images-"));
   const biggestStream = streams.sort((a, b) => (b.items ?? 0) - (a.items ?? 0))[0];
   out.push({

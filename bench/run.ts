@@ -310,11 +310,23 @@ async function measureExport(
   let exported: Export;
   let peaks: { plugin: number; orchestrator: number } | undefined;
   let cpuSeconds: Record<string, number | undefined> = {};
+  let firstFailure: string | undefined;
   try {
     // Wall time from job creation to the completed event, as a caller waits for it.
     exported = await api().exports.create(
       { datasetId, format, saveOriginalFile: false, name: `bench ${caseName} ${format} ${stamp}` },
-      { wait: true },
+      {
+        wait: true,
+        onProgress: (e) => {
+          // A failed attempt is the result; its retries (up to 5 whole runs) would only cost time.
+          if (e.errorMessage && !firstFailure) {
+            firstFailure = `on attempt ${e.attempts}: ${e.errorMessage} (the bench canceled the retries)`;
+            api()
+              .exports.cancelExport({ exportId: e.id })
+              .catch(() => undefined);
+          }
+        },
+      },
     );
   } catch (err) {
     peaks = { plugin: pluginRss.stop(), orchestrator: orchestratorRss.stop() };
@@ -329,7 +341,7 @@ async function measureExport(
       peakRssMb: peaks,
       peer: null,
       cpuSeconds: cpu.stop(),
-      note: `export failed ${attempts}${(err as Error).message}`,
+      note: firstFailure ? `export failed ${firstFailure}` : `export failed ${attempts}${(err as Error).message}`,
     });
   } finally {
     peaks = { plugin: pluginRss.stop(), orchestrator: orchestratorRss.stop() };
@@ -609,7 +621,9 @@ const resultsDir = join(ROOT, "bench", "results");
 await mkdir(resultsDir, { recursive: true });
 const json = `${JSON.stringify(rows, null, 2)}\n`;
 await writeFile(join(resultsDir, "latest.json"), json);
-await writeFile(join(resultsDir, `latest-${quick ? "quick" : "full"}.json`), json);
+// A run of some cases or formats only must not replace the last complete quick or full results.
+const partial = only !== undefined || args.formats !== undefined;
+await writeFile(join(resultsDir, `latest-${partial ? "partial" : quick ? "quick" : "full"}.json`), json);
 
 const seconds = (performance.now() - started) / 1000;
 process.stdout.write(

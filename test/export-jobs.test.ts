@@ -286,4 +286,32 @@ describe("export jobs", () => {
     expect(final?.status).toBe(ExportStatus.FAILED);
     expect(final?.errorMessage).toBe("gave up after 2 attempts (the worker stopped responding)");
   });
+
+  it("handles exports of more files than one job event can list", async () => {
+    const many = await seedDataset(stack, "many files", 1200, "many");
+    const { export: created } = await stack.exports.createExport({
+      datasetId: many,
+      format: "echo",
+      options: { filePerItem: true },
+    });
+    const final = (await watchToEnd(created?.id ?? "")).at(-1);
+    expect(final?.status).toBe(ExportStatus.COMPLETED);
+    expect(final?.counts?.fileCount).toBe(1202n);
+    expect(final?.artifacts).toEqual([]);
+    expect(final?.fileSize).toBeGreaterThan(0n);
+    const one = await stack.exports.getExportDownload({
+      exportId: final?.id ?? "",
+      artifactKey: "items/many-01100.json",
+    });
+    expect(await (await fetch(one.downloadUrl)).json()).toEqual({ id: "many-01100" });
+    const link = await stack.exports.getExportDownload({ exportId: final?.id ?? "" });
+    const zipPath = join(storageRoot, "many.zip");
+    writeFileSync(zipPath, Buffer.from(await (await fetch(link.downloadUrl)).arrayBuffer()));
+    const count = execFileSync("python3", [
+      "-c",
+      "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.namelist()))",
+      zipPath,
+    ]).toString();
+    expect(count.trim()).toBe("1203");
+  });
 });

@@ -3,6 +3,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import type {} from "vitest";
 import type { TestProject } from "vitest/node";
+import { ensureVersitygw } from "../scripts/stack/binaries.ts";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
 
 declare module "vitest" {
@@ -14,7 +15,8 @@ declare module "vitest" {
 
 export default async function setup(project: TestProject) {
   const stateDir = join(DATA_DIR, "test-runs", String(process.pid));
-  const stack = await startStack({ stateDir });
+  // Build the S3 server too while the stack starts, so no test waits for a cold `go install`.
+  const [stack] = await Promise.all([startStack({ stateDir }), ensureVersitygw(DATA_DIR)]);
   project.provide("mongoUrl", stack.mongoUrl);
   project.provide("natsUrl", stack.natsUrl);
   return async () => {

@@ -59,8 +59,11 @@ export async function startJobStack(env: Record<string, string> = {}, apiKey?: s
   };
 }
 
-/** `count` approved images with two boxes each, ids item-00000..; returns the dataset id. */
-export async function seedDataset(stack: JobStack, name: string, count: number): Promise<string> {
+/**
+ * `count` approved images with two boxes each, ids `<idPrefix>-00000`.. (item ids are unique
+ * across datasets); returns the dataset id.
+ */
+export async function seedDataset(stack: JobStack, name: string, count: number, idPrefix = "item"): Promise<string> {
   const { dataset } = await stack.datasets.createDataset({
     name,
     categories: [{ name: "car" }, { name: "person" }],
@@ -71,7 +74,7 @@ export async function seedDataset(stack: JobStack, name: string, count: number):
     await stack.items.upsertItems({ datasetId, items: batch.splice(0) });
   };
   for (let i = 0; i < count; i++) {
-    const id = `item-${String(i).padStart(5, "0")}`;
+    const id = `${idPrefix}-${String(i).padStart(5, "0")}`;
     batch.push(
       create(ItemSchema, {
         id,

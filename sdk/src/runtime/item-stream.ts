@@ -25,7 +25,12 @@ export function createItemSource(options: ItemStreamOptions): () => AsyncIterabl
   const client = createClient(
     ItemService,
     // Loopback or a data-centre link: compressing every batch costs more CPU than it saves.
-    createConnectTransport({ baseUrl: options.baseUrl, httpVersion: "1.1", useBinaryFormat: true, acceptCompression: [] }),
+    createConnectTransport({
+      baseUrl: options.baseUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: true,
+      acceptCompression: [],
+    }),
   );
   return async function* items() {
     let afterId = "";

@@ -75,6 +75,9 @@ export function pluginInfoOf(exporter: ExporterClass) {
   });
 }
 
+/** Above this many files the completed event names none: it must fit a NATS message. */
+const MAX_EVENT_ARTIFACTS = 1000;
+
 /** Errors another attempt cannot fix. */
 const PERMANENT = new Set([
   Code.InvalidArgument,
@@ -259,10 +262,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       await publish({
         case: "completed",
         value: {
-          artifacts: result.artifacts,
+          artifacts: result.artifacts.length <= MAX_EVENT_ARTIFACTS ? result.artifacts : [],
           manifestKey: result.manifestKey,
           counts: result.counts,
           formatNotes: result.formatNotes,
+          totalSize: result.artifacts.reduce((sum, a) => sum + a.size, 0n),
         },
       });
       message.ack();

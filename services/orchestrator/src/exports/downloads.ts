@@ -2,7 +2,7 @@
 // as a ZIP streamed entry by entry (stored, so its Content-Length is known up front).
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { attachmentDisposition } from "@labelport/sdk";
+import { attachmentDisposition, guessContentType, validateKey } from "@labelport/sdk";
 import yazl from "yazl";
 import type { Deps } from "../app.ts";
 import { invalidArgument, notFound } from "../errors.ts";
@@ -68,11 +68,10 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
     if (doc?.status !== "completed") throw notFound(`export "${exportId}" is not available`);
     const driver = storages.driver(doc.storage);
     const single = artifact
-      ? doc.artifacts.find((a) => a.key === artifact)
-      : doc.artifacts.length === 1 && !asZip
+      ? await artifactOf(doc, artifact)
+      : doc.counts.fileCount === 1 && !asZip
         ? doc.artifacts[0]
         : undefined;
-    if (artifact && !single) throw notFound(`artifact "${artifact}" not found`);
     if (single) {
       const body = await driver.get(`${doc.path}/${single.key}`);
       res.writeHead(200, {
@@ -84,9 +83,7 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
       return;
     }
     const zip = new yazl.ZipFile();
-    const manifest = await driver.head(`${doc.path}/manifest.json`);
-    const entries = [...doc.artifacts, ...(manifest ? [{ key: "manifest.json", size: manifest.size }] : [])];
-    for (const entry of entries) {
+    for await (const entry of zipEntries(doc)) {
       zip.addReadStreamLazy(
         entry.key,
         { size: entry.size, compress: false, mtime: doc.completedAt ?? doc.createdAt },
@@ -98,10 +95,17 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
         },
       );
     }
-    zip.outputStream.on("error", () => res.destroy?.());
+    const fail = (err: Error) => {
+      deps.log.error({ err, exportId }, "ZIP download failed");
+      res.destroy?.();
+    };
+    zip.on("error", fail);
+    zip.outputStream.on("error", fail);
     // yazl passes the final size (known: every entry is stored with its size); @types/yazl omits it.
+    // Its size calculation switches to the ZIP64 end record earlier than its writer does (for a
+    // central directory over 64 KiB), so always write that record: then the two agree.
     const end = zip.end.bind(zip) as (options: object, onSize: (size: number) => void) => void;
-    end({}, (size) => {
+    end({ forceZip64Format: true }, (size) => {
       res.writeHead(200, {
         "content-type": "application/zip",
         ...(size >= 0 ? { "content-length": String(size) } : {}),
@@ -111,13 +115,43 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
     });
   });
 
+  /** An artifact by key: from the job document, or from storage past the first 1000. */
+  async function artifactOf(doc: ExportDoc, key: string): Promise<ExportDoc["artifacts"][number]> {
+    const known = doc.artifacts.find((a) => a.key === key);
+    if (known) return known;
+    try {
+      validateKey(key);
+    } catch (err) {
+      throw invalidArgument(`artifact_key: ${(err as Error).message}`);
+    }
+    const found =
+      doc.artifacts.length < doc.counts.fileCount
+        ? await storages.driver(doc.storage).head(`${doc.path}/${key}`)
+        : null;
+    if (!found || key === "manifest.json") throw notFound(`artifact "${key}" not found in export ${doc._id}`);
+    return { key, size: found.size, sha256: "", contentType: guessContentType(key) };
+  }
+
+  /** What a whole-export ZIP holds: every artifact and manifest.json, read from storage when the job lists only some. */
+  async function* zipEntries(doc: ExportDoc): AsyncGenerator<{ key: string; size: number }> {
+    const driver = storages.driver(doc.storage);
+    if (doc.artifacts.length === doc.counts.fileCount) {
+      yield* doc.artifacts;
+      const manifest = await driver.head(`${doc.path}/manifest.json`);
+      if (manifest) yield { key: "manifest.json", size: manifest.size };
+      return;
+    }
+    for await (const object of driver.list(`${doc.path}/`)) {
+      yield { key: object.key.slice(doc.path.length + 1), size: object.size };
+    }
+  }
+
   return {
     async link(doc, artifactKey, expiresInSeconds, options = {}) {
       if (expiresInSeconds > MAX_EXPIRY_S) throw invalidArgument(`expires_in_seconds: at most ${MAX_EXPIRY_S}`);
-      const artifact = artifactKey ? doc.artifacts.find((a) => a.key === artifactKey) : undefined;
-      if (artifactKey && !artifact) throw notFound(`artifact_key: "${artifactKey}" not found in export ${doc._id}`);
+      const artifact = artifactKey ? await artifactOf(doc, artifactKey) : undefined;
       const asZip = !artifactKey && options.zip === true;
-      const single = artifact ?? (doc.artifacts.length === 1 && !asZip ? doc.artifacts[0] : undefined);
+      const single = artifact ?? (doc.counts.fileCount === 1 && !asZip ? doc.artifacts[0] : undefined);
       const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
       const fileName = downloadFileName(doc, single ? extensionOf(single.key) : "zip");
       const driver = storages.driver(doc.storage);

@@ -213,9 +213,9 @@ export function createExportRepository(db: Db): ExportRepository {
             counts: {
               itemCount: Number(c.counts?.itemCount ?? 0n),
               annotationCount: Number(c.counts?.annotationCount ?? 0n),
-              fileCount: artifacts.length,
+              fileCount: Number(c.counts?.fileCount ?? BigInt(artifacts.length)),
             },
-            fileSize: artifacts.reduce((sum, a) => sum + a.size, 0),
+            fileSize: Number(c.totalSize),
             errorMessage: "",
             completedAt: now,
             expiresAt: new Date(now.getTime() + ttlDays * 86_400_000),

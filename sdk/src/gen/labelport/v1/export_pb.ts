@@ -201,6 +201,8 @@ export type Export = Message<"labelport.v1.Export"> & {
   fileSize: bigint;
 
   /**
+   * At most 1000 (the first by key); counts.file_count and manifest.json have them all.
+   *
    * @generated from field: repeated labelport.v1.Artifact artifacts = 17;
    */
   artifacts: Artifact[];

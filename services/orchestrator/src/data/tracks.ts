@@ -1,13 +1,11 @@
 // Bounding-box sequences (seed 001 tracks) as stored: checks, frame ranges, and the merge and trim
-// operations of the import's conflict resolution. Messages match the SDK's `SequenceErrors`.
+// operations of the import's conflict resolution.
+import { SequenceErrors as sdkSequenceErrors } from "@labelport/sdk";
 import type { AnnotationDoc, BoxDoc, BoxSequenceDoc } from "./model.ts";
 
+/** The SDK's messages (what exports report), plus the import's own. */
 export const SequenceErrors = {
-  noKeyframe: "Sequence must have at least one keyframe",
-  notAscending: "Frame numbers must be in ascending order",
-  duplicateFrame: (frame: number) => `Duplicate frame number ${frame}`,
-  negativeSize: (frame: number) => `Box at frame ${frame} has a negative width or height`,
-  interpolationMode: (mode: string) => `Unsupported interpolation mode "${mode}" (only "linear")`,
+  ...sdkSequenceErrors,
   noBoxes: "Sequence must have at least one box",
 } as const;
 

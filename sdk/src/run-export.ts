@@ -43,6 +43,8 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
   const { exporter, signal } = input;
   // A crashed or canceled earlier attempt may have left files: start from an empty prefix.
   await input.storage.deletePrefix(`${input.prefix}/`);
+  // Canceled while it was being claimed: an exporter that only listens for "abort" would wait forever.
+  signal.throwIfAborted();
   const storage = createExportStorage(input.storage, input.prefix, {
     mediaDriver: input.mediaStorage ?? input.storage,
     signal,

@@ -136,6 +136,18 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   async function runJob(message: JsMsg, controller: AbortController): Promise<void> {
     const queued = fromBinary(ExportJobSchema, message.data);
     const exportId = queued.export?.id ?? "";
+    // Listen for a cancel before claiming: a cancel right after the claim must not be missed.
+    const cancel = nats.subscribe(Subjects.cancel(exportId), {
+      callback: () => controller.abort(new Error("export canceled")),
+    });
+    try {
+      await claimAndRun(message, controller, exportId);
+    } finally {
+      cancel.unsubscribe();
+    }
+  }
+
+  async function claimAndRun(message: JsMsg, controller: AbortController, exportId: string): Promise<void> {
     const delivery = message.info.redeliveryCount;
     const claimed = await nats
       .request(
@@ -194,9 +206,6 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           ...(fields ? { fields: fields as JsonObject } : {}),
         }),
       }).catch(() => undefined);
-    });
-    const cancel = nats.subscribe(Subjects.cancel(exportId), {
-      callback: () => controller.abort(new Error("export canceled")),
     });
     const onStop = () => controller.abort(new Error("worker stopping"));
     stopping.signal.addEventListener("abort", onStop);
@@ -287,7 +296,6 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     } finally {
       clearInterval(keepAlive);
       clearInterval(progressTimer);
-      cancel.unsubscribe();
       stopping.signal.removeEventListener("abort", onStop);
       await storage.dispose();
     }

@@ -4,8 +4,8 @@
 // Run: npx tsx bench/import.ts   (uses MONGODB_URL/NATS_URL when set, else starts local servers)
 import { rmSync } from "node:fs";
 import { join } from "node:path";
+import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
-import { createLogger, loadConfig, startOrchestrator } from "../services/orchestrator/src/index.ts";
 
 const TARGET_BYTES = 100 * 1024 * 1024 - 64 * 1024;
 const VIDEOS = 1000;

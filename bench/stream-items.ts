@@ -6,11 +6,11 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
 import { ItemService } from "@labelport/sdk/contracts";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
 import { annotationMessage, itemMessage } from "../services/orchestrator/src/data/convert.ts";
 import { itemBatches } from "../services/orchestrator/src/data/index.ts";
-import { createLogger, loadConfig, startOrchestrator } from "../services/orchestrator/src/index.ts";
 
 const ITEMS = Number(process.env.ITEMS ?? 100_000);
 const PER_ITEM = 10;

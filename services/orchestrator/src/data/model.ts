@@ -123,6 +123,15 @@ export interface PersonaDoc {
   createdAt: Date;
 }
 
+/** The reverse of a proto-enum -> stored-name table (UNSPECIFIED has no name). */
+function invert<E extends number, N extends string>(names: Record<E, N | undefined>): Record<N, E> {
+  const out = {} as Record<N, E>;
+  for (const [value, name] of Object.entries(names) as Array<[string, N | undefined]>) {
+    if (name !== undefined) out[name] = Number(value) as E;
+  }
+  return out;
+}
+
 export const itemKindName: Record<ItemKind, ItemKindName | undefined> = {
   [ItemKind.UNSPECIFIED]: undefined,
   [ItemKind.IMAGE]: "image",
@@ -130,11 +139,7 @@ export const itemKindName: Record<ItemKind, ItemKindName | undefined> = {
   [ItemKind.RECORD]: "record",
 };
 
-export const itemKindOf: Record<ItemKindName, ItemKind> = {
-  image: ItemKind.IMAGE,
-  video: ItemKind.VIDEO,
-  record: ItemKind.RECORD,
-};
+export const itemKindOf = invert<ItemKind, ItemKindName>(itemKindName);
 
 export const itemStatusName: Record<ItemStatus, ItemStatusName | undefined> = {
   [ItemStatus.UNSPECIFIED]: undefined,
@@ -144,12 +149,7 @@ export const itemStatusName: Record<ItemStatus, ItemStatusName | undefined> = {
   [ItemStatus.REJECTED]: "rejected",
 };
 
-export const itemStatusOf: Record<ItemStatusName, ItemStatus> = {
-  draft: ItemStatus.DRAFT,
-  in_review: ItemStatus.IN_REVIEW,
-  approved: ItemStatus.APPROVED,
-  rejected: ItemStatus.REJECTED,
-};
+export const itemStatusOf = invert<ItemStatus, ItemStatusName>(itemStatusName);
 
 export const annotationTypeName: Record<AnnotationType, AnnotationTypeName | undefined> = {
   [AnnotationType.UNSPECIFIED]: undefined,
@@ -161,11 +161,4 @@ export const annotationTypeName: Record<AnnotationType, AnnotationTypeName | und
   [AnnotationType.TRACK]: "track",
 };
 
-export const annotationTypeOf: Record<AnnotationTypeName, AnnotationType> = {
-  bbox: AnnotationType.BBOX,
-  polygon: AnnotationType.POLYGON,
-  polyline: AnnotationType.POLYLINE,
-  keypoints: AnnotationType.KEYPOINTS,
-  classification: AnnotationType.CLASSIFICATION,
-  track: AnnotationType.TRACK,
-};
+export const annotationTypeOf = invert<AnnotationType, AnnotationTypeName>(annotationTypeName);

@@ -7,12 +7,11 @@ import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-node";
 import { createLabelportClient, type LabelportClient } from "@labelport/sdk";
-import { type Export, ItemService } from "@labelport/sdk/contracts";
+import type { Export } from "@labelport/sdk/contracts";
 import { startStack } from "../scripts/stack/index.ts";
 import { freePort } from "../scripts/stack/processes.ts";
+import { createItemSource } from "../sdk/src/runtime/item-stream.ts";
 import { findProcess, meterCpu } from "./cpu.ts";
 import { CATEGORIES, type GeneratedFile, writeImageSet, writeVideoSet } from "./datasets.ts";
 import { postImport, timedGet } from "./http.ts";
@@ -245,21 +244,24 @@ async function importFiles(
 }
 
 async function measureStreamItems(caseName: string, datasetId: string): Promise<Row> {
-  // As the plugins read: Connect over HTTP/1.1 with the binary codec, 500 items a message.
-  const transport = createConnectTransport({
+  // As the plugins read: the SDK's item source (Connect over HTTP/1.1, binary, 500 items a
+  // message, no gzip, its own decoder).
+  const items = createItemSource({
     baseUrl: orchestrator?.url ?? "",
-    httpVersion: "1.1",
-    useBinaryFormat: true,
+    token: "",
+    datasetId,
+    filter: undefined,
+    snapshotTime: undefined,
+    signal: AbortSignal.timeout(30 * 60 * 1000),
   });
-  const items = createClient(ItemService, transport);
   const rss = sampleRss(orchestratorPid());
   const cpu = meterCpu({ orchestrator: orchestratorPid(), mongod: mongodPid(), client: process.pid });
   const t0 = performance.now();
   let count = 0;
   let annotations = 0;
-  for await (const response of items.streamItems({ datasetId, batchSize: 500 })) {
-    count += response.items.length;
-    for (const item of response.items) annotations += item.annotations.length;
+  for await (const item of items()) {
+    count += 1;
+    annotations += item.annotations.length;
   }
   const seconds = (performance.now() - t0) / 1000;
   const orchestratorMb = rss.stop();

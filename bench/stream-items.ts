@@ -9,8 +9,8 @@ import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
 import { ItemService } from "@labelport/sdk/contracts";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
-import { annotationMessage, itemMessage } from "../services/orchestrator/src/data/convert.ts";
-import { itemBatches } from "../services/orchestrator/src/data/index.ts";
+import { ProtoWriter, writeAnnotation, writeItemFields } from "../services/orchestrator/src/data/encode.ts";
+import { RESPONSE_BYTES, streamItemBson } from "../services/orchestrator/src/data/stream.ts";
 
 const ITEMS = Number(process.env.ITEMS ?? 100_000);
 const PER_ITEM = 10;
@@ -82,32 +82,40 @@ async function main(): Promise<void> {
         `${((performance.now() - loadStarted) / 1000).toFixed(1)} s`,
     );
 
+    let cpuAtStart = process.cpuUsage();
     const report = (label: string, started: number, items: number, annotations: number) => {
       const seconds = (performance.now() - started) / 1000;
+      const cpu = process.cpuUsage(cpuAtStart);
       console.log(
         `${label.padEnd(34)} ${seconds.toFixed(2)} s  ${Math.round(items / seconds).toLocaleString("en")} items/s  ` +
-          `(${Math.round(annotations / seconds).toLocaleString("en")} annotations/s)`,
+          `(${Math.round(annotations / seconds).toLocaleString("en")} annotations/s), this process ` +
+          `${((cpu.user + cpu.system) / 1e6).toFixed(2)} CPU s`,
       );
     };
 
     for (const batchSize of BATCH_SIZES) {
+      let writer = new ProtoWriter();
+      cpuAtStart = process.cpuUsage();
       let started = performance.now();
       let items = 0;
       let annotations = 0;
-      for await (const batch of itemBatches(db, {
+      for await (const { item, annotations: anns } of streamItemBson(db, {
         datasetId,
         filter: undefined,
         snapshot: new Date(),
         batchSize,
         limit: 0,
       })) {
-        for (const { item, annotations: anns } of batch) {
-          itemMessage(item, anns.map(annotationMessage));
-          items++;
-          annotations += anns.length;
-        }
+        const lengthAt = writer.begin(1);
+        writeItemFields(writer, item.buf, item.at);
+        for (const annotation of anns) writeAnnotation(writer, annotation.buf, annotation.at);
+        writer.end(lengthAt);
+        if (writer.length > RESPONSE_BYTES) writer = new ProtoWriter();
+        items++;
+        annotations += anns.length;
       }
-      report(`reader + conversion, batch ${batchSize}`, started, items, annotations);
+      report(`reader + encoding, batch ${batchSize}`, started, items, annotations);
+      if (process.env.READER_ONLY) continue;
 
       for (const [label, transport] of [
         ["Connect HTTP/1.1 binary", createConnectTransport({ baseUrl: orchestrator.url, httpVersion: "1.1" })],
@@ -119,6 +127,7 @@ async function main(): Promise<void> {
         ["gRPC HTTP/2, no gzip", createGrpcTransport({ baseUrl: orchestrator.url, acceptCompression: [] })],
       ] as const) {
         const client = createClient(ItemService, transport);
+        cpuAtStart = process.cpuUsage();
         started = performance.now();
         items = 0;
         annotations = 0;

@@ -373,6 +373,25 @@ describe("conflict resolution", () => {
     const persona = await orchestrator.database.db.collection("personas").findOne({ _id: "ghost-persona" as never });
     expect(persona).toMatchObject({ placeholder: true });
   });
+
+  it("uses a persona another dataset created, as persona ids are unique per database", async () => {
+    const create = { conflictResolution: { missingDependencies: "create" } };
+    const personas = orchestrator.database.db.collection("personas");
+    const first = await importFile(jsonl([line({ id: "sp-1", personaId: "shared-persona" })]), create);
+    expect(first.body).toMatchObject({ success: true, summary: { importedItems: { annotations: 1 } } });
+    const created = await personas.findOne({ _id: "shared-persona" as never });
+    expect(created).toMatchObject({ placeholder: true });
+    datasetName = `seed-${++counter}`;
+    await api.datasets.createDataset({ name: datasetName });
+    await api.items.upsertItems({
+      datasetId: datasetName,
+      items: [{ id: video(), kind: 2, status: ItemStatus.APPROVED, media: { frames: 300, fps: 30 } }],
+    });
+    const second = await importFile(jsonl([line({ id: "sp-2", personaId: "shared-persona" })]), create);
+    expect(second.body).toMatchObject({ success: true, summary: { importedItems: { annotations: 1 } } });
+    expect(second.body.warnings ?? []).toEqual([]);
+    expect(await personas.findOne({ _id: "shared-persona" as never })).toEqual(created);
+  });
 });
 
 describe("POST /api/import/preview", () => {

@@ -98,20 +98,31 @@ const unsupported: Record<string, string> = {
   "no category": "no category, or one the dataset does not have",
 };
 
-/** A local spill file written with backpressure. */
+/** Characters gathered before a spill file is written to (one write per ~64 KB, not per object). */
+const SCRATCH_CHUNK = 64 * 1024;
+
+/** A local spill file of comma-separated JSON objects, written in chunks with backpressure. */
 class ScratchFile {
   private readonly stream: WriteStream;
+  private pending = "";
   count = 0;
   constructor(readonly path: string) {
     this.stream = createWriteStream(path);
   }
-  async append(json: string): Promise<void> {
-    const chunk = `${this.count === 0 ? "\n" : ",\n"}${json}`;
+  append(json: string): void {
+    this.pending += this.count === 0 ? `\n${json}` : `,\n${json}`;
     this.count += 1;
+  }
+  /** Writes what was appended once it makes a chunk (or always, with `force`). */
+  async flush(force = false): Promise<void> {
+    if (this.pending.length < SCRATCH_CHUNK && !(force && this.pending)) return;
+    const chunk = this.pending;
+    this.pending = "";
     if (!this.stream.write(chunk)) await once(this.stream, "drain");
   }
   async end(): Promise<void> {
     if (this.stream.closed) return;
+    await this.flush(true);
     this.stream.end();
     await once(this.stream, "close");
   }
@@ -164,7 +175,7 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
         const width = item.media?.width ?? 0;
         const height = item.media?.height ?? 0;
         if (!width || !height) unsized += 1;
-        await files.images.append(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
+        files.images.append(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
         for (const annotation of item.annotations) {
           const category = annotation.categoryId === undefined ? undefined : categories.get(annotation.categoryId);
           const geometry = cocoGeometry(annotation, category);
@@ -190,8 +201,10 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
             coco.keypoints = geometry.keypoints;
             coco.num_keypoints = geometry.num_keypoints ?? 0;
           }
-          await files.annotations.append(JSON.stringify(coco));
+          files.annotations.append(JSON.stringify(coco));
         }
+        await files.images.flush();
+        await files.annotations.flush();
         await layout.saveOriginalFile(item, placement);
         layout.done(item, placement);
       }

@@ -3,20 +3,7 @@
 
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import {
-  type _Error,
-  type _Object,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
-  S3Client,
-  type S3ClientConfig,
-} from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
-import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
+import type { _Error, _Object, ListObjectsV2CommandOutput, S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import { createBodyMeter, toReadable, validateRange } from "./body.ts";
 import type { ObjectInfo, PutResult, StorageBody, StorageDriver } from "./driver.ts";
 import { InvalidStorageKeyError, isStorageError, StorageError, StorageNotFoundError } from "./errors.ts";
@@ -37,6 +24,21 @@ export interface S3StorageOptions {
 
 /** SigV4 presigned URLs live at most 7 days. */
 const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;
+/**
+ * The AWS SDK, imported on first use: it costs a plugin process ~13 MB and start-up time, and most
+ * run on local storage.
+ */
+async function loadAws() {
+  const [s3, storage, presigner] = await Promise.all([
+    import("@aws-sdk/client-s3"),
+    import("@aws-sdk/lib-storage"),
+    import("@aws-sdk/s3-request-presigner"),
+  ]);
+  return { ...s3, Upload: storage.Upload, getSignedUrl: presigner.getSignedUrl };
+}
+type Aws = Awaited<ReturnType<typeof loadAws>>;
+let awsLoading: Promise<Aws> | undefined;
+
 /** DeleteObjects takes at most 1000 keys, which is also ListObjectsV2's largest page. */
 const PAGE_SIZE = 1000;
 
@@ -46,16 +48,22 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
   if (base !== "") validatePrefix(base);
   let client: S3Client | undefined;
 
-  // Lazily, so constructing a driver (at config load, in tests) opens nothing and needs no credentials.
-  function s3(): S3Client {
+  // Lazily, so constructing a driver (at config load, in tests) loads and opens nothing and needs
+  // no credentials.
+  async function s3(): Promise<{ client: S3Client; aws: Aws }> {
+    awsLoading ??= loadAws().catch((err: unknown) => {
+      awsLoading = undefined;
+      throw err;
+    });
+    const sdk = await awsLoading;
     if (!client) {
       const config: S3ClientConfig = { region: options.region };
       if (options.endpoint !== undefined) config.endpoint = options.endpoint;
       if (options.forcePathStyle !== undefined) config.forcePathStyle = options.forcePathStyle;
       if (options.credentials !== undefined) config.credentials = options.credentials;
-      client = new S3Client(config);
+      client = new sdk.S3Client(config);
     }
-    return client;
+    return { client, aws: sdk };
   }
 
   function objectKey(key: string): string {
@@ -93,9 +101,10 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
     // A failing body or an abort destroys meter.stream, which fails the Upload reading from it: one
     // error path, and Upload aborts a started multipart upload before done() settles. Aborting
     // Upload directly would settle done() while a part or PutObject is still in flight.
+    const { client, aws } = await s3();
     pipeline(source, meter.stream, signal ? { signal } : {}).catch(() => undefined);
-    const upload = new Upload({
-      client: s3(),
+    const upload = new aws.Upload({
+      client,
       params: {
         Bucket: bucket,
         Key,
@@ -119,7 +128,8 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
     const ranged = range.start !== undefined || range.end !== undefined;
     const Range = ranged ? `bytes=${range.start ?? 0}-${range.end ?? ""}` : undefined;
     try {
-      const res = await s3().send(new GetObjectCommand({ Bucket: bucket, Key, ...(Range ? { Range } : {}) }));
+      const { client, aws } = await s3();
+      const res = await client.send(new aws.GetObjectCommand({ Bucket: bucket, Key, ...(Range ? { Range } : {}) }));
       if (!(res.Body instanceof Readable))
         throw new StorageError(`s3 get of ${JSON.stringify(key)} returned no stream`, { key });
       return res.Body;
@@ -134,7 +144,8 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
   async function head(key: string): Promise<ObjectInfo | null> {
     const Key = objectKey(key);
     try {
-      const res = await s3().send(new HeadObjectCommand({ Bucket: bucket, Key }));
+      const { client, aws } = await s3();
+      const res = await client.send(new aws.HeadObjectCommand({ Bucket: bucket, Key }));
       return { key, size: res.ContentLength ?? 0 };
     } catch (err) {
       if (isNotFound(err)) return null;
@@ -148,8 +159,9 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
     do {
       let page: ListObjectsV2CommandOutput;
       try {
-        page = await s3().send(
-          new ListObjectsV2Command({
+        const { client, aws } = await s3();
+        page = await client.send(
+          new aws.ListObjectsV2Command({
             Bucket: bucket,
             Prefix,
             MaxKeys: PAGE_SIZE,
@@ -182,7 +194,8 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
     async delete(key: string) {
       const Key = objectKey(key);
       try {
-        await s3().send(new DeleteObjectCommand({ Bucket: bucket, Key }));
+        const { client, aws } = await s3();
+        await client.send(new aws.DeleteObjectCommand({ Bucket: bucket, Key }));
       } catch (err) {
         if (isNotFound(err)) return;
         throw fail("delete", key, err);
@@ -196,8 +209,9 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
         if (keys.length === 0) continue;
         let errors: _Error[];
         try {
-          const res = await s3().send(
-            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }),
+          const { client, aws } = await s3();
+          const res = await client.send(
+            new aws.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys, Quiet: true } }),
           );
           errors = res.Errors ?? [];
         } catch (err) {
@@ -223,12 +237,13 @@ export function createS3Storage(options: S3StorageOptions): StorageDriver {
           `expiresInSeconds must be an integer from 1 to ${MAX_PRESIGN_SECONDS}, got ${expiresInSeconds}`,
         );
       }
-      const command = new GetObjectCommand({
+      const { client, aws } = await s3();
+      const command = new aws.GetObjectCommand({
         Bucket: bucket,
         Key,
         ...(fileName === undefined ? {} : { ResponseContentDisposition: attachmentDisposition(fileName) }),
       });
-      return getSignedUrl(s3(), command, { expiresIn: expiresInSeconds });
+      return aws.getSignedUrl(client, command, { expiresIn: expiresInSeconds });
     },
     async dispose() {
       client?.destroy();

@@ -1,5 +1,6 @@
 // MongoDB collections and the indexes that serve the hot paths.
 import { type Db, MongoClient } from "mongodb";
+import { TRACK_TOTALS_INDEX } from "./exports/stats.ts";
 
 export interface Database {
   client: MongoClient;
@@ -21,6 +22,8 @@ async function ensureIndexes(db: Db): Promise<void> {
     // Keyset pagination and the export merge join read items and annotations in _id order.
     db.collection("items").createIndex({ datasetId: 1, _id: 1 }),
     db.collection("annotations").createIndex({ datasetId: 1, itemId: 1, _id: 1 }),
+    // GET /api/export's counts and size before its first byte, from index entries alone.
+    db.collection("annotations").createIndex(TRACK_TOTALS_INDEX.key, TRACK_TOTALS_INDEX.options),
     db.collection("imports").createIndex({ createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, name: 1 }, { unique: true }),

@@ -14,7 +14,7 @@ import { createItemService } from "./items.ts";
 import { Collections } from "./model.ts";
 import { importSettingsFromEnv } from "./settings.ts";
 
-export { itemBatches, type StreamQuery } from "./stream.ts";
+export type { StreamQuery } from "./stream.ts";
 
 const SWEEP_MS = 30_000;
 

@@ -331,6 +331,51 @@ describe("StreamItems", () => {
     expect(code).toBe(Code.InvalidArgument);
   });
 
+  it("sends the same items over Connect JSON, Connect binary and gRPC", async () => {
+    datasetId = sid;
+    const filter = { allStatuses: true, includeRemoved: true };
+    const binary = await stream({ filter });
+    const json = await stream({ filter }, dataClients(orchestrator.url, "connect-json").items);
+    const grpc = await stream({ filter }, dataClients(orchestrator.url, "grpc").items);
+    expect(binary.items.length).toBeGreaterThan(20);
+    expect(json.items).toEqual(binary.items);
+    expect(grpc.items).toEqual(binary.items);
+  });
+
+  it("closes a response at the first item past 4 MiB, whatever batch_size asks", async () => {
+    const { dataset } = await api.datasets.createDataset({ name: "big-tracks", categories: [{ name: "a" }] });
+    const boxes = Array.from({ length: 32_000 }, (_, frameNumber) => ({
+      frameNumber,
+      x: frameNumber / 7,
+      y: 1,
+      width: 2,
+      height: 3,
+      isKeyframe: true,
+      visible: true,
+    }));
+    for (let i = 0; i < 5; i++) {
+      await api.items.upsertItems({
+        datasetId: dataset?.id ?? "",
+        items: [
+          {
+            id: `big-${i}`,
+            status: ItemStatus.APPROVED,
+            annotations: [{ id: `big-${i}-t`, categoryId: 1, geometry: { case: "boxSequence", value: { boxes } } }],
+          },
+        ],
+      });
+    }
+    datasetId = dataset?.id ?? "";
+    const { batches } = await stream({ batchSize: 500 });
+    // Each item is about 1.5 MB on the wire: three pass 4 MiB.
+    expect(batches.map((b) => b.length)).toEqual([3, 2]);
+    const lengths = batches.flat().map((i) => {
+      const geometry = i.annotations[0]?.geometry;
+      return geometry?.case === "boxSequence" ? geometry.value.boxes.length : 0;
+    });
+    expect(lengths).toEqual([32_000, 32_000, 32_000, 32_000, 32_000]);
+  });
+
   it("sends the snapshot time even when nothing matches", async () => {
     datasetId = sid;
     const empty = await stream({ filter: { splits: ["test"] } });

@@ -32,6 +32,7 @@ const ANNOTATION_OPTIONAL = [
   "boxSequence",
   "frameRange",
   "trackKey",
+  "trackStats",
   "link",
 ] as const;
 

@@ -109,9 +109,31 @@ export interface AnnotationDoc {
   /** Video, persona and link target of a track (see `trackKeyOf`). */
   trackKey?: string;
   link?: LinkDoc;
+  /**
+   * Tracks: what GET /api/export counts, checks and sizes per track (see `trackStatsOf`), derived
+   * with `frameRange` wherever boxes or references are written. Older documents lack it.
+   */
+  trackStats?: TrackStatsDoc;
   removed: boolean;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** Per-track export statistics that do not depend on the request (exports/stats.ts sums them). */
+export interface TrackStatsDoc {
+  /** `TRACK_STATS_VERSION` when written; statistics of another version are recomputed when read. */
+  v: number;
+  keyframes: number;
+  /** Frames interpolation adds (counted when the export includes interpolated frames). */
+  interpolated: number;
+  /** No validateBoxSequence error. */
+  valid: boolean;
+  /** validateBoxSequence's messages, for invalid sequences only. */
+  errors?: string[];
+  /** Bytes of the track's line without its boxes, its separator and its category's name. */
+  fixed: number;
+  /** Set when the line's typeAssignment is the track's category: its id (null when stored null). */
+  category?: number | null;
 }
 
 export interface PersonaDoc {

@@ -1,18 +1,32 @@
-// StreamItems: items with their annotations in one ordered pass. Per batch, one keyset query on
-// items ({datasetId, _id > after} by _id) and one on annotations (the batch's id range, by
-// {itemId, _id}), joined in memory; memory holds one batch, and each batch waits for the consumer.
+// StreamItems: items with their annotations in one ordered pass. Per page of items, one keyset
+// query on items ({datasetId, _id > after} by _id) and one cursor on annotations (the page's ids,
+// by {itemId, _id}), merged as they arrive: memory holds one page of items and the annotations of
+// the response being built, and each response waits for the consumer.
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
-import type { Annotation, StreamItemsRequest, StreamItemsResponse } from "@labelport/sdk/contracts";
-import type { Db, Filter } from "mongodb";
+import type { StreamItemsRequest, StreamItemsResponse } from "@labelport/sdk/contracts";
+import type { Db, Document, Filter } from "mongodb";
 import { invalidArgument } from "../errors.ts";
+import { bsonString } from "./bson-reader.ts";
 import { annotationMessage, itemMessage, timestamp } from "./convert.ts";
 import { checkDatasetAccess, requireDataset } from "./datasets.ts";
+import { ProtoWriter, writeAnnotation, writeItemFields } from "./encode.ts";
 import { compileFilter } from "./filters.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
+import { rawFind } from "./raw-cursor.ts";
 
 export const DEFAULT_BATCH_SIZE = 500;
 export const MAX_BATCH_SIZE = 5000;
+/**
+ * A response is closed at the first item boundary past this size, whatever its item count, so a
+ * batch of videos with thousands of boxes per track does not make one huge message (either side
+ * holds a whole message in memory).
+ */
+export const RESPONSE_BYTES = 4 * 1024 * 1024;
+/** The JSON form has no byte count at hand; annotations per response stand in for it. */
+const RESPONSE_ANNOTATIONS = 20_000;
+/** Annotations per MongoDB reply (well under its 16 MiB, a few hundred KB for boxes and polygons). */
+const ANNOTATION_BATCH = 5000;
 
 export interface StreamQuery {
   datasetId: string;
@@ -25,50 +39,112 @@ export interface StreamQuery {
   signal?: AbortSignal;
 }
 
-/** Internal fields the messages do not carry; not decoded. */
-const ANNOTATION_PROJECTION = { trackKey: 0, frameRange: 0 } as const;
-// Strings in these collections were validated on the way in; skipping the driver's UTF-8
-// re-validation is a measurable part of decoding on the export path.
-const READ_OPTIONS = { enableUtf8Validation: false } as const;
+export interface ItemWithAnnotations<I = ItemDoc, A = AnnotationDoc> {
+  item: I;
+  annotations: A[];
+}
 
-export type ItemBatch = Array<{ item: ItemDoc; annotations: AnnotationDoc[] }>;
+/** A raw BSON document: where it starts in a reply buffer. */
+export interface RawDoc {
+  buf: Buffer;
+  at: number;
+}
+
+/** A find on items or annotations, in the server's command form. */
+interface FindSpec {
+  filter: Document;
+  sort: Document;
+  hint?: Document;
+  limit?: number;
+  batchSize: number;
+}
+
+/** How the join reads documents: decoded by the driver, or as raw BSON (see encode.ts). */
+interface DocumentForm<I, A> {
+  /** One page of items. */
+  items(db: Db, find: FindSpec): Promise<I[]>;
+  /** Annotations a batch at a time, the next batch requested while one is handled. */
+  annotations(db: Db, find: FindSpec): AsyncGenerator<A[]>;
+  idOf(item: I): string;
+  itemIdOf(annotation: A): string;
+}
+
+// Strings in these collections were validated on the way in; skipping the driver's UTF-8
+// re-validation is a measurable part of decoding.
+const DECODE_OPTIONS = { enableUtf8Validation: false } as const;
+
+const DECODED: DocumentForm<ItemDoc, AnnotationDoc> = {
+  items: (db, { filter, ...options }) =>
+    db
+      .collection<ItemDoc>(Collections.items)
+      .find(filter, { ...DECODE_OPTIONS, ...options })
+      .toArray(),
+  async *annotations(db, { filter, ...options }) {
+    // Internal fields the messages do not carry are not decoded.
+    const cursor = db
+      .collection<AnnotationDoc>(Collections.annotations)
+      .find(filter, { ...DECODE_OPTIONS, ...options, projection: { trackKey: 0, frameRange: 0, trackStats: 0 } });
+    // A whole driver batch at a time (not an await per document).
+    let more = cursor.hasNext();
+    try {
+      while (await more) {
+        const batch = cursor.readBufferedDocuments();
+        more = cursor.hasNext();
+        yield batch;
+      }
+    } finally {
+      more.catch(() => undefined);
+      await cursor.close();
+    }
+  },
+  idOf: (item) => item._id,
+  itemIdOf: (annotation) => annotation.itemId,
+};
+
+const RAW: DocumentForm<RawDoc, RawDoc> = {
+  async items(db, find) {
+    const page: RawDoc[] = [];
+    for await (const { buf, docs } of rawFind(db, { find: Collections.items, ...find })) {
+      for (const at of docs) page.push({ buf, at });
+    }
+    return page;
+  },
+  async *annotations(db, find) {
+    // Fields the messages do not carry are skipped by the transcoder, so no projection.
+    for await (const { buf, docs } of rawFind(db, { find: Collections.annotations, ...find })) {
+      yield docs.map((at) => ({ buf, at }));
+    }
+  },
+  idOf: ({ buf, at }) => bsonString(buf, at, "_id"),
+  itemIdOf: ({ buf, at }) => bsonString(buf, at, "itemId"),
+};
+
+/** The items of a stream in id order, each with its annotations, as documents. */
+export function streamItemDocs(db: Db, query: StreamQuery): AsyncGenerator<ItemWithAnnotations> {
+  return joinItems(db, query, DECODED);
+}
+
+/** The same as raw BSON: the export hot path. */
+export function streamItemBson(db: Db, query: StreamQuery): AsyncGenerator<ItemWithAnnotations<RawDoc, RawDoc>> {
+  return joinItems(db, query, RAW);
+}
 
 /**
- * The batches of a stream, as documents (the export hot path; tests and benchmarks use it
- * directly). The next batch is fetched while the consumer handles the current one, so at most
- * two batches are in memory.
+ * Items are read a page (`batchSize`) at a time; the next page is fetched while the annotations
+ * of the current one stream in.
  */
-export async function* itemBatches(db: Db, query: StreamQuery): AsyncGenerator<ItemBatch> {
-  const items = db.collection<ItemDoc>(Collections.items);
-  const annotations = db.collection<AnnotationDoc>(Collections.annotations);
+async function* joinItems<I, A>(
+  db: Db,
+  query: StreamQuery,
+  form: DocumentForm<I, A>,
+): AsyncGenerator<ItemWithAnnotations<I, A>> {
   const compiled = compileFilter(query.datasetId, query.filter, query.snapshot);
-
-  const fetchBatch = async (after: string | undefined, take: number) => {
-    const itemQuery: Filter<ItemDoc> = { ...compiled.items };
+  const fetchPage = (after: string | undefined, take: number): Promise<I[]> => {
+    const filter: Filter<ItemDoc> = { ...compiled.items };
     if (after !== undefined) {
-      itemQuery._id = { ...(typeof itemQuery._id === "object" ? itemQuery._id : {}), $gt: after };
+      filter._id = { ...(typeof filter._id === "object" ? filter._id : {}), $gt: after };
     }
-    const docs = await items.find(itemQuery, READ_OPTIONS).sort({ _id: 1 }).limit(take).toArray();
-    if (docs.length === 0) return undefined;
-    const ids = docs.map((d) => d._id);
-    const first = ids[0] as string;
-    const last = ids[ids.length - 1] as string;
-    // A range covers the batch in one index scan; when the item side was filtered, the ids
-    // themselves skip the annotations of items left out.
-    const annotationQuery: Filter<AnnotationDoc> = {
-      ...compiled.annotations,
-      itemId: compiled.selectiveItems ? { $in: ids } : { $gte: first, $lte: last },
-    };
-    const byItem = new Map<string, AnnotationDoc[]>();
-    for (const id of ids) byItem.set(id, []);
-    const cursor = annotations
-      .find(annotationQuery, { ...READ_OPTIONS, projection: ANNOTATION_PROJECTION })
-      .sort({ itemId: 1, _id: 1 })
-      .hint({ datasetId: 1, itemId: 1, _id: 1 })
-      .batchSize(10_000);
-    for await (const ann of cursor) byItem.get(ann.itemId)?.push(ann);
-    const batch: ItemBatch = docs.map((item) => ({ item, annotations: byItem.get(item._id) ?? [] }));
-    return { batch, last, size: docs.length, take };
+    return form.items(db, { filter, sort: { _id: 1 }, limit: take, batchSize: take });
   };
   const takeAfter = (sent: number) =>
     query.limit > 0 ? Math.min(query.batchSize, query.limit - sent) : query.batchSize;
@@ -76,17 +152,51 @@ export async function* itemBatches(db: Db, query: StreamQuery): AsyncGenerator<I
   let sent = 0;
   let take = takeAfter(0);
   if (take <= 0) return;
-  let next = fetchBatch(query.afterId || undefined, take);
-  for (;;) {
-    const current = await next;
-    if (!current || query.signal?.aborted) return;
-    sent += current.size;
+  let next: Promise<I[]> | undefined = fetchPage(query.afterId || undefined, take);
+  while (next) {
+    const page: I[] = await next;
+    if (page.length === 0 || query.signal?.aborted) return;
+    sent += page.length;
+    const ids = page.map(form.idOf);
+    const last = ids[ids.length - 1] as string;
+    const full: boolean = page.length === take;
     take = takeAfter(sent);
-    const more = current.size === current.take && take > 0;
-    next = more ? fetchBatch(current.last, take) : Promise.resolve(undefined);
+    next = full && take > 0 ? fetchPage(last, take) : undefined;
     // A consumer that stops early leaves the prefetch to finish on its own.
-    next.catch(() => undefined);
-    yield current.batch;
+    next?.catch(() => undefined);
+
+    // A range covers the page in one index scan; when the item side was filtered, the ids
+    // themselves skip the annotations of items left out.
+    const filter: Filter<AnnotationDoc> = {
+      ...compiled.annotations,
+      itemId: compiled.selectiveItems ? { $in: ids } : { $gte: ids[0] as string, $lte: last },
+    };
+    // Both sides come sorted by MongoDB's own id order, so the join needs no comparison of its
+    // own: an annotation belongs to the page item with its id, later in the page or the current one.
+    const position = new Map<string, number>(ids.map((id, i) => [id, i]));
+    let index = 0;
+    let pending: A[] = [];
+    const batches = form.annotations(db, {
+      filter,
+      sort: { itemId: 1, _id: 1 },
+      hint: { datasetId: 1, itemId: 1, _id: 1 },
+      batchSize: ANNOTATION_BATCH,
+    });
+    for await (const batch of batches) {
+      for (const annotation of batch) {
+        const at = position.get(form.itemIdOf(annotation));
+        if (at === undefined || at < index) continue;
+        while (index < at) {
+          yield { item: page[index++] as I, annotations: pending };
+          pending = [];
+        }
+        pending.push(annotation);
+      }
+    }
+    while (index < page.length) {
+      yield { item: page[index++] as I, annotations: pending };
+      pending = [];
+    }
   }
 }
 
@@ -105,6 +215,72 @@ export function streamQueryOf(req: StreamItemsRequest, datasetId: string, signal
   };
 }
 
+const RESPONSE_TYPE = "labelport.v1.StreamItemsResponse";
+
+/**
+ * Binary responses carry their items pre-encoded (see encode.ts) as unknown fields of number 1:
+ * protobuf-es writes unknown fields verbatim after the known ones, so the wire message is an
+ * ordinary StreamItemsResponse and the reflective encoder never sees an item.
+ */
+async function* binaryResponses(
+  docs: AsyncIterable<ItemWithAnnotations<RawDoc, RawDoc>>,
+  query: StreamQuery,
+  snapshotTime: StreamItemsResponse["snapshotTime"],
+): AsyncGenerator<StreamItemsResponse> {
+  let writer = new ProtoWriter();
+  let spans: number[] = [];
+  const flush = (): StreamItemsResponse => {
+    const bytes = writer.finish();
+    const $unknown = [];
+    for (let i = 0; i < spans.length; i += 2) {
+      $unknown.push({ no: 1, wireType: 2, data: bytes.subarray(spans[i], spans[i + 1]) });
+    }
+    writer = new ProtoWriter(Math.max(64 * 1024, bytes.length + (bytes.length >> 2)));
+    spans = [];
+    return { $typeName: RESPONSE_TYPE, items: [], snapshotTime, $unknown };
+  };
+  let any = false;
+  for await (const { item, annotations } of docs) {
+    const lengthAt = writer.begin(1);
+    writeItemFields(writer, item.buf, item.at);
+    for (const annotation of annotations) writeAnnotation(writer, annotation.buf, annotation.at);
+    writer.end(lengthAt);
+    spans.push(lengthAt, writer.length);
+    if (spans.length / 2 >= query.batchSize || writer.length >= RESPONSE_BYTES) {
+      any = true;
+      yield flush();
+    }
+  }
+  // An empty stream still tells the caller which snapshot it read.
+  if (spans.length > 0 || !any) yield flush();
+}
+
+async function* messageResponses(
+  docs: AsyncIterable<ItemWithAnnotations>,
+  query: StreamQuery,
+  snapshotTime: StreamItemsResponse["snapshotTime"],
+): AsyncGenerator<StreamItemsResponse> {
+  let items: StreamItemsResponse["items"] = [];
+  let annotationCount = 0;
+  let any = false;
+  for await (const { item, annotations } of docs) {
+    items.push(itemMessage(item, annotations.map(annotationMessage)));
+    annotationCount += annotations.length;
+    if (items.length >= query.batchSize || annotationCount >= RESPONSE_ANNOTATIONS) {
+      any = true;
+      yield { $typeName: RESPONSE_TYPE, items, snapshotTime };
+      items = [];
+      annotationCount = 0;
+    }
+  }
+  if (items.length > 0 || !any) yield { $typeName: RESPONSE_TYPE, items, snapshotTime };
+}
+
+/** gRPC, gRPC-Web and Connect all name a JSON body `...+json` or `application/json`. */
+function wantsJson(ctx: HandlerContext): boolean {
+  return /[/+]json\b/.test(ctx.requestHeader.get("content-type") ?? "");
+}
+
 export function createItemStream(db: Db) {
   return async function* streamItems(
     req: StreamItemsRequest,
@@ -114,18 +290,8 @@ export function createItemStream(db: Db) {
     checkDatasetAccess(ctx, dataset._id);
     const query = streamQueryOf(req, dataset._id, ctx.signal);
     const snapshotTime = timestamp(query.snapshot);
-    let any = false;
-    for await (const batch of itemBatches(db, query)) {
-      any = true;
-      yield {
-        $typeName: "labelport.v1.StreamItemsResponse",
-        items: batch.map(({ item, annotations }) =>
-          itemMessage(item, annotations.map(annotationMessage) satisfies Annotation[]),
-        ),
-        snapshotTime,
-      };
-    }
-    // An empty stream still tells the caller which snapshot it read.
-    if (!any) yield { $typeName: "labelport.v1.StreamItemsResponse", items: [], snapshotTime };
+    yield* wantsJson(ctx)
+      ? messageResponses(streamItemDocs(db, query), query, snapshotTime)
+      : binaryResponses(streamItemBson(db, query), query, snapshotTime);
   };
 }

@@ -12,9 +12,11 @@ export interface DataClients {
   imports: Client<typeof ImportService>;
 }
 
-export function dataClients(baseUrl: string, protocol: "connect" | "grpc" = "connect"): DataClients {
+export function dataClients(baseUrl: string, protocol: "connect" | "connect-json" | "grpc" = "connect"): DataClients {
   const transport =
-    protocol === "grpc" ? createGrpcTransport({ baseUrl }) : createConnectTransport({ baseUrl, httpVersion: "1.1" });
+    protocol === "grpc"
+      ? createGrpcTransport({ baseUrl })
+      : createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: protocol === "connect" });
   return {
     datasets: createClient(DatasetService, transport),
     items: createClient(ItemService, transport),

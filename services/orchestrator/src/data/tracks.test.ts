@@ -1,7 +1,15 @@
 // Sequence checks and the merge/trim operations of the import's conflict resolution.
 import { describe, expect, it } from "vitest";
-import type { BoxDoc } from "./model.ts";
-import { checkSequence, deriveTrackFields, mergeBoxes, trackKeyOf, trimBoxes } from "./tracks.ts";
+import type { BoxDoc, TrackStatsDoc } from "./model.ts";
+import {
+  checkSequence,
+  deriveTrackFields,
+  LineLengths,
+  mergeBoxes,
+  TRACK_STATS_VERSION,
+  trackKeyOf,
+  trimBoxes,
+} from "./tracks.ts";
 
 const box = (frameNumber: number, isKeyframe = true, x = 0): BoxDoc => ({
   frameNumber,
@@ -67,5 +75,40 @@ describe("merge and trim", () => {
       trackKeyOf({ itemId: "v", personaId: "p", link: { objectLink: { objectId: "o", objectType: "x" } } }),
     );
     expect(doc.trackKey).not.toBe(trackKeyOf({ itemId: "v", personaId: "p" }));
+    // BASE + "a" "v" "p" "linear" + objectLink "o" "entity" (exports/stats-stored.test.ts checks these
+    // against MongoDB's own computation).
+    expect(doc.trackStats).toEqual({
+      v: TRACK_STATS_VERSION,
+      keyframes: 2,
+      interpolated: 5,
+      valid: true,
+      fixed: LineLengths.base + 3 + 6 + LineLengths.objectLink + 7,
+    });
+  });
+
+  it("stores the SDK's errors of an invalid track, and no statistics on other annotations", () => {
+    const base = {
+      _id: "a",
+      datasetId: "d",
+      itemId: "v",
+      removed: false,
+      createdAt: new Date(0),
+      updatedAt: new Date(0),
+    };
+    const invalid = deriveTrackFields({
+      ...base,
+      type: "track",
+      categoryId: 3,
+      boxSequence: { interpolationMode: "linear", boxes: [box(9), box(3), box(9, false)] },
+    });
+    expect(invalid.trackStats).toMatchObject({
+      keyframes: 2,
+      interpolated: 5,
+      valid: false,
+      errors: ["Frame numbers must be in ascending order", "Duplicate frame number 9"],
+      category: 3,
+    });
+    const bbox = deriveTrackFields({ ...base, type: "bbox", trackStats: invalid.trackStats as TrackStatsDoc });
+    expect(bbox.trackStats).toBeUndefined();
   });
 });

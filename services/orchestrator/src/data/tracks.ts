@@ -1,7 +1,7 @@
 // Bounding-box sequences (seed 001 tracks) as stored: checks, frame ranges, and the merge and trim
 // operations of the import's conflict resolution.
-import { SequenceErrors as sdkSequenceErrors } from "@labelport/sdk";
-import type { AnnotationDoc, BoxDoc, BoxSequenceDoc } from "./model.ts";
+import { SequenceErrors as sdkSequenceErrors, validateBoxSequence } from "@labelport/sdk";
+import type { AnnotationDoc, BoxDoc, BoxSequenceDoc, TrackStatsDoc } from "./model.ts";
 
 /** The SDK's messages (what exports report), plus the import's own. */
 export const SequenceErrors = {
@@ -111,12 +111,120 @@ export function trackKeyOf(doc: Pick<AnnotationDoc, "itemId" | "personaId" | "li
   return `${doc.itemId}\u0000${doc.personaId ?? ""}\u0000${link}`;
 }
 
-/** Sets the derived fields of a track (frame range and key) from its boxes and references. */
+/** Sets the derived fields of a track (frame range, key and export statistics) from its boxes and references. */
 export function deriveTrackFields(doc: AnnotationDoc): AnnotationDoc {
+  if (doc.type === "track") doc.trackStats = trackStatsOf(doc);
+  else delete doc.trackStats;
   if (!doc.boxSequence) return doc;
   const range = frameRangeOf(doc.boxSequence.boxes);
   if (range) doc.frameRange = range;
   else delete doc.frameRange;
   doc.trackKey = trackKeyOf(doc);
   return doc;
+}
+
+/**
+ * A track's new boxes with the fields derived from them, to spread over the track (its
+ * interpolation mode and references kept). `boxes` are sorted and non-empty.
+ */
+export function withBoxes(
+  doc: AnnotationDoc,
+  boxes: BoxDoc[],
+): Required<Pick<AnnotationDoc, "boxSequence" | "frameRange" | "trackStats">> {
+  const boxSequence = { interpolationMode: doc.boxSequence?.interpolationMode ?? "", boxes };
+  return {
+    boxSequence,
+    frameRange: frameRangeOf(boxes) as [number, number],
+    trackStats: trackStatsOf({ ...doc, boxSequence }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export statistics of a track, stored with it so GET /api/export counts, validates and sizes a
+// selection by summing numbers instead of walking every box array before its first byte.
+
+/**
+ * Version of what `trackStatsOf` stores. Readers use stored statistics of this version only and
+ * compute the others (and those of documents written before they existed), so bump it whenever
+ * the definition below or the line layout of `LineLengths` changes.
+ */
+export const TRACK_STATS_VERSION = 1;
+
+/**
+ * The parts of seed 001's videoAnnotationLine length (field order id, videoId, personaId,
+ * annotationType, typeAssignment | objectLink, boundingBoxSequence, createdAt, updatedAt):
+ *   BASE + |id| + |videoId| + |personaId| + |interpolationMode or "linear"| + LINK
+ *        + sum |box| + (boxes - 1)                                   (commas between boxes)
+ *   BASE = 197: the keys and punctuation, "type", two 24-character ISO times
+ *   LINK = 45 + |typeId| + |typeName|         typeAssignment (or the category, typeId its id)
+ *        | 47 + |objectId| + |objectType|     objectLink (includes "object" over "type")
+ *        | 0                                  neither
+ *   |box| = 70 + |frameNumber| + |x| + |y| + |width| + |height| + |isKeyframe| + |visible|
+ * with |s| the UTF-8 bytes of a string (JSON escapes not counted), pinned by
+ * exports/stats.test.ts against the real formatter.
+ */
+export const LineLengths = {
+  base: 197,
+  typeLink: 45,
+  objectLink: 47,
+  box: 70,
+} as const;
+
+/**
+ * What exports/stats.ts computes in MongoDB for a track (`trackStatsProjection`), value for
+ * value, so stored and computed statistics sum to the same headers. Field presence follows
+ * MongoDB's (a key holding undefined is stored as null, and present).
+ */
+export function trackStatsOf(doc: AnnotationDoc): TrackStatsDoc {
+  const boxes = doc.boxSequence?.boxes ?? [];
+  const mode = doc.boxSequence?.interpolationMode ?? "";
+  const keys: number[] = [];
+  let ascending = true;
+  let negative = false;
+  for (let i = 0; i < boxes.length; i++) {
+    const box = boxes[i] as BoxDoc;
+    if (box.isKeyframe === true) keys.push(box.frameNumber);
+    if (i > 0 && !(box.frameNumber > (boxes[i - 1] as BoxDoc).frameNumber)) ascending = false;
+    if ((box.width ?? 0) < 0 || (box.height ?? 0) < 0) negative = true;
+  }
+  const n = keys.length;
+  const valid = n > 0 && ascending && !negative && (mode === "" || mode === "linear");
+  let interpolated = 0;
+  if (n > 0) {
+    // Frames strictly between consecutive keyframes; invalid: between sorted, distinct keyframes.
+    interpolated = valid
+      ? (keys[n - 1] as number) - (keys[0] as number) - (n - 1)
+      : Math.max(0, Math.max(...keys) - Math.min(...keys) + 1 - new Set(keys).size);
+  }
+  const stats: TrackStatsDoc = {
+    v: TRACK_STATS_VERSION,
+    keyframes: n,
+    interpolated,
+    valid,
+    fixed:
+      LineLengths.base +
+      textBytes(doc._id) +
+      textBytes(doc.itemId) +
+      textBytes(doc.personaId) +
+      (mode === "" ? "linear".length : textBytes(mode)),
+  };
+  const link = doc.link;
+  if (link != null && Object.hasOwn(link, "objectLink")) {
+    stats.fixed +=
+      LineLengths.objectLink + textBytes(link.objectLink?.objectId) + textBytes(link.objectLink?.objectType);
+  } else if (link != null && Object.hasOwn(link, "typeAssignment")) {
+    stats.fixed +=
+      LineLengths.typeLink + textBytes(link.typeAssignment?.typeId) + textBytes(link.typeAssignment?.typeName);
+  } else if (Object.hasOwn(doc, "categoryId")) {
+    // The category's name is the dataset's (and can be renamed): added when read.
+    stats.fixed += LineLengths.typeLink + textBytes(doc.categoryId);
+    stats.category = doc.categoryId ?? null;
+  }
+  if (!valid) stats.errors = validateBoxSequence({ interpolationMode: mode, boxes } as never);
+  return stats;
+}
+
+/** UTF-8 bytes of a value as MongoDB's `$toString` prints it; null and missing are "". */
+function textBytes(value: string | number | null | undefined): number {
+  return value == null ? 0 : Buffer.byteLength(String(value));
 }

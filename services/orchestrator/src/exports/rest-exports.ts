@@ -1,6 +1,6 @@
 // The seeds' synchronous export routes: GET /api/export and /api/export/stats (seed 001, video
-// tracks as JSON Lines or a JSON array, counted and validated by one MongoDB aggregation before a
-// streamed body) and POST /v1/ground-truths/snapshot (seed 000, a json-snapshot export job whose
+// tracks as JSON Lines or a JSON array, counted and validated from per-track statistics stored at
+// write time, see stats.ts, before a streamed body) and POST /v1/ground-truths/snapshot (seed 000, a json-snapshot export job whose
 // result is sent back in the response).
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
@@ -60,6 +60,12 @@ const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_IDS = 1000;
 /** Body chunks of about this many characters (the first line goes out on its own, at once). */
 const CHUNK_CHARS = 64 * 1024;
+/**
+ * Tracks read before the first line goes out: a first query for this many, then the rest in
+ * batches of `BATCH_TRACKS` (a 1000-track first batch of ~4 KB tracks would delay the first byte).
+ */
+const FIRST_TRACKS = 16;
+const BATCH_TRACKS = 1000;
 /** SnapshotTooOld / SnapshotUnavailable: the snapshot left MongoDB's history window. */
 const SNAPSHOT_ERRORS = new Set([239, 246]);
 
@@ -344,9 +350,13 @@ function snapshotReads(db: Db): () => Promise<boolean> {
 
 async function* emptyDocs(): AsyncGenerator<AnnotationDoc> {}
 
+/** What the line needs: not the other geometries, nor the fields derived for conflict checks and counts. */
+const TRACK_PROJECTION = { attributes: 0, geometry: 0, frameRange: 0, trackKey: 0, trackStats: 0 } as const;
+
 /**
  * The tracks in (itemId, _id) order through the {datasetId, itemId, _id} index, read in the
- * export's snapshot. Should the snapshot fall out of MongoDB's history window (5 minutes by
+ * export's snapshot; the first `FIRST_TRACKS` by a query of their own, so the first line does not
+ * wait for a full batch. Should the snapshot fall out of MongoDB's history window (5 minutes by
  * default) mid-stream, reading resumes after the last track without it.
  */
 async function* trackDocs(
@@ -358,6 +368,7 @@ async function* trackDocs(
   const annotations = db.collection<AnnotationDoc>(Collections.annotations);
   let current = session;
   let after: { itemId: string; _id: string } | undefined;
+  let first = true;
   for (;;) {
     const query: Filter<AnnotationDoc> = after
       ? {
@@ -368,21 +379,26 @@ async function* trackDocs(
         }
       : match;
     const cursor = annotations
-      .find(query, { ...(current ? { session: current } : {}), projection: { attributes: 0, geometry: 0 } })
+      .find(query, { ...(current ? { session: current } : {}), projection: TRACK_PROJECTION })
       .sort({ itemId: 1, _id: 1 })
       .hint({ datasetId: 1, itemId: 1, _id: 1 })
-      .batchSize(1000);
+      .limit(first ? FIRST_TRACKS : 0)
+      .batchSize(first ? FIRST_TRACKS : BATCH_TRACKS);
     try {
+      let read = 0;
       for await (const doc of cursor) {
         after = { itemId: doc.itemId, _id: doc._id };
+        read += 1;
         yield doc;
       }
-      return;
+      if (!first || read < FIRST_TRACKS) return;
+      first = false;
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (current === undefined || typeof code !== "number" || !SNAPSHOT_ERRORS.has(code)) throw err;
       log.warn({ code }, "export outlived its MongoDB snapshot; continuing without it");
       current = undefined;
+      first = false;
     } finally {
       await cursor.close();
     }

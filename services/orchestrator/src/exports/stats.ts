@@ -1,6 +1,7 @@
-// Export statistics computed by MongoDB (one lean aggregation, no pass over the data in Node):
-// the counts and size estimate of seed 001's GET /api/export and /api/export/stats, the sequence
-// validation that decides its 400, and the GetExportStats RPC.
+// Export statistics computed by MongoDB (no pass over the data in Node): the counts and size
+// estimate of seed 001's GET /api/export and /api/export/stats, the sequence validation that
+// decides its 400, and the GetExportStats RPC. Tracks carry their own statistics (`trackStats`,
+// written with them), so these are sums, mostly read from one index.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { SequenceErrors } from "@labelport/sdk";
 import type { GetExportStatsRequest, GetExportStatsResponseSchema } from "@labelport/sdk/contracts";
@@ -8,6 +9,9 @@ import type { ClientSession, Db, Document, Filter } from "mongodb";
 import { requireDataset } from "../data/datasets.ts";
 import { compileFilter } from "../data/filters.ts";
 import { type AnnotationDoc, type BoxDoc, Collections, type DatasetDoc, type ItemDoc } from "../data/model.ts";
+import { LineLengths, TRACK_STATS_VERSION } from "../data/tracks.ts";
+
+export { LineLengths };
 
 /**
  * Seed 001: "Exports larger than 100 MB trigger a warning". The seed's own example shows the
@@ -19,6 +23,8 @@ export const LARGE_EXPORT_WARNING = "Large export. Consider filtering by persona
 export const MAX_LISTED_INVALID = 1000;
 /** Tracks serialized to measure box lengths (see `estimateSize`). */
 const SAMPLE_TRACKS = 64;
+/** Random annotations of the collection read per wanted sample track before the selection's own draw. */
+const SAMPLE_DRAWS = 4;
 /** Interpolated boxes measured per sampled track. */
 const SAMPLE_FRAMES = 16;
 
@@ -60,40 +66,30 @@ export function sizeWarning(bytes: number): string | undefined {
 type Expr = unknown;
 
 // ---------------------------------------------------------------------------------------------
-// Size. One line of videoAnnotationLine (field order id, videoId, personaId, annotationType,
-// typeAssignment | objectLink, boundingBoxSequence, createdAt, updatedAt) is
-//   BASE + |id| + |videoId| + |personaId| + |interpolationMode or "linear"| + LINK
-//        + Σ |box| + (boxes - 1)                                     (commas between boxes)
-//   BASE = 197: the keys and punctuation, "type", two 24-character ISO times
-//   LINK = 45 + |typeId| + |typeName|         typeAssignment (or the category, typeId its id)
-//        | 47 + |objectId| + |objectType|     objectLink (includes "object" over "type")
-//        | 0                                  neither
-//   |box| = 70 + |frameNumber| + |x| + |y| + |width| + |height| + |isKeyframe| + |visible|
-// with |s| the UTF-8 bytes of a string (JSON escapes not counted) and the literal lengths
-// pinned by stats.test.ts against the real formatter. MongoDB sums the per-line part exactly;
-// box lengths depend on how JavaScript prints numbers (an interpolated 956.627125 or
-// 133.33333333333334), which MongoDB cannot reproduce, so they are measured: up to 64 random
-// tracks of the selection are serialized box by box (keyframes whole, 16 random interpolated
-// frames each, computed as the SDK interpolates), and the mean keyframe and interpolated box
-// lengths are applied to the exact counts. jsonl adds "\n" per line; json adds "[", "\n" or
-// ",\n" per line and "\n]\n" (2 per line + 3; "[]\n" when empty).
+// Size. One line of videoAnnotationLine is the sum of data/tracks.ts `LineLengths` parts.
+// MongoDB sums the per-line part exactly; box lengths depend on how JavaScript prints numbers (an
+// interpolated 956.627125 or 133.33333333333334), which MongoDB cannot reproduce, so they are
+// measured: up to 64 random tracks of the selection are serialized box by box (keyframes whole,
+// 16 random interpolated frames each, computed as the SDK interpolates), and the mean keyframe
+// and interpolated box lengths are applied to the exact counts. jsonl adds "\n" per line; json
+// adds "[", "\n" or ",\n" per line and "\n]\n" (2 per line + 3; "[]\n" when empty).
+//
+// The per-track numbers that do not depend on the request are stored on the track when it is
+// written (`trackStats`, see data/tracks.ts `trackStatsOf`), so the pass before the first byte
+// only adds them up; tracks written before that (or with another TRACK_STATS_VERSION) are
+// computed here, by the expressions below, which `trackStatsOf` mirrors.
 // ---------------------------------------------------------------------------------------------
-
-export const LineLengths = {
-  base: 197,
-  typeLink: 45,
-  objectLink: 47,
-  box: 70,
-} as const;
 
 const strLen = (value: Expr): Expr => ({ $strLenBytes: { $toString: { $ifNull: [value, ""] } } });
 const has = (field: string): Expr => ({ $ne: [{ $type: field }, "missing"] });
 const field = (name: string, input: Expr): Expr => ({ $getField: { field: name, input } });
 
-function linkLength(categories: DatasetDoc["categories"]): Expr {
-  const categoryName = {
+/** UTF-8 bytes of the name of the dataset category whose id `id` evaluates to; 0 for none. */
+function categoryNameLength(categories: DatasetDoc["categories"], id: Expr): Expr {
+  if (categories.length === 0) return 0;
+  return {
     $let: {
-      vars: { i: { $indexOfArray: [categories.map((category) => category.id), "$categoryId"] } },
+      vars: { i: { $indexOfArray: [categories.map((category) => category.id), id] } },
       in: {
         $cond: [
           { $lt: ["$$i", 0] },
@@ -103,6 +99,10 @@ function linkLength(categories: DatasetDoc["categories"]): Expr {
       },
     },
   };
+}
+
+function linkLength(categories: DatasetDoc["categories"]): Expr {
+  const categoryName = categoryNameLength(categories, "$categoryId");
   return {
     $cond: [
       has("$link.objectLink"),
@@ -200,10 +200,47 @@ function sequenceErrors(): Expr {
  * Per annotation: `track`, and for tracks `valid` (no validateBoxSequence error), `keyframes`,
  * `interpolated` (0 unless asked for; what interpolateBoxSequence adds), `commas` between boxes and
  * `fixed` (the line without its boxes, with its separator); `errors` when asked, for invalid ones.
- * Kept lean: it runs over every selected annotation before the first byte is sent.
+ * Read from the stored `trackStats` when they are of this version, else computed from the boxes.
  */
 export function trackStatsProjection(options: TrackStatsOptions, extra: { errors?: boolean } = {}): Document {
   const separator = options.format === "jsonl" ? 1 : 2;
+  const storedInterpolated = options.includeInterpolated ? "$trackStats.interpolated" : 0;
+  const stored = {
+    valid: "$trackStats.valid",
+    keyframes: "$trackStats.keyframes",
+    interpolated: storedInterpolated,
+    commas: { $max: [0, { $subtract: [{ $add: ["$trackStats.keyframes", storedInterpolated] }, 1] }] },
+    fixed: {
+      $add: [
+        "$trackStats.fixed",
+        separator,
+        {
+          $cond: [has("$trackStats.category"), categoryNameLength(options.categories, "$trackStats.category"), 0],
+        },
+      ],
+    },
+    ...(extra.errors ? { errors: { $cond: ["$trackStats.valid", "$$REMOVE", "$trackStats.errors"] } } : {}),
+  };
+  return {
+    track: { $eq: ["$type", "track"] },
+    stats: {
+      $cond: [
+        { $ne: ["$type", "track"] },
+        { valid: true, keyframes: 0, interpolated: 0, commas: 0, fixed: 0 },
+        {
+          $cond: [
+            { $eq: ["$trackStats.v", TRACK_STATS_VERSION] },
+            stored,
+            computedTrackStats(options, extra, separator),
+          ],
+        },
+      ],
+    },
+  };
+}
+
+/** A track's statistics computed from its boxes (tracks without stored `trackStats`). */
+function computedTrackStats(options: TrackStatsOptions, extra: { errors?: boolean }, separator: number): Expr {
   const interpolated = options.includeInterpolated
     ? {
         $cond: [
@@ -247,75 +284,66 @@ export function trackStatsProjection(options: TrackStatsOptions, extra: { errors
     ],
   };
   return {
-    track: { $eq: ["$type", "track"] },
-    stats: {
-      $cond: [
-        { $ne: ["$type", "track"] },
-        { valid: true, keyframes: 0, interpolated: 0, commas: 0, fixed: 0 },
-        {
-          $let: {
-            vars: {
-              b: { $ifNull: ["$boxSequence.boxes", []] },
-              mode: { $ifNull: ["$boxSequence.interpolationMode", ""] },
-            },
-            in: {
-              $let: {
-                vars: {
-                  kf: { $filter: { input: "$$b", cond: { $eq: ["$$this.isKeyframe", true] } } },
-                  frames: "$$b.frameNumber",
-                },
-                in: {
-                  $let: {
-                    vars: {
-                      n: { $size: "$$kf" },
-                      valid: {
-                        $and: [
-                          { $gt: [{ $size: "$$kf" }, 0] },
-                          // Strictly ascending: equal to its own sorted set of frames.
-                          { $eq: ["$$frames", { $sortArray: { input: { $setUnion: ["$$frames"] }, sortBy: 1 } }] },
-                          {
-                            $not: [
-                              {
-                                $anyElementTrue: [
-                                  {
-                                    $map: {
-                                      input: "$$b",
-                                      in: {
-                                        $or: [
-                                          { $lt: [{ $ifNull: ["$$this.width", 0] }, 0] },
-                                          { $lt: [{ $ifNull: ["$$this.height", 0] }, 0] },
-                                        ],
-                                      },
-                                    },
-                                  },
-                                ],
+    $let: {
+      vars: {
+        b: { $ifNull: ["$boxSequence.boxes", []] },
+        mode: { $ifNull: ["$boxSequence.interpolationMode", ""] },
+      },
+      in: {
+        $let: {
+          vars: {
+            kf: { $filter: { input: "$$b", cond: { $eq: ["$$this.isKeyframe", true] } } },
+            frames: "$$b.frameNumber",
+          },
+          in: {
+            $let: {
+              vars: {
+                n: { $size: "$$kf" },
+                valid: {
+                  $and: [
+                    { $gt: [{ $size: "$$kf" }, 0] },
+                    // Strictly ascending: equal to its own sorted set of frames.
+                    { $eq: ["$$frames", { $sortArray: { input: { $setUnion: ["$$frames"] }, sortBy: 1 } }] },
+                    {
+                      $not: [
+                        {
+                          $anyElementTrue: [
+                            {
+                              $map: {
+                                input: "$$b",
+                                in: {
+                                  $or: [
+                                    { $lt: [{ $ifNull: ["$$this.width", 0] }, 0] },
+                                    { $lt: [{ $ifNull: ["$$this.height", 0] }, 0] },
+                                  ],
+                                },
                               },
-                            ],
-                          },
-                          { $in: ["$$mode", ["", "linear"]] },
-                        ],
-                      },
-                    },
-                    in: {
-                      $let: {
-                        vars: { interpolated },
-                        in: {
-                          valid: "$$valid",
-                          keyframes: "$$n",
-                          interpolated: "$$interpolated",
-                          commas: { $max: [0, { $subtract: [{ $add: ["$$n", "$$interpolated"] }, 1] }] },
-                          fixed,
-                          ...(extra.errors ? { errors: { $cond: ["$$valid", "$$REMOVE", sequenceErrors()] } } : {}),
+                            },
+                          ],
                         },
-                      },
+                      ],
                     },
+                    { $in: ["$$mode", ["", "linear"]] },
+                  ],
+                },
+              },
+              in: {
+                $let: {
+                  vars: { interpolated },
+                  in: {
+                    valid: "$$valid",
+                    keyframes: "$$n",
+                    interpolated: "$$interpolated",
+                    commas: { $max: [0, { $subtract: [{ $add: ["$$n", "$$interpolated"] }, 1] }] },
+                    fixed,
+                    ...(extra.errors ? { errors: { $cond: ["$$valid", "$$REMOVE", sequenceErrors()] } } : {}),
                   },
                 },
               },
             },
           },
         },
-      ],
+      },
     },
   };
 }
@@ -343,20 +371,42 @@ interface BoxLengths {
   interpolated: number;
 }
 
-/** Mean serialized box lengths of a random sample of the selected tracks (see the size note above). */
+/**
+ * Mean serialized box lengths of a random sample of the selected tracks (see the size note
+ * above). First from random tracks of the whole collection (MongoDB's random cursor reads only
+ * those), which serves when the selection is a good part of it; else drawn from the selection's
+ * ids, which `TRACK_TOTALS_INDEX` holds for the usual selections, and only those tracks are read.
+ */
 export async function sampleBoxLengths(
   db: Db,
   match: Filter<AnnotationDoc>,
   includeInterpolated: boolean,
 ): Promise<BoxLengths> {
-  const sample = await db
-    .collection<AnnotationDoc>(Collections.annotations)
+  const annotations = db.collection<AnnotationDoc>(Collections.annotations);
+  const selected = { ...match, type: "track" } as Filter<AnnotationDoc>;
+  let sample = await annotations
     .aggregate<Pick<AnnotationDoc, "boxSequence">>([
-      { $match: { ...match, type: "track" } },
-      { $sample: { size: SAMPLE_TRACKS } },
+      { $sample: { size: SAMPLE_TRACKS * SAMPLE_DRAWS } },
+      { $match: selected },
+      { $limit: SAMPLE_TRACKS },
       { $project: { _id: 0, boxSequence: 1 } },
     ])
     .toArray();
+  if (sample.length < SAMPLE_TRACKS / 4) {
+    const ids = await annotations
+      .aggregate<{ _id: string }>([
+        { $match: selected },
+        { $project: { _id: 1 } },
+        { $sample: { size: SAMPLE_TRACKS } },
+      ])
+      .toArray();
+    sample =
+      ids.length === 0
+        ? []
+        : await annotations
+            .find({ _id: { $in: ids.map((row) => row._id) } }, { projection: { _id: 0, boxSequence: 1 } })
+            .toArray();
+  }
   return measureBoxes(
     sample.map((doc) => doc.boxSequence?.boxes ?? []),
     includeInterpolated,
@@ -452,8 +502,8 @@ function estimateSize(totals: TotalsRow | undefined, lengths: BoxLengths, format
 }
 
 /**
- * Counts, size and validation of the tracks `match` selects. The counts come from one
- * aggregation; pass the session of the export's snapshot so they describe exactly what is
+ * Counts, size and validation of the tracks `match` selects. The counts come from
+ * `selectionTotals`; pass the session of the export's snapshot so they describe exactly what is
  * streamed after. The box-length sample runs beside it, outside the session (a session takes one
  * operation at a time, and the sample only feeds the estimate).
  */
@@ -465,17 +515,11 @@ export async function trackSummary(
 ): Promise<TrackSummary> {
   const annotations = db.collection<AnnotationDoc>(Collections.annotations);
   const inSession = session ? { session } : {};
-  const [rows, lengths] = await Promise.all([
-    annotations
-      .aggregate<TotalsRow>(
-        [{ $match: match }, { $project: trackStatsProjection(options) }, { $group: { _id: null, ...TRACK_TOTALS } }],
-        inSession,
-      )
-      .toArray(),
+  const [totals, lengths] = await Promise.all([
+    selectionTotals(db, match, options, session),
     sampleBoxLengths(db, match, options.includeInterpolated),
   ]);
-  const totals = rows[0];
-  const invalidCount = totals?.invalid ?? 0;
+  const invalidCount = totals.invalid;
   // Rare, so a second pass: the errors of the first invalid sequences.
   const invalid =
     invalidCount === 0
@@ -483,7 +527,15 @@ export async function trackSummary(
       : await annotations
           .aggregate<InvalidSequence>(
             [
-              { $match: match },
+              // Invalid stored tracks, and the tracks whose statistics are computed.
+              {
+                $match: {
+                  $and: [
+                    match,
+                    { $or: [{ "trackStats.valid": false }, { "trackStats.v": { $ne: TRACK_STATS_VERSION } }] },
+                  ],
+                },
+              },
               { $project: trackStatsProjection(options, { errors: true }) },
               { $match: { "stats.valid": false } },
               { $sort: { _id: 1 } },
@@ -493,16 +545,117 @@ export async function trackSummary(
             inSession,
           )
           .toArray();
-  const annotationCount = totals?.annotations ?? 0;
+  const annotationCount = totals.annotations;
   return {
     annotationCount,
     sequenceCount: annotationCount,
-    keyframeCount: totals?.keyframes ?? 0,
-    interpolatedFrameCount: totals?.interpolated ?? 0,
+    keyframeCount: totals.keyframes,
+    interpolatedFrameCount: totals.interpolated,
     totalSize: estimateSize(totals, lengths, options.format),
     invalidCount,
     invalid,
   };
+}
+
+/**
+ * Keys of the index that answers `selectionTotals` from index entries alone (a covered query,
+ * no track read) for a dataset's tracks, and `sampleBoxLengths`' draw of ids. Tracks only, so
+ * the annotations of image datasets do not pay for it on write.
+ */
+export const TRACK_TOTALS_INDEX = {
+  key: {
+    datasetId: 1,
+    type: 1,
+    removed: 1,
+    "trackStats.v": 1,
+    "trackStats.category": 1,
+    "trackStats.keyframes": 1,
+    "trackStats.interpolated": 1,
+    "trackStats.fixed": 1,
+    "trackStats.valid": 1,
+    _id: 1,
+  },
+  options: { name: "trackTotals", partialFilterExpression: { type: "track" } },
+} as const;
+
+/**
+ * The totals of the selection: tracks with stored statistics summed per category (the only
+ * request-dependent part of their line is the category's name), the others computed from their
+ * boxes. Both passes run in `session`, one after the other.
+ */
+async function selectionTotals(
+  db: Db,
+  match: Filter<AnnotationDoc>,
+  options: TrackStatsOptions,
+  session: ClientSession | undefined,
+): Promise<TotalsRow> {
+  const annotations = db.collection<AnnotationDoc>(Collections.annotations);
+  const inSession = session ? { session } : {};
+  const storedMatch = { ...match, type: "track", "trackStats.v": TRACK_STATS_VERSION } as Filter<AnnotationDoc>;
+  // Grouped rather than counted with $cond: plain sums are what the index scan feeds fastest.
+  const stored = await annotations
+    .aggregate<StoredTotalsRow>(
+      [
+        { $match: storedMatch },
+        {
+          $group: {
+            _id: { category: "$trackStats.category", valid: "$trackStats.valid" },
+            annotations: { $sum: 1 },
+            keyframes: { $sum: "$trackStats.keyframes" },
+            ...(options.includeInterpolated ? { interpolated: { $sum: "$trackStats.interpolated" } } : {}),
+            fixed: { $sum: "$trackStats.fixed" },
+          },
+        },
+      ],
+      inSession,
+    )
+    .toArray();
+  const [computed] = await annotations
+    .aggregate<TotalsRow>(
+      [
+        { $match: { ...match, "trackStats.v": { $ne: TRACK_STATS_VERSION } } },
+        { $project: trackStatsProjection(options) },
+        { $group: { _id: null, ...TRACK_TOTALS } },
+      ],
+      inSession,
+    )
+    .toArray();
+  const totals: TotalsRow = computed
+    ? { ...computed }
+    : { annotations: 0, keyframes: 0, interpolated: 0, commas: 0, fixed: 0, invalid: 0 };
+  // Reversed: the first category of an id wins, as $indexOfArray finds it.
+  const nameBytes = new Map(options.categories.map((c) => [c.id, Buffer.byteLength(c.name)] as const).reverse());
+  const separator = options.format === "jsonl" ? 1 : 2;
+  let storedInvalid = 0;
+  for (const row of stored) {
+    const interpolated = row.interpolated ?? 0;
+    totals.annotations += row.annotations;
+    totals.keyframes += row.keyframes;
+    totals.interpolated += interpolated;
+    if (!row._id.valid) storedInvalid += row.annotations;
+    totals.fixed += row.fixed + row.annotations * (separator + (nameBytes.get(row._id.category ?? Number.NaN) ?? 0));
+    // Commas between boxes: keyframes + interpolated - 1 for each track with a keyframe.
+    totals.commas += row.keyframes + interpolated - row.annotations;
+  }
+  totals.invalid += storedInvalid;
+  if (storedInvalid > 0) {
+    // Only invalid tracks can lack keyframes; those have no boxes, so no comma to take back.
+    totals.commas += await annotations.countDocuments(
+      { ...storedMatch, "trackStats.valid": false, "trackStats.keyframes": 0 },
+      inSession,
+    );
+  }
+  return totals;
+}
+
+interface StoredTotalsRow {
+  /** The category whose name the tracks print (null for none), and whether they are valid. */
+  _id: { category?: number | null; valid: boolean };
+  annotations: number;
+  keyframes: number;
+  /** Only when interpolated frames are asked for. */
+  interpolated?: number;
+  fixed: number;
 }
 
 /** The formats whose output is seed 001's line per track (the jsonl plugin's, and the default). */

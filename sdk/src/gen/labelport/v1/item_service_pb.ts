@@ -312,7 +312,8 @@ export type StreamItemsRequest = Message<"labelport.v1.StreamItemsRequest"> & {
   snapshotTime?: Timestamp | undefined;
 
   /**
-   * Items per response message (default 500, at most 5000).
+   * Items per response message at most (default 500, at most 5000); a response is also closed
+   * at the first item boundary past 4 MiB, so large items (long tracks) come in fewer per message.
    *
    * @generated from field: uint32 batch_size = 5;
    */

@@ -6,6 +6,7 @@ import type { AnnotationDoc, ItemDoc } from "../model.ts";
 import { keyframeCount } from "../tracks.ts";
 import { annotationDoc, type FieldProblem, itemDoc } from "../validate.ts";
 import type { LineIssue } from "./annotation-line.ts";
+import { fastItem } from "./item-json.ts";
 
 export interface ParsedItem {
   item: ItemDoc;
@@ -22,9 +23,9 @@ export function parseItemLine(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { ok: false, errors: [{ type: "validation", message: "expected a JSON object (one item)" }] };
   }
-  let item: Item;
+  let item: Item | undefined = fastItem(value);
   try {
-    item = fromJson(ItemSchema, value as JsonValue);
+    item ??= fromJson(ItemSchema, value as JsonValue);
   } catch (err) {
     const field = locate(ItemSchema, value, "");
     return {

@@ -62,7 +62,7 @@ export interface ReadOptions {
   maxDepth?: number;
 }
 
-/** Records of a spooled file, in batches of about `batchSize`. */
+/** Records of a spooled file, in batches of `batchSize` (the last one may be smaller). */
 export async function* readRecords(
   path: string,
   format: RecordFormat,
@@ -82,8 +82,9 @@ export async function* readRecords(
     }
     splitter.push(chunk, batch);
     if (batch.length >= batchSize) {
-      yield batch;
-      batch = [];
+      let start = 0;
+      for (; batch.length - start >= batchSize; start += batchSize) yield batch.slice(start, start + batchSize);
+      batch = batch.slice(start);
     }
   }
   splitter.end(batch);

@@ -3,10 +3,11 @@
 // seed 001 conflict rules decide each record in file order, and the batch's writes go to the
 // writer in bulk. Preview runs the same code with a writer that writes nothing; an in-memory
 // overlay of what this import has done so far keeps preview and import decisions identical.
+import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { Db, Filter } from "mongodb";
 import type { AnnotationDoc, DatasetDoc, ItemDoc, PersonaDoc } from "../model.ts";
 import { Collections } from "../model.ts";
-import { frameRangeOf, keyframeCount, mergeBoxes, rangesOverlap, trackKeyOf, trimBoxes } from "../tracks.ts";
+import { keyframeCount, mergeBoxes, rangesOverlap, trackKeyOf, trimBoxes, withBoxes } from "../tracks.ts";
 import { type LineIssue, type ParsedAnnotation, parseAnnotationLine } from "./annotation-line.ts";
 import { ImportEmptyFileError, ImportParseError } from "./errors.ts";
 import type { CountsEntry, ImportStatusName, SummaryEntry } from "./history.ts";
@@ -14,7 +15,15 @@ import { emptyCounts, IssueLog, issue } from "./issues.ts";
 import { type ParsedItem, parseItemLine } from "./item-line.ts";
 import type { ImportOptions } from "./options.ts";
 import { type RawRecord, readRecords } from "./reader.ts";
-import { addOp, type BatchWrite, emptyBatch, type ImportWriter } from "./writer.ts";
+import {
+  addOp,
+  type BatchWrite,
+  emptyBatch,
+  type IdDoc,
+  type ImportWriter,
+  type WrittenDocs,
+  writtenDocs,
+} from "./writer.ts";
 
 export type ImportFormat = "jsonl" | "json" | "labelport-items";
 export const IMPORT_FORMATS: readonly ImportFormat[] = ["jsonl", "json", "labelport-items"];
@@ -57,7 +66,16 @@ interface VideoInfo {
 
 const groupKey = (doc: AnnotationDoc): string => doc.trackKey ?? trackKeyOf(doc);
 
+/** Records validated between two turns of the event loop. */
+const YIELD_EVERY = 64;
+
 const unique = <T>(values: Iterable<T>): T[] => [...new Set(values)];
+
+function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
 
 function idOf(value: unknown): string | undefined {
   const id = (value as { id?: unknown } | null)?.id;
@@ -160,28 +178,53 @@ export class ImportRun {
   private async goDry(): Promise<void> {
     if (this.dry) return;
     this.dry = true;
-    await this.pending?.catch(() => undefined);
-    this.pending = undefined;
+    for (const write of this.writes.splice(0)) await write.done.catch(() => undefined);
     if (this.writer.wrote) this.rolledBack = true;
     await this.writer.rollback();
   }
 
   /**
-   * A batch's writes run while the next batch is read and validated (CPU work that needs no
-   * database); the next batch's reads wait for them, so they see this import's own writes.
+   * Batch writes in flight, oldest first. A batch's writes run while the next batch is read,
+   * validated and looked up; its own writes start once the previous batch's ended, so at most one
+   * batch is being written and one more waits (with its journal entry written meanwhile).
    */
-  private pending: Promise<void> | undefined;
+  private readonly writes: Array<{ done: Promise<void>; docs: WrittenDocs }> = [];
 
   private startWrite(batch: BatchWrite): void {
-    const write = this.writer.apply(batch);
-    write.catch(() => undefined);
-    this.pending = write;
+    const done = this.writer.apply(batch, this.writes.at(-1)?.done);
+    done.catch(() => undefined);
+    this.writes.push({ done, docs: this.writer.session ? new Map() : writtenDocs(batch) });
   }
 
+  /** Waits for every write in flight; throws the first failure. */
   private async settle(): Promise<void> {
-    const write = this.pending;
-    this.pending = undefined;
-    await write;
+    while (this.writes.length > 0) await (this.writes.shift() as { done: Promise<void> }).done;
+  }
+
+  /**
+   * Before a batch's lookups. A transaction's reads go through its session after its writes;
+   * otherwise they run while the last batch is written, and see its documents through `inFlight`.
+   */
+  private async beforeLookups(): Promise<void> {
+    if (this.writer.session) await this.settle();
+    while (this.writes.length > 1) await (this.writes.shift() as { done: Promise<void> }).done;
+  }
+
+  /** The documents of the batch that may still be being written, in `collection`. */
+  private inFlight(collection: string): Map<string, IdDoc | null> | undefined {
+    return this.writes[0]?.docs.get(collection);
+  }
+
+  /** Lookup results with the documents of the batch in flight in their place. */
+  private patch<T extends IdDoc>(collection: string, found: Map<string, T>, ids: Iterable<string>): void {
+    const flight = this.inFlight(collection);
+    if (!flight) return;
+    for (const id of ids) {
+      if (!flight.has(id)) continue;
+      const doc = flight.get(id);
+      if (doc) found.set(id, doc as T);
+      else found.delete(id);
+    }
   }
 
   private async lineFailed(line: number, errors: LineIssue[], annotationId?: string): Promise<void> {
@@ -229,8 +272,11 @@ export class ImportRun {
   ): Promise<Array<{ line: number; value: T }>> {
     const out: Array<{ line: number; value: T }> = [];
     const strict = this.input.options.validation.strictMode;
+    let n = 0;
     for (const record of records) {
       if (this.stopped || this.truncated) break;
+      // Let the previous batch's write go on (its next command waits for the event loop).
+      if (++n % YIELD_EVERY === 0) await yieldToLoop();
       this.totalLines++;
       this.processedLines++;
       if (record.error !== undefined) {
@@ -298,7 +344,7 @@ export class ImportRun {
       () => this.skipped.annotations++,
     );
     if (parsed.length === 0 || this.stopped) return;
-    await this.settle();
+    await this.beforeLookups();
     const read = this.readOptions();
     const items = this.db.collection<ItemDoc>(Collections.items);
     const personas = this.db.collection<PersonaDoc>(Collections.personas);
@@ -319,17 +365,15 @@ export class ImportRun {
       for (const id of newVideoIds) if (!this.videos.has(id)) this.videos.set(id, null);
     }
     if (personaIds.length > 0) {
-      const found = await personas
-        .find(
-          { _id: { $in: personaIds }, $or: [{ datasetId: dataset._id }, { datasetId: { $exists: false } }] },
-          { projection: { _id: 1 }, ...read },
-        )
-        .toArray();
+      // Persona ids are unique per database: one another dataset created is the same persona (a
+      // placeholder here would collide with it, or before plain inserts, take it over).
+      const found = await personas.find({ _id: { $in: personaIds } }, { projection: { _id: 1 }, ...read }).toArray();
       for (const p of found) this.personas.set(p._id, true);
       for (const id of personaIds) if (!this.personas.has(id)) this.personas.set(id, false);
     }
     const full = new Map<string, AnnotationDoc>();
     for (const doc of await annotations.find({ _id: { $in: ids } }, read).toArray()) full.set(doc._id, doc);
+    this.patch(Collections.annotations, full, ids);
     // Tracks that may overlap: the same video, persona and link target (indexed `trackKey`).
     const keys = unique(parsed.map((p) => groupKey(p.value.doc)));
     const candidateFilter: Filter<AnnotationDoc> = {
@@ -364,6 +408,7 @@ export class ImportRun {
       }
       if (needed.size > 0) {
         for (const doc of await annotations.find({ _id: { $in: [...needed] } }, read).toArray()) full.set(doc._id, doc);
+        this.patch(Collections.annotations, full, needed);
       }
     }
     const before = new Map(full);
@@ -402,14 +447,12 @@ export class ImportRun {
     const { duplicateIds, overlappingFrames, missingDependencies } = options.conflictResolution;
     const doc = parsed.doc;
     const id = doc._id;
-    const skip = () => {
-      this.skipped.annotations++;
-    };
+    // No closures here: under tsx (keepNames) each one costs a defineProperty per line.
 
     // Dependencies: the video (an item of this dataset) and the persona.
     const video = this.videos.get(doc.itemId);
     if (video && video.datasetId !== dataset._id) {
-      skip();
+      this.skipped.annotations++;
       await this.lineFailed(
         line,
         [
@@ -444,82 +487,17 @@ export class ImportRun {
           },
           id,
         );
-        skip();
+        this.skipped.annotations++;
         return;
       }
     }
-    // Placeholders are created only for a line that is imported (see the end).
-    const createPlaceholders = () => {
-      for (const dep of missing) {
-        if (dep.kind === "video") {
-          this.videos.set(dep.id, { datasetId: dataset._id });
-          const placeholder: ItemDoc = {
-            _id: dep.id,
-            datasetId: dataset._id,
-            kind: "video",
-            status: "draft",
-            meta: { placeholder: true },
-            tags: [],
-            createdAt: this.now,
-            updatedAt: this.now,
-            version: 1,
-          };
-          this.imported.items++;
-          if (!this.dry) {
-            state.batch.befores.push({ collection: Collections.items, id: dep.id, doc: null });
-            addOp(state.batch, Collections.items, { insertOne: { document: placeholder } });
-          }
-          this.warn(
-            line,
-            { type: "missing_dependency", field: "videoId", message: `Created placeholder video "${dep.id}"` },
-            id,
-          );
-        } else {
-          this.personas.set(dep.id, true);
-          const placeholder: PersonaDoc = {
-            _id: dep.id,
-            datasetId: dataset._id,
-            name: dep.id,
-            placeholder: true,
-            createdAt: this.now,
-          };
-          if (!this.dry) {
-            state.batch.befores.push({ collection: Collections.personas, id: dep.id, doc: null });
-            addOp(state.batch, Collections.personas, { insertOne: { document: placeholder } });
-          }
-          this.warn(
-            line,
-            { type: "missing_dependency", field: "personaId", message: `Created placeholder persona "${dep.id}"` },
-            id,
-          );
-        }
-      }
-    };
-
-    const current = (key: string): AnnotationDoc | undefined => {
-      if (state.work.has(key)) return state.work.get(key) ?? undefined;
-      const entry = this.overlay.get(key);
-      if (entry && !entry.exists) return undefined;
-      return state.full.get(key);
-    };
-    const existsNow = (key: string): { exists: boolean; datasetId?: string; line?: number } => {
-      const entry = this.overlay.get(key);
-      if (entry) {
-        return entry.line === undefined
-          ? { exists: entry.exists, datasetId: entry.datasetId }
-          : { exists: entry.exists, datasetId: entry.datasetId, line: entry.line };
-      }
-      const found = state.full.get(key);
-      return found ? { exists: true, datasetId: found.datasetId } : { exists: false };
-    };
-
     let final: AnnotationDoc | undefined = doc;
     let finalRange = doc.frameRange as [number, number];
     let duplicateHandled = false;
-    const dup = existsNow(id);
+    const dup = this.existsNow(state, id);
     if (dup.exists) {
       if (dup.datasetId !== dataset._id) {
-        skip();
+        this.skipped.annotations++;
         await this.lineFailed(
           line,
           [{ type: "validation", field: "id", message: `id: annotation "${id}" belongs to another dataset` }],
@@ -537,7 +515,7 @@ export class ImportRun {
         line,
       });
       if (duplicateIds === "skip") {
-        skip();
+        this.skipped.annotations++;
         return;
       }
       if (duplicateIds === "fail") {
@@ -545,7 +523,7 @@ export class ImportRun {
         return;
       }
       duplicateHandled = true;
-      const existing = current(id);
+      const existing = this.current(state, id);
       if (duplicateIds === "overwrite") {
         if (existing && !parsed.createdAtGiven) final = { ...doc, createdAt: existing.createdAt };
       } else {
@@ -555,8 +533,7 @@ export class ImportRun {
           const boxes = mergeBoxes(existing.boxSequence.boxes, doc.boxSequence?.boxes ?? []);
           final = {
             ...existing,
-            boxSequence: { interpolationMode: existing.boxSequence.interpolationMode, boxes },
-            frameRange: frameRangeOf(boxes) as [number, number],
+            ...withBoxes(existing, boxes),
             updatedAt: this.now,
           };
           finalRange = final.frameRange as [number, number];
@@ -593,7 +570,7 @@ export class ImportRun {
         });
       }
       if (overlappingFrames === "skip") {
-        skip();
+        this.skipped.annotations++;
         return;
       }
       if (overlappingFrames === "fail") {
@@ -610,7 +587,7 @@ export class ImportRun {
       if (overlappingFrames === "merge" && !duplicateHandled) {
         const target = others[0] as { id: string; range: [number, number] };
         mergedInto = target.id;
-        const existing = current(target.id);
+        const existing = this.current(state, target.id);
         const union: [number, number] = [
           Math.min(target.range[0], finalRange[0]),
           Math.max(target.range[1], finalRange[1]),
@@ -619,8 +596,7 @@ export class ImportRun {
           const boxes = mergeBoxes(existing.boxSequence.boxes, doc.boxSequence?.boxes ?? []);
           const merged: AnnotationDoc = {
             ...existing,
-            boxSequence: { interpolationMode: existing.boxSequence.interpolationMode, boxes },
-            frameRange: frameRangeOf(boxes) as [number, number],
+            ...withBoxes(existing, boxes),
             updatedAt: this.now,
           };
           state.work.set(target.id, merged);
@@ -638,7 +614,7 @@ export class ImportRun {
         }
       }
       if (overlappingFrames === "overwrite") {
-        for (const other of others) this.trim(other, finalRange, current(other.id), state.work);
+        for (const other of others) this.trim(other, finalRange, this.current(state, other.id), state.work);
       }
     }
 
@@ -656,10 +632,89 @@ export class ImportRun {
         });
       }
     }
-    createPlaceholders();
+    // Placeholders are created only for a line that is imported.
+    this.createPlaceholders(missing, line, id, state.batch);
     this.imported.annotations++;
     this.imported.totalKeyframes += parsed.keyframes;
     if (parsed.keyframes === 1) this.imported.singleKeyframeSequences++;
+  }
+
+  /** Placeholders for a line's missing video and persona. */
+  private createPlaceholders(
+    missing: Array<{ kind: "video" | "persona"; id: string; field: string }>,
+    line: number,
+    id: string,
+    batch: BatchWrite,
+  ): void {
+    for (const dep of missing) {
+      if (dep.kind === "video") {
+        this.videos.set(dep.id, { datasetId: this.input.dataset._id });
+        const placeholder: ItemDoc = {
+          _id: dep.id,
+          datasetId: this.input.dataset._id,
+          kind: "video",
+          status: "draft",
+          meta: { placeholder: true },
+          tags: [],
+          createdAt: this.now,
+          updatedAt: this.now,
+          version: 1,
+        };
+        this.imported.items++;
+        if (!this.dry) {
+          batch.befores.push({ collection: Collections.items, id: dep.id, doc: null });
+          addOp(batch, Collections.items, { insertOne: { document: placeholder } });
+        }
+        this.warn(
+          line,
+          { type: "missing_dependency", field: "videoId", message: `Created placeholder video "${dep.id}"` },
+          id,
+        );
+      } else {
+        this.personas.set(dep.id, true);
+        const placeholder: PersonaDoc = {
+          _id: dep.id,
+          datasetId: this.input.dataset._id,
+          name: dep.id,
+          placeholder: true,
+          createdAt: this.now,
+        };
+        if (!this.dry) {
+          batch.befores.push({ collection: Collections.personas, id: dep.id, doc: null });
+          addOp(batch, Collections.personas, { insertOne: { document: placeholder } });
+        }
+        this.warn(
+          line,
+          { type: "missing_dependency", field: "personaId", message: `Created placeholder persona "${dep.id}"` },
+          id,
+        );
+      }
+    }
+  }
+
+  /** An annotation as this batch has left it so far (undefined: none). */
+  private current(
+    state: { full: Map<string, AnnotationDoc>; work: Map<string, AnnotationDoc | null> },
+    key: string,
+  ): AnnotationDoc | undefined {
+    if (state.work.has(key)) return state.work.get(key) ?? undefined;
+    const entry = this.overlay.get(key);
+    if (entry && !entry.exists) return undefined;
+    return state.full.get(key);
+  }
+
+  private existsNow(
+    state: { full: Map<string, AnnotationDoc> },
+    key: string,
+  ): { exists: boolean; datasetId?: string; line?: number } {
+    const entry = this.overlay.get(key);
+    if (entry) {
+      return entry.line === undefined
+        ? { exists: entry.exists, datasetId: entry.datasetId }
+        : { exists: entry.exists, datasetId: entry.datasetId, line: entry.line };
+    }
+    const found = state.full.get(key);
+    return found ? { exists: true, datasetId: found.datasetId } : { exists: false };
   }
 
   private entryOf(doc: AnnotationDoc): OverlayEntry {
@@ -686,8 +741,7 @@ export class ImportRun {
       }
       const trimmed: AnnotationDoc = {
         ...existing,
-        boxSequence: { interpolationMode: existing.boxSequence.interpolationMode, boxes },
-        frameRange: frameRangeOf(boxes) as [number, number],
+        ...withBoxes(existing, boxes),
         updatedAt: this.now,
       };
       work.set(other.id, trimmed);
@@ -719,7 +773,7 @@ export class ImportRun {
       () => this.skipped.items++,
     );
     if (parsed.length === 0 || this.stopped) return;
-    await this.settle();
+    await this.beforeLookups();
     const read = this.readOptions();
     const items = this.db.collection<ItemDoc>(Collections.items);
     const annotations = this.db.collection<AnnotationDoc>(Collections.annotations);
@@ -727,16 +781,35 @@ export class ImportRun {
     const annotationIds = unique(parsed.flatMap((p) => p.value.annotations.map((a) => a._id)));
     const existingItems = new Map<string, ItemDoc>();
     for (const doc of await items.find({ _id: { $in: itemIds } }, read).toArray()) existingItems.set(doc._id, doc);
+    this.patch(Collections.items, existingItems, itemIds);
     const existingAnnotations = new Map<string, AnnotationDoc>();
     for (const doc of await annotations.find({ datasetId: dataset._id, itemId: { $in: itemIds } }, read).toArray()) {
       existingAnnotations.set(doc._id, doc);
+    }
+    const flight = this.inFlight(Collections.annotations);
+    if (flight) {
+      // The batch in flight decides which of its annotations these items have.
+      const wanted = new Set(itemIds);
+      for (const [id, doc] of flight) {
+        existingAnnotations.delete(id);
+        const a = doc as AnnotationDoc | null;
+        if (a && a.datasetId === dataset._id && wanted.has(a.itemId)) existingAnnotations.set(id, a);
+      }
     }
     const missingIds = annotationIds.filter((id) => !existingAnnotations.has(id));
     if (missingIds.length > 0) {
       for (const doc of await annotations.find({ _id: { $in: missingIds } }, read).toArray()) {
         existingAnnotations.set(doc._id, doc);
       }
+      this.patch(Collections.annotations, existingAnnotations, missingIds);
     }
+    // The item's annotations in the database and in this batch's work, by item id (a line looks
+    // up its own item's, never scans all of them).
+    const existingByItem = new Map<string, string[]>();
+    for (const [id, a] of existingAnnotations) {
+      if (a.datasetId === dataset._id) pushTo(existingByItem, a.itemId, id);
+    }
+    const workByItem = new Map<string, string[]>();
     const { duplicateIds, missingDependencies } = options.conflictResolution;
     const batch = emptyBatch();
     const itemWork = new Map<string, ItemDoc>();
@@ -822,16 +895,19 @@ export class ImportRun {
       itemWork.set(item._id, item);
       // overwrite (and new items): the line's annotations replace the item's; merge keeps the others.
       if (!duplicate || duplicateIds === "overwrite") {
-        for (const [id, a] of existingAnnotations) {
-          if (a.itemId === item._id && a.datasetId === dataset._id && !kept.some((k) => k._id === id)) {
-            annotationWork.set(id, null);
-          }
+        const keptIds = new Set(kept.map((k) => k._id));
+        for (const id of existingByItem.get(item._id) ?? []) {
+          if (!keptIds.has(id)) annotationWork.set(id, null);
         }
-        for (const [id, a] of annotationWork) {
-          if (a && a.itemId === item._id && !kept.some((k) => k._id === id)) annotationWork.set(id, null);
+        for (const id of workByItem.get(item._id) ?? []) {
+          const a = annotationWork.get(id);
+          if (a && a.itemId === item._id && !keptIds.has(id)) annotationWork.set(id, null);
         }
       }
-      for (const a of kept) annotationWork.set(a._id, a);
+      for (const a of kept) {
+        annotationWork.set(a._id, a);
+        pushTo(workByItem, a.itemId, a._id);
+      }
       this.imported.items++;
       this.imported.annotations += kept.length;
       for (const a of kept) {
@@ -843,6 +919,8 @@ export class ImportRun {
     }
     if (this.dry) return;
     if (newCategories.length > 0) {
+      // The dataset document is updated in place: read it after every earlier update.
+      await this.settle();
       const current = await this.db.collection<DatasetDoc>(Collections.datasets).findOne({ _id: dataset._id }, read);
       if (current) {
         batch.befores.push({ collection: Collections.datasets, id: dataset._id, doc: current });
@@ -853,17 +931,23 @@ export class ImportRun {
         });
       }
     }
+    // The lookups above saw every document this batch touches (and this import's earlier
+    // batches): new ones are plain inserts, cheaper for the server than upserts.
     for (const [id, doc] of itemWork) {
-      batch.befores.push({ collection: Collections.items, id, doc: existingItems.get(id) ?? null });
-      addOp(batch, Collections.items, { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } });
+      const previous = existingItems.get(id) ?? null;
+      batch.befores.push({ collection: Collections.items, id, doc: previous });
+      if (previous) addOp(batch, Collections.items, { replaceOne: { filter: { _id: id }, replacement: doc } });
+      else addOp(batch, Collections.items, { insertOne: { document: doc } });
     }
     for (const [id, doc] of annotationWork) {
       const previous = existingAnnotations.get(id) ?? null;
       batch.befores.push({ collection: Collections.annotations, id, doc: previous });
       if (doc === null) {
         if (previous) addOp(batch, Collections.annotations, { deleteOne: { filter: { _id: id } } });
+      } else if (previous) {
+        addOp(batch, Collections.annotations, { replaceOne: { filter: { _id: id }, replacement: doc } });
       } else {
-        addOp(batch, Collections.annotations, { replaceOne: { filter: { _id: id }, replacement: doc, upsert: true } });
+        addOp(batch, Collections.annotations, { insertOne: { document: doc } });
       }
     }
     this.startWrite(batch);

@@ -1,8 +1,8 @@
 // How an import's batches reach the database. `transaction`: one MongoDB transaction for the
 // whole apply phase (a commit marker is written inside it, so recovery can tell a commit from a
 // crash). `journal`: where transactions are missing or too small, before-images of every touched
-// document are written durably ahead of each batch and replayed backwards on failure or at
-// start-up. `direct`: non-atomic imports. `preview`: writes nothing.
+// document (only the ids of the ones a batch creates) are written durably ahead of each batch and
+// replayed backwards on failure or at start-up. `direct`: non-atomic imports. `preview`: writes nothing.
 import type { AnyBulkWriteOperation, ClientSession, Db, Document, MongoClient } from "mongodb";
 import { Collections } from "../model.ts";
 
@@ -38,6 +38,24 @@ export function addOp(batch: BatchWrite, collection: string, op: AnyBulkWriteOpe
   list.push(op);
 }
 
+/** What a batch leaves in each collection: the new document, or null for a deleted one. */
+export type WrittenDocs = Map<string, Map<string, IdDoc | null>>;
+
+/** The documents a batch writes by id (updates of parts of a document are left out). */
+export function writtenDocs(batch: BatchWrite): WrittenDocs {
+  const out: WrittenDocs = new Map();
+  for (const [collection, ops] of batch.ops) {
+    const docs = new Map<string, IdDoc | null>();
+    for (const op of ops) {
+      if ("insertOne" in op) docs.set(op.insertOne.document._id, op.insertOne.document as IdDoc);
+      else if ("replaceOne" in op) docs.set(String(op.replaceOne.filter._id), op.replaceOne.replacement as IdDoc);
+      else if ("deleteOne" in op) docs.set(String(op.deleteOne.filter._id), null);
+    }
+    out.set(collection, docs);
+  }
+  return out;
+}
+
 export function batchSize(batch: BatchWrite): number {
   let n = 0;
   for (const ops of batch.ops.values()) n += ops.length;
@@ -50,7 +68,11 @@ export interface ImportWriter {
   readonly session: ClientSession | undefined;
   /** True once a batch reached the database. */
   readonly wrote: boolean;
-  apply(batch: BatchWrite): Promise<void>;
+  /**
+   * Writes a batch once `after` (the previous batch's write) has ended; the journal writer writes
+   * the batch's before-images meanwhile.
+   */
+  apply(batch: BatchWrite, after?: Promise<void>): Promise<void>;
   /** Makes the import durable; `marker` is stored with the commit for recovery. */
   commit(marker: Document): Promise<void>;
   /** Undoes everything applied; idempotent. */
@@ -59,18 +81,43 @@ export interface ImportWriter {
   readonly lsid: Document | undefined;
 }
 
-const WRITE_CHUNK = 1000;
+/**
+ * Operations per bulkWrite: a whole import batch goes in one command per collection, so the server
+ * works through it while the next batch is parsed (many small commands would each wait for the
+ * event loop, busy with that parsing, to send the next).
+ */
+const WRITE_CHUNK = 20_000;
 /** Journal documents stay well below MongoDB's 16 MB document limit. */
 const JOURNAL_CHUNK_BYTES = 8 * 1024 * 1024;
 
+/**
+ * Batches outside a transaction are acknowledged without waiting for the disk: the server persists
+ * writes in order (oplog / write-ahead log), so the import's commit point, a later majority write
+ * (the history update), makes every batch before it durable; the undo journal is written durably
+ * ahead of each batch, so a batch never outlives its before-images.
+ */
+const BATCH_WRITE_CONCERN = { w: 1 } as const;
+
 async function bulk(db: Db, batch: BatchWrite, session?: ClientSession): Promise<void> {
-  for (const [collection, ops] of batch.ops) {
+  const write = async (collection: string, ops: AnyBulkWriteOperation<IdDoc>[]) => {
     for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
       await db
         .collection<IdDoc>(collection)
-        .bulkWrite(ops.slice(i, i + WRITE_CHUNK), { ordered: false, ...(session ? { session } : {}) });
+        .bulkWrite(i === 0 && ops.length <= WRITE_CHUNK ? ops : ops.slice(i, i + WRITE_CHUNK), {
+          ordered: false,
+          ...(session ? { session } : { writeConcern: BATCH_WRITE_CONCERN }),
+        });
     }
+  };
+  if (session) {
+    // A transaction's session takes one operation at a time.
+    for (const [collection, ops] of batch.ops) await write(collection, ops);
+    return;
   }
+  // Collections in parallel; every write has ended before this returns (a rollback that follows
+  // must not race a write still in flight).
+  const results = await Promise.allSettled([...batch.ops].map(([collection, ops]) => write(collection, ops)));
+  for (const r of results) if (r.status === "rejected") throw r.reason;
 }
 
 export function createWriter(mode: WriterMode, client: MongoClient, db: Db, importId: string): ImportWriter {
@@ -88,7 +135,8 @@ export function createWriter(mode: WriterMode, client: MongoClient, db: Db, impo
         get wrote() {
           return wrote;
         },
-        async apply(batch) {
+        async apply(batch, after) {
+          await after;
           wrote = true;
           await bulk(db, batch);
         },
@@ -125,7 +173,8 @@ function transactionWriter(client: MongoClient, db: Db, importId: string): Impor
     get wrote() {
       return wrote;
     },
-    async apply(batch) {
+    async apply(batch, after) {
+      await after;
       wrote = true;
       await bulk(db, batch, session);
     },
@@ -169,30 +218,41 @@ function journalWriter(db: Db, importId: string): ImportWriter {
     get wrote() {
       return wrote;
     },
-    async apply(batch) {
+    async apply(batch, after) {
       wrote = true;
-      // Before-images first, durably; only then the batch.
+      // Before-images first, durably; only then the batch. Documents the batch creates need no
+      // image: their ids, listed per collection, are deleted on undo.
       const seen = new Set<string>();
       let chunk: BeforeImage[] = [];
+      let created = new Map<string, string[]>();
       let bytes = 0;
       const docs: Document[] = [];
       const flush = () => {
-        if (chunk.length === 0) return;
-        docs.push({ importId, seq: seq++, entries: chunk, createdAt: new Date() });
+        if (chunk.length === 0 && created.size === 0) return;
+        const doc: Document = { importId, seq: seq++, entries: chunk, createdAt: new Date() };
+        if (created.size > 0) doc.created = [...created].map(([collection, ids]) => ({ collection, ids }));
+        docs.push(doc);
         chunk = [];
+        created = new Map();
         bytes = 0;
       };
       for (const before of batch.befores) {
         const key = `${before.collection}\u0000${before.id}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        const size = before.doc ? approximateSize(before.doc) : 64;
+        const size = before.doc ? approximateSize(before.doc) : before.id.length + 16;
         if (bytes + size > JOURNAL_CHUNK_BYTES) flush();
-        chunk.push(before);
+        if (before.doc) chunk.push(before);
+        else {
+          const ids = created.get(before.collection);
+          if (ids) ids.push(before.id);
+          else created.set(before.collection, [before.id]);
+        }
         bytes += size;
       }
       flush();
       for (const doc of docs) await journal.insertOne(doc, { writeConcern: { w: "majority", journal: true } });
+      await after;
       await bulk(db, batch);
     },
     async commit() {
@@ -215,12 +275,22 @@ export async function undoJournal(db: Db, importId: string): Promise<number> {
   const cursor = journal.find({ importId }).sort({ seq: -1 });
   let restored = 0;
   for await (const entry of cursor) {
-    const entries = (entry.entries as BeforeImage[]).slice().reverse();
+    const entries = ((entry.entries ?? []) as BeforeImage[]).slice().reverse();
     const byCollection = new Map<string, AnyBulkWriteOperation<IdDoc>[]>();
+    const opsOf = (collection: string) => {
+      const ops = byCollection.get(collection) ?? [];
+      byCollection.set(collection, ops);
+      return ops;
+    };
+    // A document is either created or imaged in one entry, so the two lists never conflict.
+    for (const { collection, ids } of (entry.created ?? []) as Array<{ collection: string; ids: string[] }>) {
+      for (let i = 0; i < ids.length; i += WRITE_CHUNK) {
+        await db.collection<IdDoc>(collection).deleteMany({ _id: { $in: ids.slice(i, i + WRITE_CHUNK) } });
+      }
+      restored += ids.length;
+    }
     for (const before of entries) {
-      const ops = byCollection.get(before.collection) ?? [];
-      byCollection.set(before.collection, ops);
-      ops.push(
+      opsOf(before.collection).push(
         before.doc === null
           ? { deleteOne: { filter: { _id: before.id } } }
           : { replaceOne: { filter: { _id: before.id }, replacement: before.doc as IdDoc, upsert: true } },

@@ -33,7 +33,10 @@ export interface RunExportInput<Options> {
 }
 
 export interface RunExportResult {
+  /** The first 1000 artifacts by key (COMMIT_ARTIFACT_LIMIT), all of them when there are no more. */
   artifacts: Artifact[];
+  /** Sum of all artifacts' sizes in bytes (manifest.json not counted). */
+  totalSize: bigint;
   manifestKey: string;
   counts: ExportCounts;
   formatNotes: string[];
@@ -101,11 +104,12 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
     });
     return {
       artifacts: committed.artifacts,
+      totalSize: BigInt(committed.totalSize),
       manifestKey: committed.manifestKey,
       counts: create(ExportCountsSchema, {
         itemCount: BigInt(counted.items),
         annotationCount: BigInt(counted.annotations),
-        fileCount: BigInt(committed.artifacts.length),
+        fileCount: BigInt(committed.fileCount),
       }),
       formatNotes,
     };

@@ -267,15 +267,17 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         },
       });
       flushProgress();
-      jobLog.info("export completed", { files: result.artifacts.length });
+      const fileCount = Number(result.counts.fileCount);
+      jobLog.info("export completed", { files: fileCount });
       await publish({
         case: "completed",
         value: {
-          artifacts: result.artifacts.length <= MAX_EVENT_ARTIFACTS ? result.artifacts : [],
+          // Above the limit none are listed: the orchestrator lists those exports' files from storage.
+          artifacts: fileCount <= MAX_EVENT_ARTIFACTS ? result.artifacts.slice(0, MAX_EVENT_ARTIFACTS) : [],
           manifestKey: result.manifestKey,
           counts: result.counts,
           formatNotes: result.formatNotes,
-          totalSize: result.artifacts.reduce((sum, a) => sum + a.size, 0n),
+          totalSize: result.totalSize,
         },
       });
       message.ack();

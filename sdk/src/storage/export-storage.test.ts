@@ -7,7 +7,12 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { StorageDriver } from "./driver.ts";
 import { isDuplicateArtifact, isInvalidStorageKey } from "./errors.ts";
-import { createExportStorage, type ExportManifestFields, guessContentType } from "./export-storage.ts";
+import {
+  COMMIT_ARTIFACT_LIMIT,
+  createExportStorage,
+  type ExportManifestFields,
+  guessContentType,
+} from "./export-storage.ts";
 import { createLocalStorage } from "./local.ts";
 
 let dir: string;
@@ -174,6 +179,59 @@ describe("createExportStorage", () => {
     const { artifacts } = await storage.commit(fields);
     expect(artifacts.map((a) => a.key)).toEqual(["a.csv", "b.txt"]);
     expect(artifacts[0]?.contentType).toBe("text/csv");
+  });
+
+  it("streams manifest.json with the bytes JSON.stringify(manifest, null, 2) gives, for many files", async () => {
+    const storage = createExportStorage(driver, "exports/many");
+    const names = ["z.txt", "a b/ü.json", 'q"uote.txt', "A.txt", "a-b/c.xml", "a/b.xml", "a0.csv", "日本/語.txt"];
+    for (let i = 0; i < 1500; i++) names.push(`ann/${String((i * 7919) % 1500).padStart(5, "0")}.xml`);
+    // Written concurrently, in no particular order.
+    await Promise.all(names.map((name, i) => storage.writeFile(name, `body ${i} ${"x".repeat(i % 50)}`)));
+    const notes = { ...fields, notes: ["a", 'with "quotes" \u2028'] };
+    const result = await storage.commit(notes);
+    const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    const artifacts = sorted.map((key) => {
+      const i = names.indexOf(key);
+      const body = `body ${i} ${"x".repeat(i % 50)}`;
+      return { key, size: Buffer.byteLength(body), sha256: sha256(body), contentType: guessContentType(key) };
+    });
+    const expected = `${JSON.stringify(
+      {
+        schemaVersion: 1,
+        ...notes,
+        fileCount: artifacts.length,
+        totalSize: artifacts.reduce((sum, a) => sum + a.size, 0),
+        artifacts,
+      },
+      null,
+      2,
+    )}\n`;
+    expect(await readFile(join(dir, "exports", "exports/many/manifest.json"), "utf8")).toBe(expected);
+    expect(result.fileCount).toBe(names.length);
+    expect(result.totalSize).toBe(artifacts.reduce((sum, a) => sum + a.size, 0));
+    expect(result.artifacts).toHaveLength(COMMIT_ARTIFACT_LIMIT);
+    expect(result.artifacts.map((a) => [a.key, Number(a.size), a.sha256, a.contentType])).toEqual(
+      artifacts.slice(0, COMMIT_ARTIFACT_LIMIT).map((a) => [a.key, a.size, a.sha256, a.contentType]),
+    );
+  });
+
+  it("releases the key of a failed write, so it can be written again", async () => {
+    let fail = true;
+    const flaky: StorageDriver = {
+      ...driver,
+      async put(key, body, options) {
+        if (fail && key.endsWith("x.txt")) throw new Error("disk full");
+        return driver.put(key, body, options);
+      },
+    };
+    const storage = createExportStorage(flaky, "exports/retry");
+    await expect(storage.writeFile("x.txt", "one")).rejects.toThrow("disk full");
+    fail = false;
+    await storage.writeFile("x.txt", "two");
+    await expect(storage.writeFile("x.txt", "three")).rejects.toSatisfy(isDuplicateArtifact);
+    const { artifacts, fileCount } = await storage.commit(fields);
+    expect(fileCount).toBe(1);
+    expect(artifacts.map((a) => [a.key, a.sha256])).toEqual([["x.txt", sha256("two")]]);
   });
 
   it("refuses manifest.json and bad keys from the exporter", async () => {

@@ -1,6 +1,7 @@
 // The exporter's view of storage: every file written under the job's prefix is recorded as an
 // artifact (size, sha256, content type), and commit() writes manifest.json last, so a manifest
-// in storage always describes a complete export.
+// in storage always describes a complete export. Records are packed (key bytes, a 32-byte digest,
+// a size) and the manifest is streamed, so an export of a million files stays small in memory.
 import { once } from "node:events";
 import type { Readable } from "node:stream";
 import { PassThrough } from "node:stream";
@@ -9,10 +10,14 @@ import type { ArtifactWriter, ExportStorage } from "../exporter.ts";
 import { type Artifact, ArtifactSchema } from "../gen/labelport/v1/export_pb.ts";
 import type { PutResult, StorageBody, StorageDriver } from "./driver.ts";
 import { DuplicateArtifactError, InvalidStorageKeyError, isStorageNotFound, StorageError } from "./errors.ts";
-import { compareKeys, joinKey, validateKey } from "./keys.ts";
+import { createKeyTable } from "./key-table.ts";
+import { joinKey, validateKey } from "./keys.ts";
 
 /** Relative to the export's prefix; exporters may not write it themselves. */
 export const MANIFEST_KEY = "manifest.json";
+
+/** How many artifacts commit() returns as messages (a job event lists no more); the manifest has all. */
+export const COMMIT_ARTIFACT_LIMIT = 1000;
 
 export interface ExportStorageOptions {
   /** Where copyMedia() reads originals; the export's own driver when absent. */
@@ -49,8 +54,15 @@ export interface ExportManifest extends ExportManifestFields {
 }
 
 export interface ExportCommit {
-  /** Sorted by key; the manifest itself is not among them. */
+  /**
+   * The first COMMIT_ARTIFACT_LIMIT artifacts by key (all of them when there are no more); the
+   * manifest itself is not among them.
+   */
   artifacts: Artifact[];
+  /** Number of artifacts, manifest.json not counted. */
+  fileCount: number;
+  /** Sum of the artifacts' sizes in bytes. */
+  totalSize: number;
   /** Full key of manifest.json, `<prefix>/manifest.json`. */
   manifestKey: string;
 }
@@ -97,20 +109,16 @@ export function createExportStorage(
   validateKey(root);
   const media = options.mediaDriver ?? driver;
   const { signal } = options;
-  // Claimed when a write starts, so two concurrent writes of one key fail fast, not last-wins.
-  const claimed = new Set<string>();
-  const written = new Map<string, ManifestArtifact>();
+  const records = createArtifactRecords();
   let committing = false;
 
-  function claim(key: string): string {
+  function claim(key: string): { full: string; record: number } {
     signal?.throwIfAborted();
     if (committing) throw new StorageError(`export storage is committed; cannot write ${JSON.stringify(key)}`, { key });
     validateKey(key);
     if (key === MANIFEST_KEY) throw new InvalidStorageKeyError(key, "reserved for the export manifest");
-    if (claimed.has(key)) throw new DuplicateArtifactError(key);
     const full = joinKey(root, key);
-    claimed.add(key);
-    return full;
+    return { full, record: records.claim(key) };
   }
 
   function putOptions(contentType: string): { contentType: string; signal?: AbortSignal } {
@@ -118,19 +126,19 @@ export function createExportStorage(
   }
 
   /** Records the artifact once its put succeeds; a failed put releases the key (it left nothing). */
-  async function settle(key: string, contentType: string, put: () => Promise<PutResult>): Promise<void> {
+  async function settle(record: number, contentType: string, put: () => Promise<PutResult>): Promise<void> {
     try {
       const result = await put();
-      written.set(key, { key, size: result.size, sha256: result.sha256, contentType });
+      records.written(record, result, contentType);
     } catch (err) {
-      claimed.delete(key);
+      records.release(record);
       throw err;
     }
   }
 
   async function store(key: string, body: StorageBody, contentType: string): Promise<void> {
-    const full = claim(key);
-    await settle(key, contentType, () => driver.put(full, body, putOptions(contentType)));
+    const { full, record } = claim(key);
+    await settle(record, contentType, () => driver.put(full, body, putOptions(contentType)));
   }
 
   return {
@@ -146,12 +154,12 @@ export function createExportStorage(
     },
 
     async open(key, openOptions = {}): Promise<ArtifactWriter> {
-      const full = claim(key);
+      const { full, record } = claim(key);
       const contentType = openOptions.contentType ?? guessContentType(key);
       const pass = new PassThrough();
       // A failed put destroys `pass`; the failure is reported through `putting`, not as an event.
       pass.on("error", () => undefined);
-      const putting = settle(key, contentType, () => driver.put(full, pass, putOptions(contentType)));
+      const putting = settle(record, contentType, () => driver.put(full, pass, putOptions(contentType)));
       let failure: { error: unknown } | undefined;
       putting.catch((error: unknown) => {
         failure = { error };
@@ -181,49 +189,167 @@ export function createExportStorage(
 
     async copyMedia(uri, key) {
       const source = mediaKey(uri);
-      const full = claim(key);
+      const { full, record } = claim(key);
       const contentType = guessContentType(key);
       let body: Readable;
       try {
         body = await media.get(source);
       } catch (err) {
-        claimed.delete(key);
+        records.release(record);
         if (isStorageNotFound(err)) return false;
         throw err;
       }
-      await settle(key, contentType, () => driver.put(full, body, putOptions(contentType)));
+      await settle(record, contentType, () => driver.put(full, body, putOptions(contentType)));
       return true;
     },
 
     async commit(fields) {
       if (committing) throw new StorageError("export storage was already committed", { key: root });
-      const open = [...claimed].filter((key) => !written.has(key));
+      const open = records.writing();
       if (open.length > 0) {
-        throw new StorageError(`cannot commit while artifacts are being written: ${open.slice(0, 5).join(", ")}`, {
+        throw new StorageError(`cannot commit while artifacts are being written: ${open.join(", ")}`, {
           key: root,
         });
       }
       committing = true;
-      const artifacts = [...written.values()].sort((a, b) => compareKeys(a.key, b.key));
+      const order = records.sorted();
+      const totalSize = records.totalSize(order);
       const manifestKey = joinKey(root, MANIFEST_KEY);
       try {
-        await driver.put(manifestKey, manifestJson(fields, artifacts), putOptions("application/json"));
+        await driver.put(manifestKey, manifestJson(fields, records, order, totalSize), putOptions("application/json"));
       } catch (err) {
         committing = false;
         throw err;
       }
+      const artifacts: Artifact[] = [];
+      for (const record of order.slice(0, COMMIT_ARTIFACT_LIMIT)) {
+        const a = records.artifact(record);
+        artifacts.push(create(ArtifactSchema, { ...a, size: BigInt(a.size) }));
+      }
+      return { artifacts, fileCount: order.length, totalSize, manifestKey };
+    },
+  };
+}
+
+const UNCLAIMED = 0;
+const CLAIMED = 1;
+const WRITTEN = 2;
+
+// A record: sha256 (32 bytes), size (float64), content type index (uint32), state (uint8).
+const RECORD_BYTES = 48;
+const SIZE_AT = 32;
+const TYPE_AT = 40;
+const STATE_AT = 44;
+const PAGE_RECORDS = 4096;
+
+/**
+ * One record per key ever claimed, beside a KeyTable, in pages of fixed-size records: a state,
+ * the size, the sha256 as 32 bytes and the content type as an index into the few distinct ones.
+ * A released key keeps its (unclaimed) record, so claiming it again reuses it.
+ */
+function createArtifactRecords() {
+  const keys = createKeyTable();
+  const pages: Buffer[] = [];
+  const typeNames: string[] = [];
+  const typeIndex = new Map<string, number>();
+  let pending = 0;
+
+  /** The record's page, allocated zeroed (all records UNCLAIMED) on first use. */
+  function page(record: number): Buffer {
+    const index = Math.floor(record / PAGE_RECORDS);
+    while (pages.length <= index) pages.push(Buffer.alloc(PAGE_RECORDS * RECORD_BYTES));
+    return pages[index] as Buffer;
+  }
+
+  function offset(record: number): number {
+    return (record % PAGE_RECORDS) * RECORD_BYTES;
+  }
+
+  function state(record: number): number {
+    return page(record)[offset(record) + STATE_AT] as number;
+  }
+
+  function setState(record: number, value: number): void {
+    page(record)[offset(record) + STATE_AT] = value;
+  }
+
+  return {
+    /** Claims `key` for a write; throws DuplicateArtifactError when it is written or being written. */
+    claim(key: string): number {
+      const record = keys.add(key);
+      if (state(record) !== UNCLAIMED) throw new DuplicateArtifactError(key);
+      setState(record, CLAIMED);
+      pending += 1;
+      return record;
+    },
+    release(record: number): void {
+      if (state(record) === CLAIMED) pending -= 1;
+      setState(record, UNCLAIMED);
+    },
+    written(record: number, result: PutResult, contentType: string): void {
+      if (!/^[0-9a-fA-F]{64}$/.test(result.sha256)) {
+        throw new StorageError(`storage returned a malformed sha256 for ${JSON.stringify(result.key)}`, {
+          key: result.key,
+        });
+      }
+      let type = typeIndex.get(contentType);
+      if (type === undefined) {
+        type = typeNames.push(contentType) - 1;
+        typeIndex.set(contentType, type);
+      }
+      if (state(record) === CLAIMED) pending -= 1;
+      const bytes = page(record);
+      const at = offset(record);
+      bytes.write(result.sha256, at, 32, "hex");
+      bytes.writeDoubleLE(result.size, at + SIZE_AT);
+      bytes.writeUInt32LE(type, at + TYPE_AT);
+      bytes[at + STATE_AT] = WRITTEN;
+    },
+    /** Up to five keys still being written. */
+    writing(): string[] {
+      const open: string[] = [];
+      for (let record = 0; pending > 0 && record < keys.size && open.length < 5; record++) {
+        if (state(record) === CLAIMED) open.push(keys.key(record));
+      }
+      return open;
+    },
+    /** Written records in key order (UTF-8 bytes). */
+    sorted(): number[] {
+      const order: number[] = [];
+      for (let record = 0; record < keys.size; record++) if (state(record) === WRITTEN) order.push(record);
+      return order.sort((a, b) => keys.compare(a, b));
+    },
+    totalSize(order: readonly number[]): number {
+      let total = 0;
+      for (const record of order) total += page(record).readDoubleLE(offset(record) + SIZE_AT);
+      return total;
+    },
+    artifact(record: number): ManifestArtifact {
+      const bytes = page(record);
+      const at = offset(record);
       return {
-        artifacts: artifacts.map((a) => create(ArtifactSchema, { ...a, size: BigInt(a.size) })),
-        manifestKey,
+        key: keys.key(record),
+        size: bytes.readDoubleLE(at + SIZE_AT),
+        sha256: bytes.toString("hex", at, at + 32),
+        contentType: typeNames[bytes.readUInt32LE(at + TYPE_AT)] as string,
       };
     },
   };
 }
 
-// Built field by field, not spread: the key order is part of the bytes, and a retry of the same
-// export must produce the same manifest even if the caller's objects carry extra properties.
-function manifestJson(fields: ExportManifestFields, artifacts: readonly ManifestArtifact[]): string {
-  const manifest: ExportManifest = {
+type ArtifactRecords = ReturnType<typeof createArtifactRecords>;
+
+// Streamed: one string for a million artifacts would be ~300 MB. The bytes are exactly those of
+// JSON.stringify(manifest, null, 2) + "\n", with the fields built one by one, not spread: the key
+// order is part of the bytes, and a retry of the same export must produce the same manifest even
+// if the caller's objects carry extra properties.
+async function* manifestJson(
+  fields: ExportManifestFields,
+  records: ArtifactRecords,
+  order: readonly number[],
+  totalSize: number,
+): AsyncGenerator<string> {
+  const head: ExportManifest = {
     schemaVersion: 1,
     exportId: fields.exportId,
     format: fields.format,
@@ -233,11 +359,29 @@ function manifestJson(fields: ExportManifestFields, artifacts: readonly Manifest
     itemCount: fields.itemCount,
     annotationCount: fields.annotationCount,
     notes: [...fields.notes],
-    fileCount: artifacts.length,
-    totalSize: artifacts.reduce((sum, a) => sum + a.size, 0),
-    artifacts: artifacts.map((a) => ({ key: a.key, size: a.size, sha256: a.sha256, contentType: a.contentType })),
+    fileCount: order.length,
+    totalSize,
+    artifacts: [],
   };
-  return `${JSON.stringify(manifest, null, 2)}\n`;
+  const text = JSON.stringify(head, null, 2);
+  if (order.length === 0) {
+    yield `${text}\n`;
+    return;
+  }
+  const empty = '"artifacts": []\n}';
+  if (!text.endsWith(empty)) throw new Error("manifest.json: unexpected layout of the manifest's head");
+  let chunk = `${text.slice(0, -empty.length)}"artifacts": [\n`;
+  for (let n = 0; n < order.length; n++) {
+    const a = records.artifact(order[n] as number);
+    chunk +=
+      `${n > 0 ? ",\n" : ""}    {\n      "key": ${JSON.stringify(a.key)},\n      "size": ${JSON.stringify(a.size)},\n` +
+      `      "sha256": ${JSON.stringify(a.sha256)},\n      "contentType": ${JSON.stringify(a.contentType)}\n    }`;
+    if (chunk.length >= 64 * 1024) {
+      yield chunk;
+      chunk = "";
+    }
+  }
+  yield `${chunk}\n  ]\n}\n`;
 }
 
 /** An item's media.uri as a key in the media driver: a plain relative key, or file://<key>. */

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testStorageDriver } from "../testing/storage-driver-suite.ts";
 import type { ObjectInfo } from "./driver.ts";
-import { isInvalidStorageKey } from "./errors.ts";
+import { isInvalidStorageKey, isStorageError } from "./errors.ts";
 import { createLocalStorage } from "./local.ts";
 
 let root: string;
@@ -66,6 +66,36 @@ describe("local storage on disk", () => {
     expect(await readdir(dir)).toEqual([]);
     await storage.put("x", "now a file");
     expect(await storage.head("x")).toEqual({ key: "x", size: 10 });
+  });
+
+  it("makes a directory again when it was removed behind its back, for every kind of body", async () => {
+    const dir = join(root, "disk-gone");
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("a/b/one.txt", "one");
+    await rm(join(dir, "a"), { recursive: true });
+    await storage.put("a/b/two.txt", "two");
+    expect(await filesUnder(dir)).toEqual(["a/b/two.txt"]);
+    await rm(join(dir, "a"), { recursive: true });
+    await storage.put(
+      "a/b/three.txt",
+      (async function* () {
+        yield "three";
+      })(),
+    );
+    await storage.put("a/b/four.txt", "four");
+    expect(await keysOf(storage.list(""))).toEqual(["a/b/four.txt", "a/b/three.txt"]);
+    expect(await filesUnder(dir)).toEqual(["a/b/four.txt", "a/b/three.txt"]);
+  });
+
+  it("fails a put below a key that is a file, leaving nothing", async () => {
+    const dir = join(root, "disk-file-parent");
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("f/x.txt", "x");
+    await storage.delete("f/x.txt");
+    await storage.put("f", "a file now");
+    await expect(storage.put("f/y.txt", "y")).rejects.toSatisfy(isStorageError);
+    await expect(storage.put("f/y.txt", new Uint8Array([1]))).rejects.toSatisfy(isStorageError);
+    expect(await filesUnder(dir)).toEqual(["f"]);
   });
 
   it("creates its root lazily and lists nothing before the first put", async () => {

@@ -1,8 +1,8 @@
 // A StorageDriver over a local directory: one file per key, written to a temp file beside it and
 // renamed into place, so a reader holds either the old file or the whole new one.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import type { Dirent } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, rename, rm, rmdir, stat, unlink, writeFile } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -20,12 +20,25 @@ export interface LocalStorageOptions {
 // hides them and keys may not use the prefix, so a temp file is never mistaken for an object.
 const TEMP_PREFIX = ".lp-tmp-";
 
+/** Directories known to exist, so most puts skip mkdir; forgotten past this many. */
+const MAX_KNOWN_DIRS = 4096;
+
 /**
  * Files under `root`, one per key. No presigned URLs (the orchestrator serves and signs local
  * downloads itself) and no stored content type: a file has nowhere to keep one.
  */
 export function createLocalStorage(options: LocalStorageOptions): StorageDriver {
   const root = resolve(options.root);
+  // Only a cache: a directory deleted behind our back makes the write fail with ENOENT, and the
+  // put then makes it again. delete() and deletePrefix() prune directories, so they clear it.
+  const knownDirs = new Set<string>();
+
+  async function ensureDir(dir: string, fresh: boolean): Promise<void> {
+    if (!fresh && knownDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    if (knownDirs.size >= MAX_KNOWN_DIRS) knownDirs.clear();
+    knownDirs.add(dir);
+  }
 
   function pathOf(key: string): string {
     validateKey(key);
@@ -44,11 +57,12 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     const path = pathOf(key);
     const { signal } = putOptions;
     signal?.throwIfAborted();
+    if (typeof body === "string" || body instanceof Uint8Array) return putBytes(key, path, body, signal);
     const source = toReadable(body);
     const meter = createBodyMeter();
     let tmp: string | undefined;
     try {
-      const temp = await openTemp(dirname(path));
+      const temp = await openTemp(dirname(path), ensureDir);
       tmp = temp.path;
       await pipeline(source, meter.stream, temp.handle.createWriteStream(), signal ? { signal } : {});
       await rename(tmp, path);
@@ -59,6 +73,42 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
       throw wrap("put", key, err);
     }
     return { key, ...meter.result() };
+  }
+
+  // A body already in memory: hashed there and written with one call, no stream, no file handle.
+  async function putBytes(
+    key: string,
+    path: string,
+    body: string | Uint8Array,
+    signal: AbortSignal | undefined,
+  ): Promise<PutResult> {
+    const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const dir = dirname(path);
+    let tmp: string | undefined;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        await ensureDir(dir, attempt > 1);
+        const candidate = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
+        try {
+          await writeFile(candidate, bytes, signal ? { flag: "wx", signal } : { flag: "wx" });
+          tmp = candidate;
+          break;
+        } catch (err) {
+          // The directory went away (a concurrent delete pruned it): make it again.
+          if (codeOf(err) === "ENOENT" && attempt < 3) continue;
+          await rm(candidate, { force: true });
+          throw err;
+        }
+      }
+      signal?.throwIfAborted();
+      await rename(tmp, path);
+    } catch (err) {
+      if (tmp !== undefined) await rm(tmp, { force: true });
+      if (signal?.aborted) throw signal.reason;
+      throw wrap("put", key, err);
+    }
+    return { key, size: bytes.length, sha256 };
   }
 
   async function get(key: string, range: { start?: number; end?: number } = {}): Promise<Readable> {
@@ -179,11 +229,13 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     list,
     async delete(key: string) {
       pathOf(key);
+      knownDirs.clear();
       await unlinkKey(key);
     },
     async deletePrefix(prefix: string) {
       if (prefix === "") throw new InvalidStorageKeyError(prefix, "empty prefix (would delete everything)");
       validatePrefix(prefix);
+      knownDirs.clear();
       let count = 0;
       // Temp files left by crashed writers go too, but only objects are counted.
       for await (const { key, temp } of walk(startOf(prefix), prefix, true)) {
@@ -197,9 +249,12 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
   };
 }
 
-async function openTemp(dir: string): Promise<{ path: string; handle: FileHandle }> {
+async function openTemp(
+  dir: string,
+  ensureDir: (dir: string, fresh: boolean) => Promise<void>,
+): Promise<{ path: string; handle: FileHandle }> {
   for (let attempt = 1; ; attempt++) {
-    await mkdir(dir, { recursive: true });
+    await ensureDir(dir, attempt > 1);
     const path = join(dir, `${TEMP_PREFIX}${randomUUID()}`);
     try {
       return { path, handle: await open(path, "wx") };

@@ -33,7 +33,9 @@ describe("the built-in plugin bundle", () => {
     await loadBuiltin("@labelport/plugin-jsonl");
     const before = JSON.parse(readFileSync(currentFile, "utf8")) as { dir: string; startedAt: number };
     const source = join(sdkDir, "src/runtime/item-decoder.ts");
-    const later = new Date(before.startedAt + 1000);
+    // Newer than that build, but older than the rebuild (a time in the future would leave the
+    // rebuild stale too).
+    const later = new Date(before.startedAt + 1);
     utimesSync(source, later, later);
     try {
       expect((await loadBuiltin("@labelport/plugin-jsonl"))?.exporter.manifest.name).toBe("jsonl");

@@ -63,7 +63,8 @@ export async function loadExporter(spec: string): Promise<ExporterClass> {
  * export's length though nothing it holds does (VOC at 1M annotations: 134 MB against 106 MB at
  * 10k). Growing the old generation by 20% and keeping the young one at its initial size holds it
  * flat (108 MB against 91 MB) for about 20% more CPU in the plugin. V8 reads both flags at each GC,
- * so they apply after start; a value given on the command line or in NODE_OPTIONS wins.
+ * so they apply after start; a value given on node's command line (or, for the first, in
+ * NODE_OPTIONS) wins.
  */
 function limitHeapGrowth(): void {
   const given = [...process.execArgv, process.env.NODE_OPTIONS ?? ""].join(" ");

@@ -21,6 +21,7 @@ import {
   emptyBatch,
   type IdDoc,
   type ImportWriter,
+  stage,
   type WrittenDocs,
   writtenDocs,
 } from "./writer.ts";
@@ -421,14 +422,7 @@ export class ImportRun {
     if (this.dry) return;
     for (const [id, doc] of work) {
       const previous = before.get(id) ?? null;
-      batch.befores.push({ collection: Collections.annotations, id, doc: previous });
-      if (doc === null) {
-        if (previous) addOp(batch, Collections.annotations, { deleteOne: { filter: { _id: id } } });
-      } else if (previous) {
-        addOp(batch, Collections.annotations, { replaceOne: { filter: { _id: id }, replacement: doc } });
-      } else {
-        addOp(batch, Collections.annotations, { insertOne: { document: doc } });
-      }
+      stage(batch, Collections.annotations, id, previous, doc);
     }
     this.startWrite(batch);
   }
@@ -662,8 +656,7 @@ export class ImportRun {
         };
         this.imported.items++;
         if (!this.dry) {
-          batch.befores.push({ collection: Collections.items, id: dep.id, doc: null });
-          addOp(batch, Collections.items, { insertOne: { document: placeholder } });
+          stage(batch, Collections.items, dep.id, null, placeholder);
         }
         this.warn(
           line,
@@ -680,8 +673,7 @@ export class ImportRun {
           createdAt: this.now,
         };
         if (!this.dry) {
-          batch.befores.push({ collection: Collections.personas, id: dep.id, doc: null });
-          addOp(batch, Collections.personas, { insertOne: { document: placeholder } });
+          stage(batch, Collections.personas, dep.id, null, placeholder);
         }
         this.warn(
           line,
@@ -932,23 +924,14 @@ export class ImportRun {
       }
     }
     // The lookups above saw every document this batch touches (and this import's earlier
-    // batches): new ones are plain inserts, cheaper for the server than upserts.
+    // batches), so `previous` tells new documents from existing ones.
     for (const [id, doc] of itemWork) {
       const previous = existingItems.get(id) ?? null;
-      batch.befores.push({ collection: Collections.items, id, doc: previous });
-      if (previous) addOp(batch, Collections.items, { replaceOne: { filter: { _id: id }, replacement: doc } });
-      else addOp(batch, Collections.items, { insertOne: { document: doc } });
+      stage(batch, Collections.items, id, previous, doc);
     }
     for (const [id, doc] of annotationWork) {
       const previous = existingAnnotations.get(id) ?? null;
-      batch.befores.push({ collection: Collections.annotations, id, doc: previous });
-      if (doc === null) {
-        if (previous) addOp(batch, Collections.annotations, { deleteOne: { filter: { _id: id } } });
-      } else if (previous) {
-        addOp(batch, Collections.annotations, { replaceOne: { filter: { _id: id }, replacement: doc } });
-      } else {
-        addOp(batch, Collections.annotations, { insertOne: { document: doc } });
-      }
+      stage(batch, Collections.annotations, id, previous, doc);
     }
     this.startWrite(batch);
   }

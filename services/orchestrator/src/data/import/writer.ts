@@ -38,6 +38,28 @@ export function addOp(batch: BatchWrite, collection: string, op: AnyBulkWriteOpe
   list.push(op);
 }
 
+/**
+ * Stages a document's new state over `previous` (null: it does not exist yet) with its
+ * before-image for undo: new documents are plain inserts, cheaper for the server than upserts.
+ * `doc` null deletes it.
+ */
+export function stage(
+  batch: BatchWrite,
+  collection: string,
+  id: string,
+  previous: IdDoc | null,
+  doc: IdDoc | null,
+): void {
+  batch.befores.push({ collection, id, doc: previous });
+  if (doc === null) {
+    if (previous) addOp(batch, collection, { deleteOne: { filter: { _id: id } } });
+  } else if (previous) {
+    addOp(batch, collection, { replaceOne: { filter: { _id: id }, replacement: doc } });
+  } else {
+    addOp(batch, collection, { insertOne: { document: doc } });
+  }
+}
+
 /** What a batch leaves in each collection: the new document, or null for a deleted one. */
 export type WrittenDocs = Map<string, Map<string, IdDoc | null>>;
 

@@ -1,11 +1,11 @@
 // `npm start`: the orchestrator with the built-in plugins on the embedded default stack.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
-import { startWorker, type Worker } from "@labelport/sdk";
+import { natsConnectOptions, PLUGIN_INBOX_PREFIX, startWorker, type Worker } from "@labelport/sdk";
 import { loadExporter } from "@labelport/sdk/plugin-cli";
 import { connect } from "nats";
-import { DATA_DIR, startStack } from "./stack/index.ts";
+import { DATA_DIR, ROOT, startStack } from "./stack/index.ts";
 import { freePort } from "./stack/processes.ts";
 
 export const BUILTIN_PLUGINS = [
@@ -43,15 +43,65 @@ const orchestrator = await startOrchestrator(config, log).catch(async (err: Erro
   await stack.stop();
   process.exit(1);
 });
-// The built-in plugins run in this process on the same code path as `labelport-plugin run`.
-const nats = await connect({ servers: stack.natsUrl, maxReconnectAttempts: -1, name: "labelport-builtin-plugins" });
+// The built-in plugins run in this process on the same code path as `labelport-plugin run`,
+// as the NATS `plugin` user when the stack made the users (else with the NATS_URL given).
+const pluginNatsUrl = stack.natsUrlFor?.("plugin") ?? stack.natsUrl;
+const nats = await connect({
+  ...natsConnectOptions(pluginNatsUrl),
+  inboxPrefix: PLUGIN_INBOX_PREFIX,
+  maxReconnectAttempts: -1,
+  name: "labelport-builtin-plugins",
+});
+// They share this process with the orchestrator, so they may use its S3 credentials.
+const s3Credentials =
+  config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+    ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY }
+    : undefined;
 const workers: Worker[] = [];
 for (const name of BUILTIN_PLUGINS) {
   const exporter = await loadExporter(name);
-  workers.push(await startWorker({ nats, exporter }));
+  workers.push(await startWorker({ nats, exporter, ...(s3Credentials ? { s3Credentials } : {}) }));
   process.stdout.write(`plugin ${exporter.manifest.name}: ${exporter.manifest.formats.join(", ")}\n`);
 }
-process.stdout.write(`listening on ${orchestrator.url}\n`);
+const shown = (path: string) => (path.startsWith(`${ROOT}/`) ? relative(ROOT, path) : path);
+const withoutPassword = (url: string) => url.replace(/\/\/[^@/]*@/, "//");
+let natsLine = withoutPassword(stack.natsUrl);
+let attachLine = `NATS_URL=<a NATS URL with a user> node sdk/bin/labelport-plugin.mjs run <package-or-folder>`;
+if (stack.natsUrlFor) {
+  // Other plugins and triggers read their NATS_URL (with a password) from files only this user can read.
+  const natsDir = join(stateDir, "nats");
+  for (const user of ["plugin", "trigger"] as const) {
+    writeFileSync(join(natsDir, `${user}.url`), `${stack.natsUrlFor(user)}\n`, { mode: 0o600 });
+  }
+  natsLine += ` (users orchestrator, plugin, trigger; passwords in ${shown(join(natsDir, "users.json"))})`;
+  attachLine = `NATS_URL="$(cat ${shown(join(natsDir, "plugin.url"))})" node sdk/bin/labelport-plugin.mjs run <package-or-folder>`;
+}
+const storage =
+  config.DEFAULT_STORAGE === "s3"
+    ? `S3 bucket ${config.S3_BUCKET}${config.S3_ENDPOINT ? ` at ${config.S3_ENDPOINT}` : ""}`
+    : `local disk, ${shown(resolve(config.STORAGE_LOCAL_ROOT ?? join(config.DATA_DIR, "storage")))}`;
+const database = process.env.MONGODB_URL
+  ? `${withoutPassword(process.env.MONGODB_URL)}, database ${config.MONGODB_DB}`
+  : `MongoDB files in ${shown(join(stateDir, "mongo"))}, database ${config.MONGODB_DB}`;
+const authentication =
+  config.API_KEYS.length > 0
+    ? `on: ${config.API_KEYS.length} API key(s); send X-API-Key or Authorization: Bearer`
+    : "off, loopback only; to turn it on set API_KEYS=name:role:key,... (roles viewer, editor, admin; see docs/security.md)";
+process.stdout.write(
+  [
+    "",
+    "Labelport is up",
+    `  API (gRPC, Connect, REST)  ${orchestrator.url}`,
+    `  web console                ${orchestrator.url}/`,
+    `  NATS                       ${natsLine}`,
+    `  attach a plugin            ${attachLine}`,
+    `  data                       ${database}`,
+    `  exports                    ${storage}`,
+    `  authentication             ${authentication}`,
+    `listening on ${orchestrator.url}`,
+    "",
+  ].join("\n"),
+);
 
 let stopping = false;
 async function shutdown(signal: string) {
@@ -64,5 +114,6 @@ async function shutdown(signal: string) {
   await stack.stop();
   process.exit(0);
 }
-process.once("SIGINT", () => void shutdown("SIGINT"));
-process.once("SIGTERM", () => void shutdown("SIGTERM"));
+// `on`, not `once`: Ctrl-C reaches this process twice (from the terminal and from the bootstrap).
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));

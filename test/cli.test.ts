@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { createLabelportClient, ExportFailedError, startWorker, type Worker } from "@labelport/sdk";
+import { createLabelportClient, ExportFailedError, natsConnectOptions, startWorker, type Worker } from "@labelport/sdk";
 import { ExportStatus } from "@labelport/sdk/contracts";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +28,7 @@ const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 beforeAll(async () => {
   stack = await startJobStack({ STORAGE_LOCAL_ROOT: storageRoot, API_KEYS }, KEYS.admin);
-  nats = await connect({ servers: stack.nats.url });
+  nats = await connect(natsConnectOptions(stack.nats.url));
   datasetId = await seedDataset(stack, DATASET, 12);
   workers.push(await startWorker({ nats, exporter: (await import("@labelport/plugin-coco")).default, log: quiet }));
   // One delivery: a failing job fails at once instead of after retries with backoff.

@@ -9,7 +9,7 @@ import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { startWorker, type Worker } from "@labelport/sdk";
+import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk";
 import { ItemKind, ItemStatus } from "@labelport/sdk/contracts";
 import { connect, type NatsConnection } from "nats";
 import type { Locator, Page } from "playwright-core";
@@ -45,7 +45,7 @@ beforeAll(async () => {
   timings.buildMs = Date.now() - started;
   timings.chromiumInstallMs = ensureChromium().installMs;
   stack = await startJobStack({ STORAGE_LOCAL_ROOT: storageRoot, API_KEYS }, KEYS.admin);
-  nats = await connect({ servers: stack.nats.url });
+  nats = await connect(natsConnectOptions(stack.nats.url));
   await seedDataset(stack, "street scenes", 60);
   const csv = (await import("@labelport/plugin-csv")).default;
   const snapshot = (await import("@labelport/plugin-json-snapshot")).default;

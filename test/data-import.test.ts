@@ -1,5 +1,6 @@
 // Seed 001 import over REST against a real orchestrator and MongoDB: options, validation,
 // conflict resolution, atomicity, preview, limits and history.
+import http from "node:http";
 import { type Annotation, ItemStatus } from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -58,6 +59,61 @@ const preview = (content: string, options?: object) =>
   upload(`${orchestrator.url}/api/import/preview?datasetId=${datasetName}`, content, {
     ...(options ? { options: JSON.stringify(options) } : {}),
   });
+
+/**
+ * Uploads `size` bytes of spaces as the multipart `file`, reading the answer as soon as it comes.
+ * The server answers 413 once the file passes its limit and may cut the rest of the upload, so an
+ * EPIPE or ECONNRESET while sending is what a client legitimately sees after reading the status.
+ */
+function uploadLarge(url: string, size: number): Promise<{ status: number; body: unknown }> {
+  const boundary = "labelport-large-upload";
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\n` +
+      "Content-Type: application/octet-stream\r\n\r\n",
+  );
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const chunk = Buffer.alloc(1024 * 1024, 0x20);
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    const req = http.request(url, {
+      method: "POST",
+      headers: {
+        "content-type": `multipart/form-data; boundary=${boundary}`,
+        "content-length": String(head.length + size + tail.length),
+      },
+    });
+    req.on("response", (res) => {
+      answered = true;
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (part: string) => {
+        text += part;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      res.on("error", reject);
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      if (answered && (err.code === "EPIPE" || err.code === "ECONNRESET")) return;
+      reject(err);
+    });
+    // Writes with backpressure until the whole body is out or the server has answered.
+    let left = size;
+    const writeMore = () => {
+      while (left > 0 && !answered && !req.destroyed) {
+        const part = left >= chunk.length ? chunk : chunk.subarray(0, left);
+        left -= part.length;
+        if (!req.write(part)) {
+          req.once("drain", writeMore);
+          return;
+        }
+      }
+      if (left === 0) req.end(tail);
+      else if (answered) req.end();
+    };
+    req.write(head);
+    writeMore();
+  });
+}
 
 async function annotationsOf(itemId = video()) {
   const { item } = await api.items.getItem({ datasetId: datasetName, itemId });
@@ -471,8 +527,7 @@ describe("non-atomic imports of unreadable files", () => {
 describe("limits", () => {
   it("refuses a file over 100 MB while it streams, storing nothing", async () => {
     const before = await fingerprint(orchestrator.database.db);
-    const big = Buffer.alloc(100 * 1024 * 1024 + 1, 0x20);
-    const res = await importFile(big);
+    const res = await uploadLarge(`${orchestrator.url}/api/import?datasetId=${datasetName}`, 100 * 1024 * 1024 + 1);
     expect(res).toEqual({
       status: 413,
       body: { error: "Payload Too Large", message: "File exceeds the 100 MB import limit" },

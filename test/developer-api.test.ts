@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { BaseExporter, type ExportContext, startWorker, type Worker, z } from "@labelport/sdk";
+import { BaseExporter, type ExportContext, natsConnectOptions, startWorker, type Worker, z } from "@labelport/sdk";
 import { AnnotationType, ItemKind, ItemSchema, ItemStatus } from "@labelport/sdk/contracts";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -71,7 +71,7 @@ class FailingExporter extends BaseExporter<z.output<typeof empty>> {
 
 beforeAll(async () => {
   stack = await startJobStack({ STORAGE_LOCAL_ROOT: storageRoot, API_KEYS, SIGNING_SECRET }, KEYS.admin);
-  nats = await connect({ servers: stack.nats.url });
+  nats = await connect(natsConnectOptions(stack.nats.url));
   // 10 approved images with a car and a person each (item-00000..09), then seed 003's cases:
   // a draft and an in-review image, and an approved one whose person box was removed.
   datasetId = await seedDataset(stack, DATASET, 10);

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { startWorker, type Worker } from "@labelport/sdk";
+import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk";
 import { type Export, ExportStatus } from "@labelport/sdk/contracts";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -27,7 +27,7 @@ class RetryingEcho extends EchoExporter {
 
 beforeAll(async () => {
   stack = await startJobStack({ STORAGE_LOCAL_ROOT: storageRoot });
-  nats = await connect({ servers: stack.nats.url });
+  nats = await connect(natsConnectOptions(stack.nats.url));
   datasetId = await seedDataset(stack, "street scenes", 40);
   workers.push(await startWorker({ nats, exporter: EchoExporter, log: quiet }));
   workers.push(await startWorker({ nats, exporter: RetryingEcho, maxDeliver: 2, retryBaseMs: 50, log: quiet }));

@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { createLogger, loadConfig, type Orchestrator, startOrchestrator } from "@labelport/orchestrator";
-import { startWorker, type Worker } from "@labelport/sdk";
+import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk";
 import { type Export, ExportStatus } from "@labelport/sdk/contracts";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, describe, expect, inject, it } from "vitest";
@@ -47,8 +47,10 @@ describe("S3 storage", () => {
       DEFAULT_STORAGE: "s3",
     });
     cleanups.push(() => stack.close());
-    const nats = await connect({ servers: stack.nats.url });
-    const worker = await startWorker({ nats, exporter: EchoExporter, log: quiet });
+    const nats = await connect(natsConnectOptions(stack.nats.url));
+    // The claim carries no credentials: the worker brings its own (a plugin process: AWS_* env).
+    const s3Credentials = { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+    const worker = await startWorker({ nats, exporter: EchoExporter, log: quiet, s3Credentials });
     cleanups.push(async () => {
       await worker.stop();
       await nats.close();
@@ -109,7 +111,7 @@ describe("restarts", () => {
       await orchestrator?.close();
       await nats.stop();
     });
-    workerNats = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    workerNats = await connect({ ...natsConnectOptions(nats.url), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
     worker = await startWorker({ nats: workerNats, exporter: EchoExporter, log: quiet });
     cleanups.push(async () => {
       await worker.stop();

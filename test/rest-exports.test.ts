@@ -15,6 +15,7 @@ import JsonSnapshotExporter, { type JsonSnapshotOptions } from "@labelport/plugi
 import {
   type ExportContext,
   type Item,
+  natsConnectOptions,
   startWorker,
   validateBoxSequence,
   videoAnnotationLine,
@@ -325,7 +326,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promi
 beforeAll(async () => {
   stack = await startJobStack({ STORAGE_LOCAL_ROOT: storageRoot });
   url = stack.orchestrator.url.replace(/\/$/, "");
-  nats = await connect({ servers: stack.nats.url });
+  nats = await connect(natsConnectOptions(stack.nats.url));
   await seedDefault();
 });
 

@@ -2,6 +2,7 @@
 // or from binaries the project installs itself under .data/. Used by `npm start` and `npm test`.
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
+import type { NatsUserName } from "./nats-auth.ts";
 import { startMongo, startNats } from "./servers.ts";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
@@ -9,7 +10,10 @@ export const DATA_DIR = process.env.LABELPORT_DATA_DIR ?? join(ROOT, ".data");
 
 export interface Stack {
   mongoUrl: string;
+  /** With the orchestrator's credentials when the stack started nats-server itself. */
   natsUrl: string;
+  /** NATS_URL per user of a nats-server this stack started; undefined for NATS_URL or Docker. */
+  natsUrlFor: ((user: NatsUserName) => string) | undefined;
   /** Where each came from, for the start-up log. */
   sources: { mongo: string; nats: string };
   stop(): Promise<void>;
@@ -48,7 +52,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       : startNats({ dir: join(options.stateDir, "nats"), dataDir: DATA_DIR, ...portOf(options.ports?.nats) }).then(
           (s) => {
             stops.push(s.stop);
-            return { url: s.url, source: `nats-server (${s.process.logFile})` };
+            return { url: s.url, urlFor: s.urlFor, source: `nats-server with users (${s.process.logFile})` };
           },
         );
   const stopAll = async () => {
@@ -56,7 +60,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   try {
     const [m, n] = await Promise.all([mongo, nats]);
-    return { mongoUrl: m.url, natsUrl: n.url, sources: { mongo: m.source, nats: n.source }, stop: stopAll };
+    return {
+      mongoUrl: m.url,
+      natsUrl: n.url,
+      natsUrlFor: "urlFor" in n ? (n.urlFor as (user: NatsUserName) => string) : undefined,
+      sources: { mongo: m.source, nats: n.source },
+      stop: stopAll,
+    };
   } catch (err) {
     await stopAll();
     throw err;

@@ -3,7 +3,9 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { MongoClient } from "mongodb";
 import { connect } from "nats";
+import { natsConnectOptions } from "../../sdk/src/runtime/nats-connection.ts";
 import { ensureMongod, ensureNatsServer, ensureVersitygw } from "./binaries.ts";
+import { type NatsUserName, type NatsUsers, natsUrlFor, natsUsers, writeNatsConfig } from "./nats-auth.ts";
 import { freePort, type ServerProcess, startServer, waitUntil } from "./processes.ts";
 
 export interface RunningServer {
@@ -78,21 +80,38 @@ export async function startMongo(options: ServerOptions): Promise<RunningServer>
   };
 }
 
-/** nats-server with JetStream, file store under the data directory. */
-export async function startNats(options: ServerOptions): Promise<RunningServer> {
+export interface RunningNats extends RunningServer {
+  /** The orchestrator's URL: `nats://orchestrator:<password>@127.0.0.1:<port>`. */
+  readonly url: string;
+  /** The server without credentials (refused by it). */
+  readonly bareUrl: string;
+  readonly users: NatsUsers;
+  /** NATS_URL for one of the users. */
+  urlFor(user: NatsUserName): string;
+}
+
+/**
+ * nats-server with JetStream, file store under the data directory, and users with passwords
+ * (generated on first start, kept in the directory; see nats-auth.ts).
+ */
+export async function startNats(options: ServerOptions): Promise<RunningNats> {
   const bin = await ensureNatsServer(options.dataDir);
   const port = options.port ?? (await freePort());
   const storeDir = join(options.dir, "jetstream");
   mkdirSync(storeDir, { recursive: true });
+  const users = natsUsers(options.dir);
+  const configFile = writeNatsConfig(options.dir, users);
   const proc = startServer(
     "nats-server",
     bin,
-    ["-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port)],
+    ["-c", configFile, "-js", "-sd", storeDir, "-a", "127.0.0.1", "-p", String(port)],
     options.dir,
   );
-  const url = `nats://127.0.0.1:${port}`;
+  const bareUrl = `nats://127.0.0.1:${port}`;
+  const urlFor = (user: NatsUserName) => natsUrlFor(bareUrl, users[user]);
+  const url = urlFor("orchestrator");
   await waitUntil("nats-server", proc, async () => {
-    const nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+    const nc = await connect({ ...natsConnectOptions(url), reconnect: false, timeout: 1000 });
     try {
       await (await nc.jetstreamManager()).getAccountInfo();
       return true;
@@ -100,7 +119,7 @@ export async function startNats(options: ServerOptions): Promise<RunningServer> 
       await nc.close();
     }
   });
-  return { url, port, process: proc, stop: () => proc.stop() };
+  return { url, bareUrl, users, urlFor, port, process: proc, stop: () => proc.stop() };
 }
 
 export interface RunningS3 extends RunningServer {

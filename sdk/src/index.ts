@@ -6,6 +6,7 @@ export type { Annotation, Category, Item } from "./gen/labelport/v1/dataset_pb.t
 export * from "./item-json.ts";
 export * from "./run-export.ts";
 export * from "./runtime/item-stream.ts";
+export * from "./runtime/nats-connection.ts";
 export * from "./runtime/subjects.ts";
 export * from "./runtime/worker.ts";
 export * from "./storage/index.ts";

@@ -20,18 +20,31 @@ export const CHROMIUM_ARGS = [
   "--disable-sync",
 ] as const;
 
+// Another apt run (unattended upgrades, a second test run) may hold dpkg's or the lists' lock:
+// apt waits for dpkg's lock itself; a lists lock, or a lock apt gave up on, is waited out here.
+const LOCK_WAIT_S = 600;
+const LOCKED =
+  /Could not get lock|Unable to lock|Unable to acquire the dpkg frontend lock|is another process using it/i;
+
 function apt(args: string[]): void {
-  const result = spawnSync("apt-get", args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-    encoding: "utf8",
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  if (result.status !== 0) {
-    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`.trim().split("\n").slice(-15).join("\n");
+  const deadline = Date.now() + LOCK_WAIT_S * 1000;
+  for (;;) {
+    const result = spawnSync("apt-get", ["-o", `DPkg::Lock::Timeout=${LOCK_WAIT_S}`, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+      encoding: "utf8",
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    if (result.status === 0) return;
+    const output = `${result.stdout ?? ""}${result.stderr ?? ""}`;
+    if (LOCKED.test(output) && Date.now() < deadline) {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5000);
+      continue;
+    }
     throw new Error(
       `apt-get ${args.join(" ")} failed (${result.error?.message ?? `exit ${result.status}`}); ` +
-        `install Chromium by hand with: apt-get update && apt-get install -y chromium\n${output}`,
+        `install Chromium by hand with: apt-get update && apt-get install -y chromium\n` +
+        output.trim().split("\n").slice(-15).join("\n"),
     );
   }
 }

@@ -16,11 +16,12 @@ import {
   ItemStatus,
 } from "@labelport/sdk/contracts";
 import { DATA_DIR } from "../../scripts/stack/index.ts";
-import { type RunningServer, startNats } from "../../scripts/stack/servers.ts";
+import { type RunningNats, startNats } from "../../scripts/stack/servers.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./orchestrator.ts";
 
 export interface JobStack {
-  nats: RunningServer;
+  /** This stack's own nats-server; `nats.url` carries the orchestrator's credentials. */
+  nats: RunningNats;
   orchestrator: TestOrchestrator;
   datasets: Client<typeof DatasetService>;
   items: Client<typeof ItemService>;

@@ -17,6 +17,21 @@ describe("csv fields", () => {
       expect(csvField(cell, false).replace(/^"/, "")).not.toMatch(/^'/);
     }
   });
+
+  it("neutralises formulas after leading spaces, and after a ; or tab inside the cell", () => {
+    expect(csvField(" =1+1", true)).toBe("' =1+1");
+    expect(csvField("  @SUM(A1)", true)).toBe("'  @SUM(A1)");
+    expect(csvField("a;=1+1", true)).toBe(`"a;'=1+1"`);
+    expect(csvField('a; "=1+1"', true)).toBe(`"a;' ""=1+1"""`);
+    expect(csvField("a\t-1", true)).toBe(`"a\t'-1"`);
+    expect(csvField("a;=1+1", false)).toBe(`"a;=1+1"`);
+    // Text that only looks like a list stays as it is.
+    expect(csvField("a-b=c", true)).toBe("a-b=c");
+  });
+
+  it("quotes a cell holding the delimiter of any common locale", () => {
+    for (const cell of ["a,b", "a;b", "a\tb"]) expect(csvField(cell, true)).toBe(`"${cell}"`);
+  });
 });
 
 describe("csv export", () => {

@@ -1,7 +1,10 @@
 // CSV exporter: annotations.csv, one row per annotation (one row with empty annotation columns
-// for an item without annotations). RFC 4180: CRLF line ends, fields quoted when they hold a
-// quote, comma, CR or LF, quotes doubled. Cells that a spreadsheet would run as a formula
-// (starting with = + - @ tab or CR) get a leading ' unless neutralizeFormulas is false.
+// for an item without annotations). RFC 4180: CRLF line ends, quotes doubled. A field is quoted
+// when it holds a quote, CR or LF, or the delimiter of any common locale (`,` `;` tab): a
+// spreadsheet that guesses `;` must not split a cell. Cells that a spreadsheet would run as a
+// formula (OWASP CSV injection: starting with = + - @ tab or CR, also after leading spaces) get a
+// leading ' unless neutralizeFormulas is false; so does what follows a `;` or tab inside a cell,
+// where a spreadsheet splitting at those would start a cell.
 //
 // Columns: item_id, file_name (the image's path below images/<split>/, as save_original_file
 // writes it), split (empty when unsplit), category_id, category_name, annotation_id, type (bbox,
@@ -27,7 +30,9 @@ const options = z.strictObject({
   neutralizeFormulas: z
     .boolean()
     .default(true)
-    .describe("Prefix cells starting with = + - @ tab or CR with ' so spreadsheets do not run them."),
+    .describe(
+      "Prefix cells starting with = + - @ (after any spaces), tab or CR with ' so spreadsheets do not run them.",
+    ),
 });
 
 export type CsvOptions = z.output<typeof options>;
@@ -49,12 +54,21 @@ export const CSV_COLUMNS = [
   "updated_at",
 ] as const;
 
-const FORMULA_START = /^[=+\-@\t\r]/;
-const NEEDS_QUOTES = /[",\r\n]/;
+/** A cell a spreadsheet would evaluate; spreadsheets skip leading spaces before `=`. */
+const FORMULA_START = /^[\t\r]|^\s*[=+\-@]/;
+/** A `;` or tab before a formula (spaces and a quote may come between): a cell start in `;` or tab locales. */
+const FORMULA_AFTER_SEPARATOR = /([;\t])(?=[\s"]*[=+\-@])/g;
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+
+/** The value with a ' before every place a spreadsheet of any common locale would start a formula. */
+export function neutralizeFormula(value: string): string {
+  const inner = value.replace(FORMULA_AFTER_SEPARATOR, "$1'");
+  return FORMULA_START.test(inner) ? `'${inner}` : inner;
+}
 
 /** One RFC 4180 field. */
 export function csvField(value: string, neutralizeFormulas: boolean): string {
-  const text = neutralizeFormulas && FORMULA_START.test(value) ? `'${value}` : value;
+  const text = neutralizeFormulas ? neutralizeFormula(value) : value;
   return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 

@@ -1,8 +1,11 @@
 // CSV read back by Python's csv module (csv.DictReader), compared cell by cell.
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { runSampleExport, type SampleExport, sampleDataset } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensurePythonTools, runPythonJson } from "../../../test/support/python.ts";
-import CsvExporter, { CSV_COLUMNS, CSV_KEY } from "./index.ts";
+import CsvExporter, { CSV_COLUMNS, CSV_KEY, csvRecord, neutralizeFormula } from "./index.ts";
 
 const reader = `
 import csv, json, sys
@@ -22,7 +25,7 @@ function expectedRows(neutralize: boolean): Array<Record<string, string>> {
     "item-05": "clip.mp4",
     "item-06": "unsized.jpg",
   };
-  const cell = (v: string) => (neutralize && /^[=+\-@\t\r]/.test(v) ? `'${v}` : v);
+  const cell = (v: string) => (neutralize ? neutralizeFormula(v) : v);
   const rows: Array<Record<string, string>> = [];
   for (const item of data.items) {
     const base = { item_id: item.id, file_name: cell(files[item.id] ?? ""), split: item.split };
@@ -93,5 +96,39 @@ describe("csv read by Python's csv module", () => {
     expect(JSON.parse(read.rows[2]?.geometry ?? "")).toEqual({ points: [0, 300, 200, 300, 200, 480, 0, 480] });
     expect(JSON.parse(read.rows[10]?.geometry ?? "").boxes).toHaveLength(3);
     expect(read.rows[6]?.geometry).toBe("");
+  });
+});
+
+describe("csv opened with another locale's delimiter (Python's csv module)", () => {
+  const views = `
+import csv, json, sys
+with open(sys.argv[1], newline="", encoding="utf-8") as f:
+    text = f.read()
+out = {}
+for name, delimiter in (("comma", ","), ("semicolon", ";"), ("tab", "\\t")):
+    out[name] = list(csv.reader(text.splitlines(keepends=True), delimiter=delimiter, strict=(delimiter == ",")))
+print(json.dumps(out, ensure_ascii=False))
+`;
+  // OWASP CSV injection: what a spreadsheet would evaluate at the start of a cell.
+  const formula = /^\s*[=+\-@]|^[\t\r]/;
+  const rows = [
+    ["item-1", "a;=1+1", " =2", 'x; "=3"', "tab\t+4", "plain,text", "@cmd", "-5", "ok"],
+    ["=HYPERLINK(1)", "a\t@x", "semi;colon", "line\r\nbreak", "fine"],
+  ];
+  let dir: string;
+  beforeAll(async () => {
+    await ensurePythonTools();
+    dir = await mkdtemp(join(tmpdir(), "csv-views-"));
+  }, 900_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it("keeps every cell whole with commas, and no view starts a cell with a formula", async () => {
+    const file = join(dir, "cells.csv");
+    await writeFile(file, rows.map((r) => csvRecord(r, true)).join(""));
+    const read = await runPythonJson<Record<"comma" | "semicolon" | "tab", string[][]>>(views, [file]);
+    expect(read.comma).toEqual(rows.map((r) => r.map(neutralizeFormula)));
+    for (const [view, cells] of Object.entries(read)) {
+      for (const cell of cells.flat()) expect(cell, `${view} view cell ${JSON.stringify(cell)}`).not.toMatch(formula);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { connect } from "nats";
 import type { ExporterClass } from "../exporter.ts";
+import { natsConnectOptions, PLUGIN_INBOX_PREFIX } from "./nats-connection.ts";
 import { checkManifest, startWorker } from "./worker.ts";
 
 const USAGE = `usage: labelport-plugin run <package-or-path>
@@ -14,7 +15,11 @@ Loads a package (or a folder or file) whose default export is a BaseExporter sub
 registers it with the orchestrator and takes its export jobs from NATS JetStream.
 
 environment:
-  NATS_URL      NATS server with JetStream (required), e.g. nats://127.0.0.1:4222
+  NATS_URL      NATS server with JetStream (required), with the plugin user's credentials
+                when the server has users: nats://plugin:<password>@127.0.0.1:4222
+                (npm start writes it to .data/stack/nats/plugin.url)
+  AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, instance roles)
+                credentials for S3 storages: the orchestrator never sends them
   ACK_WAIT_MS   redelivery timeout of the job consumer (default 30000)
   MAX_DELIVER   deliveries of one job before it fails (default 5)`;
 
@@ -93,7 +98,8 @@ export async function main(
   limitHeapGrowth();
   const exporter = await load(spec);
   const nats = await connect({
-    servers: natsUrl,
+    ...natsConnectOptions(natsUrl),
+    inboxPrefix: PLUGIN_INBOX_PREFIX,
     maxReconnectAttempts: -1,
     name: `labelport-plugin-${exporter.manifest.name}`,
   });

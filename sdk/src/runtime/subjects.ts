@@ -33,12 +33,18 @@ export const MAX_DELIVER = 5;
 /** Without an in-progress ack for this long, a job is redelivered to another worker. */
 export const ACK_WAIT_MS = 30_000;
 
+/** NATS header on every JobEvent: the job token of the claim, binding the event to its export. */
+export const JOB_TOKEN_HEADER = "Labelport-Job-Token";
+
 export const consumerName = (format: string) => `exporter-${format}`;
 
 const ns = (ms: number) => ms * 1_000_000;
 
-/** Creates or updates the streams; idempotent, safe to call from every process. */
-export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
+/**
+ * Creates the streams, and (unless `createOnly`) brings existing ones to this configuration;
+ * idempotent. Plugin workers only create: their NATS user may not reconfigure a stream.
+ */
+export async function ensureStreams(jsm: JetStreamManager, { createOnly = false } = {}): Promise<void> {
   const streams = [
     {
       name: Streams.jobs,
@@ -64,7 +70,7 @@ export async function ensureStreams(jsm: JetStreamManager): Promise<void> {
     const full = { storage: StorageType.File, discard: DiscardPolicy.Old, ...config };
     try {
       await jsm.streams.info(config.name);
-      await jsm.streams.update(config.name, full);
+      if (!createOnly) await jsm.streams.update(config.name, full);
     } catch (err) {
       if (!/stream not found/i.test((err as Error).message)) throw err;
       await jsm.streams.add(full);

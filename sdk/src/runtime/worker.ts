@@ -4,7 +4,7 @@ import { randomUUID } from "node:crypto";
 import { create, fromBinary, type JsonObject, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import type { JsMsg, NatsConnection } from "nats";
+import { headers, type JsMsg, type NatsConnection } from "nats";
 import { satisfies } from "semver";
 import { z } from "zod";
 import type { ExporterClass, ExporterManifest, ExportLogger } from "../exporter.ts";
@@ -18,10 +18,18 @@ import {
   JobEventSchema,
 } from "../gen/labelport/v1/plugin_pb.ts";
 import { runExport } from "../run-export.ts";
-import { createStorage, storageConfigSchema } from "../storage/index.ts";
+import { createStorage, ownExportPrefix, storageConfigSchema } from "../storage/index.ts";
 import { SDK_VERSION } from "../version.ts";
 import { createItemSource } from "./item-stream.ts";
-import { consumerName, ensureJobConsumer, ensureStreams, MAX_DELIVER, Streams, Subjects } from "./subjects.ts";
+import {
+  consumerName,
+  ensureJobConsumer,
+  ensureStreams,
+  JOB_TOKEN_HEADER,
+  MAX_DELIVER,
+  Streams,
+  Subjects,
+} from "./subjects.ts";
 
 export interface WorkerOptions {
   nats: NatsConnection;
@@ -36,6 +44,11 @@ export interface WorkerOptions {
   log?: ExportLogger;
   /** How often the plugin re-announces itself. */
   heartbeatMs?: number;
+  /**
+   * Credentials for S3 storages. The claim never carries them; without these the AWS SDK's
+   * default chain applies (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles).
+   */
+  s3Credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface Worker {
@@ -99,7 +112,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const log = options.log ?? jsonLogger({ plugin: info.name, workerId });
   const jsm = await nats.jetstreamManager();
   const js = nats.jetstream();
-  await ensureStreams(jsm);
+  await ensureStreams(jsm, { createOnly: true });
   const maxDeliver = options.maxDeliver ?? MAX_DELIVER;
   for (const format of info.formats) {
     await ensureJobConsumer(jsm, format, { ackWaitMs: options.ackWaitMs, maxDeliver });
@@ -134,8 +147,13 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   });
 
   async function runJob(message: JsMsg, controller: AbortController): Promise<void> {
-    const queued = fromBinary(ExportJobSchema, message.data);
-    const exportId = queued.export?.id ?? "";
+    const exportId = exportIdOf(message.data);
+    if (!exportId) {
+      // Anyone may have published it; redelivering cannot make it readable.
+      log.warn("dropped an unreadable job message", { subject: message.subject, bytes: message.data.length });
+      message.term();
+      return;
+    }
     // Listen for a cancel before claiming: a cancel right after the claim must not be missed.
     const cancel = nats.subscribe(Subjects.cancel(exportId), {
       callback: () => controller.abort(new Error("export canceled")),
@@ -179,6 +197,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const job = claimed.job;
     const exported = claimed.job.export;
     let sequence = 0n;
+    // The orchestrator applies an event only when this token was issued for its export.
+    const eventHeaders = headers();
+    eventHeaders.set(JOB_TOKEN_HEADER, job.token);
     const publish = (event: MessageInitShape<typeof JobEventSchema>["event"]) =>
       js.publish(
         Subjects.events(exportId),
@@ -193,6 +214,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
             event,
           } as MessageInitShape<typeof JobEventSchema>),
         ),
+        { headers: eventHeaders },
       );
     const jobLog = forwardingLogger(log, { exportId }, (level, text, fields) => {
       if (level === "debug") return;
@@ -229,7 +251,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const processed = { items: 0, annotations: 0 };
     const progressTimer = setInterval(flushProgress, 500);
     const totalItems = Number(exported.progress?.totalItems ?? 0n);
-    const storage = createStorage(storageConfigSchema.parse(JSON.parse(job.storageConfigJson || "{}")));
+    const storage = createStorage(withCredentials(JSON.parse(job.storageConfigJson || "{}"), options.s3Credentials));
     try {
       const exporter = new options.exporter();
       const parsedOptions = exporter.options.parse(exported.options ?? {});
@@ -257,7 +279,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         }),
         totalItems,
         storage,
-        prefix: exported.path,
+        // Each attempt starts by deleting its prefix: only ever one that belongs to this export alone.
+        prefix: ownExportPrefix(exported.id, exported.path),
         exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),
         signal: controller.signal,
         log: jobLog,
@@ -317,6 +340,21 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       return stopped;
     },
   };
+}
+
+/** The export id of a job message, or undefined when it is not a readable ExportJob. */
+function exportIdOf(data: Uint8Array): string | undefined {
+  try {
+    return fromBinary(ExportJobSchema, data).export?.id || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The claim's storage configuration (never with secrets) plus this worker's own S3 credentials. */
+function withCredentials(config: unknown, s3Credentials: WorkerOptions["s3Credentials"]) {
+  const parsed = storageConfigSchema.parse(config);
+  return parsed.kind === "s3" && s3Credentials ? { ...parsed, ...s3Credentials } : parsed;
 }
 
 function errorMessage(err: unknown): string {

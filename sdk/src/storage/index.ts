@@ -8,6 +8,14 @@ import { createS3Storage, type S3StorageOptions } from "./s3.ts";
 export type { ObjectInfo, PutResult, StorageBody, StorageCapabilities, StorageDriver } from "./driver.ts";
 export * from "./errors.ts";
 export {
+  EXPORTS_FOLDER,
+  exportPrefix,
+  isOwnExportPrefix,
+  ownExportPrefix,
+  SNAPSHOTS_FOLDER,
+  snapshotPrefix,
+} from "./export-prefix.ts";
+export {
   type CommittableExportStorage,
   createExportStorage,
   type ExportCommit,

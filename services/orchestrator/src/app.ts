@@ -1,7 +1,7 @@
 // Wires the orchestrator: MongoDB, NATS, the Connect services and REST routes on one port.
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { natsConnectOptions, redactNatsUrl } from "@labelport/sdk";
 import { connect, type NatsConnection } from "nats";
 import { type Authenticator, authInterceptor, createAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
@@ -11,7 +11,9 @@ import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
 import { registerHealth } from "./health.ts";
 import type { Logger } from "./logger.ts";
+import { createOriginGuard } from "./origin-guard.ts";
 import { createRestRouter, type RestRoute, type RestRouter } from "./rest/router.ts";
+import { createRpcHandler } from "./rpc-handler.ts";
 import { type ListeningServer, serve } from "./server.ts";
 
 export interface Orchestrator {
@@ -45,9 +47,10 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     connectDatabase(config.MONGODB_URL, config.MONGODB_DB).catch((err: Error) => {
       throw new Error(`cannot reach MongoDB at ${redact(config.MONGODB_URL)}: ${err.message}`);
     }),
-    connect({ servers: config.NATS_URL, maxReconnectAttempts: -1, name: "labelport-orchestrator" }).catch(
+    // NATS_URL may carry the orchestrator's NATS user: nats://user:password@host:port.
+    connect({ ...natsConnectOptions(config.NATS_URL), maxReconnectAttempts: -1, name: "labelport-orchestrator" }).catch(
       (err: Error) => {
-        throw new Error(`cannot reach NATS at ${config.NATS_URL}: ${err.message}`);
+        throw new Error(`cannot reach NATS at ${redactNatsUrl(config.NATS_URL)}: ${err.message}`);
       },
     ),
   ]);
@@ -70,11 +73,18 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     signingSecret,
     publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
   };
-  const rest = createRestRouter(log, auth);
+  const rest = createRestRouter(log, auth, { maxBodyBytes: config.REST_MAX_BODY_BYTES });
   registerHealth(rest, deps);
   registerConsole(rest);
   const exportsModule = await startExports(rest, deps);
-  const handler = connectNodeAdapter({
+  const tls =
+    config.TLS_CERT_FILE && config.TLS_KEY_FILE
+      ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
+      : undefined;
+  const rpc = createRpcHandler({
+    auth,
+    log,
+    readMaxBytes: config.RPC_MAX_MESSAGE_BYTES,
     interceptors: [authInterceptor(auth)],
     routes: (router: ConnectRouter) => {
       registerDataServices(router, rest, deps);
@@ -82,14 +92,32 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     },
     fallback: (req, res) => rest.handle(req, res),
   });
+  const originAllowed = createOriginGuard({
+    authEnabled: auth.enabled,
+    ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+    corsOrigins: config.CORS_ORIGINS,
+    tls: tls !== undefined,
+  });
   try {
-    server = await serve(handler, {
-      host,
-      port: config.PORT,
-      ...(config.TLS_CERT_FILE && config.TLS_KEY_FILE
-        ? { tls: { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE } }
-        : {}),
-    });
+    server = await serve(
+      (req, res) => {
+        if (originAllowed(req, res)) rpc(req, res);
+      },
+      {
+        host,
+        port: config.PORT,
+        ...(tls ? { tls } : {}),
+        log,
+        limits: {
+          headersTimeoutMs: config.HTTP_HEADERS_TIMEOUT_MS,
+          requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+          keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+          idleTimeoutMs: config.HTTP_IDLE_TIMEOUT_MS,
+          maxConcurrentStreams: config.HTTP2_MAX_CONCURRENT_STREAMS,
+          maxConnectionsPerClient: config.HTTP_MAX_CONNECTIONS_PER_CLIENT,
+        },
+      },
+    );
   } catch (err) {
     await exportsModule.close();
     await Promise.all([database.close(), nats.close()]);

@@ -11,15 +11,25 @@ export interface Principal {
   role: Role;
   /** Set for job tokens: the dataset the token may read. */
   datasetId?: string;
+  /** Set for job tokens: the export the token was issued for. */
+  exportId?: string;
 }
+
+/** The RPCs a plugin calls with its job token; a job token may call nothing else. */
+const JOB_TOKEN_RPCS = new Set(["StreamItems"]);
 
 export interface Authenticator {
   /** False when no keys are configured: every caller is an anonymous admin (loopback only). */
   readonly enabled: boolean;
-  /** Resolves the caller from request headers; throws Unauthenticated/PermissionDenied. */
-  authorize(headers: Headers | Record<string, string | string[] | undefined>, required: Role): Principal;
-  /** A short-lived token a plugin uses to stream one dataset's items. */
-  issueJobToken(datasetId: string, ttlSeconds: number): string;
+  /**
+   * Resolves the caller from request headers; throws Unauthenticated/PermissionDenied. `rpc` names
+   * the RPC being called: a job token may only call the ones a plugin needs.
+   */
+  authorize(headers: Headers | Record<string, string | string[] | undefined>, required: Role, rpc?: string): Principal;
+  /** A short-lived token a plugin uses to stream one dataset's items, naming the export it works on. */
+  issueJobToken(datasetId: string, ttlSeconds: number, exportId?: string): string;
+  /** True when `token` is a job token this orchestrator issued for `exportId` (expired or not). */
+  isJobTokenFor(token: string, exportId: string): boolean;
 }
 
 const sha256 = (value: string) => createHash("sha256").update(value).digest();
@@ -37,11 +47,17 @@ export function createAuthenticator(
   const sign = (payload: string) => createHmac("sha256", secret).update(payload).digest("base64url");
   return {
     enabled: hashed.length > 0,
-    authorize(headers, required) {
+    authorize(headers, required, rpc) {
       const presented = credentialOf(headers);
       const token = presented?.startsWith("job.") ? verifyJobToken(presented, sign) : undefined;
       if (token) {
         if (required !== "viewer") throw new ConnectError("job tokens may only read", Code.PermissionDenied);
+        if (rpc !== undefined && !JOB_TOKEN_RPCS.has(rpc)) {
+          throw new ConnectError(
+            `job tokens may only call ${[...JOB_TOKEN_RPCS].join(", ")}; not ${rpc}`,
+            Code.PermissionDenied,
+          );
+        }
         return token;
       }
       if (hashed.length === 0) return { name: "anonymous", role: "admin" };
@@ -63,25 +79,57 @@ export function createAuthenticator(
       }
       return { name: match.name, role: match.role };
     },
-    issueJobToken(datasetId, ttlSeconds) {
-      const payload = Buffer.from(
-        JSON.stringify({ d: datasetId, e: Math.floor(Date.now() / 1000) + ttlSeconds }),
-      ).toString("base64url");
+    issueJobToken(datasetId, ttlSeconds, exportId) {
+      const claims: JobTokenClaims = {
+        d: datasetId,
+        e: Math.floor(Date.now() / 1000) + ttlSeconds,
+        ...(exportId === undefined ? {} : { x: exportId }),
+      };
+      const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
       return `job.${payload}.${sign(payload)}`;
+    },
+    isJobTokenFor(token, exportId) {
+      // Expiry is not checked: a worker still reports on an export after it finished reading items.
+      return exportId !== "" && signedJobClaims(token, sign)?.x === exportId;
     },
   };
 }
 
-function verifyJobToken(token: string, sign: (payload: string) => string): Principal {
-  const [, payload = "", signature = ""] = token.split(".");
+interface JobTokenClaims {
+  /** export id; a token without one reads items but binds no events */
+  x?: string;
+  /** dataset id */
+  d: string;
+  /** expiry, seconds since the epoch */
+  e: number;
+}
+
+/** The claims of a job token signed with this secret and naming an export, else undefined. */
+function signedJobClaims(token: string, sign: (payload: string) => string): JobTokenClaims | undefined {
+  const [prefix, payload = "", signature = ""] = token.split(".");
+  if (prefix !== "job") return undefined;
   const expected = Buffer.from(sign(payload));
   const given = Buffer.from(signature);
-  if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
-    throw new ConnectError("invalid job token", Code.Unauthenticated);
+  if (expected.length !== given.length || !timingSafeEqual(expected, given)) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as Partial<JobTokenClaims>;
+    if (typeof claims.d !== "string" || typeof claims.e !== "number") return undefined;
+    return claims as JobTokenClaims;
+  } catch {
+    return undefined;
   }
-  const claims = JSON.parse(Buffer.from(payload, "base64url").toString()) as { d: string; e: number };
+}
+
+function verifyJobToken(token: string, sign: (payload: string) => string): Principal {
+  const claims = signedJobClaims(token, sign);
+  if (!claims) throw new ConnectError("invalid job token", Code.Unauthenticated);
   if (claims.e < Date.now() / 1000) throw new ConnectError("job token expired", Code.Unauthenticated);
-  return { name: "job", role: "viewer", datasetId: claims.d };
+  return {
+    name: "job",
+    role: "viewer",
+    datasetId: claims.d,
+    ...(claims.x === undefined ? {} : { exportId: claims.x }),
+  };
 }
 
 function credentialOf(headers: Headers | Record<string, string | string[] | undefined>): string | undefined {
@@ -108,7 +156,7 @@ const principalKey = createContextKey<Principal>({ name: "anonymous", role: "adm
 
 export function authInterceptor(auth: Authenticator): Interceptor {
   return (next) => async (req) => {
-    req.contextValues.set(principalKey, auth.authorize(req.header, requiredRoleOf(req.method.name)));
+    req.contextValues.set(principalKey, auth.authorize(req.header, requiredRoleOf(req.method.name), req.method.name));
     return next(req);
   };
 }

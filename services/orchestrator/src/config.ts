@@ -62,6 +62,39 @@ export const configSchema = z.object({
   TLS_CERT_FILE: z.string().optional(),
   TLS_KEY_FILE: z.string().optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error", "silent"]).default("info"),
+  // HTTP surface limits (docs/security.md): every connection and body is bounded.
+  /** A client must send a request's headers (and a new connection its first bytes) within this. */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
+  /** A client must send a whole request, body included, within this; responses are not limited. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(300_000),
+  /** An HTTP/1.1 connection with no request in flight is closed after this. */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+  /** An HTTP/2 connection with no open stream is closed after this. */
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+  HTTP2_MAX_CONCURRENT_STREAMS: z.coerce.number().int().min(1).default(100),
+  /** Open connections one client address may hold. */
+  HTTP_MAX_CONNECTIONS_PER_CLIENT: z.coerce.number().int().min(1).default(256),
+  /** Largest RPC message, compressed and decompressed. */
+  RPC_MAX_MESSAGE_BYTES: z.coerce.number().int().min(1024).default(33_554_432),
+  /** Largest REST request body (the import routes allow their file limit). */
+  REST_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1_048_576),
+  /** Comma-separated origins (https://app.example.com) browsers may call this API from. */
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const origins = (v ?? "")
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean);
+      for (const origin of origins) {
+        if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+          ctx.addIssue({ code: "custom", message: `"${origin}" is not an origin like https://app.example.com` });
+          return z.NEVER;
+        }
+      }
+      return origins;
+    }),
 });
 
 export type Config = z.output<typeof configSchema>;

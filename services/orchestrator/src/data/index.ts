@@ -74,8 +74,9 @@ export function createImportContext(deps: Deps, settings: ImportSettings): Impor
 export const registerDataServices: RegisterServices = (router, rest, deps) => {
   const db = deps.database.db;
   const imports = createImportContext(deps, importSettingsFromEnv());
+  const transactions = async () => (await imports.capabilities()).transactions;
   router.service(DatasetService, createDatasetService(db));
-  router.service(ItemService, createItemService(db));
+  router.service(ItemService, createItemService(db, deps.database.client, transactions));
   router.service(ImportService, createImportService(imports));
   registerImportRoutes(rest, imports);
 };

@@ -197,6 +197,35 @@ describe("UpsertItems / GetItem / UpsertAnnotations", () => {
       ["t1", AnnotationType.TRACK],
     ]);
   });
+
+  it("refuses a document MongoDB could not store before writing any part of the request", async () => {
+    await api.items.upsertItems({
+      datasetId,
+      items: [
+        { id: "big", status: ItemStatus.APPROVED, tags: ["before"], annotations: [{ id: "big-a", categoryId: 1 }] },
+      ],
+    });
+    const label = "x".repeat(17 * 1024 * 1024);
+    const [code, message] = await codeOf(
+      api.items.upsertItems({
+        datasetId,
+        items: [
+          {
+            id: "big",
+            status: ItemStatus.APPROVED,
+            tags: ["after"],
+            annotations: [{ id: "big-a", categoryId: 1, attributes: { label } }],
+          },
+        ],
+      }),
+    );
+    // Either the size check names the annotation, or the body cap refuses the request first.
+    expect([Code.InvalidArgument, Code.ResourceExhausted]).toContain(code);
+    if (code === Code.InvalidArgument) expect(message).toContain("items[0].annotations[0]: is 17.0 MiB once stored");
+    const item = (await api.items.getItem({ datasetId, itemId: "big" })).item;
+    expect(item?.tags).toEqual(["before"]);
+    expect(item?.annotations.map((a) => [a.id, a.attributes])).toEqual([["big-a", undefined]]);
+  });
 });
 
 describe("ListItems / CountItems / DeleteItems", () => {

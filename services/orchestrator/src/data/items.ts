@@ -10,7 +10,7 @@ import {
   UpsertAnnotationsResponseSchema,
   UpsertItemsResponseSchema,
 } from "@labelport/sdk/contracts";
-import type { AnyBulkWriteOperation, Db } from "mongodb";
+import { type AnyBulkWriteOperation, BSON, type ClientSession, type Db, type MongoClient } from "mongodb";
 import { invalidArgument, notFound } from "../errors.ts";
 import { annotationMessage, itemMessage } from "./convert.ts";
 import { checkDatasetAccess, requireDataset } from "./datasets.ts";
@@ -22,6 +22,11 @@ import { annotationDoc, type FieldProblem, itemDoc, throwProblems } from "./vali
 
 const MAX_BATCH = 10_000;
 const WRITE_CHUNK = 1000;
+/**
+ * MongoDB refuses documents over 16 MiB, and an update carries its document inside the operation:
+ * refuse anything that would not fit before writing a thing, naming the field.
+ */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024 - 64 * 1024;
 
 const ITEM_OPTIONAL = ["split", "media", "meta", "data"] as const;
 const ANNOTATION_OPTIONAL = [
@@ -81,10 +86,40 @@ async function bulkInChunks<T extends { _id: string }>(
   db: Db,
   collection: string,
   ops: AnyBulkWriteOperation<T>[],
+  session?: ClientSession,
 ): Promise<void> {
   for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
-    await db.collection<T>(collection).bulkWrite(ops.slice(i, i + WRITE_CHUNK), { ordered: true });
+    await db
+      .collection<T>(collection)
+      .bulkWrite(ops.slice(i, i + WRITE_CHUNK), session ? { ordered: true, session } : { ordered: true });
   }
+}
+
+function checkStoredSize(doc: object, field: string, problems: FieldProblem[]): void {
+  const bytes = BSON.calculateObjectSize(doc as BSON.Document);
+  if (bytes > MAX_DOCUMENT_BYTES) {
+    const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
+    problems.push({
+      field,
+      message: `is ${mib(bytes)} once stored; one document may hold at most ${mib(MAX_DOCUMENT_BYTES)} (split long tracks or move large data to media)`,
+    });
+  }
+}
+
+/**
+ * Runs `write` in one transaction where the server has them (replica set or mongos), so a request
+ * is stored whole or not at all; on a standalone server the writes run as they are, after every
+ * check that can refuse them has passed.
+ */
+async function atomically(
+  client: MongoClient,
+  transactions: () => Promise<boolean>,
+  write: (session?: ClientSession) => Promise<void>,
+): Promise<void> {
+  if (!(await transactions())) return write();
+  await client.withSession((session) =>
+    session.withTransaction(() => write(session), { writeConcern: { w: "majority" } }),
+  );
 }
 
 /** Ids among `ids` that exist in another dataset than `datasetId`. */
@@ -97,7 +132,11 @@ async function foreignIds(db: Db, collection: string, datasetId: string, ids: st
   return new Set(found.map((d) => d._id));
 }
 
-export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemService>> {
+export function createItemService(
+  db: Db,
+  client: MongoClient,
+  transactions: () => Promise<boolean>,
+): Partial<ServiceImpl<typeof ItemService>> {
   const items = db.collection<ItemDoc>(Collections.items);
   const annotations = db.collection<AnnotationDoc>(Collections.annotations);
 
@@ -114,6 +153,7 @@ export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemServic
       const seenAnnotations = new Set<string>();
       req.items.forEach((item, i) => {
         const doc = itemDoc(item, options, `items[${i}]`, problems);
+        checkStoredSize(doc, `items[${i}]`, problems);
         if (seenItems.has(doc._id)) problems.push({ field: `items[${i}].id`, message: `duplicate id "${doc._id}"` });
         seenItems.add(doc._id);
         itemDocs.push(doc);
@@ -123,6 +163,7 @@ export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemServic
             item.annotations.map((a, j) => {
               const path = `items[${i}].annotations[${j}]`;
               const ann = annotationDoc(a, options, path, problems, doc._id);
+              checkStoredSize(ann, path, problems);
               if (seenAnnotations.has(ann._id))
                 problems.push({ field: `${path}.id`, message: `duplicate id "${ann._id}"` });
               seenAnnotations.add(ann._id);
@@ -142,23 +183,25 @@ export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemServic
         problems.push({ field: "items", message: `annotation "${id}" belongs to another dataset` });
       }
       throwProblems(problems);
-      await bulkInChunks(
-        db,
-        Collections.items,
-        itemDocs.map((d) => itemUpsertOp(d)),
-      );
+      const annotationOps: AnyBulkWriteOperation<AnnotationDoc>[] = [];
       let annotationCount = 0;
-      if (replaced.size > 0) {
-        const ops: AnyBulkWriteOperation<AnnotationDoc>[] = [];
-        for (const [itemId, docs] of replaced) {
-          ops.push({
-            deleteMany: { filter: { datasetId: dataset._id, itemId, _id: { $nin: docs.map((d) => d._id) } } },
-          });
-          for (const doc of docs) ops.push(annotationUpsertOp(doc));
-          annotationCount += docs.length;
-        }
-        await bulkInChunks(db, Collections.annotations, ops);
+      for (const [itemId, docs] of replaced) {
+        annotationOps.push({
+          deleteMany: { filter: { datasetId: dataset._id, itemId, _id: { $nin: docs.map((d) => d._id) } } },
+        });
+        for (const doc of docs) annotationOps.push(annotationUpsertOp(doc));
+        annotationCount += docs.length;
       }
+      // An item and its annotations are one write: a failure leaves neither half-updated.
+      await atomically(client, transactions, async (session) => {
+        await bulkInChunks(
+          db,
+          Collections.items,
+          itemDocs.map((d) => itemUpsertOp(d)),
+          session,
+        );
+        await bulkInChunks(db, Collections.annotations, annotationOps, session);
+      });
       return create(UpsertItemsResponseSchema, {
         upsertedItems: BigInt(itemDocs.length),
         upsertedAnnotations: BigInt(annotationCount),
@@ -174,6 +217,7 @@ export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemServic
       const seen = new Set<string>();
       const docs = req.annotations.map((a, i) => {
         const doc = annotationDoc(a, options, `annotations[${i}]`, problems);
+        checkStoredSize(doc, `annotations[${i}]`, problems);
         if (seen.has(doc._id)) problems.push({ field: `annotations[${i}].id`, message: `duplicate id "${doc._id}"` });
         seen.add(doc._id);
         return doc;
@@ -197,10 +241,13 @@ export function createItemService(db: Db): Partial<ServiceImpl<typeof ItemServic
         problems.push({ field: "annotations", message: `annotation "${id}" belongs to another dataset` });
       }
       throwProblems(problems);
-      await bulkInChunks(
-        db,
-        Collections.annotations,
-        docs.map((d) => annotationUpsertOp(d)),
+      await atomically(client, transactions, (session) =>
+        bulkInChunks(
+          db,
+          Collections.annotations,
+          docs.map((d) => annotationUpsertOp(d)),
+          session,
+        ),
       );
       return create(UpsertAnnotationsResponseSchema, { upsertedAnnotations: BigInt(docs.length) });
     },

@@ -1,8 +1,10 @@
 // The orchestrator's side of NATS: publishes jobs, answers claims, applies plugin events,
 // records plugin registrations, turns max-deliveries advisories into failures.
-import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
+// Anything can arrive on these subjects: every message is decoded defensively, and one that
+// cannot be read is logged and dropped without stopping its subscription.
+import { create, type DescMessage, fromBinary, type MessageShape, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ensureStreams, Streams, Subjects } from "@labelport/sdk";
+import { ensureStreams, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk";
 import {
   ClaimJobRequestSchema,
   ClaimJobResponseSchema,
@@ -10,12 +12,16 @@ import {
   ExportJobSchema,
   ExportSchema,
   ExportStatus,
+  type JobEvent,
   JobEventSchema,
+  type PluginInfo,
   PluginInfoSchema,
 } from "@labelport/sdk/contracts";
-import { AckPolicy, DeliverPolicy, type NatsConnection, type Subscription } from "nats";
+import { AckPolicy, DeliverPolicy, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { Deps } from "../app.ts";
 import type { DatasetDoc } from "../data/model.ts";
+import type { Logger } from "../logger.ts";
+import { removeExportFiles } from "./export-files.ts";
 import type { LogStore } from "./logs.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
 import { type ExportDoc, type ExportRepository, toProto } from "./repository.ts";
@@ -36,6 +42,8 @@ const EVENTS_CONSUMER = "orchestrator";
 /** Core: published after a job document changed, so watchers read it after the change. */
 const updates = (exportId: string) => `labelport.updates.${exportId}`;
 const JOB_TOKEN_TTL_S = 24 * 3600;
+/** Deliveries of one event before it counts as poison and is dropped. */
+const MAX_EVENT_DELIVERIES = 10;
 
 export async function startJobBus(
   deps: Deps,
@@ -53,9 +61,14 @@ export async function startJobBus(
   subs.push(
     nats.subscribe(Subjects.register, {
       callback: (_err, msg) => {
-        registry
-          .register(fromBinary(PluginInfoSchema, msg.data))
-          .catch((err: unknown) => log.error({ err }, "plugin registration"));
+        const info = decodeOrDrop(PluginInfoSchema, msg, log);
+        if (!info) return;
+        const problem = registrationProblem(info);
+        if (problem) {
+          log.warn({ subject: msg.subject, plugin: info.name.slice(0, 100), problem }, "dropped a plugin registration");
+          return;
+        }
+        registry.register(info).catch((err: unknown) => log.error({ err }, "plugin registration"));
       },
     }),
   );
@@ -64,7 +77,8 @@ export async function startJobBus(
     nats.subscribe(Subjects.claims, {
       queue: "orchestrator",
       callback: (_err, msg) => {
-        const request = fromBinary(ClaimJobRequestSchema, msg.data);
+        const request = decodeOrDrop(ClaimJobRequestSchema, msg, log);
+        if (!request) return;
         claim(request.exportId, request.delivery)
           .then((response) => msg.respond(toBinary(ClaimJobResponseSchema, response)))
           .catch((err: unknown) => log.error({ err, exportId: request.exportId }, "claim failed"));
@@ -91,7 +105,7 @@ export async function startJobBus(
       job: {
         export: toProto(doc),
         orchestratorUrl: deps.publicUrl(),
-        token: deps.auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S),
+        token: deps.auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S, doc._id),
         snapshotTime: timestampFromDate(doc.snapshotTime),
         storageConfigJson: JSON.stringify(storages.configOf(doc.storage)),
         categoriesJson: JSON.stringify(dataset?.categories ?? []),
@@ -110,17 +124,31 @@ export async function startJobBus(
   const messages = await consumer.consume({ max_messages: 256 });
   const eventLoop = (async () => {
     for await (const msg of messages) {
+      const event = decodeOrDrop(JobEventSchema, msg, log);
+      // Only the worker that claimed the export holds a token for it (see claim()).
+      const token = msg.headers?.get(JOB_TOKEN_HEADER) ?? "";
+      if (!event || !deps.auth.isJobTokenFor(token, event.exportId)) {
+        if (event)
+          log.warn({ subject: msg.subject, exportId: event.exportId }, "dropped a job event without its job's token");
+        msg.term();
+        continue;
+      }
       try {
-        await applyEvent(fromBinary(JobEventSchema, msg.data));
+        await applyEvent(event);
         msg.ack();
       } catch (err) {
-        log.error({ err }, "applying a job event failed; will retry");
-        msg.nak(1000);
+        if (msg.info.deliveryCount >= MAX_EVENT_DELIVERIES) {
+          log.error({ err, exportId: event.exportId }, "dropped a job event that kept failing");
+          msg.term();
+        } else {
+          log.error({ err }, "applying a job event failed; will retry");
+          msg.nak(1000);
+        }
       }
     }
   })();
 
-  async function applyEvent(event: ReturnType<typeof fromBinary<typeof JobEventSchema>>) {
+  async function applyEvent(event: JobEvent) {
     if (event.event.case === "log") {
       const line = event.event.value;
       await logs.append(event.exportId, line.level, line.message, "plugin", line.fields);
@@ -131,7 +159,8 @@ export async function startJobBus(
     if (result.changed) nats.publish(updates(event.exportId));
     if (event.event.case === "canceled") {
       const doc = await repo.get(event.exportId);
-      if (doc) await storages.driver(doc.storage).deletePrefix(`${doc.path}/`);
+      // A stray "canceled" for a job that completed meanwhile must not remove a finished export's files.
+      if (doc?.status === "canceled") await removeExportFiles(storages.driver(doc.storage), doc);
     }
     if (event.event.case === "failed" && result.changed) {
       await logs.append(event.exportId, "error", event.event.value.errorMessage, "orchestrator");
@@ -148,7 +177,11 @@ export async function startJobBus(
   subs.push(
     nats.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${Streams.jobs}.>`, {
       callback: (_err, msg) => {
-        const advisory = JSON.parse(new TextDecoder().decode(msg.data)) as { stream_seq: number; deliveries: number };
+        const advisory = maxDeliveriesAdvisoryOf(msg);
+        if (!advisory) {
+          log.warn({ subject: msg.subject, bytes: msg.data.length }, "dropped an unreadable max-deliveries advisory");
+          return;
+        }
         onMaxDeliveries(advisory).catch((err: unknown) => log.error({ err }, "max-deliveries advisory"));
       },
     }),
@@ -157,16 +190,20 @@ export async function startJobBus(
   async function onMaxDeliveries(advisory: { stream_seq: number; deliveries: number }) {
     const stored = await jsm.streams.getMessage(Streams.jobs, { seq: advisory.stream_seq }).catch(() => undefined);
     if (!stored) return;
-    const exportId = fromBinary(ExportJobSchema, stored.data).export?.id ?? "";
+    const exportId = decodeOrDrop(ExportJobSchema, stored, log)?.export?.id;
+    if (exportId) await failAfterMaxDeliveries(exportId, advisory.deliveries);
+    await jsm.streams.deleteMessage(Streams.jobs, advisory.stream_seq).catch(() => undefined);
+  }
+
+  async function failAfterMaxDeliveries(exportId: string, deliveries: number) {
     const doc = await repo.get(exportId);
-    const message = `gave up after ${advisory.deliveries} attempts${doc?.errorMessage ? `: ${doc.errorMessage}` : " (the worker stopped responding)"}`;
+    const message = `gave up after ${deliveries} attempts${doc?.errorMessage ? `: ${doc.errorMessage}` : " (the worker stopped responding)"}`;
     const failed = await repo.fail(exportId, message);
     if (failed) {
       nats.publish(updates(exportId));
       await logs.append(exportId, "error", message, "orchestrator");
       await announce(toProto(failed));
     }
-    await jsm.streams.deleteMessage(Streams.jobs, advisory.stream_seq).catch(() => undefined);
   }
 
   async function publishJob(doc: ExportDoc) {
@@ -203,6 +240,44 @@ export async function startJobBus(
       await eventLoop.catch(() => undefined);
     },
   };
+}
+
+/** The message decoded, or undefined (logged) when it is not a `schema` message. */
+function decodeOrDrop<Desc extends DescMessage>(
+  schema: Desc,
+  msg: { subject: string; data: Uint8Array },
+  log: Logger,
+): MessageShape<Desc> | undefined {
+  try {
+    return fromBinary(schema, msg.data);
+  } catch (err) {
+    log.warn(
+      { subject: msg.subject, bytes: msg.data.length, error: (err as Error).message },
+      `dropped a message that is not a ${schema.name}`,
+    );
+    return undefined;
+  }
+}
+
+/** Why a registration cannot be a plugin's (the same rules as the SDK's checkManifest), or undefined. */
+function registrationProblem(info: PluginInfo): string | undefined {
+  if (!/^[^\x00-\x1f\x7f]{1,214}$/.test(info.name)) return "name: 1 to 214 printable characters";
+  if (!info.version || info.version.length > 64) return "version: required, at most 64 characters";
+  if (info.formats.length === 0 || info.formats.length > 64) return "formats: expected 1 to 64";
+  const bad = info.formats.find((f) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(f));
+  return bad === undefined ? undefined : `format "${bad.slice(0, 64)}": expected lowercase letters, digits, -`;
+}
+
+/** The fields of a JetStream max-deliveries advisory this orchestrator uses, or undefined. */
+function maxDeliveriesAdvisoryOf(msg: Msg): { stream_seq: number; deliveries: number } | undefined {
+  try {
+    const advisory = JSON.parse(new TextDecoder().decode(msg.data)) as { stream_seq?: unknown; deliveries?: unknown };
+    const { stream_seq, deliveries } = advisory;
+    if (!Number.isSafeInteger(stream_seq) || !Number.isSafeInteger(deliveries)) return undefined;
+    return { stream_seq: stream_seq as number, deliveries: deliveries as number };
+  } catch {
+    return undefined;
+  }
 }
 
 function waitForMessage(nats: NatsConnection, subject: string, timeoutMs: number, signal: AbortSignal): Promise<void> {

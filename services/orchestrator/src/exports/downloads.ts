@@ -1,12 +1,16 @@
 // Signed, expiring download links and the route that serves them: one file as it is, several
 // as a ZIP streamed entry by entry (stored, so its Content-Length is known up front).
 import { createHmac, timingSafeEqual } from "node:crypto";
+import type http from "node:http";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { attachmentDisposition, guessContentType, validateKey } from "@labelport/sdk";
+import { attachmentDisposition, guessContentType, MANIFEST_KEY, type StorageDriver, validateKey } from "@labelport/sdk";
 import yazl from "yazl";
 import type { Deps } from "../app.ts";
 import { invalidArgument, notFound } from "../errors.ts";
-import type { RestRouter } from "../rest/router.ts";
+import type { RestResponse, RestRouter } from "../rest/router.ts";
+import { assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
 import type { ExportDoc, ExportRepository } from "./repository.ts";
 import type { Storages } from "./storages.ts";
 
@@ -47,6 +51,46 @@ function extensionOf(key: string): string {
   return match?.[1] ?? "bin";
 }
 
+const CLIENT_GONE = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE", "ERR_HTTP2_STREAM_ERROR"]);
+
+/** True for the errors a pipeline into `res` ends with when the client went away (not the source failing). */
+export function clientGone(err: unknown, res: RestResponse): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && CLIENT_GONE.has(code) && !(res as http.ServerResponse).writableFinished;
+}
+
+interface ZipEntry {
+  key: string;
+  size: number;
+}
+
+/**
+ * Every file of a whole-export ZIP (artifacts, then manifest.json), as storage has them now:
+ * one listing of the prefix, so a file removed behind the export's back is a NotFound naming it
+ * before any byte is sent. Exports of more files than the job lists are taken from the listing.
+ */
+async function storedEntries(driver: StorageDriver, doc: ExportDoc): Promise<ZipEntry[]> {
+  const stored = new Map<string, number>();
+  for await (const object of driver.list(`${doc.path}/`))
+    stored.set(object.key.slice(doc.path.length + 1), object.size);
+  if (!stored.has(MANIFEST_KEY)) throw missingArtifact(doc, MANIFEST_KEY);
+  if (doc.artifacts.length === doc.counts.fileCount) {
+    const entries: ZipEntry[] = [];
+    for (const { key } of [...doc.artifacts, { key: MANIFEST_KEY }]) {
+      const size = stored.get(key);
+      if (size === undefined) throw missingArtifact(doc, key);
+      entries.push({ key, size });
+    }
+    return entries;
+  }
+  if (stored.size < doc.counts.fileCount + 1) {
+    throw notFound(
+      `${doc.counts.fileCount + 1 - stored.size} of the ${doc.counts.fileCount} artifacts of export ${doc._id} are missing from storage (${doc.storage}:${doc.path}/); create the export again`,
+    );
+  }
+  return [...stored].map(([key, size]) => ({ key, size }));
+}
+
 export function createDownloads(deps: Deps, repo: ExportRepository, storages: Storages, rest: RestRouter): Downloads {
   const sign = (exportId: string, artifact: string, expires: number, zip = false) =>
     createHmac("sha256", deps.signingSecret)
@@ -73,47 +117,80 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
         ? doc.artifacts[0]
         : undefined;
     if (single) {
-      const body = await driver.get(`${doc.path}/${single.key}`);
+      // Opened before the headers: a missing file is a 404 naming it, not a 200 cut short.
+      const body = await openArtifact(driver, doc, single.key);
       res.writeHead(200, {
         "content-type": single.contentType || "application/octet-stream",
         "content-length": String(single.size),
         "content-disposition": attachmentDisposition(downloadFileName(doc, extensionOf(single.key))),
       });
-      body.pipe(res as NodeJS.WritableStream);
+      await send(body, res, exportId);
       return;
     }
+    await sendZip(driver, doc, await storedEntries(driver, doc), res);
+  });
+
+  /** Streams `body` into the response; a failure mid-way aborts this response only. */
+  async function send(body: Readable, res: RestResponse, exportId: string): Promise<void> {
+    try {
+      await pipeline(body, res as NodeJS.WritableStream);
+    } catch (err) {
+      if (clientGone(err, res)) return;
+      deps.log.warn({ err, exportId }, "download aborted");
+      throw err;
+    }
+  }
+
+  async function sendZip(driver: StorageDriver, doc: ExportDoc, entries: ZipEntry[], res: RestResponse) {
     const zip = new yazl.ZipFile();
-    for await (const entry of zipEntries(doc)) {
+    const reading = new Set<Readable>();
+    let done = false;
+    // yazl re-emits a failed open as its own "error" but never listens to an entry's stream:
+    // both end the output stream, which fails the pipeline below instead of the process.
+    const output = zip.outputStream as Readable;
+    const abort = (err: Error) => output.destroy(err);
+    zip.on("error", abort);
+    for (const entry of entries) {
       zip.addReadStreamLazy(
         entry.key,
         { size: entry.size, compress: false, mtime: doc.completedAt ?? doc.createdAt },
         (cb) => {
-          driver.get(`${doc.path}/${entry.key}`).then(
-            (stream) => cb(null, stream),
+          openArtifact(driver, doc, entry.key).then(
+            (stream) => {
+              if (done) {
+                stream.destroy();
+                return;
+              }
+              reading.add(stream);
+              stream.on("error", abort);
+              stream.once("close", () => reading.delete(stream));
+              cb(null, stream);
+            },
             (err: Error) => cb(err, undefined as never),
           );
         },
       );
     }
-    const fail = (err: Error) => {
-      deps.log.error({ err, exportId }, "ZIP download failed");
-      res.destroy?.();
-    };
-    zip.on("error", fail);
-    zip.outputStream.on("error", fail);
     // yazl passes the final size (known: every entry is stored with its size); @types/yazl omits it.
     // Its size calculation switches to the ZIP64 end record earlier than its writer does (for a
     // central directory over 64 KiB), so always write that record: then the two agree.
     const end = zip.end.bind(zip) as (options: object, onSize: (size: number) => void) => void;
-    end({ forceZip64Format: true }, (size) => {
-      res.writeHead(200, {
-        "content-type": "application/zip",
-        ...(size >= 0 ? { "content-length": String(size) } : {}),
-        "content-disposition": attachmentDisposition(downloadFileName(doc, "zip")),
-      });
-      zip.outputStream.pipe(res as NodeJS.WritableStream);
+    let size = -1;
+    end({ forceZip64Format: true }, (total) => {
+      size = total;
     });
-  });
+    res.writeHead(200, {
+      "content-type": "application/zip",
+      ...(size >= 0 ? { "content-length": String(size) } : {}),
+      "content-disposition": attachmentDisposition(downloadFileName(doc, "zip")),
+    });
+    try {
+      await send(output, res, doc._id);
+    } finally {
+      done = true;
+      for (const stream of reading) stream.destroy();
+    }
+  }
 
   /** An artifact by key: from the job document, or from storage past the first 1000. */
   async function artifactOf(doc: ExportDoc, key: string): Promise<ExportDoc["artifacts"][number]> {
@@ -132,20 +209,6 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
     return { key, size: found.size, sha256: "", contentType: guessContentType(key) };
   }
 
-  /** What a whole-export ZIP holds: every artifact and manifest.json, read from storage when the job lists only some. */
-  async function* zipEntries(doc: ExportDoc): AsyncGenerator<{ key: string; size: number }> {
-    const driver = storages.driver(doc.storage);
-    if (doc.artifacts.length === doc.counts.fileCount) {
-      yield* doc.artifacts;
-      const manifest = await driver.head(`${doc.path}/manifest.json`);
-      if (manifest) yield { key: "manifest.json", size: manifest.size };
-      return;
-    }
-    for await (const object of driver.list(`${doc.path}/`)) {
-      yield { key: object.key.slice(doc.path.length + 1), size: object.size };
-    }
-  }
-
   return {
     async link(doc, artifactKey, expiresInSeconds, options = {}) {
       if (expiresInSeconds > MAX_EXPIRY_S) throw invalidArgument(`expires_in_seconds: at most ${MAX_EXPIRY_S}`);
@@ -155,6 +218,9 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
       const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
       const fileName = downloadFileName(doc, single ? extensionOf(single.key) : "zip");
       const driver = storages.driver(doc.storage);
+      // A link to files that are gone would fail only when followed: say so now, naming the file.
+      if (single || doc.artifacts.length < doc.counts.fileCount) await assertFilesPresent(driver, doc, single?.key);
+      else await storedEntries(driver, doc);
       if (single && driver.capabilities.presign && driver.presignGet) {
         const url = await driver.presignGet(`${doc.path}/${single.key}`, { expiresInSeconds, fileName });
         return { url, expiresAt, size: single.size, fileName };

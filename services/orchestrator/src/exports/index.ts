@@ -28,7 +28,7 @@ export async function startExports(rest: RestRouter, deps: Deps): Promise<Export
   const bus = await startJobBus(deps, repo, registry, storages, logs);
   const downloads = createDownloads(deps, repo, storages, rest);
   const jobs = createExportJobs(deps, repo, registry, storages, bus, logs);
-  const triggers = listenForTriggers(deps.nats, jobs, deps.log);
+  const triggers = listenForTriggers(deps.nats, jobs, deps.log, deps.auth);
   registerRestExports(rest, deps, { jobs, repo, registry, storages, bus });
   registerDeveloperApi(rest, deps, { jobs, repo, downloads, logs, bus, registry });
   return {

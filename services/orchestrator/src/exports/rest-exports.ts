@@ -9,7 +9,7 @@ import { pipeline } from "node:stream/promises";
 import { create, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { attachmentDisposition, type Category, toVideoAnnotationJson } from "@labelport/sdk";
+import { attachmentDisposition, type Category, MANIFEST_KEY, toVideoAnnotationJson } from "@labelport/sdk";
 import { CreateExportRequestSchema, type ItemFilter, ItemFilterSchema } from "@labelport/sdk/contracts";
 import type { ClientSession, Db, Document, Filter } from "mongodb";
 import type { Deps } from "../app.ts";
@@ -21,7 +21,8 @@ import { invalidArgument, notFound } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RestResponse, type RestRouter, sendJson } from "../rest/router.ts";
 import type { JobBus } from "./bus.ts";
-import { downloadFileName } from "./downloads.ts";
+import { clientGone, downloadFileName } from "./downloads.ts";
+import { missingArtifact, openArtifact } from "./export-files.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
 import { ACTIVE, type ExportDoc, type ExportRepository } from "./repository.ts";
 import type { ExportJobs } from "./service.ts";
@@ -163,19 +164,20 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
     res.once("close", () => {
       if (!(res as http.ServerResponse).writableFinished) gone.abort();
     });
-    const snapshotId = randomUUID();
+    const requestId = randomUUID();
     const created = await exportsDeps.jobs.create(
       create(CreateExportRequestSchema, {
-        requestId: snapshotId,
-        name: `${dataset.name} snapshot ${snapshotId}`,
+        requestId,
+        name: `${dataset.name} snapshot ${requestId}`,
         datasetId: dataset._id,
         format: SNAPSHOT_FORMAT,
         ...(body.filter ? { filter: body.filter } : {}),
-        ...(body.mode === "artifact" ? { path: `exports/snapshots/${snapshotId}` } : {}),
         saveOriginalFile: false,
         options: { mode: body.mode, mergeTags: body.mergeTags, dataOnly: body.dataOnly },
       }),
       principal,
+      // Artifact snapshots go under exports/snapshots/<exportId>/ (seed 000); the export id is the snapshot id.
+      { snapshot: body.mode === "artifact" },
     );
     const doc = await waitForJob(exportsDeps, created.id, gone.signal, log);
     if (!doc) return;
@@ -183,7 +185,7 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
     if (body.mode === "attachment") {
       const artifact = doc.artifacts.find((a) => a.key === SNAPSHOT_KEY);
       if (!artifact) throw new ConnectError(`export ${doc._id} completed without ${SNAPSHOT_KEY}`, Code.Internal);
-      const stream = await driver.get(`${doc.path}/${SNAPSHOT_KEY}`);
+      const stream = await openArtifact(driver, doc, SNAPSHOT_KEY);
       (res as http.ServerResponse).writeHead(200, {
         "Content-Type": "application/json",
         "Content-Length": String(artifact.size),
@@ -193,28 +195,33 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
       await sendStream(stream, res);
       return;
     }
-    const manifestKey = doc.manifestKey || `${doc.path}/manifest.json`;
+    const manifestKey = `${doc.path}/${MANIFEST_KEY}`;
     const manifest = await driver.head(manifestKey);
-    if (!manifest) throw new ConnectError(`export ${doc._id} completed without a manifest`, Code.Internal);
+    if (!manifest) throw missingArtifact(doc, MANIFEST_KEY);
     // The manifest lists every artifact, so it grows with the item count: it is streamed in.
-    const head = `{"snapshotId":${JSON.stringify(snapshotId)},"exportId":${JSON.stringify(doc._id)},"path":${JSON.stringify(`${doc.path}/`)},"itemCount":${doc.counts.itemCount},"manifest":`;
+    const head = `{"snapshotId":${JSON.stringify(doc._id)},"exportId":${JSON.stringify(doc._id)},"path":${JSON.stringify(`${doc.path}/`)},"itemCount":${doc.counts.itemCount},"manifest":`;
     const tail = "}";
-    const manifestStream = await driver.get(manifestKey);
+    const manifestStream = await openArtifact(driver, doc, MANIFEST_KEY);
     (res as http.ServerResponse).writeHead(200, {
       "Content-Type": "application/json; charset=utf-8",
       "Content-Length": String(Buffer.byteLength(head) + manifest.size + tail.length),
       "X-Export-Id": doc._id,
     });
-    await sendStream(
-      Readable.from(
-        (async function* () {
-          yield Buffer.from(head);
-          yield* manifestStream;
-          yield Buffer.from(tail);
-        })(),
-      ),
-      res,
-    );
+    try {
+      await sendStream(
+        Readable.from(
+          (async function* () {
+            yield Buffer.from(head);
+            yield* manifestStream;
+            yield Buffer.from(tail);
+          })(),
+        ),
+        res,
+      );
+    } finally {
+      // A client gone before the manifest was reached leaves its stream unread: close the file.
+      manifestStream.destroy();
+    }
   });
 }
 
@@ -575,12 +582,4 @@ async function sendStream(stream: Readable, res: RestResponse): Promise<void> {
   } catch (err) {
     if (!clientGone(err, res)) throw err;
   }
-}
-
-const CLIENT_GONE = new Set(["ERR_STREAM_PREMATURE_CLOSE", "ECONNRESET", "EPIPE", "ERR_HTTP2_STREAM_ERROR"]);
-
-/** True for the errors a pipeline into `res` ends with when the client went away (not the source failing). */
-function clientGone(err: unknown, res: RestResponse): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === "string" && CLIENT_GONE.has(code) && !(res as http.ServerResponse).writableFinished;
 }

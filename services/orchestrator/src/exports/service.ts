@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { validateKey } from "@labelport/sdk";
+import { exportPrefix, snapshotPrefix } from "@labelport/sdk";
 import {
   type CreateExportRequest,
   type Export,
@@ -19,6 +19,7 @@ import type { DatasetDoc } from "../data/model.ts";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
 import type { JobBus } from "./bus.ts";
 import type { Downloads } from "./downloads.ts";
+import { removeExportFiles } from "./export-files.ts";
 import { followLogs, type LogStore } from "./logs.ts";
 import { validateOptions } from "./options.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
@@ -41,10 +42,24 @@ function isNameClash(err: unknown): boolean {
   return code === 11000 && keyPattern !== undefined && "name" in keyPattern;
 }
 
+/** Export names address exports in URLs (seed 004), so they must be something a path can hold. */
+function validateExportName(name: string): void {
+  const trimmed = name.trim();
+  if (trimmed === "") throw invalidArgument("name: may not be blank (leave it out for a generated name)");
+  if (trimmed === "." || trimmed === "..") {
+    throw invalidArgument(`name: "${name}" cannot be addressed in a URL path; choose another name`);
+  }
+}
+
+export interface CreateOptions {
+  /** A seed 000 artifact snapshot: its files go under exports/snapshots/<exportId>/, not exports/<exportId>/. */
+  snapshot?: boolean;
+}
+
 export interface ExportJobs {
   /** A dataset by id or name; NotFound naming `dataset_id` otherwise. */
   dataset(idOrName: string): Promise<DatasetDoc>;
-  create(request: CreateExportRequest, principal: Principal): Promise<Export>;
+  create(request: CreateExportRequest, principal: Principal, options?: CreateOptions): Promise<Export>;
   get(exportId: string): Promise<ExportDoc>;
   cancel(exportId: string): Promise<ExportDoc>;
   delete(exportId: string): Promise<void>;
@@ -65,13 +80,14 @@ export function createExportJobs(
       if (!dataset) throw notFound(`dataset_id: dataset "${idOrName}" not found`);
       return dataset;
     },
-    async create(request, principal) {
+    async create(request, principal, createOptions = {}) {
       if (request.requestId) {
         const existing = await repo.findByRequestId(request.requestId);
         if (existing) return toProto(existing);
       }
       if (!request.datasetId) throw invalidArgument("dataset_id: required");
       if (!request.format) throw invalidArgument("format: required");
+      if (request.name !== "") validateExportName(request.name);
       const dataset = await jobs.dataset(request.datasetId);
       const plugin = await registry.forFormat(request.format);
       if (!plugin) {
@@ -89,11 +105,15 @@ export function createExportJobs(
       const storage = request.storage || storages.defaultName;
       storages.configOf(storage);
       const id = randomUUID();
-      const path = request.path || `exports/${id}`;
+      // The caller's path is a folder inside the export's own prefix, never a prefix of its own:
+      // every attempt empties the prefix first, so it must hold this export's files and no others.
+      let path: string;
       try {
-        validateKey(path);
+        path = createOptions.snapshot ? snapshotPrefix(id) : exportPrefix(id, request.path);
       } catch (err) {
-        throw invalidArgument(`path: ${(err as Error).message}`);
+        throw invalidArgument(
+          `path: ${(err as Error).message}; path names a folder inside the export's own exports/<export id>/, e.g. "coco/train"`,
+        );
       }
       const now = new Date();
       const doc: ExportDoc = {
@@ -165,7 +185,7 @@ export function createExportJobs(
         await repo.cancel(exportId);
         bus.cancel(exportId);
       }
-      await storages.driver(doc.storage).deletePrefix(`${doc.path}/`);
+      await removeExportFiles(storages.driver(doc.storage), doc);
       await repo.delete(exportId);
       await logs.deleteFor(exportId);
     },

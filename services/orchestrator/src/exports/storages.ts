@@ -9,7 +9,10 @@ export interface Storages {
   names(): string[];
   /** Driver for a storage name; InvalidArgument for an unknown one. */
   driver(name: string): StorageDriver;
-  /** The configuration a plugin worker needs to write there. */
+  /**
+   * What a plugin worker is told about a storage: never credentials. Claims travel over NATS, and
+   * workers bring their own (see WorkerOptions.s3Credentials).
+   */
   configOf(name: string): StorageConfig;
   dispose(): Promise<void>;
 }
@@ -29,11 +32,17 @@ export function createStorages(config: Config): Storages {
     } as StorageConfig);
   }
   const drivers = new Map<string, StorageDriver>();
-  const configOf = (name: string) => {
+  const fullConfigOf = (name: string) => {
     const found = configs.get(name);
     if (!found)
       throw invalidArgument(`storage: unknown storage "${name}"; configured: ${[...configs.keys()].join(", ")}`);
     return found;
+  };
+  const configOf = (name: string): StorageConfig => {
+    const full = fullConfigOf(name);
+    if (full.kind !== "s3") return full;
+    const { accessKeyId: _id, secretAccessKey: _secret, ...withoutCredentials } = full;
+    return withoutCredentials;
   };
   return {
     defaultName: config.DEFAULT_STORAGE,
@@ -42,7 +51,7 @@ export function createStorages(config: Config): Storages {
     driver(name) {
       let driver = drivers.get(name);
       if (!driver) {
-        driver = createStorage(configOf(name));
+        driver = createStorage(fullConfigOf(name));
         drivers.set(name, driver);
       }
       return driver;

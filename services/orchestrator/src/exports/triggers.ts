@@ -1,5 +1,8 @@
 // labelport.triggers.export: other systems create exports by publishing a CreateExportRequest
 // (JSON or protobuf). The request id makes it idempotent; the reply carries the export id.
+// With API_KEYS configured a trigger carries an editor's key in a NATS header (X-API-Key or
+// Authorization: Bearer), as an HTTP request would; without keys the NATS permission to publish
+// here is the only gate.
 import { create, fromBinary, fromJsonString, toBinary, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
@@ -10,7 +13,8 @@ import {
   CreateExportResponseSchema,
   ExportSchema,
 } from "@labelport/sdk/contracts";
-import type { Msg, NatsConnection, Subscription } from "nats";
+import { Match, type Msg, type NatsConnection, type Subscription } from "nats";
+import type { Authenticator, Principal } from "../auth.ts";
 import type { Logger } from "../logger.ts";
 import type { ExportJobs } from "./service.ts";
 
@@ -24,7 +28,23 @@ function decode(msg: Msg, isJson: boolean): CreateExportRequest {
   }
 }
 
-export function listenForTriggers(nats: NatsConnection, jobs: ExportJobs, log: Logger): Subscription {
+/** The caller of a trigger: the editor whose key it carries, or (auth off) the NATS trigger itself. */
+function principalOf(msg: Msg, auth: Authenticator): Principal {
+  if (!auth.enabled) return { name: "nats-trigger", role: "editor" };
+  const headers: Record<string, string> = {};
+  for (const name of ["x-api-key", "authorization"]) {
+    const value = msg.headers?.get(name, Match.IgnoreCase);
+    if (value) headers[name] = value;
+  }
+  return auth.authorize(headers, "editor", "CreateExport");
+}
+
+export function listenForTriggers(
+  nats: NatsConnection,
+  jobs: ExportJobs,
+  log: Logger,
+  auth: Authenticator,
+): Subscription {
   return nats.subscribe(Subjects.trigger, {
     queue: "orchestrator",
     callback: (_err, msg) => {
@@ -33,11 +53,12 @@ export function listenForTriggers(nats: NatsConnection, jobs: ExportJobs, log: L
         if (msg.reply) msg.respond(typeof data === "string" ? new TextEncoder().encode(data) : data);
       };
       (async () => {
+        const principal = principalOf(msg, auth);
         const request = decode(msg, isJson);
         if (!request.requestId) {
           throw new ConnectError("request_id: required, it makes a trigger idempotent", Code.InvalidArgument);
         }
-        const exported = await jobs.create(request, { name: "nats-trigger", role: "editor" });
+        const exported = await jobs.create(request, principal);
         log.info({ exportId: exported.id, requestId: request.requestId }, "export triggered over NATS");
         reply(
           isJson

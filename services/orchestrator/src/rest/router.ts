@@ -1,6 +1,6 @@
 // The REST surface: small JSON routes beside the Connect services (curl and the seeds' examples).
 import type http from "node:http";
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import createRouter, { type HTTPMethod } from "find-my-way";
 import type { Authenticator, Principal, Role } from "../auth.ts";
@@ -21,9 +21,24 @@ export interface RestContext {
 
 export type RestHandler = (ctx: RestContext) => Promise<void> | void;
 
+export interface RestRouteOptions {
+  /** Largest body this route takes; default the router's (REST_MAX_BODY_BYTES). */
+  maxBodyBytes?: number;
+}
+
 export interface RestRouter {
-  /** `role` is what the caller's API key needs; "public" skips auth (health, signed downloads). */
-  on(method: HTTPMethod | HTTPMethod[], path: string, role: Role | "public", handler: RestHandler): void;
+  /**
+   * `role` is what the caller's API key needs; "public" skips auth (health, signed downloads).
+   * The key and the declared body size are checked on the headers, before the handler runs; a
+   * handler that reads a body without Content-Length caps it while reading.
+   */
+  on(
+    method: HTTPMethod | HTTPMethod[],
+    path: string,
+    role: Role | "public",
+    handler: RestHandler,
+    options?: RestRouteOptions,
+  ): void;
   handle(req: RestRequest, res: RestResponse): void;
   /** Every registered route with the role it needs (for docs and the auth coverage test). */
   routes(): ReadonlyArray<RestRoute>;
@@ -35,28 +50,40 @@ export interface RestRoute {
   role: Role | "public";
 }
 
-export function createRestRouter(log: Logger, auth: Authenticator): RestRouter {
+export function createRestRouter(
+  log: Logger,
+  auth: Authenticator,
+  defaults: { maxBodyBytes: number } = { maxBodyBytes: 1024 * 1024 },
+): RestRouter {
   const router = createRouter({
     ignoreTrailingSlash: true,
     defaultRoute: (_req, res) => sendJson(res, 404, { error: "Not Found", message: "no such route" }),
+    onBadUrl: (path, _req, res) =>
+      sendJson(res, 400, { error: "Bad Request", message: `malformed URL path "${path.slice(0, 200)}"` }),
   });
   const registered: RestRoute[] = [];
   return {
     routes: () => registered,
-    on(method, path, role, handler) {
+    on(method, path, role, handler, options = {}) {
+      const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes;
       for (const m of Array.isArray(method) ? method : [method]) registered.push({ method: m, path, role });
       router.on(method, path, (req, res, params) => {
-        const url = new URL(req.url ?? "/", "http://localhost");
+        const url = URL.parse(req.url ?? "/", "http://localhost");
+        if (!url) {
+          sendJson(res, 400, { error: "Bad Request", message: "malformed request URL" });
+          return;
+        }
         Promise.resolve()
           .then(() => {
             const principal: Principal =
               role === "public" ? { name: "public", role: "viewer" } : auth.authorize(req.headers, role);
+            checkBodyHeaders(req.headers, maxBodyBytes);
             return handler({ req, res, params, query: url.searchParams, principal });
           })
           .catch((err: unknown) => {
             const connectErr = ConnectError.from(err);
             if (httpStatus(connectErr) >= 500) log.error({ err, path: url.pathname }, "request failed");
-            if (res.headersSent) {
+            if (res.headersSent || res.writableEnded) {
               res.destroy?.();
               return;
             }
@@ -68,6 +95,24 @@ export function createRestRouter(log: Logger, auth: Authenticator): RestRouter {
       router.lookup(req as http.IncomingMessage, res as http.ServerResponse);
     },
   };
+}
+
+/** Refuses, on the headers alone, a body larger than the route takes or one that is compressed. */
+function checkBodyHeaders(headers: http.IncomingHttpHeaders, maxBodyBytes: number): void {
+  const encoding = headers["content-encoding"]?.trim().toLowerCase();
+  if (encoding && encoding !== "identity") {
+    throw new ConnectError(
+      `Content-Encoding "${encoding}" is not accepted on REST routes: send the body uncompressed`,
+      Code.InvalidArgument,
+    );
+  }
+  const declared = Number(headers["content-length"] ?? 0);
+  if (declared > maxBodyBytes) {
+    throw new ConnectError(
+      `request body is ${declared} bytes; this route takes at most ${maxBodyBytes} bytes`,
+      Code.ResourceExhausted,
+    );
+  }
 }
 
 export function sendJson(res: RestResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -17,8 +17,8 @@ import { type SpooledFile, spool } from "./reader.ts";
 import { IMPORT_FORMATS, type ImportFormat } from "./run.ts";
 
 const FIELDS = new Set(["options", "datasetId", "format"]);
-/** After the limit, the rest of an upload is read and dropped up to this much, then the socket is cut. */
-const DRAIN_LIMIT_BYTES = 1024 * 1024 * 1024;
+/** Room for the multipart framing and form fields around the file. */
+const FORM_OVERHEAD_BYTES = 1024 * 1024;
 
 class RestError extends Error {
   override name = "RestError";
@@ -40,47 +40,59 @@ interface Upload {
   problem?: RestError;
 }
 
-/** Reads the multipart body; the file goes to a spool, never into memory. */
+const malformed = (err: Error) => new RestError(400, "Bad Request", `Malformed multipart request: ${err.message}`);
+
+/**
+ * Reads the multipart body; the file goes to a spool, never into memory. Always resolves; what
+ * went wrong is in `problem`. A file over the limit is answered at once: the server drops the
+ * rest of the body (server.ts), so the client reads the 413 while it is still sending.
+ * Every stream here has an 'error' listener from the start: a truncated body must not be fatal.
+ */
 function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
   const req = ctx.req as http.IncomingMessage;
+  const upload: Upload = { fileName: "", fields: new Map(), received: 0 };
   const contentType = req.headers["content-type"] ?? "";
   if (!/^multipart\/form-data\s*;/i.test(contentType)) {
-    req.resume();
-    return Promise.reject(
-      new RestError(
-        415,
-        "Unsupported Media Type",
-        `Content-Type must be multipart/form-data with a "file" field (got ${contentType ? `"${contentType.split(";")[0]}"` : "none"})`,
-      ),
+    upload.problem = new RestError(
+      415,
+      "Unsupported Media Type",
+      `Content-Type must be multipart/form-data with a "file" field (got ${contentType ? `"${contentType.split(";")[0]}"` : "none"})`,
     );
+    return Promise.resolve(upload);
   }
-  return new Promise((resolve, reject) => {
-    const upload: Upload = { fileName: "", fields: new Map(), received: 0 };
-    let parser: busboy.Busboy;
-    try {
-      parser = busboy({
-        headers: req.headers,
-        limits: { files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20, fileSize: maxBytes + 1 },
-      });
-    } catch (err) {
-      req.resume();
-      reject(new RestError(400, "Bad Request", `Malformed multipart request: ${(err as Error).message}`));
-      return;
-    }
+  let parser: busboy.Busboy;
+  try {
+    parser = busboy({
+      headers: req.headers,
+      limits: { files: 1, fields: 10, fieldSize: 64 * 1024, parts: 20, fileSize: maxBytes + 1 },
+    });
+  } catch (err) {
+    upload.problem = malformed(err as Error);
+    return Promise.resolve(upload);
+  }
+  return new Promise((resolve) => {
     const pending: Array<Promise<unknown>> = [];
-    let drained = 0;
     const setProblem = (problem: RestError) => {
       upload.problem ??= problem;
     };
+    let done = false;
+    /** Stops parsing and resolves once the spool settled (its file is disposed by the caller). */
+    const finish = () => {
+      if (done) return;
+      done = true;
+      req.unpipe(parser);
+      parser.destroy();
+      Promise.allSettled(pending).then(() => resolve(upload));
+    };
     parser.on("file", (name, stream, info) => {
+      stream.on("error", (err: Error) => setProblem(malformed(err)));
       if (name !== "file") {
         setProblem(new RestError(400, "Bad Request", `Unexpected file field "${name}": send the file as "file"`));
         stream.resume();
         return;
       }
       upload.fileName = info.filename ?? "";
-      // destroyOnReturn false: when the spool gives up at the limit, busboy must still be able
-      // to push (and drop) the rest of the part.
+      // destroyOnReturn false: the spool giving up must not destroy the part under busboy.
       const counted = (async function* () {
         for await (const chunk of stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
           upload.received += chunk.length;
@@ -95,16 +107,12 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
           (err: unknown) => {
             if (isImportError(err, "ImportTooLargeError")) {
               setProblem(new RestError(413, "Payload Too Large", (err as ImportTooLargeError).message));
+              finish();
             } else {
               setProblem(
                 new RestError(500, "Internal Server Error", `Could not store the upload: ${(err as Error).message}`),
               );
             }
-            // Keep reading so the client gets the answer; cut the connection if it keeps sending.
-            stream.on("data", (chunk: Buffer) => {
-              drained += chunk.length;
-              if (drained > DRAIN_LIMIT_BYTES) req.destroy();
-            });
             stream.resume();
           },
         ),
@@ -131,16 +139,10 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
     parser.on("partsLimit", () => setProblem(new RestError(400, "Bad Request", "Too many form parts")));
     parser.on("fieldsLimit", () => setProblem(new RestError(400, "Bad Request", "Too many form fields")));
     parser.on("error", (err: Error) => {
-      req.unpipe(parser);
-      req.resume();
-      Promise.allSettled(pending).then(async () => {
-        await upload.file?.dispose();
-        reject(new RestError(400, "Bad Request", `Malformed multipart request: ${err.message}`));
-      });
+      setProblem(malformed(err));
+      finish();
     });
-    parser.on("close", () => {
-      Promise.allSettled(pending).then(() => resolve(upload));
-    });
+    parser.on("close", finish);
     req.on("aborted", () => parser.destroy(new Error("the client aborted the upload")));
     req.pipe(parser);
   });
@@ -306,8 +308,10 @@ function handleImport(ctx: ImportContext, preview: boolean) {
 const INTEGER = /^\d{1,9}$/;
 
 export function registerImportRoutes(rest: RestRouter, ctx: ImportContext): void {
-  rest.on("POST", "/api/import", "editor", handleImport(ctx, false));
-  rest.on("POST", "/api/import/preview", "editor", handleImport(ctx, true));
+  // A body that declares more than the file limit plus the form around it is refused on its headers.
+  const upload = { maxBodyBytes: ctx.settings.maxFileBytes + FORM_OVERHEAD_BYTES };
+  rest.on("POST", "/api/import", "editor", handleImport(ctx, false), upload);
+  rest.on("POST", "/api/import/preview", "editor", handleImport(ctx, true), upload);
   rest.on("GET", "/api/import/history", "viewer", async (r) => {
     const limitText = r.query.get("limit");
     const offsetText = r.query.get("offset");

@@ -1,0 +1,42 @@
+// NATS connection options from one URL. nats.js ignores credentials in a server URL, but NATS_URL
+// is the one setting every process takes, so `nats://user:password@host:port` (or
+// `nats://token@host:port`) is split here into the servers and the credentials nats.js wants.
+import type { ConnectionOptions } from "nats";
+
+export type NatsCredentialOptions = Pick<ConnectionOptions, "servers" | "user" | "pass" | "token">;
+
+/**
+ * Reply subjects of plugin workers. The stack's `plugin` user may only receive here, and the
+ * `trigger` user may not: claim replies carry job tokens that only the claiming worker may see.
+ */
+export const PLUGIN_INBOX_PREFIX = "_INBOX_plugin";
+
+/** `servers` without credentials, plus `user`/`pass` (or `token`) from the first URL that has them. */
+export function natsConnectOptions(url: string): NatsCredentialOptions {
+  const options: NatsCredentialOptions = {};
+  const servers = url
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((server) => {
+      const parsed = URL.canParse(server) ? new URL(server) : undefined;
+      if (!parsed?.username) return server;
+      if (options.user === undefined && options.token === undefined) {
+        const user = decodeURIComponent(parsed.username);
+        if (parsed.password) {
+          options.user = user;
+          options.pass = decodeURIComponent(parsed.password);
+        } else {
+          options.token = user;
+        }
+      }
+      return `${parsed.protocol}//${parsed.host}`;
+    });
+  options.servers = servers.length === 1 ? (servers[0] ?? url) : servers;
+  return options;
+}
+
+/** The URL with its credentials masked, for logs and start-up lines. */
+export function redactNatsUrl(url: string): string {
+  return url.replace(/\/\/[^@/,]*@/g, "//***@");
+}

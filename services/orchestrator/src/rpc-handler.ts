@@ -1,0 +1,82 @@
+// The Connect services (gRPC, gRPC-Web, Connect) as a Node request handler. Like connect-node's
+// connectNodeAdapter, except that the caller is authenticated on the headers before any byte of
+// the body is read: Connect reads (and inflates) a unary request whole before interceptors run,
+// so an anonymous caller could otherwise make the server buffer a message as large as the limit.
+import { ConnectError, type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import { type Authenticator, requiredRoleOf } from "./auth.ts";
+import type { Logger } from "./logger.ts";
+import { sendJson } from "./rest/router.ts";
+import type { RequestHandler } from "./server.ts";
+
+/** Responses smaller than this are not worth compressing. */
+const COMPRESS_MIN_BYTES = 1024;
+
+export interface RpcHandlerOptions {
+  auth: Authenticator;
+  log: Logger;
+  /** Largest message, before and after decompression. */
+  readMaxBytes: number;
+  interceptors: NonNullable<ConnectRouterOptions["interceptors"]>;
+  routes(router: ConnectRouter): void;
+  /** Requests for any other path. */
+  fallback: RequestHandler;
+}
+
+export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
+  const router = createConnectRouter({
+    interceptors: options.interceptors,
+    readMaxBytes: options.readMaxBytes,
+    acceptCompression: [compressionGzip, compressionBrotli],
+    compressMinBytes: COMPRESS_MIN_BYTES,
+  });
+  options.routes(router);
+  const byPath = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  return (req, res) => {
+    const handler = byPath.get(req.url?.split("?", 1)[0] ?? "");
+    if (!handler) {
+      options.fallback(req, res);
+      return;
+    }
+    let refusal: ConnectError | undefined;
+    try {
+      options.auth.authorize(req.headers, requiredRoleOf(handler.method.name), handler.method.name);
+    } catch (err) {
+      refusal = ConnectError.from(err);
+    }
+    let request: ReturnType<typeof universalRequestFromNodeRequest>;
+    try {
+      request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+    } catch (err) {
+      sendJson(res, 400, { error: "Bad Request", message: ConnectError.from(err).rawMessage });
+      return;
+    }
+    // A refused caller's body is never read: the protocol handler meets the refusal where it would
+    // read the first byte and answers it in the caller's protocol (HTTP status, trailer, end-stream).
+    // Its Content-Length goes too: a refusal must not be answered with the size limit instead.
+    const call = refusal ? { ...request, header: withoutLength(request.header), body: refused(refusal) } : request;
+    handler(call)
+      .then((response) => universalResponseToNodeResponse(response, res))
+      .catch((reason: unknown) => {
+        // A client that went away mid-response is not an error of the server.
+        options.log.debug({ err: reason, rpc: handler.method.name }, "rpc response not delivered");
+      });
+  };
+}
+
+async function* refused(error: ConnectError): AsyncIterable<Uint8Array> {
+  yield* [];
+  throw error;
+}
+
+function withoutLength(header: Headers): Headers {
+  const copy = new Headers(header);
+  copy.delete("content-length");
+  return copy;
+}

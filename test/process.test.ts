@@ -14,6 +14,11 @@ it.each([
   ["PORT", "not-a-port", /^invalid configuration: PORT: .*\(got "not-a-port"\)$/],
   ["MONGODB_URL", "postgres://x", /^invalid configuration: MONGODB_URL: expected a mongodb:\/\/ .*URL/],
   ["API_KEYS", "alice:superuser:k", /^invalid configuration: API_KEYS: entry "alice": expected name:role:key/],
+  [
+    "NATS_URL",
+    "http://plugin:superuser@127.0.0.1:4222",
+    /^invalid configuration: NATS_URL: .*\(got "http:\/\/\*\*\*@127\.0\.0\.1:4222"\)$/,
+  ],
 ])("a bad %s is one clear line and exit code 1", async (variable, value, message) => {
   const proc = spawnOrchestrator({ ...baseEnv(), [variable]: value });
   const { code } = await proc.exited;

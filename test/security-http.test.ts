@@ -6,12 +6,16 @@ import { randomUUID } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import http2 from "node:http2";
 import net from "node:net";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ExportService } from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { DATA_DIR } from "../scripts/stack/index.ts";
+import { type RunningNats, startNats } from "../scripts/stack/servers.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
+import { startPluginProcess } from "./support/plugin-process.ts";
 import { type ChildOrchestrator, startOrchestratorProcess } from "./support/process.ts";
 
 const EDITOR_KEY = "editor-key-0123456789";
@@ -24,13 +28,16 @@ const baseEnv = () => ({
   PORT: "0",
 });
 
+/** The NATS server of `open`: its own, so a plugin here takes no other test file's jobs. */
+let nats: RunningNats;
 /** Auth off (the default), one CORS origin allowed. */
 let open: ChildOrchestrator;
 /** Auth on. */
 let keyed: ChildOrchestrator;
 beforeAll(async () => {
+  nats = await startNats({ dir: join(DATA_DIR, "test-runs", `nats-${randomUUID().slice(0, 8)}`), dataDir: DATA_DIR });
   [open, keyed] = await Promise.all([
-    startOrchestratorProcess({ ...baseEnv(), CORS_ORIGINS: ALLOWED_ORIGIN }),
+    startOrchestratorProcess({ ...baseEnv(), NATS_URL: nats.url, CORS_ORIGINS: ALLOWED_ORIGIN }),
     startOrchestratorProcess({ ...baseEnv(), API_KEYS: `ed:editor:${EDITOR_KEY}` }),
   ]);
 }, 120_000);
@@ -41,7 +48,56 @@ afterAll(async () => {
       await proc.exited;
     }
   }
+  await nats?.stop();
 });
+
+/** Connect JSON call to `proc`, failing the test on an error answer. */
+async function call<T>(proc: ChildOrchestrator, method: string, body: object): Promise<T> {
+  const res = await fetch(`${proc.url}/labelport.v1.${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = (await res.json()) as T;
+  expect(res.status, JSON.stringify(answer)).toBe(200);
+  return answer;
+}
+
+/** A jsonl export of a small dataset runs to completion through a real plugin process. */
+async function expectExportCompletes(proc: ChildOrchestrator): Promise<void> {
+  const plugin = await startPluginProcess("@labelport/plugin-jsonl", { NATS_URL: nats.urlFor("plugin") });
+  try {
+    const { dataset } = await call<{ dataset: { id: string } }>(proc, "DatasetService/CreateDataset", {
+      name: "after fuzz",
+      categories: [{ name: "car" }],
+    });
+    await call(proc, "ItemService/UpsertItems", {
+      datasetId: dataset.id,
+      items: [
+        {
+          id: "f1",
+          status: "ITEM_STATUS_APPROVED",
+          annotations: [{ categoryId: 1, bbox: { x: 1, y: 2, width: 3, height: 4 } }],
+        },
+      ],
+    });
+    const created = await call<{ export: { id: string } }>(proc, "ExportService/CreateExport", {
+      datasetId: dataset.id,
+      format: "jsonl",
+    });
+    let status = "";
+    for (let i = 0; i < 600 && !/COMPLETED|FAILED|CANCELED/.test(status); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      status = (
+        await call<{ export: { status: string } }>(proc, "ExportService/GetExport", { exportId: created.export.id })
+      ).export.status;
+    }
+    expect(status).toBe("EXPORT_STATUS_COMPLETED");
+  } finally {
+    plugin.child.kill("SIGTERM");
+    await plugin.exited;
+  }
+}
 
 /** The process still runs and answers /healthz with 200. */
 async function expectAlive(proc: ChildOrchestrator): Promise<void> {
@@ -582,5 +638,6 @@ describe("fuzz", () => {
     }
     session.close();
     await expectAlive(open);
-  }, 180_000);
+    await expectExportCompletes(open);
+  }, 240_000);
 });

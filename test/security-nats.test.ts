@@ -237,6 +237,18 @@ describe("claims and job tokens", () => {
       Code.PermissionDenied,
     );
     expect(await denied(() => items.countItems({ datasetId: datasetA }))).toBe(Code.PermissionDenied);
+    // REST routes take no job token at all, not even for its own dataset.
+    for (const path of [
+      `/api/export?datasetId=${datasetA}`,
+      `/api/export/stats?datasetId=${datasetA}`,
+      "/api/import/history",
+    ]) {
+      const res = await fetch(`${stack.orchestrator.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status, path).toBe(403);
+      expect(((await res.json()) as { message: string }).message, path).toMatch(
+        /^job tokens may only call StreamItems/,
+      );
+    }
   });
 
   it("applies a job's events only with that job's token", async () => {

@@ -119,6 +119,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const issue = result.error.issues[0];
   const variable = issue?.path.join(".") ?? "?";
   const value = env[variable];
-  const shown = value === undefined ? "unset" : `got ${JSON.stringify(/KEYS|SECRET/.test(variable) ? "***" : value)}`;
+  // Secrets never reach the screen: keys and secrets whole, a URL's user and password.
+  const safe = /KEYS|SECRET/.test(variable) ? "***" : value?.replace(/\/\/[^@/]*@/, "//***@");
+  const shown = value === undefined ? "unset" : `got ${JSON.stringify(safe)}`;
   throw new ConfigError(`invalid configuration: ${variable}: ${issue?.message ?? "invalid"} (${shown})`);
 }

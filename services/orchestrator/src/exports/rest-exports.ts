@@ -13,7 +13,6 @@ import { attachmentDisposition, type Category, MANIFEST_KEY, toVideoAnnotationJs
 import { CreateExportRequestSchema, type ItemFilter, ItemFilterSchema } from "@labelport/sdk/contracts";
 import type { ClientSession, Db, Document, Filter } from "mongodb";
 import type { Deps } from "../app.ts";
-import type { Principal } from "../auth.ts";
 import { annotationMessage, categoryMessage } from "../data/convert.ts";
 import { DEFAULT_DATASET_NAME, findDataset } from "../data/datasets.ts";
 import { type AnnotationDoc, Collections, type DatasetDoc } from "../data/model.ts";
@@ -75,9 +74,9 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
   const log = deps.log.child({ area: "rest-exports" });
   const snapshots = snapshotReads(db);
 
-  rest.on("GET", "/api/export/stats", "viewer", async ({ res, query, principal }) => {
+  rest.on("GET", "/api/export/stats", "viewer", async ({ res, query }) => {
     const params = parseTrackQuery(query);
-    const dataset = await exportDataset(db, principal, params.datasetId);
+    const dataset = await exportDataset(db, params.datasetId);
     const summary = dataset
       ? await trackSummary(db, trackMatch(dataset, params), statsOptions(dataset, params))
       : EMPTY;
@@ -93,9 +92,9 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
     });
   });
 
-  rest.on("GET", "/api/export", "viewer", async ({ res, query, principal }) => {
+  rest.on("GET", "/api/export", "viewer", async ({ res, query }) => {
     const params = parseTrackQuery(query);
-    const dataset = await exportDataset(db, principal, params.datasetId);
+    const dataset = await exportDataset(db, params.datasetId);
     // One snapshot for the counts and the body, so the headers describe exactly what is sent.
     const session = dataset && (await snapshots()) ? deps.database.client.startSession({ snapshot: true }) : undefined;
     try {
@@ -150,7 +149,7 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
 
   rest.on("POST", "/v1/ground-truths/snapshot", "editor", async ({ req, res, principal }) => {
     const body = parseSnapshotBody(await readJsonBody(req as http.IncomingMessage));
-    const dataset = await snapshotDataset(db, principal, body.datasetId);
+    const dataset = await snapshotDataset(db, body.datasetId);
     const plugin = await exportsDeps.registry.forFormat(SNAPSHOT_FORMAT);
     const lastSeen = plugin?.lastSeenTime ? timestampDate(plugin.lastSeenTime).getTime() : 0;
     if (!plugin || Date.now() - lastSeen > PLUGIN_STALE_MS) {
@@ -303,18 +302,14 @@ function list(query: URLSearchParams, name: string): string[] {
 }
 
 /**
- * The dataset named by `datasetId`, else a job token's own, else "default" (where seed 001
- * imports without a dataset go). Undefined when there is no default dataset yet: nothing has been
- * imported, so the export is empty. A GET never creates it.
+ * The dataset named by `datasetId`, else "default" (where seed 001 imports without a dataset go).
+ * Undefined when there is no default dataset yet: nothing has been imported, so the export is
+ * empty. A GET never creates it.
  */
-async function exportDataset(db: Db, principal: Principal, named: string | undefined): Promise<DatasetDoc | undefined> {
-  const wanted = named ?? principal.datasetId;
-  if (wanted === undefined) return (await findDataset(db, DEFAULT_DATASET_NAME)) ?? undefined;
-  const dataset = await findDataset(db, wanted);
-  if (!dataset) throw notFound(`datasetId: dataset "${wanted}" not found`);
-  if (principal.datasetId !== undefined && principal.datasetId !== dataset._id) {
-    throw new ConnectError("this token may only read its own dataset", Code.PermissionDenied);
-  }
+async function exportDataset(db: Db, named: string | undefined): Promise<DatasetDoc | undefined> {
+  if (named === undefined) return (await findDataset(db, DEFAULT_DATASET_NAME)) ?? undefined;
+  const dataset = await findDataset(db, named);
+  if (!dataset) throw notFound(`datasetId: dataset "${named}" not found`);
   return dataset;
 }
 
@@ -520,8 +515,8 @@ async function readJsonBody(req: http.IncomingMessage): Promise<JsonValue | unde
 }
 
 /** The dataset named in the body, else "default" (seed 000 has no datasets; seed 001 imports go there). */
-async function snapshotDataset(db: Db, principal: Principal, named: string | undefined): Promise<DatasetDoc> {
-  const wanted = named ?? principal.datasetId ?? DEFAULT_DATASET_NAME;
+async function snapshotDataset(db: Db, named: string | undefined): Promise<DatasetDoc> {
+  const wanted = named ?? DEFAULT_DATASET_NAME;
   const dataset = await findDataset(db, wanted);
   if (!dataset) {
     throw notFound(

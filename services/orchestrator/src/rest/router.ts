@@ -76,7 +76,9 @@ export function createRestRouter(
         Promise.resolve()
           .then(() => {
             const principal: Principal =
-              role === "public" ? { name: "public", role: "viewer" } : auth.authorize(req.headers, role);
+              role === "public"
+                ? { name: "public", role: "viewer" }
+                : auth.authorize(req.headers, role, `${req.method} ${path}`);
             checkBodyHeaders(req.headers, maxBodyBytes);
             return handler({ req, res, params, query: url.searchParams, principal });
           })

@@ -8,14 +8,8 @@ import { connect } from "nats";
 import { DATA_DIR, ROOT, startStack } from "./stack/index.ts";
 import { freePort } from "./stack/processes.ts";
 
-export const BUILTIN_PLUGINS = [
-  "@labelport/plugin-json-snapshot",
-  "@labelport/plugin-jsonl",
-  "@labelport/plugin-coco",
-  "@labelport/plugin-yolo",
-  "@labelport/plugin-voc",
-  "@labelport/plugin-csv",
-];
+/** The one list of built-in plugins, which plugins/builtin-bundle.mjs bundles too. */
+const BUILTIN_PLUGINS = JSON.parse(readFileSync(join(ROOT, "plugins", "builtin.json"), "utf8")) as string[];
 
 const stateDir = join(DATA_DIR, "stack");
 mkdirSync(stateDir, { recursive: true });

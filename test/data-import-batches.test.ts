@@ -73,19 +73,6 @@ async function state(db: Db): Promise<unknown> {
   return out;
 }
 
-async function startWith(env: Record<string, string>): Promise<TestOrchestrator> {
-  const saved = { ...process.env };
-  Object.assign(process.env, env);
-  try {
-    return await startTestOrchestrator();
-  } finally {
-    for (const key of Object.keys(env)) {
-      if (saved[key] === undefined) delete process.env[key];
-      else process.env[key] = saved[key];
-    }
-  }
-}
-
 /** Runs the same imports into a fresh dataset `b` and returns the end state. */
 async function run(orchestrator: TestOrchestrator, atomic: boolean): Promise<{ state: unknown; bodies: unknown[] }> {
   const url = orchestrator.url;
@@ -125,9 +112,9 @@ let journal: TestOrchestrator;
 let direct: TestOrchestrator;
 
 beforeAll(async () => {
-  oneBatch = await startWith({ LABELPORT_IMPORT_ATOMIC_MODE: "journal" });
-  journal = await startWith({ LABELPORT_IMPORT_ATOMIC_MODE: "journal", LABELPORT_IMPORT_BATCH_SIZE: "2" });
-  direct = await startWith({ LABELPORT_IMPORT_BATCH_SIZE: "2" });
+  oneBatch = await startTestOrchestrator({ LABELPORT_IMPORT_ATOMIC_MODE: "journal" });
+  journal = await startTestOrchestrator({ LABELPORT_IMPORT_ATOMIC_MODE: "journal", LABELPORT_IMPORT_BATCH_SIZE: "2" });
+  direct = await startTestOrchestrator({ LABELPORT_IMPORT_BATCH_SIZE: "2" });
 });
 afterAll(async () => {
   await Promise.all([oneBatch?.close(), journal?.close(), direct?.close()]);

@@ -21,8 +21,7 @@ let orchestrator: TestOrchestrator;
 let api: DataClients;
 
 beforeAll(async () => {
-  process.env.LABELPORT_IMPORT_ATOMIC_MODE = "journal";
-  orchestrator = await startTestOrchestrator();
+  orchestrator = await startTestOrchestrator({ LABELPORT_IMPORT_ATOMIC_MODE: "journal" });
   api = dataClients(orchestrator.url);
   await api.datasets.createDataset({ name: "j" });
   await api.items.upsertItems({
@@ -31,7 +30,6 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  delete process.env.LABELPORT_IMPORT_ATOMIC_MODE;
   await orchestrator?.close();
 });
 

@@ -1,14 +1,14 @@
 #!/usr/bin/env node
-// `labelport-plugin run <package-or-path>` (src/runtime/plugin-cli.ts). A built-in plugin named by
-// its package runs from the prebuilt bundle on plain node (plugin-bundle.mjs); any other plugin, a
-// third-party TypeScript one included, runs with the SDK's sources through tsx.
+// `labelport-plugin run <package-or-path>` (src/runtime/plugin-cli.ts). A plugin package that ships
+// a prebuilt runtime (the built-in ones do) runs from it on plain node (prebuilt-runtime.mjs); any
+// other plugin, a third-party TypeScript one included, runs with the SDK's sources through tsx.
 import { pathToFileURL } from "node:url";
-import { loadBuiltin } from "./plugin-bundle.mjs";
+import { loadPrebuilt } from "./prebuilt-runtime.mjs";
 
 const argv = process.argv.slice(2);
-const builtin = argv[0] === "run" && argv[1] ? await loadBuiltin(argv[1]) : undefined;
-if (builtin) {
-  builtin.runMain(argv, async () => builtin.exporter);
+const prebuilt = argv[0] === "run" && argv[1] ? await loadPrebuilt(argv[1]) : undefined;
+if (prebuilt) {
+  prebuilt.runMain(argv, async () => prebuilt.exporter);
 } else {
   const { register } = await import("tsx/esm/api");
   register();

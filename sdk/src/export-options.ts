@@ -1,6 +1,7 @@
 // Option building blocks every exporter shares (seed 002), and the zod instance plugins build
 // their schemas with, so a plugin needs no zod of its own and the JSON Schema comes out the same.
 import { z } from "zod";
+import { OptionsError } from "./errors.ts";
 
 export { z };
 
@@ -13,3 +14,15 @@ export const commonOptionsShape = {
 };
 
 export type CommonOptions = { categoryFolders: boolean };
+
+/**
+ * An export's raw options through the exporter's schema (defaults applied), as the runtime and the
+ * conformance kit parse them; an OptionsError naming each field at fault.
+ */
+export function parseOptions<Options>(schema: z.ZodType<Options>, raw: unknown): Options {
+  const result = schema.safeParse(raw);
+  if (result.success) return result.data;
+  throw new OptionsError(
+    result.error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message })),
+  );
+}

@@ -1,9 +1,11 @@
 export * from "./client/client.ts";
+export * from "./errors.ts";
 export * from "./export-layout.ts";
 export * from "./export-options.ts";
 export * from "./exporter.ts";
 export type { Annotation, Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
 export * from "./item-json.ts";
+export * from "./manifest.ts";
 export * from "./run-export.ts";
 export * from "./runtime/item-stream.ts";
 export * from "./runtime/nats-connection.ts";

@@ -5,9 +5,11 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { connect } from "nats";
+import { PluginLoadError } from "../errors.ts";
 import type { ExporterClass } from "../exporter.ts";
+import { validateManifest } from "../manifest.ts";
 import { natsConnectOptions, PLUGIN_INBOX_PREFIX } from "./nats-connection.ts";
-import { checkManifest, startWorker } from "./worker.ts";
+import { startWorker } from "./worker.ts";
 
 const USAGE = `usage: labelport-plugin run <package-or-path>
 
@@ -41,11 +43,14 @@ function folderEntry(dir: string): string {
     if (entry) return join(dir, entry);
   }
   const index = ["index.ts", "index.js", "src/index.ts", "src/index.js"].map((f) => join(dir, f)).find(existsSync);
-  if (!index) throw new Error(`${dir} has no package.json entry and no index.ts/index.js`);
+  if (!index) throw new PluginLoadError(`${dir} has no package.json entry and no index.ts/index.js`);
   return index;
 }
 
-/** Imports a plugin by package name (resolved from the working directory) or by path. */
+/**
+ * Imports a plugin by package name (resolved from the working directory) or by path: its default
+ * export, a class (startWorker and main() check its manifest).
+ */
 export async function loadExporter(spec: string): Promise<ExporterClass> {
   const asPath = resolve(spec);
   const file = !existsSync(asPath)
@@ -56,8 +61,9 @@ export async function loadExporter(spec: string): Promise<ExporterClass> {
   const url = pathToFileURL(file).href;
   const module = (await import(url)) as { default?: unknown };
   const exporter = module.default;
-  if (typeof exporter !== "function") throw new Error(`${spec} has no default export (a BaseExporter subclass)`);
-  checkManifest(exporter as ExporterClass);
+  if (typeof exporter !== "function") {
+    throw new PluginLoadError(`${spec} has no default export (a BaseExporter subclass)`);
+  }
   return exporter as ExporterClass;
 }
 
@@ -78,8 +84,9 @@ function limitHeapGrowth(): void {
 }
 
 /**
- * The CLI. `load` turns the spec into the exporter: sdk/bin/labelport-plugin.mjs passes the built-in
- * plugins' bundled classes through it (see plugin-bundle.mjs).
+ * The CLI. `load` turns the spec into the exporter: sdk/bin/labelport-plugin.mjs passes a plugin's
+ * prebuilt class through it (see sdk/bin/prebuilt-runtime.mjs). The manifest is checked before
+ * anything connects.
  */
 export async function main(
   argv: string[],
@@ -97,6 +104,7 @@ export async function main(
   }
   limitHeapGrowth();
   const exporter = await load(spec);
+  validateManifest(exporter.manifest);
   const nats = await connect({
     ...natsConnectOptions(natsUrl),
     inboxPrefix: PLUGIN_INBOX_PREFIX,

@@ -3,11 +3,12 @@
 import { randomUUID } from "node:crypto";
 import { create, fromBinary, type JsonObject, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { headers, type JsMsg, type NatsConnection } from "nats";
-import { satisfies } from "semver";
 import { z } from "zod";
-import type { ExporterClass, ExporterManifest, ExportLogger } from "../exporter.ts";
+import { isPermanentError } from "../errors.ts";
+import { parseOptions } from "../export-options.ts";
+import type { ExporterClass, ExportLogger } from "../exporter.ts";
 import type { Category } from "../gen/labelport/v1/dataset_pb.ts";
 import { CategorySchema } from "../gen/labelport/v1/dataset_pb.ts";
 import { ExportLogLineSchema, PluginInfoSchema } from "../gen/labelport/v1/export_pb.ts";
@@ -17,9 +18,9 @@ import {
   ExportJobSchema,
   JobEventSchema,
 } from "../gen/labelport/v1/plugin_pb.ts";
+import { validateManifest } from "../manifest.ts";
 import { runExport } from "../run-export.ts";
 import { createStorage, ownExportPrefix, storageConfigSchema } from "../storage/index.ts";
-import { SDK_VERSION } from "../version.ts";
 import { createItemSource } from "./item-stream.ts";
 import {
   consumerName,
@@ -57,26 +58,8 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-/** Throws when a plugin's manifest is malformed or built for another SDK. */
-export function checkManifest(exporter: ExporterClass): ExporterManifest {
-  const manifest = exporter.manifest as ExporterManifest | undefined;
-  if (!manifest?.name || !manifest.version || !manifest.formats?.length) {
-    throw new Error("exporter has no valid static manifest {name, version, formats, sdk}");
-  }
-  for (const format of manifest.formats) {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(format))
-      throw new Error(`format "${format}" must be lowercase letters, digits, -`);
-  }
-  if (!satisfies(SDK_VERSION, manifest.sdk)) {
-    throw new Error(
-      `plugin ${manifest.name}@${manifest.version} needs @labelport/sdk ${manifest.sdk}; this is ${SDK_VERSION}`,
-    );
-  }
-  return manifest;
-}
-
 export function pluginInfoOf(exporter: ExporterClass) {
-  const manifest = checkManifest(exporter);
+  const manifest = validateManifest(exporter.manifest);
   return create(PluginInfoSchema, {
     name: manifest.name,
     version: manifest.version,
@@ -90,20 +73,6 @@ export function pluginInfoOf(exporter: ExporterClass) {
 
 /** Above this many files the completed event names none: it must fit a NATS message. */
 const MAX_EVENT_ARTIFACTS = 1000;
-
-/** Errors another attempt cannot fix. */
-const PERMANENT = new Set([
-  Code.InvalidArgument,
-  Code.NotFound,
-  Code.PermissionDenied,
-  Code.FailedPrecondition,
-  Code.Unauthenticated,
-]);
-
-function isPermanent(err: unknown): boolean {
-  if (err instanceof z.ZodError || (err as Error)?.name === "InvalidStorageKeyError") return true;
-  return err instanceof ConnectError && PERMANENT.has(err.code);
-}
 
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { nats } = options;
@@ -254,7 +223,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const storage = createStorage(withCredentials(JSON.parse(job.storageConfigJson || "{}"), options.s3Credentials));
     try {
       const exporter = new options.exporter();
-      const parsedOptions = exporter.options.parse(exported.options ?? {});
+      const parsedOptions = parseOptions(exporter.options, exported.options ?? {});
       await publish({
         case: "started",
         value: { pluginName: info.name, pluginVersion: info.version, totalItems: BigInt(totalItems) },
@@ -311,7 +280,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         await publish({ case: "canceled", value: {} }).catch(() => undefined);
         message.term();
       } else {
-        const permanent = isPermanent(err) || delivery >= maxDeliver;
+        const permanent = isPermanentError(err) || delivery >= maxDeliver;
         const text = errorMessage(err);
         jobLog.error("export failed", { error: text, retryable: !permanent, delivery });
         await publish({ case: "failed", value: { errorMessage: text, retryable: !permanent } }).catch(() => undefined);
@@ -358,9 +327,6 @@ function withCredentials(config: unknown, s3Credentials: WorkerOptions["s3Creden
 }
 
 function errorMessage(err: unknown): string {
-  if (err instanceof z.ZodError) {
-    return `invalid options: ${err.issues.map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ")}`;
-  }
   if (err instanceof ConnectError) return err.rawMessage;
   return err instanceof Error ? err.message : String(err);
 }

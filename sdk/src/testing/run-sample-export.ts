@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join, relative, sep } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
+import { parseOptions } from "../export-options.ts";
 import type { ExporterClass, ExportLogger } from "../exporter.ts";
 import type { Item } from "../gen/labelport/v1/dataset_pb.ts";
 import { ExportSchema } from "../gen/labelport/v1/export_pb.ts";
@@ -16,7 +17,7 @@ import { type SampleDataset, sampleDataset } from "./fixture.ts";
 export type { ExporterClass } from "../exporter.ts";
 
 export interface SampleExportOptions {
-  /** Raw options, parsed by the exporter's schema (defaults applied). */
+  /** Raw options, parsed by the exporter's schema as a job's are (defaults applied, OptionsError). */
   options?: Record<string, unknown>;
   /** Default: the manifest's first format. */
   format?: string;
@@ -77,7 +78,7 @@ export async function runSampleExport<Options>(
   const exportId = input.exportId ?? "exp-sample";
   const format = input.format ?? Exporter.manifest.formats[0] ?? "";
   const prefix = `exports/${exportId}`;
-  const options = exporter.options.parse(input.options ?? {});
+  const options = parseOptions(exporter.options, input.options ?? {});
   const items = input.items ?? (() => iterate(fixture.items));
   const result = await runExport({
     exporter,

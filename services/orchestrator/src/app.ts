@@ -3,16 +3,17 @@ import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { natsConnectOptions, redactNatsUrl } from "@labelport/sdk";
 import { connect, type NatsConnection } from "nats";
-import { type Authenticator, authInterceptor, createAuthenticator } from "./auth.ts";
+import { authInterceptor, createAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
-import { registerConsole } from "./console.ts";
-import { registerDataServices } from "./data/index.ts";
+import { startConsole } from "./console.ts";
+import type { Context, FeatureModule } from "./context.ts";
+import { startData } from "./data/index.ts";
 import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
-import { registerHealth } from "./health.ts";
+import { startHealth } from "./health.ts";
 import type { Logger } from "./logger.ts";
 import { createOriginGuard } from "./origin-guard.ts";
-import { createRestRouter, type RestRoute, type RestRouter } from "./rest/router.ts";
+import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { createRpcHandler } from "./rpc-handler.ts";
 import { type ListeningServer, serve } from "./server.ts";
 
@@ -25,22 +26,6 @@ export interface Orchestrator {
   /** Graceful: stop accepting, finish in-flight requests, close MongoDB and NATS. Idempotent. */
   close(): Promise<void>;
 }
-
-/** What the services share. */
-export interface Deps {
-  config: Config;
-  log: Logger;
-  database: Database;
-  nats: NatsConnection;
-  auth: Authenticator;
-  /** HMAC secret for download links and job tokens. */
-  signingSecret: string;
-  /** Where clients reach this server (for links). */
-  publicUrl(): string;
-}
-
-/** A feature area adds its Connect services and REST routes here. */
-export type RegisterServices = (router: ConnectRouter, rest: RestRouter, deps: Deps) => void;
 
 export async function startOrchestrator(config: Config, log: Logger): Promise<Orchestrator> {
   const [database, nats] = await Promise.all([
@@ -64,7 +49,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     log.warn("no API_KEYS configured: authentication is off, serving loopback only");
   }
   let server: ListeningServer | undefined;
-  const deps: Deps = {
+  const context: Context = {
     config,
     log,
     database,
@@ -73,10 +58,24 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     signingSecret,
     publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
   };
+  const starts = [
+    () => startHealth(context),
+    () => startConsole(),
+    () => startData(context),
+    () => startExports(context),
+  ];
+  const modules: FeatureModule[] = [];
+  const closeModules = async () => {
+    for (const feature of modules.splice(0).reverse()) await feature.close();
+  };
+  try {
+    for (const start of starts) modules.push(await start());
+  } catch (err) {
+    await closeModules();
+    await Promise.all([database.close(), nats.close()]);
+    throw err;
+  }
   const rest = createRestRouter(log, auth, { maxBodyBytes: config.REST_MAX_BODY_BYTES });
-  registerHealth(rest, deps);
-  registerConsole(rest);
-  const exportsModule = await startExports(rest, deps);
   const tls =
     config.TLS_CERT_FILE && config.TLS_KEY_FILE
       ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
@@ -87,8 +86,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     readMaxBytes: config.RPC_MAX_MESSAGE_BYTES,
     interceptors: [authInterceptor(auth)],
     routes: (router: ConnectRouter) => {
-      registerDataServices(router, rest, deps);
-      exportsModule.routes(router);
+      for (const feature of modules) feature.register(router, rest);
     },
     fallback: (req, res) => rest.handle(req, res),
   });
@@ -119,7 +117,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
       },
     );
   } catch (err) {
-    await exportsModule.close();
+    await closeModules();
     await Promise.all([database.close(), nats.close()]);
     throw err;
   }
@@ -133,7 +131,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     close() {
       closing ??= (async () => {
         await listening.close();
-        await exportsModule.close();
+        await closeModules();
         await nats.drain().catch(() => nats.close());
         await database.close();
       })();

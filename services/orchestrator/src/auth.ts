@@ -164,3 +164,15 @@ export function authInterceptor(auth: Authenticator): Interceptor {
 export function principalOf(ctx: HandlerContext): Principal {
   return ctx.values.get(principalKey);
 }
+
+/** False for a job token and anything but the dataset it was issued for (also a record of none). */
+export function mayAccessDataset(principal: Principal, datasetId: string | undefined): boolean {
+  return principal.datasetId === undefined || principal.datasetId === datasetId;
+}
+
+/** Refuses a job token access to another dataset than its own. */
+export function assertDatasetAccess(principal: Principal, datasetId: string): void {
+  if (!mayAccessDataset(principal, datasetId)) {
+    throw new ConnectError("this job token may only read its own dataset", Code.PermissionDenied);
+  }
+}

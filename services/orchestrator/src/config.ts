@@ -95,6 +95,14 @@ export const configSchema = z.object({
       }
       return origins;
     }),
+  // Imports (data/import): the journal fallback can be forced, for tests and for servers whose
+  // transactions are unreliable.
+  /** auto: a transaction when the server has them and the file fits one, else the undo journal. */
+  LABELPORT_IMPORT_ATOMIC_MODE: z.enum(["auto", "transaction", "journal"]).default("auto"),
+  /** Largest file imported in one transaction; unset: derived from the server's cache size. */
+  LABELPORT_IMPORT_TRANSACTION_MAX_BYTES: z.coerce.number().int().positive().optional(),
+  /** Lines per import batch. */
+  LABELPORT_IMPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { readFile, stat } from "node:fs/promises";
 import type http from "node:http";
 import { extname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import type { FeatureModule } from "./context.ts";
 import type { RestContext, RestRouter } from "./rest/router.ts";
 import { sendJson } from "./rest/router.ts";
 
@@ -67,7 +68,19 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function registerConsole(rest: RestRouter, dir: string = consoleDir()): void {
+export interface ConsoleOptions {
+  /** The built console; default `consoleDir()`. */
+  dir?: string;
+}
+
+export async function startConsole(options: ConsoleOptions = {}): Promise<FeatureModule> {
+  return {
+    register: (_router, rest) => registerConsole(rest, options.dir ?? consoleDir()),
+    close: async () => undefined,
+  };
+}
+
+function registerConsole(rest: RestRouter, dir: string): void {
   const cache = new Map<string, Cached>();
 
   /** The file's bytes and a content hash ETag, re-read only when its size or mtime changed. */

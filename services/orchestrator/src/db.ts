@@ -1,6 +1,6 @@
 // MongoDB collections and the indexes that serve the hot paths.
 import { type Db, MongoClient } from "mongodb";
-import { TRACK_TOTALS_INDEX } from "./exports/stats.ts";
+import { TRACK_TOTALS_INDEX } from "./data/tracks.ts";
 
 export interface Database {
   client: MongoClient;

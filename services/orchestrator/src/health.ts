@@ -1,8 +1,6 @@
 // GET /healthz: 200 only when MongoDB and NATS both answer.
-import type { NatsConnection } from "nats";
-import type { Database } from "./db.ts";
-import type { RestRouter } from "./rest/router.ts";
-import { sendJson } from "./rest/router.ts";
+import type { Context, FeatureModule } from "./context.ts";
+import { type RestRouter, sendJson } from "./rest/router.ts";
 
 interface Check {
   ok: boolean;
@@ -30,14 +28,23 @@ async function timed(probe: () => Promise<unknown>): Promise<Check> {
   }
 }
 
-export function registerHealth(router: RestRouter, deps: { database: Database; nats: NatsConnection }): void {
-  router.on("GET", "/healthz", "public", async ({ res }) => {
+export type HealthOptions = Pick<Context, "database" | "nats">;
+
+export async function startHealth(options: HealthOptions): Promise<FeatureModule> {
+  return {
+    register: (_router, rest) => registerHealth(rest, options),
+    close: async () => undefined,
+  };
+}
+
+function registerHealth(rest: RestRouter, options: HealthOptions): void {
+  rest.on("GET", "/healthz", "public", async ({ res }) => {
     const [mongodb, nats] = await Promise.all([
-      timed(() => deps.database.db.command({ ping: 1 })),
+      timed(() => options.database.db.command({ ping: 1 })),
       timed(async () => {
-        if (deps.nats.isClosed()) throw new Error("connection closed");
+        if (options.nats.isClosed()) throw new Error("connection closed");
         // rtt() round-trips a PING; while reconnecting it waits, so the timeout catches it.
-        await deps.nats.rtt();
+        await options.nats.rtt();
       }),
     ]);
     const ok = mongodb.ok && nats.ok;

@@ -1,7 +1,7 @@
 // DatasetService: datasets and their category lists. Category ids are kept when given, otherwise
 // assigned from `nextCategoryId`, and never renumbered.
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import {
   AddCategoriesResponseSchema,
   type Category,
@@ -12,7 +12,7 @@ import {
   ListDatasetsResponseSchema,
 } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";
-import { principalOf } from "../auth.ts";
+import { assertDatasetAccess, principalOf } from "../auth.ts";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
 import { datasetMessage } from "./convert.ts";
 import { uuidv7 } from "./ids.ts";
@@ -25,17 +25,40 @@ const MAX_NAME_LENGTH = 200;
 
 const datasets = (db: Db) => db.collection<DatasetDoc>(Collections.datasets);
 
-/** A dataset by id or, failing that, by name. */
+/** A dataset by id or, failing that, by name; null for "" and for a dataset that does not exist. */
 export async function findDataset(db: Db, idOrName: string): Promise<DatasetDoc | null> {
   if (idOrName === "") return null;
   return (await datasets(db).findOne({ _id: idOrName })) ?? (await datasets(db).findOne({ name: idOrName }));
 }
 
+/** A dataset by id or name; InvalidArgument when `idOrName` is empty, NotFound naming `field` when unknown. */
 export async function requireDataset(db: Db, idOrName: string, field = "dataset_id"): Promise<DatasetDoc> {
   if (idOrName === "") throw invalidArgument(`${field}: is required`);
   const found = await findDataset(db, idOrName);
-  if (!found) throw notFound(`dataset "${idOrName}" not found`);
+  if (!found) throw notFound(`${field}: dataset "${idOrName}" not found`);
   return found;
+}
+
+/**
+ * The dataset an import goes to: the one `idOrName` names, else "default", created by the first
+ * import without a dataset. A preview never creates it: it previews against an empty one.
+ */
+export async function importDataset(
+  db: Db,
+  idOrName: string,
+  options: { preview: boolean; field: string },
+): Promise<DatasetDoc> {
+  if (idOrName !== "") return requireDataset(db, idOrName, options.field);
+  if (!options.preview) return defaultDataset(db);
+  const empty: DatasetDoc = {
+    _id: uuidv7(),
+    name: DEFAULT_DATASET_NAME,
+    description: "",
+    categories: [],
+    nextCategoryId: 1,
+    createdAt: new Date(),
+  };
+  return (await findDataset(db, DEFAULT_DATASET_NAME)) ?? empty;
 }
 
 /** The dataset named "default", created on first use (imports without a dataset go there). */
@@ -59,14 +82,6 @@ export async function defaultDataset(db: Db): Promise<DatasetDoc> {
     }
   }
   throw new ConnectError("could not create the default dataset", Code.Aborted);
-}
-
-/** Rejects a job token reading another dataset than its own. */
-export function checkDatasetAccess(ctx: HandlerContext, datasetId: string): void {
-  const principal = principalOf(ctx);
-  if (principal.datasetId !== undefined && principal.datasetId !== datasetId) {
-    throw new ConnectError("this job token may only read its own dataset", Code.PermissionDenied);
-  }
 }
 
 export function isDuplicateKey(err: unknown): boolean {
@@ -184,7 +199,7 @@ export function createDatasetService(db: Db): Partial<ServiceImpl<typeof Dataset
 
     async getDataset(req, ctx) {
       const doc = await requireDataset(db, req.datasetId);
-      checkDatasetAccess(ctx, doc._id);
+      assertDatasetAccess(principalOf(ctx), doc._id);
       const counts = await datasetCounts(db, [doc._id]);
       return create(GetDatasetResponseSchema, { dataset: datasetMessage(doc, counts.get(doc._id)) });
     },

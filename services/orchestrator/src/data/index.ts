@@ -1,22 +1,28 @@
 // Datasets, items, annotations and imports: the Connect services, the seed 001 import routes,
-// and the start-up recovery of imports a crashed process left running.
+// and the recovery of imports a crashed process left running (at start, then every 30 s).
 import { DatasetService, ImportService, ItemService } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";
-import type { Deps, RegisterServices } from "../app.ts";
+import type { Config } from "../config.ts";
+import type { Context, FeatureModule } from "../context.ts";
 import { createDatasetService } from "./datasets.ts";
 import { uuidv7 } from "./ids.ts";
 import { type Instance, thisHost } from "./import/history.ts";
 import { type ImportContext, type ImportSettings, probeCapabilities } from "./import/pipeline.ts";
+import { MAX_DEPTH, MAX_FILE_BYTES, MAX_LINE_BYTES } from "./import/reader.ts";
 import { recoverImports as recover } from "./import/recovery.ts";
 import { registerImportRoutes } from "./import/rest.ts";
 import { createImportService } from "./import/service.ts";
 import { createItemService } from "./items.ts";
 import { Collections } from "./model.ts";
-import { importSettingsFromEnv } from "./settings.ts";
 
 export type { StreamQuery } from "./stream.ts";
 
 const SWEEP_MS = 30_000;
+/** A running import's heartbeat, and the age at which a missing one means its process died. */
+const HEARTBEAT_MS = 5000;
+const STALE_MS = 60_000;
+
+export type DataOptions = Pick<Context, "config" | "log" | "database">;
 
 /** Indexes of the collections only this area uses (the shared ones are in db.ts). */
 async function ensureDataIndexes(db: Db): Promise<void> {
@@ -32,25 +38,52 @@ async function ensureDataIndexes(db: Db): Promise<void> {
   ]);
 }
 
+/** The import pipeline's settings: the LABELPORT_IMPORT_* variables and the fixed limits. */
+export function importSettingsOf(
+  config: Pick<
+    Config,
+    "LABELPORT_IMPORT_ATOMIC_MODE" | "LABELPORT_IMPORT_BATCH_SIZE" | "LABELPORT_IMPORT_TRANSACTION_MAX_BYTES"
+  >,
+): ImportSettings {
+  return {
+    atomicMode: config.LABELPORT_IMPORT_ATOMIC_MODE,
+    batchSize: config.LABELPORT_IMPORT_BATCH_SIZE,
+    maxFileBytes: MAX_FILE_BYTES,
+    maxLineBytes: MAX_LINE_BYTES,
+    maxDepth: MAX_DEPTH,
+    ...(config.LABELPORT_IMPORT_TRANSACTION_MAX_BYTES
+      ? { transactionMaxBytes: config.LABELPORT_IMPORT_TRANSACTION_MAX_BYTES }
+      : {}),
+    heartbeatMs: HEARTBEAT_MS,
+    staleMs: STALE_MS,
+  };
+}
+
+export interface RecoverImportsOptions extends Pick<Context, "database" | "log"> {
+  /** This process; imports it owns are left alone unless they are no longer `active`. */
+  instance?: Instance;
+  staleMs?: number;
+  active?: ReadonlySet<string>;
+}
+
 /**
  * Resolves imports left running by a dead process (commit found: completed; otherwise rolled
  * back from the journal or by killing the orphaned transaction). Safe to call at any time.
  */
 export async function recoverImports(
-  deps: Pick<Deps, "database" | "log">,
-  instance: Instance = { host: thisHost, pid: process.pid, instanceId: uuidv7() },
-  staleMs = importSettingsFromEnv().staleMs,
-  active?: ReadonlySet<string>,
+  options: RecoverImportsOptions,
 ): Promise<{ completed: number; rolledBack: number }> {
-  return recover(deps.database.db, deps.log, instance, staleMs, active);
+  const instance = options.instance ?? { host: thisHost, pid: process.pid, instanceId: uuidv7() };
+  return recover(options.database.db, options.log, instance, options.staleMs ?? STALE_MS, options.active);
 }
 
-export function createImportContext(deps: Deps, settings: ImportSettings): ImportContext {
-  const { db, client } = deps.database;
+export async function startData(options: DataOptions): Promise<FeatureModule> {
+  const { db, client } = options.database;
+  const settings = importSettingsOf(options.config);
   const instance: Instance = { host: thisHost, pid: process.pid, instanceId: uuidv7() };
-  const log = deps.log.child({ area: "imports" });
+  const log = options.log.child({ area: "imports" });
   const active = new Set<string>();
-  const sweep = () => recoverImports(deps, instance, settings.staleMs, active);
+  const sweep = () => recoverImports({ ...options, instance, staleMs: settings.staleMs, active });
   const ready = ensureDataIndexes(db)
     .then(sweep)
     .then(
@@ -64,19 +97,26 @@ export function createImportContext(deps: Deps, settings: ImportSettings): Impor
     sweep().catch((err: unknown) => log.debug({ err }, "import recovery sweep failed"));
   }, SWEEP_MS);
   timer.unref();
-  deps.nats.closed().then(
-    () => clearInterval(timer),
-    () => clearInterval(timer),
-  );
-  return { db, client, log, instance, settings, capabilities: probeCapabilities(db, settings), ready, active };
-}
-
-export const registerDataServices: RegisterServices = (router, rest, deps) => {
-  const db = deps.database.db;
-  const imports = createImportContext(deps, importSettingsFromEnv());
+  const imports: ImportContext = {
+    db,
+    client,
+    log,
+    instance,
+    settings,
+    capabilities: probeCapabilities(db, settings),
+    ready,
+    active,
+  };
   const transactions = async () => (await imports.capabilities()).transactions;
-  router.service(DatasetService, createDatasetService(db));
-  router.service(ItemService, createItemService(db, deps.database.client, transactions));
-  router.service(ImportService, createImportService(imports));
-  registerImportRoutes(rest, imports);
-};
+  return {
+    register(router, rest) {
+      router.service(DatasetService, createDatasetService(db));
+      router.service(ItemService, createItemService({ db, client, transactions }));
+      router.service(ImportService, createImportService(imports));
+      registerImportRoutes(rest, imports);
+    },
+    async close() {
+      clearInterval(timer);
+    },
+  };
+}

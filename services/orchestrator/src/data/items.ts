@@ -11,9 +11,10 @@ import {
   UpsertItemsResponseSchema,
 } from "@labelport/sdk/contracts";
 import { type AnyBulkWriteOperation, BSON, type ClientSession, type Db, type MongoClient } from "mongodb";
+import { assertDatasetAccess, principalOf } from "../auth.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 import { annotationMessage, itemMessage } from "./convert.ts";
-import { checkDatasetAccess, requireDataset } from "./datasets.ts";
+import { requireDataset } from "./datasets.ts";
 import { compileFilter } from "./filters.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./paging.ts";
@@ -132,11 +133,15 @@ async function foreignIds(db: Db, collection: string, datasetId: string, ids: st
   return new Set(found.map((d) => d._id));
 }
 
-export function createItemService(
-  db: Db,
-  client: MongoClient,
-  transactions: () => Promise<boolean>,
-): Partial<ServiceImpl<typeof ItemService>> {
+export interface ItemServiceOptions {
+  db: Db;
+  client: MongoClient;
+  /** Whether the server runs multi-document transactions (upserts are atomic with them). */
+  transactions: () => Promise<boolean>;
+}
+
+export function createItemService(options: ItemServiceOptions): Partial<ServiceImpl<typeof ItemService>> {
+  const { db, client, transactions } = options;
   const items = db.collection<ItemDoc>(Collections.items);
   const annotations = db.collection<AnnotationDoc>(Collections.annotations);
 
@@ -254,7 +259,7 @@ export function createItemService(
 
     async getItem(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
-      checkDatasetAccess(ctx, dataset._id);
+      assertDatasetAccess(principalOf(ctx), dataset._id);
       const doc = await items.findOne({ _id: req.itemId, datasetId: dataset._id });
       if (!doc) throw notFound(`item "${req.itemId}" not found in dataset "${dataset.name}"`);
       const anns = await annotations.find({ datasetId: dataset._id, itemId: doc._id }).sort({ _id: 1 }).toArray();
@@ -263,7 +268,7 @@ export function createItemService(
 
     async listItems(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
-      checkDatasetAccess(ctx, dataset._id);
+      assertDatasetAccess(principalOf(ctx), dataset._id);
       const size = pageSize(req.pageSize, 100, 1000);
       const after = decodePageToken(req.pageToken);
       const { items: query } = compileFilter(dataset._id, req.filter);
@@ -283,7 +288,7 @@ export function createItemService(
 
     async countItems(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
-      checkDatasetAccess(ctx, dataset._id);
+      assertDatasetAccess(principalOf(ctx), dataset._id);
       const compiled = compileFilter(dataset._id, req.filter);
       const itemCount = await items.countDocuments(compiled.items);
       let annotationCount = 0;

@@ -119,7 +119,7 @@ export interface AnnotationDoc {
   updatedAt: Date;
 }
 
-/** Per-track export statistics that do not depend on the request (exports/stats.ts sums them). */
+/** Per-track export statistics that do not depend on the request (exports/track-summary.ts sums them). */
 export interface TrackStatsDoc {
   /** `TRACK_STATS_VERSION` when written; statistics of another version are recomputed when read. */
   v: number;

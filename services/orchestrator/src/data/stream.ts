@@ -6,10 +6,11 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import type { StreamItemsRequest, StreamItemsResponse } from "@labelport/sdk/contracts";
 import type { Db, Document, Filter } from "mongodb";
+import { assertDatasetAccess, principalOf } from "../auth.ts";
 import { invalidArgument } from "../errors.ts";
 import { bsonString } from "./bson-reader.ts";
 import { annotationMessage, itemMessage, timestamp } from "./convert.ts";
-import { checkDatasetAccess, requireDataset } from "./datasets.ts";
+import { requireDataset } from "./datasets.ts";
 import { ProtoWriter, writeAnnotation, writeItemFields } from "./encode.ts";
 import { compileFilter } from "./filters.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
@@ -287,7 +288,7 @@ export function createItemStream(db: Db) {
     ctx: HandlerContext,
   ): AsyncGenerator<StreamItemsResponse> {
     const dataset = await requireDataset(db, req.datasetId);
-    checkDatasetAccess(ctx, dataset._id);
+    assertDatasetAccess(principalOf(ctx), dataset._id);
     const query = streamQueryOf(req, dataset._id, ctx.signal);
     const snapshotTime = timestamp(query.snapshot);
     yield* wantsJson(ctx)

@@ -161,7 +161,7 @@ export const TRACK_STATS_VERSION = 1;
  *        | 0                                  neither
  *   |box| = 70 + |frameNumber| + |x| + |y| + |width| + |height| + |isKeyframe| + |visible|
  * with |s| the UTF-8 bytes of a string (JSON escapes not counted), pinned by
- * exports/stats.test.ts against the real formatter.
+ * exports/size-estimate.test.ts against the real formatter.
  */
 export const LineLengths = {
   base: 197,
@@ -171,7 +171,7 @@ export const LineLengths = {
 } as const;
 
 /**
- * What exports/stats.ts computes in MongoDB for a track (`trackStatsProjection`), value for
+ * What data/tracks-expr.ts computes in MongoDB for a track (`trackStatsProjection`), value for
  * value, so stored and computed statistics sum to the same headers. Field presence follows
  * MongoDB's (a key holding undefined is stored as null, and present).
  */
@@ -223,6 +223,28 @@ export function trackStatsOf(doc: AnnotationDoc): TrackStatsDoc {
   if (!valid) stats.errors = validateBoxSequence({ interpolationMode: mode, boxes } as never);
   return stats;
 }
+
+/**
+ * Keys of the index that sums stored statistics from index entries alone (a covered query, no
+ * track read: exports/track-summary.ts `selectionTotals`) for a dataset's tracks, and serves
+ * exports/size-estimate.ts `sampleBoxLengths`' draw of ids. Tracks only, so the annotations of
+ * image datasets do not pay for it on write.
+ */
+export const TRACK_TOTALS_INDEX = {
+  key: {
+    datasetId: 1,
+    type: 1,
+    removed: 1,
+    "trackStats.v": 1,
+    "trackStats.category": 1,
+    "trackStats.keyframes": 1,
+    "trackStats.interpolated": 1,
+    "trackStats.fixed": 1,
+    "trackStats.valid": 1,
+    _id: 1,
+  },
+  options: { name: "trackTotals", partialFilterExpression: { type: "track" } },
+} as const;
 
 /** UTF-8 bytes of a value as MongoDB's `$toString` prints it; null and missing are "". */
 function textBytes(value: string | number | null | undefined): number {

@@ -4,7 +4,7 @@
 // cannot be read is logged and dropped without stopping its subscription.
 import { create, type DescMessage, fromBinary, type MessageShape, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ensureStreams, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk";
+import { ensureStreams, isFormatName, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk";
 import {
   ClaimJobRequestSchema,
   ClaimJobResponseSchema,
@@ -18,8 +18,8 @@ import {
   PluginInfoSchema,
 } from "@labelport/sdk/contracts";
 import { AckPolicy, DeliverPolicy, type Msg, type NatsConnection, type Subscription } from "nats";
-import type { Deps } from "../app.ts";
-import type { DatasetDoc } from "../data/model.ts";
+import type { Context } from "../context.ts";
+import { findDataset } from "../data/datasets.ts";
 import type { Logger } from "../logger.ts";
 import { removeExportFiles } from "./export-files.ts";
 import type { LogStore } from "./logs.ts";
@@ -45,14 +45,15 @@ const JOB_TOKEN_TTL_S = 24 * 3600;
 /** Deliveries of one event before it counts as poison and is dropped. */
 const MAX_EVENT_DELIVERIES = 10;
 
-export async function startJobBus(
-  deps: Deps,
-  repo: ExportRepository,
-  registry: PluginRegistry,
-  storages: Storages,
-  logs: LogStore,
-): Promise<JobBus> {
-  const { nats, log } = deps;
+export interface JobBusOptions extends Pick<Context, "config" | "log" | "database" | "nats" | "auth" | "publicUrl"> {
+  repo: ExportRepository;
+  registry: PluginRegistry;
+  storages: Storages;
+  logs: LogStore;
+}
+
+export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
+  const { config, log, database, nats, auth, publicUrl, repo, registry, storages, logs } = options;
   const js = nats.jetstream();
   const jsm = await nats.jetstreamManager();
   await ensureStreams(jsm);
@@ -98,14 +99,14 @@ export async function startJobBus(
     log.info({ exportId, attempt: doc.attempts, delivery }, "export claimed");
     nats.publish(updates(exportId));
     await logs.append(exportId, "info", `attempt ${doc.attempts} started (delivery ${delivery})`, "orchestrator");
-    const dataset = await deps.database.db.collection<DatasetDoc>("datasets").findOne({ _id: doc.datasetId });
+    const dataset = await findDataset(database.db, doc.datasetId);
     return create(ClaimJobResponseSchema, {
       proceed: true,
       attempt: doc.attempts,
       job: {
         export: toProto(doc),
-        orchestratorUrl: deps.publicUrl(),
-        token: deps.auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S, doc._id),
+        orchestratorUrl: publicUrl(),
+        token: auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S, doc._id),
         snapshotTime: timestampFromDate(doc.snapshotTime),
         storageConfigJson: JSON.stringify(storages.configOf(doc.storage)),
         categoriesJson: JSON.stringify(dataset?.categories ?? []),
@@ -127,7 +128,7 @@ export async function startJobBus(
       const event = decodeOrDrop(JobEventSchema, msg, log);
       // Only the worker that claimed the export holds a token for it (see claim()).
       const token = msg.headers?.get(JOB_TOKEN_HEADER) ?? "";
-      if (!event || !deps.auth.isJobTokenFor(token, event.exportId)) {
+      if (!event || !auth.isJobTokenFor(token, event.exportId)) {
         if (event)
           log.warn({ subject: msg.subject, exportId: event.exportId }, "dropped a job event without its job's token");
         msg.term();
@@ -155,7 +156,7 @@ export async function startJobBus(
       nats.publish(updates(event.exportId));
       return;
     }
-    const result = await repo.apply(event, deps.config.EXPORT_TTL_DAYS);
+    const result = await repo.apply(event, config.EXPORT_TTL_DAYS);
     if (result.changed) nats.publish(updates(event.exportId));
     if (event.event.case === "canceled") {
       const doc = await repo.get(event.exportId);
@@ -214,7 +215,7 @@ export async function startJobBus(
   // Jobs stored while NATS was unreachable are published at start and after every reconnect;
   // duplicates are dropped by msgID, and a claim never starts a job twice.
   const requeue = async () => {
-    for await (const doc of repo.collection.find({ status: "queued" })) {
+    for await (const doc of repo.queued()) {
       await publishJob(doc).catch((err: unknown) => log.warn({ err, exportId: doc._id }, "requeue failed"));
     }
   };
@@ -264,7 +265,7 @@ function registrationProblem(info: PluginInfo): string | undefined {
   if (!/^[^\x00-\x1f\x7f]{1,214}$/.test(info.name)) return "name: 1 to 214 printable characters";
   if (!info.version || info.version.length > 64) return "version: required, at most 64 characters";
   if (info.formats.length === 0 || info.formats.length > 64) return "formats: expected 1 to 64";
-  const bad = info.formats.find((f) => !/^[a-z0-9][a-z0-9-]{0,63}$/.test(f));
+  const bad = info.formats.find((f) => !isFormatName(f));
   return bad === undefined ? undefined : `format "${bad.slice(0, 64)}": expected lowercase letters, digits, -`;
 }
 

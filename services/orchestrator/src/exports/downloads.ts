@@ -7,9 +7,9 @@ import { pipeline } from "node:stream/promises";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { attachmentDisposition, guessContentType, MANIFEST_KEY, type StorageDriver, validateKey } from "@labelport/sdk";
 import yazl from "yazl";
-import type { Deps } from "../app.ts";
+import type { Context } from "../context.ts";
 import { invalidArgument, notFound } from "../errors.ts";
-import type { RestResponse, RestRouter } from "../rest/router.ts";
+import type { RestHandler, RestResponse, RestRouter } from "../rest/router.ts";
 import { assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
 import type { ExportDoc, ExportRepository } from "./repository.ts";
 import type { Storages } from "./storages.ts";
@@ -24,6 +24,8 @@ export interface DownloadLink {
 }
 
 export interface Downloads {
+  /** Adds GET /downloads/:exportId, the public route the signed links point at. */
+  register(rest: RestRouter): void;
   /**
    * `artifactKey` empty: the single artifact, or a ZIP of everything when there are several;
    * `zip` asks for the ZIP even for a single artifact (the developer exports API always serves one).
@@ -91,13 +93,19 @@ async function storedEntries(driver: StorageDriver, doc: ExportDoc): Promise<Zip
   return [...stored].map(([key, size]) => ({ key, size }));
 }
 
-export function createDownloads(deps: Deps, repo: ExportRepository, storages: Storages, rest: RestRouter): Downloads {
+export interface DownloadsOptions extends Pick<Context, "log" | "signingSecret" | "publicUrl"> {
+  repo: ExportRepository;
+  storages: Storages;
+}
+
+export function createDownloads(options: DownloadsOptions): Downloads {
+  const { log, signingSecret, publicUrl, repo, storages } = options;
   const sign = (exportId: string, artifact: string, expires: number, zip = false) =>
-    createHmac("sha256", deps.signingSecret)
+    createHmac("sha256", signingSecret)
       .update(`${exportId}\n${artifact}\n${expires}${zip ? "\nzip" : ""}`)
       .digest("base64url");
 
-  rest.on("GET", "/downloads/:exportId", "public", async ({ res, params, query }) => {
+  const serve: RestHandler = async ({ res, params, query }) => {
     const exportId = params.exportId ?? "";
     const artifact = query.get("artifact") ?? "";
     const expires = Number(query.get("expires"));
@@ -128,7 +136,7 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
       return;
     }
     await sendZip(driver, doc, await storedEntries(driver, doc), res);
-  });
+  };
 
   /** Streams `body` into the response; a failure mid-way aborts this response only. */
   async function send(body: Readable, res: RestResponse, exportId: string): Promise<void> {
@@ -136,7 +144,7 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
       await pipeline(body, res as NodeJS.WritableStream);
     } catch (err) {
       if (clientGone(err, res)) return;
-      deps.log.warn({ err, exportId }, "download aborted");
+      log.warn({ err, exportId }, "download aborted");
       throw err;
     }
   }
@@ -210,10 +218,13 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
   }
 
   return {
-    async link(doc, artifactKey, expiresInSeconds, options = {}) {
+    register(rest) {
+      rest.on("GET", "/downloads/:exportId", "public", serve);
+    },
+    async link(doc, artifactKey, expiresInSeconds, linkOptions = {}) {
       if (expiresInSeconds > MAX_EXPIRY_S) throw invalidArgument(`expires_in_seconds: at most ${MAX_EXPIRY_S}`);
       const artifact = artifactKey ? await artifactOf(doc, artifactKey) : undefined;
-      const asZip = !artifactKey && options.zip === true;
+      const asZip = !artifactKey && linkOptions.zip === true;
       const single = artifact ?? (doc.counts.fileCount === 1 && !asZip ? doc.artifacts[0] : undefined);
       const expiresAt = new Date(Date.now() + expiresInSeconds * 1000);
       const fileName = downloadFileName(doc, single ? extensionOf(single.key) : "zip");
@@ -234,7 +245,7 @@ export function createDownloads(deps: Deps, repo: ExportRepository, storages: St
         signature: sign(doc._id, key, expires, asZip),
       });
       return {
-        url: `${deps.publicUrl()}/downloads/${encodeURIComponent(doc._id)}?${query}`,
+        url: `${publicUrl()}/downloads/${encodeURIComponent(doc._id)}?${query}`,
         expiresAt,
         size: single?.size ?? doc.fileSize,
         fileName,

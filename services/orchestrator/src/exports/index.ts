@@ -1,39 +1,43 @@
-// Export jobs: the ExportService, plugins, the NATS job bus, downloads.
-import type { ConnectRouter } from "@connectrpc/connect";
+// Export jobs: the ExportService, plugins, the NATS job bus, downloads, and the REST export routes
+// (developer exports API, video track export, snapshot API).
 import { ExportService } from "@labelport/sdk/contracts";
-import type { Deps } from "../app.ts";
-import type { RestRouter } from "../rest/router.ts";
+import type { Context, FeatureModule } from "../context.ts";
 import { startJobBus } from "./bus.ts";
 import { registerDeveloperApi } from "./developer-api.ts";
 import { createDownloads } from "./downloads.ts";
 import { createLogStore } from "./logs.ts";
 import { createPluginRegistry } from "./plugin-registry.ts";
 import { createExportRepository } from "./repository.ts";
-import { registerRestExports } from "./rest-exports.ts";
-import { createExportJobs, createExportServiceImpl } from "./service.ts";
+import { createExportJobs, createExportService } from "./service.ts";
+import { registerSnapshotRoute } from "./snapshot-route.ts";
 import { createStorages } from "./storages.ts";
+import { registerTrackExport } from "./track-export.ts";
 import { listenForTriggers } from "./triggers.ts";
 
-export interface ExportsModule {
-  routes(router: ConnectRouter): void;
-  close(): Promise<void>;
-}
+export type ExportsOptions = Pick<
+  Context,
+  "config" | "log" | "database" | "nats" | "auth" | "signingSecret" | "publicUrl"
+>;
 
-/** Connects the job bus (streams, consumers, subscriptions) and returns the routes to serve. */
-export async function startExports(rest: RestRouter, deps: Deps): Promise<ExportsModule> {
-  const repo = createExportRepository(deps.database.db);
-  const registry = createPluginRegistry(deps.database.db);
-  const storages = createStorages(deps.config);
-  const logs = createLogStore(deps.database.db);
-  const bus = await startJobBus(deps, repo, registry, storages, logs);
-  const downloads = createDownloads(deps, repo, storages, rest);
-  const jobs = createExportJobs(deps, repo, registry, storages, bus, logs);
-  const triggers = listenForTriggers(deps.nats, jobs, deps.log, deps.auth);
-  registerRestExports(rest, deps, { jobs, repo, registry, storages, bus });
-  registerDeveloperApi(rest, deps, { jobs, repo, downloads, logs, bus, registry });
+/** Connects the job bus (streams, consumers, subscriptions) and the NATS trigger subject. */
+export async function startExports(options: ExportsOptions): Promise<FeatureModule> {
+  const db = options.database.db;
+  const repo = createExportRepository(db);
+  const registry = createPluginRegistry(db);
+  const storages = createStorages(options.config);
+  const logs = createLogStore(db);
+  const bus = await startJobBus({ ...options, repo, registry, storages, logs });
+  const downloads = createDownloads({ ...options, repo, storages });
+  const jobs = createExportJobs({ ...options, repo, registry, storages, bus, logs });
+  const triggers = listenForTriggers({ ...options, jobs });
   return {
-    routes: (router) =>
-      router.service(ExportService, createExportServiceImpl(deps, jobs, repo, registry, bus, logs, downloads)),
+    register(router, rest) {
+      router.service(ExportService, createExportService({ ...options, jobs, repo, registry, bus, logs, downloads }));
+      downloads.register(rest);
+      registerDeveloperApi(rest, { ...options, jobs, repo, downloads, logs, bus, registry });
+      registerTrackExport(rest, options);
+      registerSnapshotRoute(rest, { ...options, jobs, repo, registry, storages, bus });
+    },
     async close() {
       triggers.unsubscribe();
       await bus.close();

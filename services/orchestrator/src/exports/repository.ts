@@ -11,7 +11,7 @@ import {
   ItemFilterSchema,
   type JobEvent,
 } from "@labelport/sdk/contracts";
-import type { Collection, Db, Filter } from "mongodb";
+import type { Db, Filter } from "mongodb";
 
 export type JobStatus = "queued" | "running" | "completed" | "failed" | "canceled";
 export const ACTIVE: JobStatus[] = ["queued", "running"];
@@ -120,11 +120,25 @@ export interface ApplyResult {
   finished: boolean;
 }
 
+/** Which exports `ExportRepository.list` returns, newest first. */
+export interface ExportQuery {
+  /** Exports of this dataset: by id, or by its name (also a deleted dataset's). */
+  dataset?: { id: string } | { name: string };
+  statuses?: JobStatus[];
+  /** Only exports older than this one, in (createdAt, _id) order: the previous page's last. */
+  after?: { createdAt: Date; id: string };
+  limit: number;
+}
+
 export interface ExportRepository {
-  readonly collection: Collection<ExportDoc>;
   insert(doc: ExportDoc): Promise<void>;
   get(id: string): Promise<ExportDoc | null>;
   findByRequestId(requestId: string): Promise<ExportDoc | null>;
+  /** The export named `name` in a dataset given by id, or by name (also a deleted dataset's). */
+  findByName(dataset: { id: string } | { name: string }, name: string): Promise<ExportDoc | null>;
+  list(query: ExportQuery): Promise<ExportDoc[]>;
+  /** Every job still waiting for a worker (to publish again after NATS was away). */
+  queued(): AsyncIterable<ExportDoc>;
   /**
    * Marks the job running for a new attempt. A first delivery may start only a queued job (a
    * duplicate message must not start a second worker); a redelivery may restart a running one.
@@ -150,13 +164,25 @@ export function createExportRepository(db: Db): ExportRepository {
       { $set: { ...update, updatedAt: new Date() }, ...(inc ? { $inc: inc } : {}) },
       { returnDocument: "after" },
     );
+  const ofDataset = (dataset: { id: string } | { name: string }): Filter<ExportDoc> =>
+    "id" in dataset ? { datasetId: dataset.id } : { datasetName: dataset.name };
   return {
-    collection,
     async insert(doc) {
       await collection.insertOne(doc);
     },
     get: (id) => collection.findOne({ _id: id }),
     findByRequestId: (requestId) => collection.findOne({ requestId }),
+    findByName: (dataset, name) => collection.findOne({ ...ofDataset(dataset), name }),
+    list(query) {
+      const filter: Filter<ExportDoc> = query.dataset ? ofDataset(query.dataset) : {};
+      if (query.statuses) filter.status = { $in: query.statuses };
+      if (query.after) {
+        const { createdAt, id } = query.after;
+        filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: id } }];
+      }
+      return collection.find(filter).sort({ createdAt: -1, _id: -1 }).limit(query.limit).toArray();
+    },
+    queued: () => collection.find({ status: "queued" }),
     claim: (id, delivery) =>
       transition(
         { _id: id, status: { $in: delivery > 1 ? ACTIVE : ["queued"] } },

@@ -12,10 +12,9 @@ import {
   GetExportLogsResponseSchema,
   ItemStatus,
 } from "@labelport/sdk/contracts";
-import type { Filter } from "mongodb";
-import type { Deps } from "../app.ts";
 import { type Principal, principalOf } from "../auth.ts";
-import type { DatasetDoc } from "../data/model.ts";
+import type { Context } from "../context.ts";
+import { requireDataset } from "../data/datasets.ts";
 import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
 import type { JobBus } from "./bus.ts";
 import type { Downloads } from "./downloads.ts";
@@ -23,7 +22,15 @@ import { removeExportFiles } from "./export-files.ts";
 import { followLogs, type LogStore } from "./logs.ts";
 import { validateOptions } from "./options.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
-import { ACTIVE, type ExportDoc, type ExportRepository, filterToJson, statusFromProto, toProto } from "./repository.ts";
+import {
+  ACTIVE,
+  type ExportDoc,
+  type ExportQuery,
+  type ExportRepository,
+  filterToJson,
+  statusFromProto,
+  toProto,
+} from "./repository.ts";
 import { exportStats } from "./stats.ts";
 import type { Storages } from "./storages.ts";
 
@@ -57,29 +64,23 @@ export interface CreateOptions {
 }
 
 export interface ExportJobs {
-  /** A dataset by id or name; NotFound naming `dataset_id` otherwise. */
-  dataset(idOrName: string): Promise<DatasetDoc>;
   create(request: CreateExportRequest, principal: Principal, options?: CreateOptions): Promise<Export>;
   get(exportId: string): Promise<ExportDoc>;
   cancel(exportId: string): Promise<ExportDoc>;
   delete(exportId: string): Promise<void>;
 }
 
-export function createExportJobs(
-  deps: Deps,
-  repo: ExportRepository,
-  registry: PluginRegistry,
-  storages: Storages,
-  bus: JobBus,
-  logs: LogStore,
-): ExportJobs {
-  const datasets = deps.database.db.collection<DatasetDoc>("datasets");
+export interface ExportJobsOptions extends Pick<Context, "log" | "database"> {
+  repo: ExportRepository;
+  registry: PluginRegistry;
+  storages: Storages;
+  bus: JobBus;
+  logs: LogStore;
+}
+
+export function createExportJobs(options: ExportJobsOptions): ExportJobs {
+  const { log, database, repo, registry, storages, bus, logs } = options;
   const jobs: ExportJobs = {
-    async dataset(idOrName) {
-      const dataset = await datasets.findOne({ $or: [{ _id: idOrName }, { name: idOrName }] });
-      if (!dataset) throw notFound(`dataset_id: dataset "${idOrName}" not found`);
-      return dataset;
-    },
     async create(request, principal, createOptions = {}) {
       if (request.requestId) {
         const existing = await repo.findByRequestId(request.requestId);
@@ -88,7 +89,7 @@ export function createExportJobs(
       if (!request.datasetId) throw invalidArgument("dataset_id: required");
       if (!request.format) throw invalidArgument("format: required");
       if (request.name !== "") validateExportName(request.name);
-      const dataset = await jobs.dataset(request.datasetId);
+      const dataset = await requireDataset(database.db, request.datasetId);
       const plugin = await registry.forFormat(request.format);
       if (!plugin) {
         const formats = (await registry.list()).flatMap((p) => p.formats).sort();
@@ -162,7 +163,7 @@ export function createExportJobs(
       }
       await logs.append(id, "info", `export queued for ${plugin.name}@${plugin.version}`, "orchestrator");
       // If NATS is down the job stays queued and is published again at the next start.
-      await bus.publishJob(doc).catch((err: unknown) => deps.log.warn({ err, exportId: id }, "job publish failed"));
+      await bus.publishJob(doc).catch((err: unknown) => log.warn({ err, exportId: id }, "job publish failed"));
       return toProto(doc);
     },
     async get(exportId) {
@@ -193,15 +194,17 @@ export function createExportJobs(
   return jobs;
 }
 
-export function createExportServiceImpl(
-  deps: Deps,
-  jobs: ExportJobs,
-  repo: ExportRepository,
-  registry: PluginRegistry,
-  bus: JobBus,
-  logs: LogStore,
-  downloads: Downloads,
-): ServiceImpl<typeof ExportService> {
+export interface ExportServiceOptions extends Pick<Context, "database"> {
+  jobs: ExportJobs;
+  repo: ExportRepository;
+  registry: PluginRegistry;
+  bus: JobBus;
+  logs: LogStore;
+  downloads: Downloads;
+}
+
+export function createExportService(options: ExportServiceOptions): ServiceImpl<typeof ExportService> {
+  const { database, jobs, repo, registry, bus, logs, downloads } = options;
   return {
     async createExport(request, ctx) {
       return { export: await jobs.create(request, principalOf(ctx)) };
@@ -211,31 +214,26 @@ export function createExportServiceImpl(
     },
     async listExports(request) {
       const pageSize = Math.min(request.pageSize || 50, 500);
-      const filter: Filter<ExportDoc> = {};
+      const query: ExportQuery = { limit: pageSize + 1 };
       if (request.datasetId) {
         // Like CreateExport, accept the dataset's id or its name.
-        filter.datasetId = (await jobs.dataset(request.datasetId))._id;
+        query.dataset = { id: (await requireDataset(database.db, request.datasetId))._id };
       }
       if (request.statuses.length > 0) {
-        const statuses = request.statuses.map((s) => {
+        query.statuses = request.statuses.map((s) => {
           const status = statusFromProto(s);
           if (!status) throw invalidArgument(`statuses: invalid status ${s}`);
           return status;
         });
-        filter.status = { $in: statuses };
       }
       // Newest first; the page token is the last id (uuids are random, so order by createdAt, _id).
       if (request.pageToken) {
         const [time, id] = Buffer.from(request.pageToken, "base64url").toString().split("|");
-        const at = new Date(Number(time));
-        if (!id || Number.isNaN(at.getTime())) throw invalidArgument("page_token: malformed");
-        filter.$or = [{ createdAt: { $lt: at } }, { createdAt: at, _id: { $lt: id } }];
+        const createdAt = new Date(Number(time));
+        if (!id || Number.isNaN(createdAt.getTime())) throw invalidArgument("page_token: malformed");
+        query.after = { createdAt, id };
       }
-      const docs = await repo.collection
-        .find(filter)
-        .sort({ createdAt: -1, _id: -1 })
-        .limit(pageSize + 1)
-        .toArray();
+      const docs = await repo.list(query);
       const page = docs.slice(0, pageSize);
       const last = page.at(-1);
       return {
@@ -281,7 +279,7 @@ export function createExportServiceImpl(
       };
     },
     async getExportStats(request) {
-      return exportStats(deps.database.db, request);
+      return exportStats(database.db, request);
     },
     async listFormats() {
       return { plugins: await registry.list() };

@@ -5,8 +5,9 @@ import { randomUUID } from "node:crypto";
 import { type Db, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { type AnnotationDoc, type BoxDoc, Collections, type DatasetDoc } from "../data/model.ts";
-import { deriveTrackFields, TRACK_STATS_VERSION, withBoxes } from "../data/tracks.ts";
-import { TRACK_TOTALS_INDEX, type TrackStatsOptions, trackStatsProjection, trackSummary } from "./stats.ts";
+import { deriveTrackFields, TRACK_STATS_VERSION, TRACK_TOTALS_INDEX, withBoxes } from "../data/tracks.ts";
+import { type TrackStatsOptions, trackStatsProjection } from "../data/tracks-expr.ts";
+import { trackSummary } from "./track-summary.ts";
 
 let client: MongoClient;
 /** The same tracks: as written (stats stored), as written before (none), and with stale stats. */

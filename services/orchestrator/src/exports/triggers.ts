@@ -13,9 +13,9 @@ import {
   CreateExportResponseSchema,
   ExportSchema,
 } from "@labelport/sdk/contracts";
-import { Match, type Msg, type NatsConnection, type Subscription } from "nats";
+import { Match, type Msg, type Subscription } from "nats";
 import type { Authenticator, Principal } from "../auth.ts";
-import type { Logger } from "../logger.ts";
+import type { Context } from "../context.ts";
 import type { ExportJobs } from "./service.ts";
 
 function decode(msg: Msg, isJson: boolean): CreateExportRequest {
@@ -39,12 +39,12 @@ function principalOf(msg: Msg, auth: Authenticator): Principal {
   return auth.authorize(headers, "editor", "CreateExport");
 }
 
-export function listenForTriggers(
-  nats: NatsConnection,
-  jobs: ExportJobs,
-  log: Logger,
-  auth: Authenticator,
-): Subscription {
+export interface TriggerOptions extends Pick<Context, "nats" | "log" | "auth"> {
+  jobs: ExportJobs;
+}
+
+export function listenForTriggers(options: TriggerOptions): Subscription {
+  const { nats, log, auth, jobs } = options;
   return nats.subscribe(Subjects.trigger, {
     queue: "orchestrator",
     callback: (_err, msg) => {

@@ -1,10 +1,11 @@
 // The REST surface: small JSON routes beside the Connect services (curl and the seeds' examples).
 import type http from "node:http";
+import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import createRouter, { type HTTPMethod } from "find-my-way";
 import type { Authenticator, Principal, Role } from "../auth.ts";
-import { errorBody, httpStatus } from "../errors.ts";
+import { errorBody, httpStatus, invalidArgument } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
 type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -125,4 +126,30 @@ export function sendJson(res: RestResponse, status: number, body: unknown, heade
     ...headers,
   });
   res.end(text);
+}
+
+/**
+ * A JSON request body, read up to `maxBytes` (also when no Content-Length was sent); undefined
+ * when the body is empty. Errors name the body as `field` does ("body", "request body").
+ */
+export async function readJsonBody(
+  req: RestRequest,
+  options: { maxBytes: number; field: string },
+): Promise<JsonValue | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > options.maxBytes) {
+      throw new ConnectError(`${options.field}: at most ${options.maxBytes} bytes`, Code.ResourceExhausted);
+    }
+    chunks.push(chunk);
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text) as JsonValue;
+  } catch (err) {
+    throw invalidArgument(`${options.field}: not valid JSON (${(err as Error).message})`);
+  }
 }

@@ -3,12 +3,10 @@
 import type http from "node:http";
 import { ConnectError } from "@connectrpc/connect";
 import busboy from "busboy";
-import { errorBody, httpStatus, notFound } from "../../errors.ts";
+import { errorBody, httpStatus } from "../../errors.ts";
 import type { RestContext, RestRouter } from "../../rest/router.ts";
 import { sendJson } from "../../rest/router.ts";
-import { defaultDataset, findDataset } from "../datasets.ts";
-import { uuidv7 } from "../ids.ts";
-import type { DatasetDoc } from "../model.ts";
+import { importDataset, requireDataset } from "../datasets.ts";
 import { type ImportTooLargeError, isImportError } from "./errors.ts";
 import { historyRow, listImports } from "./history.ts";
 import { defaultImportOptions, type ImportOptions, parseImportOptions } from "./options.ts";
@@ -223,27 +221,6 @@ function parseFormat(value: string | undefined): ImportFormat {
   throw new RestError(400, "Bad Request", `Invalid format "${value}": expected one of ${IMPORT_FORMATS.join(", ")}`);
 }
 
-/** The dataset named by `datasetId` (id or name), else "default"; preview never creates it. */
-async function datasetFor(ctx: ImportContext, idOrName: string | undefined, preview: boolean): Promise<DatasetDoc> {
-  if (idOrName) {
-    const found = await findDataset(ctx.db, idOrName);
-    if (!found) throw notFound(`dataset "${idOrName}" not found`);
-    return found;
-  }
-  if (!preview) return defaultDataset(ctx.db);
-  const existing = await findDataset(ctx.db, "default");
-  return (
-    existing ?? {
-      _id: uuidv7(),
-      name: "default",
-      description: "",
-      categories: [],
-      nextCategoryId: 1,
-      createdAt: new Date(),
-    }
-  );
-}
-
 function handleImport(ctx: ImportContext, preview: boolean) {
   return async (rest: RestContext) => {
     let upload: Upload | undefined;
@@ -257,11 +234,8 @@ function handleImport(ctx: ImportContext, preview: boolean) {
       options = parseImportOptions(upload.fields.get("options"));
       const parsedFormat = parseFormat(upload.fields.get("format") ?? rest.query.get("format") ?? undefined);
       format = parsedFormat;
-      const dataset = await datasetFor(
-        ctx,
-        upload.fields.get("datasetId") ?? rest.query.get("datasetId") ?? undefined,
-        preview,
-      );
+      const named = upload.fields.get("datasetId") ?? rest.query.get("datasetId") ?? "";
+      const dataset = await importDataset(ctx.db, named, { preview, field: "datasetId" });
       datasetId = dataset._id;
       const request = {
         dataset,
@@ -331,9 +305,7 @@ export function registerImportRoutes(rest: RestRouter, ctx: ImportContext): void
     let datasetId: string | undefined;
     const named = r.query.get("datasetId");
     if (named) {
-      const dataset = await findDataset(ctx.db, named);
-      if (!dataset) throw notFound(`dataset "${named}" not found`);
-      datasetId = dataset._id;
+      datasetId = (await requireDataset(ctx.db, named, "datasetId"))._id;
     }
     try {
       const { imports, total } = await listImports(ctx.db, { limit, offset, ...(datasetId ? { datasetId } : {}) });

@@ -1,7 +1,7 @@
 // ImportService: the REST import pipeline for gRPC/Connect callers. Import and PreviewImport are
 // client streams: a `start` message, then the file in `chunk`s.
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import {
   GetImportResponseSchema,
   type ImportCounts,
@@ -13,11 +13,9 @@ import {
   ListImportsResponseSchema,
   PreviewImportResponseSchema,
 } from "@labelport/sdk/contracts";
-import { principalOf } from "../../auth.ts";
+import { assertDatasetAccess, mayAccessDataset, principalOf } from "../../auth.ts";
 import { invalidArgument, notFound } from "../../errors.ts";
-import { defaultDataset, findDataset } from "../datasets.ts";
-import { uuidv7 } from "../ids.ts";
-import type { DatasetDoc } from "../model.ts";
+import { importDataset, requireDataset } from "../datasets.ts";
 import { isImportError, toConnectError } from "./errors.ts";
 import {
   type CountsEntry,
@@ -76,25 +74,6 @@ function countsMessage(c: CountsEntry): ImportCounts {
   });
 }
 
-async function datasetFor(ctx: ImportContext, idOrName: string, preview: boolean): Promise<DatasetDoc> {
-  if (idOrName !== "") {
-    const found = await findDataset(ctx.db, idOrName);
-    if (!found) throw notFound(`dataset "${idOrName}" not found`);
-    return found;
-  }
-  if (!preview) return defaultDataset(ctx.db);
-  return (
-    (await findDataset(ctx.db, "default")) ?? {
-      _id: uuidv7(),
-      name: "default",
-      description: "",
-      categories: [],
-      nextCategoryId: 1,
-      createdAt: new Date(),
-    }
-  );
-}
-
 async function prepare(
   ctx: ImportContext,
   requests: AsyncIterable<{ part: Part }>,
@@ -112,7 +91,7 @@ async function prepare(
     start = received.start;
     options = importOptionsFromMessage(start.options);
     const format = formatOf(start.format);
-    const dataset = await datasetFor(ctx, start.datasetId, preview);
+    const dataset = await importDataset(ctx.db, start.datasetId, { preview, field: "dataset_id" });
     datasetId = dataset._id;
     file = await spool(received.bytes, ctx.settings.maxFileBytes);
     if (file.size === 0) throw invalidArgument("No file provided");
@@ -178,13 +157,11 @@ export function createImportService(ctx: ImportContext): Partial<ServiceImpl<typ
     async listImports(req, handler) {
       const limit = req.limit === 0 ? 50 : req.limit;
       if (limit < 1 || limit > 100) throw invalidArgument(`limit: must be from 1 to 100 (got ${req.limit})`);
-      let datasetId = principalOf(handler).datasetId;
+      const principal = principalOf(handler);
+      let datasetId = principal.datasetId;
       if (req.datasetId !== "") {
-        const dataset = await findDataset(ctx.db, req.datasetId);
-        if (!dataset) throw notFound(`dataset "${req.datasetId}" not found`);
-        if (datasetId !== undefined && datasetId !== dataset._id) {
-          throw new ConnectError("this token may only read its own dataset", Code.PermissionDenied);
-        }
+        const dataset = await requireDataset(ctx.db, req.datasetId);
+        assertDatasetAccess(principal, dataset._id);
         datasetId = dataset._id;
       }
       const { imports, total } = await listImports(ctx.db, {
@@ -201,8 +178,8 @@ export function createImportService(ctx: ImportContext): Partial<ServiceImpl<typ
     async getImport(req, handler) {
       if (req.importId === "") throw invalidArgument("import_id: is required");
       const doc = await importsOf(ctx.db).findOne({ _id: req.importId });
-      const scope = principalOf(handler).datasetId;
-      if (!doc || (scope !== undefined && doc.datasetId !== scope)) {
+      // Another dataset's import is not there for a job token, rather than forbidden.
+      if (!doc || !mayAccessDataset(principalOf(handler), doc.datasetId)) {
         throw notFound(`import "${req.importId}" not found`);
       }
       return create(GetImportResponseSchema, { import: importRecordMessage(doc, true) });

@@ -1,40 +1,22 @@
-// The seeds' synchronous export routes: GET /api/export and /api/export/stats (seed 001, video
-// tracks as JSON Lines or a JSON array, counted and validated from per-track statistics stored at
-// write time, see stats.ts, before a streamed body) and POST /v1/ground-truths/snapshot (seed 000, a json-snapshot export job whose
-// result is sent back in the response).
-import { randomUUID } from "node:crypto";
+// The video track export (seed 001): GET /api/export, video tracks as JSON Lines or a JSON array,
+// and GET /api/export/stats, its counts. Both are counted and validated from per-track statistics
+// stored at write time (see track-summary.ts) before a streamed body.
 import type http from "node:http";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { create, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { attachmentDisposition, type Category, MANIFEST_KEY, toVideoAnnotationJson } from "@labelport/sdk";
-import { CreateExportRequestSchema, type ItemFilter, ItemFilterSchema } from "@labelport/sdk/contracts";
+import { type Category, toVideoAnnotationJson } from "@labelport/sdk";
 import type { ClientSession, Db, Document, Filter } from "mongodb";
-import type { Deps } from "../app.ts";
+import type { Context } from "../context.ts";
 import { annotationMessage, categoryMessage } from "../data/convert.ts";
-import { DEFAULT_DATASET_NAME, findDataset } from "../data/datasets.ts";
+import { DEFAULT_DATASET_NAME, findDataset, requireDataset } from "../data/datasets.ts";
 import { type AnnotationDoc, Collections, type DatasetDoc } from "../data/model.ts";
-import { invalidArgument, notFound } from "../errors.ts";
+import type { TrackFormat } from "../data/tracks-expr.ts";
+import { invalidArgument } from "../errors.ts";
 import type { Logger } from "../logger.ts";
-import { type RestResponse, type RestRouter, sendJson } from "../rest/router.ts";
-import type { JobBus } from "./bus.ts";
-import { clientGone, downloadFileName } from "./downloads.ts";
-import { missingArtifact, openArtifact } from "./export-files.ts";
-import type { PluginRegistry } from "./plugin-registry.ts";
-import { ACTIVE, type ExportDoc, type ExportRepository } from "./repository.ts";
-import type { ExportJobs } from "./service.ts";
-import { megabytes, sizeWarning, type TrackFormat, type TrackSummary, trackSummary } from "./stats.ts";
-import type { Storages } from "./storages.ts";
-
-export interface RestExportsDeps {
-  jobs: ExportJobs;
-  repo: ExportRepository;
-  registry: PluginRegistry;
-  storages: Storages;
-  bus: JobBus;
-}
+import { type RestRouter, sendJson } from "../rest/router.ts";
+import { clientGone } from "./downloads.ts";
+import { megabytes, sizeWarning } from "./size-estimate.ts";
+import { type TrackSummary, trackSummary } from "./track-summary.ts";
 
 /** Header names of GET /api/export, spelled as seed 001 spells them. */
 export const ExportHeaders = {
@@ -48,15 +30,6 @@ export const ExportHeaders = {
   invalidAnnotations: "X-Export-Invalid-Annotations",
 } as const;
 
-const SNAPSHOT_FORMAT = "json-snapshot";
-const SNAPSHOT_KEY = "snapshot.json";
-/** How long POST /v1/ground-truths/snapshot waits for its job before canceling it (504). */
-const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
-/** Plugins announce themselves every 30 s; three missed announcements count as gone. */
-const PLUGIN_STALE_MS = 90_000;
-/** Between job-document reads while waiting; an event wakes the wait earlier. */
-const JOB_POLL_MS = 200;
-const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_IDS = 1000;
 /** Body chunks of about this many characters (the first line goes out on its own, at once). */
 const CHUNK_CHARS = 64 * 1024;
@@ -69,9 +42,11 @@ const BATCH_TRACKS = 1000;
 /** SnapshotTooOld / SnapshotUnavailable: the snapshot left MongoDB's history window. */
 const SNAPSHOT_ERRORS = new Set([239, 246]);
 
-export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: RestExportsDeps): void {
-  const db = deps.database.db;
-  const log = deps.log.child({ area: "rest-exports" });
+export type TrackExportOptions = Pick<Context, "log" | "database">;
+
+export function registerTrackExport(rest: RestRouter, options: TrackExportOptions): void {
+  const { db, client } = options.database;
+  const log = options.log.child({ area: "track-export" });
   const snapshots = snapshotReads(db);
 
   rest.on("GET", "/api/export/stats", "viewer", async ({ res, query }) => {
@@ -96,7 +71,7 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
     const params = parseTrackQuery(query);
     const dataset = await exportDataset(db, params.datasetId);
     // One snapshot for the counts and the body, so the headers describe exactly what is sent.
-    const session = dataset && (await snapshots()) ? deps.database.client.startSession({ snapshot: true }) : undefined;
+    const session = dataset && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
     try {
       const match = dataset ? trackMatch(dataset, params) : undefined;
       const summary = dataset && match ? await trackSummary(db, match, statsOptions(dataset, params), session) : EMPTY;
@@ -146,86 +121,7 @@ export function registerRestExports(rest: RestRouter, deps: Deps, exportsDeps: R
       await session?.endSession();
     }
   });
-
-  rest.on("POST", "/v1/ground-truths/snapshot", "editor", async ({ req, res, principal }) => {
-    const body = parseSnapshotBody(await readJsonBody(req as http.IncomingMessage));
-    const dataset = await snapshotDataset(db, body.datasetId);
-    const plugin = await exportsDeps.registry.forFormat(SNAPSHOT_FORMAT);
-    const lastSeen = plugin?.lastSeenTime ? timestampDate(plugin.lastSeenTime).getTime() : 0;
-    if (!plugin || Date.now() - lastSeen > PLUGIN_STALE_MS) {
-      throw new ConnectError(
-        `no plugin serves the ${SNAPSHOT_FORMAT} format${plugin ? ` (${plugin.name} was last seen ${new Date(lastSeen).toISOString()})` : ""}: start the json-snapshot plugin worker and try again`,
-        Code.Unavailable,
-      );
-    }
-    // Cancel the job when the client goes away before its answer is sent.
-    const gone = new AbortController();
-    res.once("close", () => {
-      if (!(res as http.ServerResponse).writableFinished) gone.abort();
-    });
-    const requestId = randomUUID();
-    const created = await exportsDeps.jobs.create(
-      create(CreateExportRequestSchema, {
-        requestId,
-        name: `${dataset.name} snapshot ${requestId}`,
-        datasetId: dataset._id,
-        format: SNAPSHOT_FORMAT,
-        ...(body.filter ? { filter: body.filter } : {}),
-        saveOriginalFile: false,
-        options: { mode: body.mode, mergeTags: body.mergeTags, dataOnly: body.dataOnly },
-      }),
-      principal,
-      // Artifact snapshots go under exports/snapshots/<exportId>/ (seed 000); the export id is the snapshot id.
-      { snapshot: body.mode === "artifact" },
-    );
-    const doc = await waitForJob(exportsDeps, created.id, gone.signal, log);
-    if (!doc) return;
-    const driver = exportsDeps.storages.driver(doc.storage);
-    if (body.mode === "attachment") {
-      const artifact = doc.artifacts.find((a) => a.key === SNAPSHOT_KEY);
-      if (!artifact) throw new ConnectError(`export ${doc._id} completed without ${SNAPSHOT_KEY}`, Code.Internal);
-      const stream = await openArtifact(driver, doc, SNAPSHOT_KEY);
-      (res as http.ServerResponse).writeHead(200, {
-        "Content-Type": "application/json",
-        "Content-Length": String(artifact.size),
-        "Content-Disposition": attachmentDisposition(downloadFileName(doc, "json")),
-        "X-Export-Id": doc._id,
-      });
-      await sendStream(stream, res);
-      return;
-    }
-    const manifestKey = `${doc.path}/${MANIFEST_KEY}`;
-    const manifest = await driver.head(manifestKey);
-    if (!manifest) throw missingArtifact(doc, MANIFEST_KEY);
-    // The manifest lists every artifact, so it grows with the item count: it is streamed in.
-    const head = `{"snapshotId":${JSON.stringify(doc._id)},"exportId":${JSON.stringify(doc._id)},"path":${JSON.stringify(`${doc.path}/`)},"itemCount":${doc.counts.itemCount},"manifest":`;
-    const tail = "}";
-    const manifestStream = await openArtifact(driver, doc, MANIFEST_KEY);
-    (res as http.ServerResponse).writeHead(200, {
-      "Content-Type": "application/json; charset=utf-8",
-      "Content-Length": String(Buffer.byteLength(head) + manifest.size + tail.length),
-      "X-Export-Id": doc._id,
-    });
-    try {
-      await sendStream(
-        Readable.from(
-          (async function* () {
-            yield Buffer.from(head);
-            yield* manifestStream;
-            yield Buffer.from(tail);
-          })(),
-        ),
-        res,
-      );
-    } finally {
-      // A client gone before the manifest was reached leaves its stream unread: close the file.
-      manifestStream.destroy();
-    }
-  });
 }
-
-// --------------------------------------------------------------------------------------------
-// GET /api/export and /api/export/stats
 
 export interface TrackQuery {
   format: TrackFormat;
@@ -307,10 +203,8 @@ function list(query: URLSearchParams, name: string): string[] {
  * empty. A GET never creates it.
  */
 async function exportDataset(db: Db, named: string | undefined): Promise<DatasetDoc | undefined> {
-  if (named === undefined) return (await findDataset(db, DEFAULT_DATASET_NAME)) ?? undefined;
-  const dataset = await findDataset(db, named);
-  if (!dataset) throw notFound(`datasetId: dataset "${named}" not found`);
-  return dataset;
+  if (named !== undefined) return requireDataset(db, named, "datasetId");
+  return (await findDataset(db, DEFAULT_DATASET_NAME)) ?? undefined;
 }
 
 /**
@@ -440,141 +334,4 @@ async function* exportBody(
   }
   if (json) chunk += written.lines === 0 ? "]\n" : "\n]\n";
   if (chunk !== "") yield chunk;
-}
-
-// --------------------------------------------------------------------------------------------
-// POST /v1/ground-truths/snapshot
-
-export interface SnapshotBody {
-  mode: "attachment" | "artifact";
-  mergeTags: boolean;
-  dataOnly: boolean;
-  datasetId?: string;
-  filter?: ItemFilter;
-}
-
-const SNAPSHOT_FIELDS = ["mode", "mergeTags", "dataOnly", "datasetId", "filter"];
-
-/** No body (or `{}`) is attachment mode (seed 000 NFR-002). */
-export function parseSnapshotBody(json: JsonValue | undefined): SnapshotBody {
-  const body: SnapshotBody = { mode: "attachment", mergeTags: true, dataOnly: false };
-  if (json === undefined || json === null) return body;
-  if (typeof json !== "object" || Array.isArray(json)) throw invalidArgument("body: must be a JSON object");
-  const unknown = Object.keys(json).filter((k) => !SNAPSHOT_FIELDS.includes(k));
-  if (unknown.length > 0) {
-    throw invalidArgument(
-      `body: unknown field ${unknown.map((k) => `"${k}"`).join(", ")}; expected ${SNAPSHOT_FIELDS.join(", ")}`,
-    );
-  }
-  const { mode, mergeTags, dataOnly, datasetId, filter } = json as JsonObject;
-  if (mode !== undefined) {
-    if (mode !== "attachment" && mode !== "artifact") {
-      throw invalidArgument(`mode: must be "attachment" or "artifact" (got ${JSON.stringify(mode)})`);
-    }
-    body.mode = mode;
-  }
-  for (const [name, value] of [
-    ["mergeTags", mergeTags],
-    ["dataOnly", dataOnly],
-  ] as const) {
-    if (value === undefined) continue;
-    if (typeof value !== "boolean")
-      throw invalidArgument(`${name}: must be true or false (got ${JSON.stringify(value)})`);
-    body[name] = value;
-  }
-  if (datasetId !== undefined) {
-    if (typeof datasetId !== "string" || datasetId === "")
-      throw invalidArgument("datasetId: must be a non-empty string");
-    body.datasetId = datasetId;
-  }
-  if (filter !== undefined && filter !== null) {
-    try {
-      body.filter = fromJson(ItemFilterSchema, filter);
-    } catch (err) {
-      throw invalidArgument(`filter: ${(err as Error).message}`);
-    }
-  }
-  return body;
-}
-
-async function readJsonBody(req: http.IncomingMessage): Promise<JsonValue | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new ConnectError(`body: at most ${MAX_BODY_BYTES} bytes`, Code.ResourceExhausted);
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString("utf8").trim();
-  if (text === "") return undefined;
-  try {
-    return JSON.parse(text) as JsonValue;
-  } catch (err) {
-    throw invalidArgument(`body: invalid JSON: ${(err as Error).message}`);
-  }
-}
-
-/** The dataset named in the body, else "default" (seed 000 has no datasets; seed 001 imports go there). */
-async function snapshotDataset(db: Db, named: string | undefined): Promise<DatasetDoc> {
-  const wanted = named ?? DEFAULT_DATASET_NAME;
-  const dataset = await findDataset(db, wanted);
-  if (!dataset) {
-    throw notFound(
-      named === undefined
-        ? `dataset "${DEFAULT_DATASET_NAME}" not found: name a dataset with {"datasetId": "..."}`
-        : `datasetId: dataset "${named}" not found`,
-    );
-  }
-  return dataset;
-}
-
-/**
- * Waits for the job to finish: the completed job, or undefined when the client went away (the job
- * is canceled then). A failed or canceled job, or one still running at the timeout (canceled too),
- * throws.
- */
-async function waitForJob(
-  deps: RestExportsDeps,
-  exportId: string,
-  signal: AbortSignal,
-  log: Logger,
-): Promise<ExportDoc | undefined> {
-  const deadline = Date.now() + SNAPSHOT_TIMEOUT_MS;
-  const stop = async (reason: string) => {
-    await deps.jobs.cancel(exportId).catch((err: unknown) => log.debug({ err, exportId }, "cancel after stop failed"));
-    log.info({ exportId, reason }, "snapshot export canceled");
-  };
-  for (;;) {
-    const doc = await deps.repo.get(exportId);
-    if (!doc) throw notFound(`snapshot export ${exportId} was deleted while it ran`);
-    if (doc.status === "completed") return doc;
-    if (doc.status === "failed") {
-      throw new ConnectError(
-        `snapshot export ${exportId} failed: ${doc.errorMessage || "no reason given"}`,
-        Code.Internal,
-      );
-    }
-    if (!ACTIVE.includes(doc.status)) throw new ConnectError(`snapshot export ${exportId} was canceled`, Code.Aborted);
-    if (signal.aborted) {
-      await stop("client disconnected");
-      return undefined;
-    }
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      await stop("timeout");
-      throw new ConnectError(
-        `snapshot export ${exportId} did not finish within ${SNAPSHOT_TIMEOUT_MS / 60_000} minutes and was canceled`,
-        Code.DeadlineExceeded,
-      );
-    }
-    await deps.bus.nextChange(exportId, Math.min(JOB_POLL_MS, left), signal);
-  }
-}
-
-async function sendStream(stream: Readable, res: RestResponse): Promise<void> {
-  try {
-    await pipeline(stream, res as NodeJS.WritableStream);
-  } catch (err) {
-    if (!clientGone(err, res)) throw err;
-  }
 }

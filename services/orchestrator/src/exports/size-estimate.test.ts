@@ -1,11 +1,13 @@
-// The size model of stats.ts against the real seed 001 formatter (videoAnnotationLine).
+// The size model (data/tracks.ts LineLengths, size-estimate.ts) against the SDK's video track
+// line formatter (videoAnnotationLine).
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { interpolateBoxSequence, videoAnnotationLine } from "@labelport/sdk";
 import { type Annotation, AnnotationSchema } from "@labelport/sdk/contracts";
 import { describe, expect, it } from "vitest";
 import type { BoxDoc } from "../data/model.ts";
-import { LARGE_EXPORT_BYTES, LineLengths, measureBoxes, megabytes, sizeWarning } from "./stats.ts";
+import { LineLengths } from "../data/tracks.ts";
+import { LARGE_EXPORT_BYTES, measureBoxes, megabytes, sizeWarning } from "./size-estimate.ts";
 
 const when = timestampFromDate(new Date("2025-10-06T14:30:00.000Z"));
 

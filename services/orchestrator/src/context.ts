@@ -1,0 +1,30 @@
+// What the feature modules share, and the one shape every feature module has. app.ts builds the
+// context and wires the modules; a module takes only the parts of the context it uses.
+import type { ConnectRouter } from "@connectrpc/connect";
+import type { NatsConnection } from "nats";
+import type { Authenticator } from "./auth.ts";
+import type { Config } from "./config.ts";
+import type { Database } from "./db.ts";
+import type { Logger } from "./logger.ts";
+import type { RestRouter } from "./rest/router.ts";
+
+export interface Context {
+  config: Config;
+  log: Logger;
+  database: Database;
+  nats: NatsConnection;
+  auth: Authenticator;
+  /** HMAC secret for download links and job tokens. */
+  signingSecret: string;
+  /** Where clients reach this server (for links). */
+  publicUrl(): string;
+}
+
+/**
+ * A feature area, started by `startX(options)`: it adds its Connect services and REST routes in
+ * `register`, and stops what it started (subscriptions, timers, clients) in `close`.
+ */
+export interface FeatureModule {
+  register(router: ConnectRouter, rest: RestRouter): void;
+  close(): Promise<void>;
+}

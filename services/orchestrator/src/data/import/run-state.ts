@@ -1,0 +1,140 @@
+// What one import run has done so far and whether it may go on: line counts, imported and skipped
+// counts, the issue log, and the flags that end the run. Batches of either format record their
+// lines' outcomes here, and the run's summary is read from it at the end.
+import { setImmediate as yieldToLoop } from "node:timers/promises";
+import type { LineIssue } from "./annotation-line.ts";
+import type { BatchWrites } from "./batch-writes.ts";
+import { ImportParseError } from "./errors.ts";
+import type { CountsEntry } from "./history.ts";
+import { emptyCounts, IssueLog, issue } from "./issues.ts";
+import type { RawRecord } from "./reader.ts";
+
+/** Records validated between two turns of the event loop. */
+const YIELD_EVERY = 64;
+
+export interface RunRules {
+  /** Any failed line fails the whole import, which then writes nothing. */
+  atomic: boolean;
+  /** Warnings fail their line. */
+  strictMode: boolean;
+  /** Issues carry the line's annotation id (video track lines); a lossless item line is named by its line alone. */
+  namesAnnotations: boolean;
+}
+
+export type LineParser<T> = (value: unknown) => { ok: true; value: T } | { ok: false; errors: LineIssue[] };
+
+function idOf(value: unknown): string | undefined {
+  const id = (value as { id?: unknown } | null)?.id;
+  return typeof id === "string" ? id : undefined;
+}
+
+export class RunState {
+  readonly issues = new IssueLog();
+  readonly imported: CountsEntry = emptyCounts();
+  readonly skipped: CountsEntry = emptyCounts();
+  /** One time for every document the run creates or updates. */
+  readonly now = new Date();
+  totalLines = 0;
+  processedLines = 0;
+  /** A `fail` policy stopped the import at some line. */
+  stopped = false;
+  /** A non-atomic import whose file became unreadable at some line. */
+  truncated = false;
+  failed = false;
+  fatalMessage: string | undefined;
+
+  constructor(
+    readonly rules: RunRules,
+    private readonly writes: BatchWrites,
+  ) {}
+
+  /** No further line is looked at. */
+  get ended(): boolean {
+    return this.stopped || this.truncated;
+  }
+
+  async lineFailed(line: number, errors: LineIssue[], annotationId?: string): Promise<void> {
+    for (const e of errors) this.issues.errors.add(issue({ line, ...e, annotationId }));
+    this.failed = true;
+    if (this.rules.atomic) await this.writes.goDry();
+  }
+
+  /** A `fail` policy: stops the import at this line. */
+  async stop(line: number, type: string, message: string, field?: string, annotationId?: string): Promise<void> {
+    this.issues.errors.add(issue({ line, type, message, field, annotationId }));
+    this.failed = true;
+    this.stopped = true;
+    this.fatalMessage = message.includes(`line ${line}`) ? message : `Line ${line}: ${message}`;
+    if (this.rules.atomic) await this.writes.goDry();
+  }
+
+  warn(line: number, w: LineIssue, annotationId?: string): void {
+    this.issues.warnings.add(issue({ line, ...w, annotationId }));
+  }
+
+  /**
+   * Parses and validates a batch's records, strict mode included: the records that passed, with
+   * their warnings logged. `onSkip` counts a line that failed.
+   */
+  async validate<T extends { warnings: LineIssue[] }>(
+    records: RawRecord[],
+    parse: LineParser<T>,
+    onSkip: () => void,
+  ): Promise<Array<{ line: number; value: T }>> {
+    const out: Array<{ line: number; value: T }> = [];
+    const { strictMode, namesAnnotations } = this.rules;
+    let n = 0;
+    for (const record of records) {
+      if (this.ended) break;
+      // Let the previous batch's write go on (its next command waits for the event loop).
+      if (++n % YIELD_EVERY === 0) await yieldToLoop();
+      this.totalLines++;
+      this.processedLines++;
+      if (record.error !== undefined) {
+        await this.recordParseError(record, onSkip);
+        continue;
+      }
+      const result = parse(record.value);
+      const id = namesAnnotations ? idOf(record.value) : undefined;
+      if (!result.ok) {
+        onSkip();
+        await this.lineFailed(record.line, result.errors, id);
+        continue;
+      }
+      if (strictMode && result.value.warnings.length > 0) {
+        onSkip();
+        await this.lineFailed(
+          record.line,
+          result.value.warnings.map((w) => ({
+            type: "strict_mode",
+            ...(w.field ? { field: w.field } : {}),
+            message: `${w.message} (rejected in strict mode)`,
+          })),
+          id,
+        );
+        continue;
+      }
+      for (const w of result.value.warnings) this.warn(record.line, w, id);
+      out.push({ line: record.line, value: result.value });
+    }
+    return out;
+  }
+
+  /** Parse problems abort atomic imports (seed 001 "Parse Error"); non-atomic ones skip the line. */
+  private async recordParseError(record: RawRecord & { error: string }, onSkip: () => void): Promise<void> {
+    if (this.rules.atomic) {
+      this.issues.errors.add(issue({ line: record.line, type: "parse", message: record.error }));
+      throw new ImportParseError(record.error, record.line);
+    }
+    if (record.fatal) {
+      // The rest of the file cannot be read; the lines before it are still imported (non-atomic).
+      this.issues.errors.add(issue({ line: record.line, type: "parse", message: record.error }));
+      this.failed = true;
+      this.truncated = true;
+      this.fatalMessage = record.error;
+      return;
+    }
+    onSkip();
+    await this.lineFailed(record.line, [{ type: "parse", message: record.error }]);
+  }
+}

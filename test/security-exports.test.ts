@@ -238,11 +238,21 @@ describe("exports whose files disappeared", () => {
     expect(res.status).toBe(404);
     expect(await messageOf(res)).toContain('artifact "manifest.json"');
   });
+
+  it("refuses an already issued single-file link once the manifest is gone: the export is no longer whole", async () => {
+    const done = await completedExport();
+    const link = await stack.exports.getExportDownload({ exportId: done.id, artifactKey: "summary.json" });
+    rmSync(join(storageRoot, done.path, "manifest.json"));
+    const res = await fetch(link.downloadUrl);
+    expect(res.status).toBe(404);
+    expect(await messageOf(res)).toContain('artifact "manifest.json"');
+    expect(await healthy()).toBe(true);
+  });
 });
 
 describe("export names", () => {
   it('refuses ".", ".." and blank names in CreateExport, naming name', async () => {
-    for (const name of [".", "..", "   ", " .. "]) {
+    for (const name of [".", "..", "   ", " .. ", "a/b", "tab\there"]) {
       const err = await rpcError(stack.exports.createExport({ datasetId, format: "echo", name }));
       expect(err.code, JSON.stringify(name)).toBe(Code.InvalidArgument);
       expect(err.rawMessage, JSON.stringify(name)).toMatch(/^name: /);

@@ -440,6 +440,21 @@ describe("connections", () => {
     expect(statusOf(keptAnswer)).toBe(200);
   });
 
+  it("closes a refused request's connection soon even when its sender trickles the body", async () => {
+    // Auth on, default timeouts: without the discard window this socket would stay for the 5-minute
+    // request timeout after its 401.
+    const trickle = raw(
+      keyed.url,
+      "POST /api/v1/developer/exports HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{",
+    );
+    const timer = setInterval(() => trickle.socket.write("x"), 1000);
+    try {
+      expect(statusOf(await closedByServer(trickle))).toBe(401);
+    } finally {
+      clearInterval(timer);
+    }
+  }, 30_000);
+
   it("closes an idle HTTP/2 connection and one whose request body never finishes", async () => {
     const idle = http2.connect(server.url);
     idle.on("error", () => undefined);

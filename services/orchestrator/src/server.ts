@@ -13,6 +13,8 @@ import type { Logger } from "./logger.ts";
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 /** After a response, this much of a body nobody read is read and dropped before the request is cut. */
 const DISCARD_LIMIT_BYTES = 8 * 1024 * 1024;
+/** ...and for at most this long: enough for a client to finish a write and read the answer. */
+const DISCARD_WINDOW_MS = 5_000;
 /** Dead peers of long streams are found by TCP keep-alive probes. */
 const TCP_KEEP_ALIVE_MS = 30_000;
 
@@ -207,12 +209,19 @@ function guard(handler: RequestHandler, log: Logger): RequestHandler {
 
 function discardUnread(req: http.IncomingMessage | http2.Http2ServerRequest): void {
   if (req.readableEnded || req.destroyed) return;
+  const cut = () => {
+    if ("stream" in req) req.stream.close(http2.constants.NGHTTP2_CANCEL);
+    else req.socket.destroy();
+  };
+  // A slow sender does not keep the connection either: whatever is unread after the window goes.
+  const timer = setTimeout(cut, DISCARD_WINDOW_MS);
+  timer.unref();
+  req.once("end", () => clearTimeout(timer));
+  req.once("close", () => clearTimeout(timer));
   let discarded = 0;
   req.on("data", (chunk: Buffer) => {
     discarded += chunk.length;
-    if (discarded <= DISCARD_LIMIT_BYTES) return;
-    if ("stream" in req) req.stream.close(http2.constants.NGHTTP2_CANCEL);
-    else req.socket.destroy();
+    if (discarded > DISCARD_LIMIT_BYTES) cut();
   });
   req.resume();
 }

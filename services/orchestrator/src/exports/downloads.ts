@@ -125,7 +125,9 @@ export function createDownloads(options: DownloadsOptions): Downloads {
         ? doc.artifacts[0]
         : undefined;
     if (single) {
-      // Opened before the headers: a missing file is a 404 naming it, not a 200 cut short.
+      // Checked before the headers: a missing file is a 404 naming it, not a 200 cut short, and an
+      // export whose manifest is gone is no longer whole, whichever file is asked for.
+      await assertFilesPresent(driver, doc, MANIFEST_KEY);
       const body = await openArtifact(driver, doc, single.key);
       res.writeHead(200, {
         "content-type": single.contentType || "application/octet-stream",

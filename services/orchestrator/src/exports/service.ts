@@ -56,6 +56,8 @@ function validateExportName(name: string): void {
   if (trimmed === "." || trimmed === "..") {
     throw invalidArgument(`name: "${name}" cannot be addressed in a URL path; choose another name`);
   }
+  // Names go into URL paths: Python's quote() keeps "/" as is, so a "/" would split the path.
+  if (/[/\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name: may not contain / or control characters");
 }
 
 export interface CreateOptions {

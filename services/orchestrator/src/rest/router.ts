@@ -85,7 +85,10 @@ export function createRestRouter(
           })
           .catch((err: unknown) => {
             const connectErr = ConnectError.from(err);
-            if (httpStatus(connectErr) >= 500) log.error({ err, path: url.pathname }, "request failed");
+            // A client that went away (aborted upload, reset) is not a fault of the server.
+            const clientGone = req.destroyed || res.destroyed;
+            if (clientGone) log.debug({ err, path: url.pathname }, "client went away");
+            else if (httpStatus(connectErr) >= 500) log.error({ err, path: url.pathname }, "request failed");
             if (res.headersSent || res.writableEnded) {
               res.destroy?.();
               return;

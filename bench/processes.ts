@@ -1,19 +1,18 @@
 // The measured processes: the orchestrator and one plugin process per format, each its own child
 // (so /proc shows each one's memory), logging to files in the run's state directory.
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, mkdirSync } from "node:fs";
+import { createWriteStream, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..");
 
-export const PLUGINS: Record<string, string> = {
-  coco: "@labelport/plugin-coco",
-  yolo: "@labelport/plugin-yolo",
-  voc: "@labelport/plugin-voc",
-  csv: "@labelport/plugin-csv",
-  jsonl: "@labelport/plugin-jsonl",
-  "json-snapshot": "@labelport/plugin-json-snapshot",
-};
+/** Format -> built-in plugin package; each built-in is named after the format it serves. */
+export const PLUGINS: Record<string, string> = Object.fromEntries(
+  (JSON.parse(readFileSync(join(ROOT, "plugins", "builtin.json"), "utf8")) as string[]).map((name) => [
+    name.replace("@labelport/plugin-", ""),
+    name,
+  ]),
+);
 
 export interface Child {
   readonly name: string;

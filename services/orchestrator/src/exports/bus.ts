@@ -260,7 +260,7 @@ function decodeOrDrop<Desc extends DescMessage>(
   }
 }
 
-/** Why a registration cannot be a plugin's (the same rules as the SDK's checkManifest), or undefined. */
+/** Why a registration cannot be a plugin's (the SDK's format rule and validateManifest's limits), or undefined. */
 function registrationProblem(info: PluginInfo): string | undefined {
   if (!/^[^\x00-\x1f\x7f]{1,214}$/.test(info.name)) return "name: 1 to 214 printable characters";
   if (!info.version || info.version.length > 64) return "version: required, at most 64 characters";

@@ -7,8 +7,6 @@ import { invalidArgument } from "../errors.ts";
 import type { LogLineDoc } from "./logs.ts";
 import { type ExportDoc, filterOf, type JobStatus } from "./repository.ts";
 
-const MAX_NAME_LENGTH = 200;
-
 export type ItemFilterInit = MessageInitShape<typeof ItemFilterSchema>;
 
 export type PublicStatus = "pending" | "processing" | "completed" | "failed";
@@ -183,10 +181,8 @@ export function parseCreateBody(raw: unknown): CreateBody {
       throw invalidArgument(`${key}: expected true or false, got ${JSON.stringify(value)}`);
     return value;
   };
+  // The name's rules are CreateExport's (exports/service.ts), which every way in goes through.
   const name = (text("name", true) ?? "").trim();
-  if (name.length > MAX_NAME_LENGTH) throw invalidArgument(`name: at most ${MAX_NAME_LENGTH} characters`);
-  // Names go into URL paths: Python's quote() keeps "/" as is, so a "/" would split the path.
-  if (/[/\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name: may not contain / or control characters");
   const classFilter = body.class_filter ?? [];
   if (!Array.isArray(classFilter) || classFilter.some((c) => typeof c !== "string")) {
     throw invalidArgument("class_filter: expected an array of class names");

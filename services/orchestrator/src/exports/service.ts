@@ -49,8 +49,11 @@ function isNameClash(err: unknown): boolean {
   return code === 11000 && keyPattern !== undefined && "name" in keyPattern;
 }
 
+const MAX_NAME_LENGTH = 200;
+
 /** Export names address exports in URLs (seed 004), so they must be something a path can hold. */
 function validateExportName(name: string): void {
+  if (name.length > MAX_NAME_LENGTH) throw invalidArgument(`name: at most ${MAX_NAME_LENGTH} characters`);
   const trimmed = name.trim();
   if (trimmed === "") throw invalidArgument("name: may not be blank (leave it out for a generated name)");
   if (trimmed === "." || trimmed === "..") {

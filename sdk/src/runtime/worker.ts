@@ -1,7 +1,15 @@
 // The plugin runtime: registers an exporter, takes its jobs from JetStream (one durable pull
 // consumer per format, shared by every worker of that format), runs them, reports events.
 import { randomUUID } from "node:crypto";
-import { create, fromBinary, type JsonObject, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
+import {
+  create,
+  fromBinary,
+  fromJson,
+  type JsonObject,
+  type JsonValue,
+  type MessageInitShape,
+  toBinary,
+} from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { headers, type JsMsg, type NatsConnection } from "nats";
@@ -9,7 +17,6 @@ import { z } from "zod";
 import { isPermanentError } from "../errors.ts";
 import { parseOptions } from "../export-options.ts";
 import type { ExporterClass, ExportLogger } from "../exporter.ts";
-import type { Category } from "../gen/labelport/v1/dataset_pb.ts";
 import { CategorySchema } from "../gen/labelport/v1/dataset_pb.ts";
 import { ExportLogLineSchema, PluginInfoSchema } from "../gen/labelport/v1/export_pb.ts";
 import {
@@ -229,8 +236,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         value: { pluginName: info.name, pluginVersion: info.version, totalItems: BigInt(totalItems) },
       });
       jobLog.info("export started", { format: exported.format, delivery });
-      const categories = (JSON.parse(job.categoriesJson || "[]") as unknown[]).map((c) =>
-        create(CategorySchema, c as Category),
+      const categories = (JSON.parse(job.categoriesJson || "[]") as JsonValue[]).map((c) =>
+        fromJson(CategorySchema, c, { ignoreUnknownFields: true }),
       );
       const result = await runExport({
         exporter,

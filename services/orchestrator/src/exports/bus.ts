@@ -2,10 +2,19 @@
 // records plugin registrations, turns max-deliveries advisories into failures.
 // Anything can arrive on these subjects: every message is decoded defensively, and one that
 // cannot be read is logged and dropped without stopping its subscription.
-import { create, type DescMessage, fromBinary, type MessageShape, toBinary, toJsonString } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  fromBinary,
+  type MessageShape,
+  toBinary,
+  toJson,
+  toJsonString,
+} from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ensureStreams, isFormatName, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk";
 import {
+  CategorySchema,
   ClaimJobRequestSchema,
   ClaimJobResponseSchema,
   type Export,
@@ -19,6 +28,7 @@ import {
 } from "@labelport/sdk/contracts";
 import { AckPolicy, DeliverPolicy, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { Context } from "../context.ts";
+import { categoryMessage } from "../data/convert.ts";
 import { findDataset } from "../data/datasets.ts";
 import type { Logger } from "../logger.ts";
 import { removeExportFiles } from "./export-files.ts";
@@ -109,7 +119,11 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
         token: auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S, doc._id),
         snapshotTime: timestampFromDate(doc.snapshotTime),
         storageConfigJson: JSON.stringify(storages.configOf(doc.storage)),
-        categoriesJson: JSON.stringify(dataset?.categories ?? []),
+        // Protobuf JSON of Category messages: what the worker decodes (a stored document's
+        // `skeleton: [[1, 2]]` is not the message's `[{fromKeypoint, toKeypoint}]`).
+        categoriesJson: JSON.stringify(
+          (dataset?.categories ?? []).map((c) => toJson(CategorySchema, categoryMessage(c))),
+        ),
       },
     });
   }

@@ -1,12 +1,12 @@
 // Deterministic synthetic datasets for the benchmark (fixed seed, so every run and every peer
 // sees the same bytes): images with ~10 bbox/polygon annotations each, as lossless item JSONL,
-// and a video set (video items, then seed 001 track lines with a keyframe every 10 frames).
+// and a video set (video items, then video annotation lines with a keyframe every 10 frames).
 
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
 
-/** The seed import's file limit is 100 MiB; files are cut below it, at a line boundary. */
+/** The video annotation import's file limit is 100 MiB; files are cut below it, at a line boundary. */
 export const MAX_FILE_BYTES = 100_000_000;
 export const SEED = 0x1abe1;
 export const CATEGORIES = [
@@ -186,7 +186,7 @@ export interface VideoSetSpec {
 export interface VideoSet {
   /** Video items (labelport-items), imported first so the tracks find their videos. */
   itemFiles: GeneratedFile[];
-  /** Seed 001 annotation lines (jsonl), one track each. */
+  /** Video annotation lines (jsonl), one track each. */
   trackFiles: GeneratedFile[];
   videos: number;
   tracks: number;

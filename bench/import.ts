@@ -1,4 +1,4 @@
-// Import throughput: a ~100 MB seed 001 JSONL file through POST /api/import (upload, parse,
+// Import throughput: a ~100 MB video annotation JSONL file through POST /api/import (upload, parse,
 // validate, conflict checks, bulk writes), atomic (undo journal: too large for one transaction
 // on the default 1 GB cache), non-atomic, and preview.
 // Run: npx tsx bench/import.ts   (uses MONGODB_URL/NATS_URL when set, else starts local servers)

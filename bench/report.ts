@@ -171,7 +171,7 @@ export function evaluateTargets(rows: Row[], exportFormats: string[]): TargetLin
       status: maxPeak > 256 || growth > 0.2 ? "missed" : final ? "met" : "n/a",
     });
   }
-  // Per file: the target is about one file of about 100 MB (the seed import's limit).
+  // Per file: the target is about one file of about 100 MB (the video annotation import's limit).
   const bigFiles = rows
     .filter((r) => r.format.startsWith("import:"))
     .flatMap((r) => (r.files ?? []).map((f) => ({ row: r, file: f })))

@@ -44,7 +44,7 @@ function casesFor(quick: boolean): BenchCase[] {
     { kind: "images", name: "images-100k", annotations: 100_000 },
   ];
   if (!quick) images.push({ kind: "images", name: "images-1m", annotations: 1_000_000 });
-  // The full video set is one ~95 MB seed 001 JSONL file (the import target's size).
+  // The full video set is one ~95 MB video annotation JSONL file (the import target's size).
   const video: VideoCase = quick
     ? { kind: "video", name: "video-3k-tracks", videos: 60, tracksPerVideo: 50 }
     : { kind: "video", name: "video-23k-tracks", videos: 290, tracksPerVideo: 80 };
@@ -513,7 +513,7 @@ async function runVideoCase(c: VideoCase): Promise<void> {
     `${c.name}: ${set.tracks} tracks, ${set.keyframes} keyframes; tracks ${(set.trackFiles.reduce((s, f) => s + f.bytes, 0) / 1e6).toFixed(1)} MB in ${set.trackFiles.length} file(s)`,
   );
   await startServices(c.name, "1-import");
-  // Seed 001's REST routes work on the "default" dataset, so the video set goes there.
+  // The video annotation REST routes work on the "default" dataset, so the video set goes there.
   const items = await importFiles(c.name, set.itemFiles, "labelport-items", {});
   say(`  ${items.items} video items imported`);
   const tracks = await importFiles(c.name, set.trackFiles, "jsonl", {
@@ -533,7 +533,7 @@ async function runVideoCase(c: VideoCase): Promise<void> {
   if (profileDir) await stopServices();
 }
 
-/** Seed 001 GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
+/** The video track export, GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
 async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
   const rss = sampleRss(orchestratorPid());
   const cpu = meterCpu({ orchestrator: orchestratorPid(), mongod: mongodPid() });

@@ -14,7 +14,7 @@ import { ItemKind, ItemStatus } from "@labelport/sdk/contracts";
 import { connect, type NatsConnection } from "nats";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonl, seedAnnotation } from "../services/orchestrator/src/data/testing.ts";
+import { jsonl, videoAnnotation } from "../services/orchestrator/src/data/testing.ts";
 import { ensureWebBuild } from "../web/build.mjs";
 import EchoExporter from "./fixtures/echo-plugin/index.ts";
 import { ensureChromium, launchBrowser, type TestBrowser } from "./support/browser.ts";
@@ -83,7 +83,7 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promi
 
 /** A video item and one committed annotation, so a preview has something to conflict with. */
 async function seedVideoDataset(): Promise<void> {
-  await stack.datasets.createDataset({ name: "match footage", description: "one video for seed 001 imports" });
+  await stack.datasets.createDataset({ name: "match footage", description: "one video for video annotation imports" });
   await stack.items.upsertItems({
     datasetId: "match footage",
     items: [{ id: VIDEO, kind: ItemKind.VIDEO, status: ItemStatus.APPROVED, media: { frames: 300, fps: 30 } }],
@@ -100,7 +100,7 @@ async function seedVideoDataset(): Promise<void> {
 }
 
 const line = (overrides: Record<string, unknown> & { frames?: number[] }) =>
-  seedAnnotation({ videoId: VIDEO, personaId: PERSONA, ...overrides });
+  videoAnnotation({ videoId: VIDEO, personaId: PERSONA, ...overrides });
 
 async function upload(path: string, content: string) {
   const form = new FormData();

@@ -4,7 +4,7 @@
 // import in one batch; and an atomic one that fails must leave nothing behind.
 import type { Db } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { jsonl, seedAnnotation, upload } from "../services/orchestrator/src/data/testing.ts";
+import { jsonl, upload, videoAnnotation } from "../services/orchestrator/src/data/testing.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
 
 const TIME = "2025-10-06T14:30:00Z";
@@ -53,13 +53,13 @@ const itemLines = [
 ];
 
 const trackLines = [
-  seedAnnotation({ id: "t-1", videoId: "v-1", personaId: "pp", frames: [0, 10] }),
-  seedAnnotation({ id: "t-2", videoId: "v-1", personaId: "pp", frames: [5, 20] }),
-  seedAnnotation({ id: "t-1", videoId: "v-1", personaId: "pp", frames: [30, 40] }),
-  seedAnnotation({ id: "t-3", videoId: "v-2", personaId: "pp", frames: [0, 10] }),
-  seedAnnotation({ id: "t-4", videoId: "v-2", personaId: "pp", frames: [8, 12] }),
-  seedAnnotation({ id: "t-3", videoId: "v-2", personaId: "pp", frames: [50, 60] }),
-  seedAnnotation({ id: "t-5", videoId: "v-2", personaId: "pp", frames: [55, 70] }),
+  videoAnnotation({ id: "t-1", videoId: "v-1", personaId: "pp", frames: [0, 10] }),
+  videoAnnotation({ id: "t-2", videoId: "v-1", personaId: "pp", frames: [5, 20] }),
+  videoAnnotation({ id: "t-1", videoId: "v-1", personaId: "pp", frames: [30, 40] }),
+  videoAnnotation({ id: "t-3", videoId: "v-2", personaId: "pp", frames: [0, 10] }),
+  videoAnnotation({ id: "t-4", videoId: "v-2", personaId: "pp", frames: [8, 12] }),
+  videoAnnotation({ id: "t-3", videoId: "v-2", personaId: "pp", frames: [50, 60] }),
+  videoAnnotation({ id: "t-5", videoId: "v-2", personaId: "pp", frames: [55, 70] }),
 ];
 
 /** Items, annotations, personas and categories, without the times an import sets to "now" (and dataset ids). */

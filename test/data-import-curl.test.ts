@@ -1,5 +1,5 @@
-// The curl examples of seed 001's import half, run verbatim (only host and port differ) against a
-// real orchestrator.
+// The curl examples of the video annotation import's documentation, run verbatim (only host and
+// port differ) against a real orchestrator.
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -14,8 +14,8 @@ const run = promisify(execFile);
 let orchestrator: TestOrchestrator;
 let dir: string;
 
-/** The seed's two JSON Lines examples, each with a two-keyframe sequence. */
-const SEED_LINES = [
+/** The documentation's two JSON Lines examples, each with a two-keyframe sequence. */
+const EXAMPLE_LINES = [
   {
     id: "550e8400-e29b-41d4-a716-446655440000",
     videoId: "abc123def456",
@@ -48,7 +48,7 @@ const SEED_LINES = [
   },
 ];
 
-/** Runs a command line from the seed with its host replaced. */
+/** Runs a command line from the documentation with its host replaced. */
 async function curl(commandLine: string): Promise<Record<string, unknown>> {
   const command = commandLine.replaceAll("http://localhost:3001", orchestrator.url).replaceAll("\\\n", " ");
   const { stdout } = await run("sh", ["-c", `${command} --silent --show-error --fail-with-body`], { cwd: dir });
@@ -58,8 +58,8 @@ async function curl(commandLine: string): Promise<Record<string, unknown>> {
 beforeAll(async () => {
   orchestrator = await startTestOrchestrator();
   dir = await mkdtemp(join(tmpdir(), "labelport-curl-"));
-  await writeFile(join(dir, "annotations.jsonl"), jsonl(SEED_LINES));
-  // The seed's imports go to the default dataset; its video and persona exist there.
+  await writeFile(join(dir, "annotations.jsonl"), jsonl(EXAMPLE_LINES));
+  // Its imports go to the default dataset; its video and persona exist there.
   const api = dataClients(orchestrator.url);
   await api.datasets.createDataset({ name: "default" });
   await api.items.upsertItems({
@@ -75,7 +75,7 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-describe("seed 001 curl examples", () => {
+describe("video annotation import curl examples", () => {
   it("Example: Import with Default Options", async () => {
     const body = await curl(`curl -X POST http://localhost:3001/api/import \\
 -F "file=@annotations.jsonl"`);
@@ -101,8 +101,16 @@ describe("seed 001 curl examples", () => {
       success: true,
       summary: { importedItems: { annotations: 2 } },
       conflicts: [
-        { type: "duplicate_id", annotationId: SEED_LINES[0]?.id, message: "Annotation ID already exists in database" },
-        { type: "duplicate_id", annotationId: SEED_LINES[1]?.id, message: "Annotation ID already exists in database" },
+        {
+          type: "duplicate_id",
+          annotationId: EXAMPLE_LINES[0]?.id,
+          message: "Annotation ID already exists in database",
+        },
+        {
+          type: "duplicate_id",
+          annotationId: EXAMPLE_LINES[1]?.id,
+          message: "Annotation ID already exists in database",
+        },
       ],
     });
   });
@@ -123,11 +131,11 @@ describe("seed 001 curl examples", () => {
 -F "file=@annotations.jsonl"`);
     expect(body).toEqual({
       counts: { annotations: 0, totalKeyframes: 0, singleKeyframeSequences: 0 },
-      conflicts: SEED_LINES.map((l) => ({
+      conflicts: EXAMPLE_LINES.map((l) => ({
         type: "duplicate_id",
         annotationId: l.id,
         message: "Annotation ID already exists in database",
-        line: SEED_LINES.indexOf(l) + 1,
+        line: EXAMPLE_LINES.indexOf(l) + 1,
       })),
       warnings: [],
       errors: [],
@@ -146,8 +154,8 @@ describe("seed 001 curl examples", () => {
     });
   });
 
-  it("answers the seed's error bodies to curl", async () => {
-    await writeFile(join(dir, "broken.jsonl"), `${JSON.stringify(SEED_LINES[0])}\n{"id": oops}\n`);
+  it("answers the documented error bodies to curl", async () => {
+    await writeFile(join(dir, "broken.jsonl"), `${JSON.stringify(EXAMPLE_LINES[0])}\n{"id": oops}\n`);
     const { stdout } = await run(
       "sh",
       ["-c", `curl --silent -X POST ${orchestrator.url}/api/import -F "file=@broken.jsonl" -w ' %{http_code}'`],

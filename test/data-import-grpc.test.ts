@@ -11,7 +11,7 @@ import {
   PreviewImportRequestSchema,
 } from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DataClients, dataClients, jsonl, seedAnnotation } from "../services/orchestrator/src/data/testing.ts";
+import { type DataClients, dataClients, jsonl, videoAnnotation } from "../services/orchestrator/src/data/testing.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
 
 let orchestrator: TestOrchestrator;
@@ -56,7 +56,7 @@ afterAll(() => orchestrator?.close());
 
 describe("ImportService", () => {
   it("imports from a client stream over gRPC and records history", async () => {
-    const content = jsonl([seedAnnotation({ id: "g-1" }), seedAnnotation({ id: "g-2", frames: [50] })]);
+    const content = jsonl([videoAnnotation({ id: "g-1" }), videoAnnotation({ id: "g-2", frames: [50] })]);
     const res = await grpc.imports.import(messages({ datasetId: "g", fileName: "g.jsonl" }, content, 7));
     expect(res.success).toBe(true);
     expect(res.summary?.importedItems?.annotations).toBe(2n);
@@ -81,7 +81,7 @@ describe("ImportService", () => {
     const res = await connect.imports.previewImport(
       previewMessages(
         { datasetId: "g", options: { duplicateIds: DuplicateIds.OVERWRITE } },
-        jsonl([seedAnnotation({ id: "g-1", frames: [300, 310] })]),
+        jsonl([videoAnnotation({ id: "g-1", frames: [300, 310] })]),
       ),
     );
     expect(res.counts?.annotations).toBe(1n);

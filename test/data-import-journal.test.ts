@@ -11,8 +11,8 @@ import {
   dataClients,
   fingerprint,
   jsonl,
-  seedAnnotation,
   upload,
+  videoAnnotation,
 } from "../services/orchestrator/src/data/testing.ts";
 import { createLogger } from "../services/orchestrator/src/logger.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
@@ -36,7 +36,7 @@ afterAll(async () => {
 describe("journal mode", () => {
   it("applies in batches and drops the journal on success", async () => {
     const lines = Array.from({ length: 2500 }, (_, i) =>
-      seedAnnotation({
+      videoAnnotation({
         id: `ok-${i}`,
         videoId: `v-${i % 10}`,
         personaId: undefined,
@@ -65,13 +65,13 @@ describe("journal mode", () => {
     const before = await hashOf();
     const lines = [
       ...Array.from({ length: 1500 }, (_, i) =>
-        seedAnnotation({ id: `ok-${i}`, videoId: `v-${i % 10}`, personaId: "new-persona", frames: [1000, 1010] }),
+        videoAnnotation({ id: `ok-${i}`, videoId: `v-${i % 10}`, personaId: "new-persona", frames: [1000, 1010] }),
       ),
-      seedAnnotation({ id: "brand-new", videoId: "new-video", frames: [3, 4] }),
+      videoAnnotation({ id: "brand-new", videoId: "new-video", frames: [3, 4] }),
       ...Array.from({ length: 1000 }, (_, i) =>
-        seedAnnotation({ id: `fresh-${i}`, videoId: "v-1", frames: [i * 3, i * 3 + 1] }),
+        videoAnnotation({ id: `fresh-${i}`, videoId: "v-1", frames: [i * 3, i * 3 + 1] }),
       ),
-      seedAnnotation({ id: "broken", videoId: "v-1", frames: [9, 3] }),
+      videoAnnotation({ id: "broken", videoId: "v-1", frames: [9, 3] }),
     ];
     const res = await upload(`${orchestrator.url}/api/import?datasetId=j`, jsonl(lines), {
       options: JSON.stringify({ conflictResolution: { duplicateIds: "overwrite", missingDependencies: "create" } }),

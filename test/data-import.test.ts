@@ -1,4 +1,4 @@
-// Seed 001 import over REST against a real orchestrator and MongoDB: options, validation,
+// The video annotation import over REST against a real orchestrator and MongoDB: options, validation,
 // conflict resolution, atomicity, preview, limits and history.
 import http from "node:http";
 import { type Annotation, ItemStatus } from "@labelport/sdk/contracts";
@@ -9,8 +9,8 @@ import {
   dataClients,
   fingerprint,
   jsonl,
-  seedAnnotation,
   upload,
+  videoAnnotation,
 } from "../services/orchestrator/src/data/testing.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
 
@@ -48,7 +48,7 @@ beforeEach(async () => {
 
 const video = () => `${VIDEO}-${counter}`;
 const line = (overrides: Record<string, unknown> & { frames?: number[] } = {}) =>
-  seedAnnotation({ videoId: video(), ...overrides });
+  videoAnnotation({ videoId: video(), ...overrides });
 
 const importFile = (content: string | Buffer | undefined, options?: object, extra: Record<string, string> = {}) =>
   upload(`${orchestrator.url}/api/import?datasetId=${datasetName}`, content, {
@@ -124,7 +124,7 @@ const framesOf = (a: Annotation) =>
   a.geometry.case === "boxSequence" ? a.geometry.value.boxes.map((b) => b.frameNumber) : [];
 
 describe("POST /api/import", () => {
-  it("imports with the default options and reports the seed's summary", async () => {
+  it("imports with the default options and reports the documented summary", async () => {
     const res = await importFile(
       jsonl([
         line({ id: "a-1", frames: [0, 10, 20] }),
@@ -163,7 +163,7 @@ describe("POST /api/import", () => {
     expect(stored[0]?.createTime?.seconds).toBe(BigInt(Date.parse("2025-10-06T14:30:00.000Z") / 1000));
   });
 
-  it("answers the seed's 400 bodies", async () => {
+  it("answers the documented 400 bodies", async () => {
     expect(await importFile(undefined)).toEqual({
       status: 400,
       body: { error: "Bad Request", message: "No file provided" },

@@ -1,5 +1,5 @@
-// Seed 004's developer exports REST API and seed 003's export behaviours, end to end: real
-// orchestrator, NATS, MongoDB and plugin workers; the seed's curl and Python requests examples
+// The developer exports API and the hosted export conventions, end to end: real orchestrator,
+// NATS, MongoDB and plugin workers; the documented curl and Python requests examples
 // run as written (host and port aside).
 import { execFile, execFileSync } from "node:child_process";
 import { createHmac } from "node:crypto";
@@ -72,8 +72,9 @@ class FailingExporter extends BaseExporter<z.output<typeof empty>> {
 beforeAll(async () => {
   stack = await startJobStack({ STORAGE_LOCAL_ROOT: storageRoot, API_KEYS, SIGNING_SECRET }, KEYS.admin);
   nats = await connect(natsConnectOptions(stack.nats.url));
-  // 10 approved images with a car and a person each (item-00000..09), then seed 003's cases:
-  // a draft and an in-review image, and an approved one whose person box was removed.
+  // 10 approved images with a car and a person each (item-00000..09), then the hosted export
+  // conventions' cases: a draft and an in-review image, and an approved one whose person box was
+  // removed.
   datasetId = await seedDataset(stack, DATASET, 10);
   const extra = [
     { id: "draft-1", status: ItemStatus.DRAFT, removed: false },
@@ -245,7 +246,7 @@ function jobToken(forDataset: string): string {
 
 const isoSeconds = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/;
 
-describe("developer exports API (seed 004)", () => {
+describe("developer exports API", () => {
   it("creates an export that answers at once as pending, then completes with check values and a ZIP", async () => {
     const created = await createExport({ name: UNICODE_NAME, include_images: true, class_filter: ["car", "person"] });
     expect(Object.keys(created.body).sort()).toEqual(
@@ -261,7 +262,7 @@ describe("developer exports API (seed 004)", () => {
     expect(created.headers.get("location")).toBe(exportPath(DATASET, UNICODE_NAME));
 
     const done = await finished(DATASET, UNICODE_NAME);
-    // Approved items only (seed 003): the 10 seeded images and removed-1, whose removed box is left out.
+    // Approved items only (the default): the 10 seeded images and removed-1, whose removed box is left out.
     expect(done).toMatchObject({
       id: created.body.id,
       name: UNICODE_NAME,
@@ -284,7 +285,7 @@ describe("developer exports API (seed 004)", () => {
     expect(link.body.expires_at).toMatch(isoSeconds);
     expect(Date.parse(link.body.expires_at) - Date.now()).toBeGreaterThan(3500_000);
     expect(link.body.file_size).toBe(done.file_size);
-    // Files are named with the dataset, the export id and the UTC datetime (seed 003).
+    // Files are named with the dataset, the export id and the UTC datetime (hosted export conventions).
     expect(link.body.file_name).toMatch(new RegExp(`^${DATASET}-${created.body.id}-\\d{8}T\\d{6}Z\\.zip$`));
     expect(zip.names).toEqual(
       expect.arrayContaining([
@@ -417,7 +418,7 @@ describe("developer exports API (seed 004)", () => {
     await finished(DATASET, b.export?.name ?? "");
   });
 
-  it("lists exports with the seed's fields, filtered by dataset and status", async () => {
+  it("lists exports with the documented fields, filtered by dataset and status", async () => {
     const res = await api("GET", `${BASE}/`, { key: KEYS.viewer });
     expect(res.status).toBe(200);
     expect(Array.isArray(res.body)).toBe(true);
@@ -638,7 +639,7 @@ describe("developer exports API (seed 004)", () => {
   });
 });
 
-describe("the seed's examples, as written", () => {
+describe("the developer exports API's examples, as written", () => {
   const curl = async (args: string[]) => {
     const { stdout } = await run("curl", ["-sS", "-w", "\n%{http_code}", ...args]);
     const at = stdout.lastIndexOf("\n");
@@ -648,7 +649,7 @@ describe("the seed's examples, as written", () => {
 
   it("curl: create, list, get, download, delete", async () => {
     const url = stack.orchestrator.url;
-    // biome-ignore format: the seed's example, line for line
+    // biome-ignore format: the documented example, line for line
     const created = await curl(["-X", "POST", `${url}/api/v1/developer/exports/`,
       "-H", `X-API-Key: ${KEYS.editor}`,
       "-H", "Content-Type: application/json",
@@ -674,7 +675,7 @@ describe("the seed's examples, as written", () => {
     expect(got.status).toBe(200);
     // 12 approved images by now (the refresh test added late-1).
     expect(got.body).toMatchObject({ id: created.body.id, status: "completed", image_count: 12, annotation_count: 22 });
-    // A name with spaces and non-ASCII goes percent-encoded, as the seed's other examples encode it.
+    // A name with spaces and non-ASCII goes percent-encoded, as the documentation's other examples encode it.
     const unicode = await curl([
       `${url}/api/v1/developer/exports/${DATASET}/${encodeURIComponent(UNICODE_NAME)}`,
       "-H",
@@ -719,7 +720,7 @@ describe("the seed's examples, as written", () => {
   it.skipIf(!hasRequests)("Python requests: create, list, get, download, delete with quote()", async () => {
     const api = stack.orchestrator.url;
     const name = "Python Export — ünïcode v1";
-    // The seed's requests examples with {{API_KEY}}, {{DATASET_NAME}}, {{EXPORT_NAME}} filled in.
+    // The documented requests examples with {{API_KEY}}, {{DATASET_NAME}}, {{EXPORT_NAME}} filled in.
     const script = `
 import json, time, requests
 from urllib.parse import quote

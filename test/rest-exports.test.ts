@@ -1,6 +1,6 @@
-// Seed 001's GET /api/export and /api/export/stats, seed 000's POST /v1/ground-truths/snapshot,
-// and the GetExportStats RPC, against a real orchestrator, MongoDB, NATS, json-snapshot worker
-// and curl (the seeds' examples run as written, port aside).
+// The video track export's GET /api/export and /api/export/stats, the snapshot API's
+// POST /v1/ground-truths/snapshot, and the GetExportStats RPC, against a real orchestrator, MongoDB,
+// NATS, json-snapshot worker and curl (the documented examples run as written, port aside).
 import { exec, execFile } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
@@ -36,8 +36,8 @@ import { type JobStack, startJobStack } from "./support/job-stack.ts";
 
 const PERSONA_1 = "660e8400-e29b-41d4-a716-446655440001";
 const PERSONA_2 = "770e8400-e29b-41d4-a716-446655440002";
-const SEED_VIDEO = "abc123def456";
-const VIDEOS = [SEED_VIDEO, "vid-b", "vid-c", "vid-d", "vid-e", "vid-f"];
+const EXAMPLE_VIDEO = "abc123def456";
+const VIDEOS = [EXAMPLE_VIDEO, "vid-b", "vid-c", "vid-d", "vid-e", "vid-f"];
 const STATUSES = [
   ItemStatus.APPROVED,
   ItemStatus.DRAFT,
@@ -265,8 +265,8 @@ async function curl(args: string[], cwd = work): Promise<CurlResult> {
   return { status, headers, body };
 }
 
-/** A seed's curl example, run by the shell as written with the orchestrator's address. */
-async function seedCommand(command: string): Promise<string> {
+/** A documented curl example, run by the shell as written with the orchestrator's address. */
+async function exampleCommand(command: string): Promise<string> {
   const { stdout } = await shell(command.replaceAll("http://localhost:3001", url), {
     cwd: work,
     maxBuffer: 1 << 30,
@@ -338,8 +338,8 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-describe("GET /api/export (seed 001)", () => {
-  it("exports every track of the default dataset, keyframes only, as the seed's JSON lines", async () => {
+describe("GET /api/export (video track export)", () => {
+  it("exports every track of the default dataset, keyframes only, as the documented JSON lines", async () => {
     const res = await curl([`${url}/api/export`]);
     expect(res.status, res.body).toBe(200);
     expect(res.headers["content-type"]).toBe("application/x-ndjson");
@@ -406,16 +406,16 @@ describe("GET /api/export (seed 001)", () => {
     }
   });
 
-  it("runs the seed's curl examples as written", async () => {
-    const keyframesOnly = await seedCommand(`curl "http://localhost:3001/api/export?includeInterpolated=false"`);
-    expect(keyframesOnly).toBe(await seedCommand(`curl "http://localhost:3001/api/export"`));
-    const full = await seedCommand(`curl "http://localhost:3001/api/export?includeInterpolated=true"`);
+  it("runs the documented curl examples as written", async () => {
+    const keyframesOnly = await exampleCommand(`curl "http://localhost:3001/api/export?includeInterpolated=false"`);
+    expect(keyframesOnly).toBe(await exampleCommand(`curl "http://localhost:3001/api/export"`));
+    const full = await exampleCommand(`curl "http://localhost:3001/api/export?includeInterpolated=true"`);
     expect(full.length).toBeGreaterThan(keyframesOnly.length);
 
-    await seedCommand(`curl "http://localhost:3001/api/export" --output annotations.jsonl`);
+    await exampleCommand(`curl "http://localhost:3001/api/export" --output annotations.jsonl`);
     expect(readFileSync(join(work, "annotations.jsonl"), "utf8")).toBe(keyframesOnly);
 
-    await seedCommand(`curl "http://localhost:3001/api/export?personaIds=660e8400-e29b-41d4-a716-446655440001" \\
+    await exampleCommand(`curl "http://localhost:3001/api/export?personaIds=660e8400-e29b-41d4-a716-446655440001" \\
 --output persona-annotations.jsonl`);
     const persona = parseJsonl(readFileSync(join(work, "persona-annotations.jsonl"), "utf8"));
     expect(persona.length).toBeGreaterThan(0);
@@ -426,23 +426,23 @@ describe("GET /api/export (seed 001)", () => {
         .map((l) => l.id),
     );
 
-    await seedCommand(`curl "http://localhost:3001/api/export?videoIds=abc123def456" \\
+    await exampleCommand(`curl "http://localhost:3001/api/export?videoIds=abc123def456" \\
 --output video-annotations.jsonl`);
     const video = parseJsonl(readFileSync(join(work, "video-annotations.jsonl"), "utf8"));
-    expect(video.map((l) => l.videoId)).toEqual(Array(video.length).fill(SEED_VIDEO));
+    expect(video.map((l) => l.videoId)).toEqual(Array(video.length).fill(EXAMPLE_VIDEO));
     expect(video).toHaveLength(8);
 
-    await seedCommand(`curl "http://localhost:3001/api/export?includeInterpolated=true" \\
+    await exampleCommand(`curl "http://localhost:3001/api/export?includeInterpolated=true" \\
 --output annotations-full.jsonl`);
     expect(readFileSync(join(work, "annotations-full.jsonl"), "utf8")).toBe(full);
 
-    await seedCommand(`curl "http://localhost:3001/api/export?format=json" \\
+    await exampleCommand(`curl "http://localhost:3001/api/export?format=json" \\
 --output annotations.json`);
     const array = JSON.parse(readFileSync(join(work, "annotations.json"), "utf8"));
     expect(array).toEqual(parseJsonl(keyframesOnly));
 
     const stats = JSON.parse(
-      await seedCommand(`curl "http://localhost:3001/api/export/stats?includeInterpolated=true"`),
+      await exampleCommand(`curl "http://localhost:3001/api/export/stats?includeInterpolated=true"`),
     );
     const c = counts(parseJsonl(full));
     expect(stats).toEqual({
@@ -480,8 +480,8 @@ describe("GET /api/export (seed 001)", () => {
       ["annotationTypes=type", (l) => l.annotationType === "type"],
       ["annotationTypes=type,object", () => true],
       [
-        `annotationTypes=type&personaIds=${PERSONA_1}&videoIds=${SEED_VIDEO}`,
-        (l) => l.annotationType === "type" && l.personaId === PERSONA_1 && l.videoId === SEED_VIDEO,
+        `annotationTypes=type&personaIds=${PERSONA_1}&videoIds=${EXAMPLE_VIDEO}`,
+        (l) => l.annotationType === "type" && l.personaId === PERSONA_1 && l.videoId === EXAMPLE_VIDEO,
       ],
       ["personaIds=nobody", () => false],
     ];
@@ -532,7 +532,7 @@ describe("GET /api/export (seed 001)", () => {
     expect(JSON.parse(missing.body).message).toContain("no-such-dataset");
   });
 
-  it("answers the seed's 400 body when stored sequences are invalid, with the SDK's messages", async () => {
+  it("answers the documented 400 body when stored sequences are invalid, with the SDK's messages", async () => {
     const { dataset } = await stack.datasets.createDataset({ name: "broken tracks" });
     const datasetId = dataset?.id ?? "";
     await stack.items.upsertItems({
@@ -555,7 +555,7 @@ describe("GET /api/export (seed 001)", () => {
       visible: true,
     });
     const bad = [
-      // The seed's example: no keyframe, frames out of order.
+      // The documented example: no keyframe, frames out of order.
       { _id: "550e8400-e29b-41d4-a716-446655440000", boxes: [box(5, false), box(3, false)], mode: "linear" },
       // Duplicates (out of order too), a negative width, an unknown interpolation mode.
       {
@@ -752,7 +752,7 @@ describe("GetExportStats (RPC)", () => {
   });
 });
 
-describe("POST /v1/ground-truths/snapshot (seed 000)", () => {
+describe("POST /v1/ground-truths/snapshot (snapshot API)", () => {
   const approvedIds = [...VIDEOS.filter((_, v) => STATUSES[v] === ItemStatus.APPROVED), "img-0"].sort();
 
   it("answers 503 while no plugin serves json-snapshot", async () => {
@@ -823,7 +823,7 @@ describe("POST /v1/ground-truths/snapshot (seed 000)", () => {
       expect(file).toMatch(/^default-[0-9a-f-]{36}-\d{8}T\d{6}Z\.json$/);
       const items = JSON.parse(readFileSync(join(dir, file as string), "utf8")) as Array<Record<string, unknown>>;
       expect(items.map((i) => i.id)).toEqual(approvedIds);
-      // Tags merged (seed 000 FR-005): the item's and meta's *_tags in one sorted array.
+      // Tags merged (the snapshot API's FR-005): the item's and meta's *_tags in one sorted array.
       expect(items[0]?.tags).toEqual(["a", "c", "x"]);
       expect((items[0]?.meta as Record<string, unknown> | undefined)?.review_tags).toBeUndefined();
       // Lossless items, tracks included.
@@ -875,7 +875,7 @@ describe("POST /v1/ground-truths/snapshot (seed 000)", () => {
       expect(unmerged[0]?.tags).toEqual(["x"]);
       expect((unmerged[0]?.meta as Record<string, unknown> | undefined)?.review_tags).toEqual(["c", "a"]);
       const data = JSON.parse((await post({ dataOnly: true })).body);
-      expect(data[0]).toEqual({ video: SEED_VIDEO });
+      expect(data[0]).toEqual({ video: EXAMPLE_VIDEO });
       const everything = JSON.parse((await post({ filter: { allStatuses: true } })).body) as Array<{ id: string }>;
       expect(everything).toHaveLength(VIDEOS.length + 1);
       const drafts = JSON.parse(

@@ -1,5 +1,6 @@
-# The export script users write today (seed 002's approach): pymongo reads one dataset's items and
-# annotations from MongoDB, builds COCO per split in memory and writes each with json.dump.
+# The export script users write today (the plugin export workflow's script-based approach): pymongo
+# reads one dataset's items and annotations from MongoDB, builds COCO per split in memory and writes
+# each with json.dump.
 # usage: coco_from_mongo.py MONGODB_URL DB DATASET_ID OUT_DIR; prints one JSON line.
 import json
 import os

@@ -1,5 +1,6 @@
-// Where an item's files go in every format (seed 002): split folders, meta.category sub-folders,
-// de-duplicated file stems, original media (save_original_file) and metadata/export_summary.json.
+// Where an item's files go in every format (the plugin export layout): split folders,
+// meta.category sub-folders, de-duplicated file stems, original media (save_original_file) and
+// metadata/export_summary.json.
 
 import type { ExportContext } from "./exporter.ts";
 import type { Item } from "./gen/labelport/v1/dataset_pb.ts";

@@ -1,5 +1,6 @@
-// Option building blocks every exporter shares (seed 002), and the zod instance plugins build
-// their schemas with, so a plugin needs no zod of its own and the JSON Schema comes out the same.
+// Option building blocks every exporter shares (the plugin export layout), and the zod instance
+// plugins build their schemas with, so a plugin needs no zod of its own and the JSON Schema comes
+// out the same.
 import { z } from "zod";
 import { OptionsError } from "./errors.ts";
 
@@ -10,7 +11,7 @@ export const commonOptionsShape = {
   categoryFolders: z
     .boolean()
     .default(false)
-    .describe("Put per-item files in sub-folders named after the item's meta.category (seed 002)."),
+    .describe("Put per-item files in sub-folders named after the item's meta.category."),
 };
 
 export type CommonOptions = { categoryFolders: boolean };

@@ -70,7 +70,7 @@ export abstract class BaseExporter<Options = Record<string, never>> {
   static manifest: ExporterManifest;
   /** zod schema of the options; published as JSON Schema and validated before a job is queued. */
   abstract readonly options: z.ZodType<Options>;
-  /** Run on every item, in order, before export() sees it (seed 000 export processors). */
+  /** Run on every item, in order, before export() sees it (the snapshot API's export processors). */
   processors(_options: Options): readonly ItemProcessor[] {
     return [];
   }

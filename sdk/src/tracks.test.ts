@@ -106,7 +106,7 @@ describe("validateBoxSequence", () => {
     ).toEqual([]);
   });
 
-  it("reports the seed 001 messages", () => {
+  it("reports the video annotation API's messages", () => {
     expect(
       validateBoxSequence(
         sequence([

@@ -1,9 +1,9 @@
-// Video tracks (seed 001): linear interpolation of a bounding-box sequence between its keyframes,
+// Video tracks: linear interpolation of a bounding-box sequence between its keyframes,
 // and the sequence checks whose messages the export and import APIs report verbatim.
 import { create } from "@bufbuild/protobuf";
 import { type BoundingBoxSequence, type SequenceBox, SequenceBoxSchema } from "./gen/labelport/v1/dataset_pb.ts";
 
-/** Messages of seed 001's `validationErrors[].errors`; the first two are the seed's own words. */
+/** Messages of the `validationErrors[].errors` of the video annotation API; the first two are its own words. */
 export const SequenceErrors = {
   noKeyframe: "Sequence must have at least one keyframe",
   notAscending: "Frame numbers must be in ascending order",
@@ -13,7 +13,7 @@ export const SequenceErrors = {
 } as const;
 
 export interface ValidateSequenceOptions {
-  /** Seed 001 `validation.requireKeyframes` (default true). */
+  /** The import option `validation.requireKeyframes` (default true). */
   requireKeyframes?: boolean;
 }
 

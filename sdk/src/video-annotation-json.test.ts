@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { AnnotationSchema, AnnotationType, CategorySchema } from "./gen/labelport/v1/dataset_pb.ts";
 import { isVideoAnnotation, toVideoAnnotationJson, videoAnnotationLine } from "./video-annotation-json.ts";
 
-const seedLine =
+const documentedLine =
   '{"id":"550e8400-e29b-41d4-a716-446655440000","videoId":"abc123def456","personaId":"660e8400-e29b-41d4-a716-446655440001","annotationType":"type","typeAssignment":{"typeId":"entity-001","typeName":"Pitcher"},"boundingBoxSequence":{"interpolationMode":"linear","boxes":[{"frameNumber":0,"x":100,"y":100,"width":200,"height":150,"isKeyframe":true,"visible":true}]},"createdAt":"2025-10-06T14:30:00.000Z","updatedAt":"2025-10-06T14:30:00.000Z"}';
 
 function track(init: Parameters<typeof create<typeof AnnotationSchema>>[1] = {}) {
@@ -30,11 +30,11 @@ function track(init: Parameters<typeof create<typeof AnnotationSchema>>[1] = {})
   });
 }
 
-describe("video annotation JSON (seed 001)", () => {
-  it("writes the seed's line byte for byte", () => {
+describe("video annotation JSON", () => {
+  it("writes the documented line byte for byte", () => {
     const annotation = track();
     if (annotation.geometry.case === "boxSequence") annotation.geometry.value.boxes.pop();
-    expect(videoAnnotationLine(annotation)).toBe(seedLine);
+    expect(videoAnnotationLine(annotation)).toBe(documentedLine);
   });
 
   it("writes keyframes only by default and every frame when asked", () => {
@@ -48,7 +48,7 @@ describe("video annotation JSON (seed 001)", () => {
     ]);
   });
 
-  it("writes object links in the seed's order", () => {
+  it("writes object links in the documented order", () => {
     const line = videoAnnotationLine(
       track({ link: { case: "objectLink", value: { objectId: "o-1", objectType: "entity" } } }),
     );

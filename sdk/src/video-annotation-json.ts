@@ -1,4 +1,4 @@
-// The seed 001 JSON line of a video annotation (a track), shared by the jsonl plugin and the
+// The JSON line of a video annotation (a track), shared by the jsonl plugin and the
 // orchestrator's /api/export route so both write the same bytes.
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
@@ -15,7 +15,7 @@ export interface VideoAnnotationBoxJson {
   visible: boolean;
 }
 
-/** Field order is the seed's: JSON.stringify keeps insertion order. */
+/** Field order is the video annotation API's: JSON.stringify keeps insertion order. */
 export interface VideoAnnotationJson {
   id: string;
   videoId: string;
@@ -29,7 +29,7 @@ export interface VideoAnnotationJson {
 }
 
 export interface VideoAnnotationJsonOptions {
-  /** Every frame between keyframes (seed 001 "Fully Interpolated Mode"); default keyframes only. */
+  /** Every frame between keyframes ("Fully Interpolated Mode"); default keyframes only. */
   includeInterpolated?: boolean;
   /**
    * Resolves the annotation's category for a track without an explicit link: it becomes
@@ -38,7 +38,7 @@ export interface VideoAnnotationJsonOptions {
   category?: (id: number) => Category | undefined;
 }
 
-/** True for the annotations seed 001 exports: the ones carrying a bounding-box sequence. */
+/** True for the annotations the video track export writes: the ones carrying a bounding-box sequence. */
 export function isVideoAnnotation(annotation: Annotation): boolean {
   return annotation.geometry.case === "boxSequence";
 }
@@ -102,7 +102,7 @@ function boxJson(box: SequenceBox): VideoAnnotationBoxJson {
   };
 }
 
-/** RFC 3339 with milliseconds, as the seed prints it ("2025-10-06T14:30:00.000Z"). */
+/** RFC 3339 with milliseconds, as the video annotation API prints it ("2025-10-06T14:30:00.000Z"). */
 export function isoTime(timestamp: Timestamp | undefined): string | undefined {
   return timestamp ? timestampDate(timestamp).toISOString() : undefined;
 }

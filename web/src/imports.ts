@@ -1,14 +1,14 @@
 // Imports of annotation files: a preview (counts, conflicts, line-numbered warnings and errors)
 // before committing, then the import itself, and the import history. The two uploads are the
-// seed 001 multipart REST routes; browsers cannot stream a request to ImportService.
+// video annotation import's multipart REST routes; browsers cannot stream a request to ImportService.
 import { ImportStatus } from "@labelport/sdk/contracts";
 import { type ImportResult, messageOf, type PreviewResult } from "./api.ts";
 import type { Ctx, View } from "./context.ts";
 import { bytes, count, h, render, time } from "./dom.ts";
 
 const FORMATS = [
-  ["jsonl", "jsonl: seed 001 annotation lines"],
-  ["json", "json: an array of seed 001 annotations"],
+  ["jsonl", "jsonl: video annotation lines"],
+  ["json", "json: an array of video annotations"],
   ["labelport-items", "labelport-items: item JSONL of the exporters"],
 ] as const;
 

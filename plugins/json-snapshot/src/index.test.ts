@@ -41,7 +41,7 @@ describe("artifact mode", () => {
   });
 });
 
-describe("tag merging (seed 000 FR-005)", () => {
+describe("tag merging (snapshot API FR-005)", () => {
   it("recognises tag fields", () => {
     expect(["tags", "review_tags", "reviewTags"].map(isTagField)).toEqual([true, true, true]);
     expect(["tagsx", "stags", "tag"].map(isTagField)).toEqual([false, false, false]);
@@ -93,7 +93,7 @@ describe("attachment mode", () => {
     }
   });
 
-  it("writes only the data field with dataOnly (seed 002)", async () => {
+  it("writes only the data field with dataOnly", async () => {
     const run = await runSampleExport(JsonSnapshotExporter, { options: { dataOnly: true } });
     try {
       const data = await run.json<unknown[]>(SNAPSHOT_KEY);

@@ -1,5 +1,5 @@
-// JSON snapshot exporter (seed 000): approved items as one JSON array (attachment mode) or one
-// file per item (artifact mode), optionally only their `data` field (seed 002's lossless rule).
+// JSON snapshot exporter (the snapshot API's format): approved items as one JSON array (attachment
+// mode) or one file per item (artifact mode), optionally only their `data` field, unwrapped.
 import {
   BaseExporter,
   commonOptionsShape,
@@ -17,12 +17,12 @@ const options = z.strictObject({
   mode: z
     .enum(["attachment", "artifact"])
     .default("attachment")
-    .describe("attachment: one snapshot.json array; artifact: items/<id>.json per item (seed 000)."),
+    .describe("attachment: one snapshot.json array; artifact: items/<id>.json per item."),
   mergeTags: z
     .boolean()
     .default(true)
     .describe("Merge `tags` and meta `tags`/`*_tags`/`*Tags` string arrays into one sorted `tags` array."),
-  dataOnly: z.boolean().default(false).describe("Write only each item's `data` field, verbatim (seed 002)."),
+  dataOnly: z.boolean().default(false).describe("Write only each item's `data` field, verbatim, unwrapped."),
 });
 
 export type JsonSnapshotOptions = z.output<typeof options>;
@@ -35,8 +35,9 @@ export function isTagField(key: string): boolean {
 }
 
 /**
- * Seed 000 FR-005: one sorted, de-duplicated `tags` array from the item's tags and every meta tag
- * field that is an array of strings; the merged meta fields are removed. The input is not changed.
+ * The snapshot API's tag merging (FR-005): one sorted, de-duplicated `tags` array from the item's tags
+ * and every meta tag field that is an array of strings; the merged meta fields are removed. The input
+ * is not changed.
  */
 export const mergeTagFields: ItemProcessor = (item) => {
   const meta = item.meta;
@@ -63,7 +64,7 @@ export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptio
     version: "1.0.0",
     formats: ["json-snapshot"],
     sdk: "^0.1.0",
-    description: "Approved items as a JSON snapshot: one array, or one file per item (seed 000).",
+    description: "Approved items as a JSON snapshot: one array, or one file per item.",
   };
 
   readonly options = options;

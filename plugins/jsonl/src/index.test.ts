@@ -8,8 +8,8 @@ testExporter(JsonlExporter);
 const firstLine =
   '{"id":"item-05-a01","videoId":"item-05","personaId":"660e8400-e29b-41d4-a716-446655440001","annotationType":"type","typeAssignment":{"typeId":"entity-001","typeName":"Pitcher"},"boundingBoxSequence":{"interpolationMode":"linear","boxes":[{"frameNumber":0,"x":100,"y":100,"width":200,"height":150,"isKeyframe":true,"visible":true},{"frameNumber":4,"x":140,"y":120,"width":200,"height":150,"isKeyframe":true,"visible":false},{"frameNumber":6,"x":160,"y":100,"width":220,"height":170,"isKeyframe":true,"visible":true}]},"createdAt":"2025-10-06T14:30:01.000Z","updatedAt":"2025-10-06T14:30:02.000Z"}';
 
-describe("jsonl export (seed 001)", () => {
-  it("writes one seed 001 line per track, keyframes only by default", async () => {
+describe("jsonl export (video annotation lines)", () => {
+  it("writes one video annotation line per track, keyframes only by default", async () => {
     const run = await runSampleExport(JsonlExporter);
     try {
       const lines = (await run.text(ANNOTATIONS_JSONL)).split("\n");

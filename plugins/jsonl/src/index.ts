@@ -1,6 +1,6 @@
-// JSON Lines exporter (seed 001): one video annotation (a bounding-box track) per line, keyframes
-// only or fully interpolated; "json" writes the same objects as one array. `items: true` adds the
-// lossless item JSONL used for round trips.
+// JSON Lines exporter (the video track export's lines): one video annotation (a bounding-box track)
+// per line, keyframes only or fully interpolated; "json" writes the same objects as one array.
+// `items: true` adds the lossless item JSONL used for round trips.
 import {
   BaseExporter,
   type Category,
@@ -19,7 +19,7 @@ const options = z.strictObject({
   includeInterpolated: z
     .boolean()
     .default(false)
-    .describe("Write every frame between keyframes, not keyframes only (seed 001)."),
+    .describe("Write every frame between keyframes (fully interpolated), not keyframes only."),
   items: z.boolean().default(false).describe("Also write items.jsonl: one lossless item JSON per line."),
 });
 
@@ -35,7 +35,7 @@ export default class JsonlExporter extends BaseExporter<JsonlOptions> {
     version: "1.0.0",
     formats: ["jsonl", "json"],
     sdk: "^0.1.0",
-    description: "Video annotations as JSON Lines or a JSON array (seed 001), and lossless item JSONL.",
+    description: "Video annotations (bounding-box tracks) as JSON Lines or a JSON array, and lossless item JSONL.",
   };
 
   readonly options = options;

@@ -6,7 +6,7 @@ import { validateKey } from "./keys.ts";
 
 /** Regular exports: `exports/<exportId>[/<path>]`. */
 export const EXPORTS_FOLDER = "exports";
-/** Seed 000 artifact snapshots: `exports/snapshots/<exportId>`. */
+/** Artifact snapshots of the snapshot API: `exports/snapshots/<exportId>`. */
 export const SNAPSHOTS_FOLDER = `${EXPORTS_FOLDER}/snapshots`;
 
 /**
@@ -24,7 +24,7 @@ export function exportPrefix(exportId: string, path = ""): string {
   return prefix;
 }
 
-/** The prefix of a seed 000 snapshot export: `exports/snapshots/<exportId>`. */
+/** The prefix of an artifact snapshot export: `exports/snapshots/<exportId>`. */
 export function snapshotPrefix(exportId: string): string {
   return `${SNAPSHOTS_FOLDER}/${exportSegment(exportId)}`;
 }

@@ -20,7 +20,7 @@ export function httpStatus(err: ConnectError): number {
   return httpStatusOf[err.code] ?? 500;
 }
 
-/** The seed 001 style error body: {"error": "<title>", "message": "..."}. */
+/** The REST error body of the compatible APIs: {"error": "<title>", "message": "..."}. */
 export function errorBody(err: ConnectError): { error: string; message: string } {
   const status = httpStatus(err);
   const title =

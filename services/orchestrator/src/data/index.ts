@@ -1,4 +1,4 @@
-// Datasets, items, annotations and imports: the Connect services, the seed 001 import routes,
+// Datasets, items, annotations and imports: the Connect services, the video annotation import routes,
 // and the recovery of imports a crashed process left running (at start, then every 30 s).
 import { DatasetService, ImportService, ItemService } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";

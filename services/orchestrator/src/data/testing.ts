@@ -1,5 +1,5 @@
 // Test helpers for the data area (used by data/*.test.ts and test/data-*.test.ts): Connect
-// clients, seed 001 annotation fixtures, multipart uploads, and a fingerprint of a database.
+// clients, video annotation fixtures, multipart uploads, and a fingerprint of a database.
 import { createHash } from "node:crypto";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -24,7 +24,7 @@ export function dataClients(baseUrl: string, protocol: "connect" | "connect-json
   };
 }
 
-export interface SeedBox {
+export interface TrackBox {
   frameNumber: number;
   x: number;
   y: number;
@@ -34,12 +34,12 @@ export interface SeedBox {
   visible: boolean;
 }
 
-export function box(frameNumber: number, isKeyframe = true, x = 100): SeedBox {
+export function box(frameNumber: number, isKeyframe = true, x = 100): TrackBox {
   return { frameNumber, x, y: 100, width: 200, height: 150, isKeyframe, visible: true };
 }
 
-/** A seed 001 annotation line (as an object); frames are keyframes unless given as boxes. */
-export function seedAnnotation(
+/** A video annotation line (as an object); frames are keyframes unless given as boxes. */
+export function videoAnnotation(
   overrides: Record<string, unknown> & { frames?: number[] } = {},
 ): Record<string, unknown> {
   const { frames, ...rest } = overrides;

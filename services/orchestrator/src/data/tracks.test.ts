@@ -22,7 +22,7 @@ const box = (frameNumber: number, isKeyframe = true, x = 0): BoxDoc => ({
 });
 
 describe("checkSequence", () => {
-  it("uses the seed's messages and names the box", () => {
+  it("uses the video annotation API's messages and names the box", () => {
     expect(checkSequence({ interpolationMode: "linear", boxes: [box(0), box(5)] }, true)).toEqual([]);
     expect(checkSequence({ interpolationMode: "linear", boxes: [box(0, false)] }, true)).toEqual([
       { message: "Sequence must have at least one keyframe", field: "boxes" },

@@ -1,4 +1,4 @@
-// Bounding-box sequences (seed 001 tracks) as stored: checks, frame ranges, and the merge and trim
+// Bounding-box sequences (video tracks) as stored: checks, frame ranges, and the merge and trim
 // operations of the import's conflict resolution.
 import { SequenceErrors as sdkSequenceErrors, validateBoxSequence } from "@labelport/sdk";
 import type { AnnotationDoc, BoxDoc, BoxSequenceDoc, TrackStatsDoc } from "./model.ts";
@@ -151,7 +151,7 @@ export function withBoxes(
 export const TRACK_STATS_VERSION = 1;
 
 /**
- * The parts of seed 001's videoAnnotationLine length (field order id, videoId, personaId,
+ * The parts of a videoAnnotationLine's length (field order id, videoId, personaId,
  * annotationType, typeAssignment | objectLink, boundingBoxSequence, createdAt, updatedAt):
  *   BASE + |id| + |videoId| + |personaId| + |interpolationMode or "linear"| + LINK
  *        + sum |box| + (boxes - 1)                                   (commas between boxes)

@@ -1,4 +1,4 @@
-// The developer exports API's JSON in and out (seed 004's shapes): the create body, query
+// The developer exports API's JSON in and out (the shapes it documents): the create body, query
 // parameters, and the views of an export and of its log lines.
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { type ItemFilterSchema, ItemStatus } from "@labelport/sdk/contracts";
@@ -11,7 +11,7 @@ export type ItemFilterInit = MessageInitShape<typeof ItemFilterSchema>;
 
 export type PublicStatus = "pending" | "processing" | "completed" | "failed";
 
-/** Seed 004's four statuses; a canceled job is "failed" with error_message "canceled". */
+/** The developer exports API's four statuses; a canceled job is "failed" with error_message "canceled". */
 export const publicStatus: Record<JobStatus, PublicStatus> = {
   queued: "pending",
   running: "processing",
@@ -27,7 +27,7 @@ export const jobStatusesOf: Record<PublicStatus, JobStatus[]> = {
   failed: ["failed", "canceled"],
 };
 
-/** `status_filter` values; "complete"/"completed" are seed 003's name for approved items. */
+/** `status_filter` values; "complete"/"completed" are the hosted exports' name for approved items. */
 const itemStatuses: Record<string, ItemStatus> = {
   complete: ItemStatus.APPROVED,
   completed: ItemStatus.APPROVED,
@@ -57,7 +57,7 @@ export interface CreateBody {
   format: string | undefined;
 }
 
-/** ISO 8601 in UTC to the second, as the seed shows them: 2024-01-15T10:30:00Z. */
+/** ISO 8601 in UTC to the second, as the developer exports API shows them: 2024-01-15T10:30:00Z. */
 export const isoSeconds = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function errorMessageOf(doc: ExportDoc): string {
@@ -65,7 +65,7 @@ export function errorMessageOf(doc: ExportDoc): string {
   return doc.errorMessage || "failed";
 }
 
-/** The list entry: seed 004's fields plus format, file_count and error_message (check values). */
+/** The list entry: the developer exports API's fields plus format, file_count and error_message (check values). */
 export function summaryView(doc: ExportDoc) {
   const status = publicStatus[doc.status];
   return {

@@ -1,5 +1,5 @@
-// Seed 004's developer exports REST API (/api/v1/developer/exports/...), exports addressed by
-// dataset and export name, with seed 003's behaviours: approved ("complete") items only by
+// The developer exports API (/api/v1/developer/exports/...), exports addressed by dataset and
+// export name, with the hosted export conventions: approved ("complete") items only by
 // default, removed annotations left out unless asked for, check values, refresh. Job logs too.
 import { once } from "node:events";
 import type http from "node:http";
@@ -160,7 +160,7 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
     });
   });
 
-  // Seed 003 "refresh": a new export of the current data with the same settings; the old one stays.
+  // "Refresh" (regenerate): a new export of the current data with the same settings; the old one stays.
   route("POST", `${one}/refresh`, "editor", async ({ res, params, principal }) => {
     const { doc } = await findExport(params);
     const base = doc.name.replace(/ \(refreshed [^()]*\)$/, "");
@@ -190,7 +190,7 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
     }
   });
 
-  // Seed 004: "admin or owner"; the owner is the API key that created the export.
+  // The developer exports API says "admin or owner"; the owner is the API key that created the export.
   route("DELETE", one, "editor", async ({ res, params, principal }) => {
     const { doc } = await findExport(params);
     if (!mayDelete(principal, doc)) {

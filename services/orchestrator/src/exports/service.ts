@@ -51,7 +51,7 @@ function isNameClash(err: unknown): boolean {
 
 const MAX_NAME_LENGTH = 200;
 
-/** Export names address exports in URLs (seed 004), so they must be something a path can hold. */
+/** Export names address exports in URLs (the developer exports API), so they must be something a path can hold. */
 function validateExportName(name: string): void {
   if (name.length > MAX_NAME_LENGTH) throw invalidArgument(`name: at most ${MAX_NAME_LENGTH} characters`);
   const trimmed = name.trim();
@@ -64,7 +64,7 @@ function validateExportName(name: string): void {
 }
 
 export interface CreateOptions {
-  /** A seed 000 artifact snapshot: its files go under exports/snapshots/<exportId>/, not exports/<exportId>/. */
+  /** A snapshot API artifact snapshot: its files go under exports/snapshots/<exportId>/, not exports/<exportId>/. */
   snapshot?: boolean;
 }
 
@@ -160,7 +160,7 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
           const winner = await repo.findByRequestId(request.requestId);
           if (winner) return toProto(winner);
         }
-        // Export names are unique per dataset (seed 004: the developer API addresses them by name).
+        // Export names are unique per dataset (the developer exports API addresses them by name).
         if (isNameClash(err)) {
           throw alreadyExists(`name: an export named "${doc.name}" already exists in dataset "${dataset.name}"`);
         }

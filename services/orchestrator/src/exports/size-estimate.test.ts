@@ -109,7 +109,7 @@ describe("measureBoxes", () => {
 });
 
 describe("sizes", () => {
-  it("prints MiB with two decimals and warns from 100 MB on, as the seed's example does", () => {
+  it("prints MiB with two decimals and warns from 100 MB on, as the video track export's stats example does", () => {
     expect(megabytes(104857600)).toBe("100.00");
     expect(megabytes(12.34 * 1024 * 1024)).toBe("12.34");
     expect(sizeWarning(LARGE_EXPORT_BYTES)).toBe("Large export. Consider filtering by persona or video.");

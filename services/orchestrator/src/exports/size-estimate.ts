@@ -13,8 +13,8 @@ import { type AnnotationDoc, type BoxDoc, Collections } from "../data/model.ts";
 import type { TotalsRow, TrackFormat } from "../data/tracks-expr.ts";
 
 /**
- * Seed 001: "Exports larger than 100 MB trigger a warning". The seed's own example shows the
- * warning at exactly 104857600 bytes, so the threshold is inclusive.
+ * The video track export: "Exports larger than 100 MB trigger a warning". Its own stats example
+ * shows the warning at exactly 104857600 bytes, so the threshold is inclusive.
  */
 export const LARGE_EXPORT_BYTES = 100 * 1024 * 1024;
 export const LARGE_EXPORT_WARNING = "Large export. Consider filtering by persona or video.";

@@ -1,4 +1,4 @@
-// The snapshot API (seed 000): POST /v1/ground-truths/snapshot runs a json-snapshot export job
+// The snapshot API: POST /v1/ground-truths/snapshot runs a json-snapshot export job
 // and sends its result back in the response (attachment mode), or where it was stored (artifact mode).
 import { randomUUID } from "node:crypto";
 import type http from "node:http";
@@ -74,7 +74,7 @@ export function registerSnapshotRoute(rest: RestRouter, options: SnapshotRouteOp
         options: { mode: body.mode, mergeTags: body.mergeTags, dataOnly: body.dataOnly },
       }),
       principal,
-      // Artifact snapshots go under exports/snapshots/<exportId>/ (seed 000); the export id is the snapshot id.
+      // The snapshot API puts artifact snapshots under exports/snapshots/<exportId>/; the export id is the snapshot id.
       { snapshot: body.mode === "artifact" },
     );
     const doc = await waitForJob(options, created.id, gone.signal, log);
@@ -133,7 +133,7 @@ export interface SnapshotBody {
 
 const SNAPSHOT_FIELDS = ["mode", "mergeTags", "dataOnly", "datasetId", "filter"];
 
-/** No body (or `{}`) is attachment mode (seed 000 NFR-002). */
+/** No body (or `{}`) is attachment mode (the snapshot API's default, NFR-002). */
 export function parseSnapshotBody(json: JsonValue | undefined): SnapshotBody {
   const body: SnapshotBody = { mode: "attachment", mergeTags: true, dataOnly: false };
   if (json === undefined || json === null) return body;
@@ -175,7 +175,7 @@ export function parseSnapshotBody(json: JsonValue | undefined): SnapshotBody {
   return body;
 }
 
-/** The dataset named in the body, else "default" (seed 000 has no datasets; seed 001 imports go there). */
+/** The dataset named in the body, else "default" (the snapshot API has no datasets; video imports go there). */
 async function snapshotDataset(db: Db, named: string | undefined): Promise<DatasetDoc> {
   if (named !== undefined) return requireDataset(db, named, "datasetId");
   const dataset = await findDataset(db, DEFAULT_DATASET_NAME);

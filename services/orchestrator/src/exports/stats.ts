@@ -10,16 +10,17 @@ import { type AnnotationDoc, Collections, type ItemDoc } from "../data/model.ts"
 import { type TotalsRow, TRACK_TOTALS, type TrackStatsOptions, trackStatsProjection } from "../data/tracks-expr.ts";
 import { estimateSize, megabytes, sampleBoxLengths, sizeWarning } from "./size-estimate.ts";
 
-/** The formats whose output is seed 001's line per track (the jsonl plugin's, and the default). */
+/** The formats whose output is the video annotation line per track (the jsonl plugin's, and the default). */
 const TRACK_FORMATS = new Set(["", "jsonl", "json"]);
 
 type RpcTotals = TotalsRow & { all: number; bson: number };
 
 /**
- * GetExportStats over a dataset and an ItemFilter (approved items unless it says otherwise):
- * item and annotation counts of every type, sequence counts over tracks. The size is the seed 001
- * line estimate for jsonl/json (and no format); for other formats, whose bytes only their plugin
- * knows, the BSON size of the selected items and annotations stands in for their JSON size.
+ * GetExportStats over a dataset and an ItemFilter (approved items unless it says otherwise): item
+ * and annotation counts of every type, sequence counts over tracks. The size is the video
+ * annotation line estimate for jsonl/json (and no format); for other formats, whose bytes only
+ * their plugin knows, the BSON size of the selected items and annotations stands in for their
+ * JSON size.
  */
 export async function exportStats(
   db: Db,

@@ -1,4 +1,4 @@
-// The video track export (seed 001): GET /api/export, video tracks as JSON Lines or a JSON array,
+// The video track export: GET /api/export, video tracks as JSON Lines or a JSON array,
 // and GET /api/export/stats, its counts. Both are counted and validated from per-track statistics
 // stored at write time (see track-summary.ts) before a streamed body.
 import type http from "node:http";
@@ -18,7 +18,7 @@ import { clientGone } from "./downloads.ts";
 import { megabytes, sizeWarning } from "./size-estimate.ts";
 import { type TrackSummary, trackSummary } from "./track-summary.ts";
 
-/** Header names of GET /api/export, spelled as seed 001 spells them. */
+/** Header names of GET /api/export, spelled as the video annotation API spells them. */
 export const ExportHeaders = {
   size: "X-Export-Size",
   annotations: "X-Export-Annotations",
@@ -128,7 +128,7 @@ export interface TrackQuery {
   includeInterpolated: boolean;
   personaIds: string[];
   videoIds: string[];
-  /** Seed 001 annotationTypes: "type" (typeAssignment, or no link) and "object" (objectLink). */
+  /** annotationTypes: "type" (typeAssignment, or no link) and "object" (objectLink). */
   annotationTypes: Set<"type" | "object">;
   datasetId?: string;
 }
@@ -143,7 +143,7 @@ const EMPTY: TrackSummary = {
   invalid: [],
 };
 
-/** Seed 001's query parameters; a bad value is a 400 naming the parameter. Unknown ones are ignored. */
+/** The video track export's query parameters; a bad value is a 400 naming the parameter. Unknown ones are ignored. */
 export function parseTrackQuery(query: URLSearchParams): TrackQuery {
   const format = single(query, "format") ?? "jsonl";
   if (format !== "jsonl" && format !== "json") {
@@ -198,9 +198,9 @@ function list(query: URLSearchParams, name: string): string[] {
 }
 
 /**
- * The dataset named by `datasetId`, else "default" (where seed 001 imports without a dataset go).
- * Undefined when there is no default dataset yet: nothing has been imported, so the export is
- * empty. A GET never creates it.
+ * The dataset named by `datasetId`, else "default" (where video annotation imports without a
+ * dataset go). Undefined when there is no default dataset yet: nothing has been imported, so the
+ * export is empty. A GET never creates it.
  */
 async function exportDataset(db: Db, named: string | undefined): Promise<DatasetDoc | undefined> {
   if (named !== undefined) return requireDataset(db, named, "datasetId");
@@ -208,8 +208,8 @@ async function exportDataset(db: Db, named: string | undefined): Promise<Dataset
 }
 
 /**
- * Tracks of the dataset (every item status: seed 001 exports "all annotations", and imports
- * create videos as drafts), not removed, narrowed by the query.
+ * Tracks of the dataset (every item status: the video track export is of "all annotations", and
+ * imports create videos as drafts), not removed, narrowed by the query.
  */
 export function trackMatch(dataset: DatasetDoc, params: TrackQuery): Filter<AnnotationDoc> {
   const match: Document = { datasetId: dataset._id, type: "track", removed: { $ne: true } };
@@ -307,7 +307,7 @@ interface Written {
   interpolated: number;
 }
 
-/** Seed 001 lines (videoAnnotationLine's bytes), batched into chunks; counts what it writes. */
+/** Video annotation lines (videoAnnotationLine's bytes), batched into chunks; counts what it writes. */
 async function* exportBody(
   docs: AsyncIterable<AnnotationDoc>,
   params: TrackQuery,

@@ -1,4 +1,4 @@
-// The REST surface: small JSON routes beside the Connect services (curl and the seeds' examples).
+// The REST surface: small JSON routes beside the Connect services (curl and the compatible APIs' examples).
 import type http from "node:http";
 import type { JsonValue } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";

@@ -221,7 +221,7 @@ export type Item = Message<"labelport.v1.Item"> & {
   media?: Media | undefined;
 
   /**
-   * Free metadata; `category` names the export sub-folder (seed 002).
+   * Free metadata; `category` names the item's export sub-folder (the categoryFolders option).
    *
    * @generated from field: google.protobuf.Struct meta = 7;
    */
@@ -438,7 +438,7 @@ export const BoundingBoxSequenceSchema: GenMessage<BoundingBoxSequence> = /*@__P
   messageDesc(file_labelport_v1_dataset, 10);
 
 /**
- * Seed 001 annotationType "type".
+ * annotationType "type" of the video annotation API.
  *
  * @generated from message labelport.v1.TypeAssignment
  */
@@ -462,7 +462,7 @@ export const TypeAssignmentSchema: GenMessage<TypeAssignment> = /*@__PURE__*/
   messageDesc(file_labelport_v1_dataset, 11);
 
 /**
- * Seed 001 annotationType "object".
+ * annotationType "object" of the video annotation API.
  *
  * @generated from message labelport.v1.ObjectLink
  */
@@ -579,7 +579,7 @@ export type Annotation = Message<"labelport.v1.Annotation"> & {
   } | { case: undefined; value?: undefined };
 
   /**
-   * Soft-deleted annotations are excluded from exports unless asked for (seed 003).
+   * Soft-deleted annotations are excluded from exports unless asked for (removed instances stay out by default).
    *
    * @generated from field: bool removed = 15;
    */
@@ -657,7 +657,7 @@ export type ItemFilter = Message<"labelport.v1.ItemFilter"> & {
   personaIds: string[];
 
   /**
-   * These items only (seed 001 `videoIds`).
+   * These items only (the video track export's `videoIds`).
    *
    * @generated from field: repeated string item_ids = 8;
    */
@@ -681,7 +681,7 @@ export type ItemFilter = Message<"labelport.v1.ItemFilter"> & {
   includeRemoved: boolean;
 
   /**
-   * Seed 001 annotationTypes "type" / "object": tracks with this link kind only.
+   * The video track export's annotationTypes "type" / "object": tracks with this link kind only.
    *
    * @generated from field: repeated string link_kinds = 12;
    */
@@ -797,7 +797,7 @@ export enum AnnotationType {
   CLASSIFICATION = 5,
 
   /**
-   * A video track: a bounding-box sequence with keyframes (seed 001).
+   * A video track: a bounding-box sequence with keyframes (the video annotation API's tracks).
    *
    * @generated from enum value: ANNOTATION_TYPE_TRACK = 6;
    */

@@ -167,7 +167,7 @@ export type Export = Message<"labelport.v1.Export"> & {
   saveOriginalFile: boolean;
 
   /**
-   * Format-specific options (seed 002 `extra_params`), validated against the plugin's schema.
+   * Format-specific options (the plugin export workflow's `extra_params`), validated against the plugin's schema.
    *
    * @generated from field: google.protobuf.Struct options = 11;
    */

@@ -67,7 +67,7 @@ export type CreateExportRequest = Message<"labelport.v1.CreateExportRequest"> & 
   path: string;
 
   /**
-   * Copy the original media into the export (seed 002, default true).
+   * Copy the original media into the export (the plugin export workflow's parameter, default true).
    *
    * @generated from field: optional bool save_original_file = 9;
    */

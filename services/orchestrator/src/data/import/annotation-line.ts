@@ -1,4 +1,4 @@
-// One seed 001 annotation (a JSON line or array element) -> an annotation document, with zod
+// One video annotation (a JSON line or array element) -> an annotation document, with zod
 // validation; every problem names the field by its path.
 import { z } from "zod";
 import { uuidv7 } from "../ids.ts";

@@ -1,8 +1,8 @@
 // Import failures that cross the REST and gRPC boundaries: narrow classes mapped to a Connect code
-// here and to the seed's HTTP bodies in rest.ts.
+// here and to the import API's HTTP bodies in rest.ts.
 import { Code, ConnectError } from "@connectrpc/connect";
 
-/** The file is not readable as JSON lines (seed 001 "Parse Error"). */
+/** The file is not readable as JSON lines (the import API's "Parse Error"). */
 export class ImportParseError extends Error {
   override name = "ImportParseError";
   constructor(
@@ -21,7 +21,7 @@ export class ImportTooLargeError extends Error {
   }
 }
 
-/** The database could not apply the import (seed 001 500 "Database transaction failed"). */
+/** The database could not apply the import (the import API's 500 "Database transaction failed"). */
 export class ImportDatabaseError extends Error {
   override name = "ImportDatabaseError";
   constructor(message: string, options?: { cause?: unknown }) {

@@ -117,7 +117,7 @@ export async function finishImport(db: Db, id: string, outcome: ImportOutcome): 
   );
 }
 
-/** Newest first, with offset paging (the seed's `limit`/`offset`). */
+/** Newest first, with offset paging (the import history route's `limit`/`offset`). */
 export async function listImports(
   db: Db,
   options: { limit: number; offset: number; datasetId?: string },
@@ -135,7 +135,7 @@ export async function listImports(
   return { imports, total };
 }
 
-/** The REST history row of seed 001. */
+/** A row of GET /api/import/history, as the video annotation import documents it. */
 export function historyRow(doc: ImportDoc) {
   return {
     id: doc._id,

@@ -1,4 +1,4 @@
-// Seed 001 import options: defaults, unknown keys and bad values named.
+// Options of the video annotation import: defaults, unknown keys and bad values named.
 import { ConnectError } from "@connectrpc/connect";
 import { DuplicateIds, MissingDependencies } from "@labelport/sdk/contracts";
 import { describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ const messageOf = (text: string) => {
 };
 
 describe("import options", () => {
-  it("fills every default of the seed", () => {
+  it("fills every documented default", () => {
     expect(defaultImportOptions).toEqual({
       conflictResolution: { duplicateIds: "skip", overlappingFrames: "merge", missingDependencies: "skip" },
       validation: { strictMode: false, requireKeyframes: true },

@@ -1,5 +1,6 @@
-// Seed 001 import options: the JSON form field (every key optional, defaults filled, unknown keys
-// and bad values refused naming the option) and the protobuf ImportOptions of ImportService.
+// Options of the video annotation import: the JSON form field (every key optional, defaults filled,
+// unknown keys and bad values refused naming the option) and the protobuf ImportOptions of
+// ImportService.
 import { create } from "@bufbuild/protobuf";
 import {
   DuplicateIds,

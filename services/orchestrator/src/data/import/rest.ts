@@ -1,5 +1,6 @@
-// Seed 001's REST routes: POST /api/import, POST /api/import/preview (multipart `file` and
-// `options`, streamed through busboy into a size-capped spool) and GET /api/import/history.
+// The video annotation import's REST routes: POST /api/import and POST /api/import/preview
+// (multipart `file` and `options`, streamed through busboy into a size-capped spool), and
+// GET /api/import/history.
 import type http from "node:http";
 import { ConnectError } from "@connectrpc/connect";
 import busboy from "busboy";

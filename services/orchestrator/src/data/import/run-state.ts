@@ -120,7 +120,7 @@ export class RunState {
     return out;
   }
 
-  /** Parse problems abort atomic imports (seed 001 "Parse Error"); non-atomic ones skip the line. */
+  /** Parse problems abort atomic imports (the import API's "Parse Error"); non-atomic ones skip the line. */
   private async recordParseError(record: RawRecord & { error: string }, onSkip: () => void): Promise<void> {
     if (this.rules.atomic) {
       this.issues.errors.add(issue({ line: record.line, type: "parse", message: record.error }));

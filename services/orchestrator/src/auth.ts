@@ -1,6 +1,7 @@
 // API keys with roles (viewer < editor < admin), hashed at load and compared in constant time.
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
-import { Code, ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { permissionDenied, unauthenticated } from "./errors.ts";
 
 export type Role = "viewer" | "editor" | "admin";
 
@@ -51,18 +52,15 @@ export function createAuthenticator(
       const presented = credentialOf(headers);
       const token = presented?.startsWith("job.") ? verifyJobToken(presented, sign) : undefined;
       if (token) {
-        if (required !== "viewer") throw new ConnectError("job tokens may only read", Code.PermissionDenied);
+        if (required !== "viewer") throw permissionDenied("job tokens may only read");
         if (rpc !== undefined && !JOB_TOKEN_RPCS.has(rpc)) {
-          throw new ConnectError(
-            `job tokens may only call ${[...JOB_TOKEN_RPCS].join(", ")}; not ${rpc}`,
-            Code.PermissionDenied,
-          );
+          throw permissionDenied(`job tokens may only call ${[...JOB_TOKEN_RPCS].join(", ")}; not ${rpc}`);
         }
         return token;
       }
       if (hashed.length === 0) return { name: "anonymous", role: "admin" };
       if (!presented) {
-        throw new ConnectError("missing API key: send X-API-Key or Authorization: Bearer <key>", Code.Unauthenticated);
+        throw unauthenticated("missing API key: send X-API-Key or Authorization: Bearer <key>");
       }
       const digest = sha256(presented);
       // Compare against every key so timing does not reveal which one matched.
@@ -70,12 +68,9 @@ export function createAuthenticator(
       for (const candidate of hashed) {
         if (candidate.digest.length === digest.length && timingSafeEqual(candidate.digest, digest)) match ??= candidate;
       }
-      if (!match) throw new ConnectError("invalid API key", Code.Unauthenticated);
+      if (!match) throw unauthenticated("invalid API key");
       if (rank[match.role] < rank[required]) {
-        throw new ConnectError(
-          `API key "${match.name}" has role ${match.role}; this needs ${required}`,
-          Code.PermissionDenied,
-        );
+        throw permissionDenied(`API key "${match.name}" has role ${match.role}; this needs ${required}`);
       }
       return { name: match.name, role: match.role };
     },
@@ -122,8 +117,8 @@ function signedJobClaims(token: string, sign: (payload: string) => string): JobT
 
 function verifyJobToken(token: string, sign: (payload: string) => string): Principal {
   const claims = signedJobClaims(token, sign);
-  if (!claims) throw new ConnectError("invalid job token", Code.Unauthenticated);
-  if (claims.e < Date.now() / 1000) throw new ConnectError("job token expired", Code.Unauthenticated);
+  if (!claims) throw unauthenticated("invalid job token");
+  if (claims.e < Date.now() / 1000) throw unauthenticated("job token expired");
   return {
     name: "job",
     role: "viewer",
@@ -173,6 +168,6 @@ export function mayAccessDataset(principal: Principal, datasetId: string | undef
 /** Refuses a job token access to another dataset than its own. */
 export function assertDatasetAccess(principal: Principal, datasetId: string): void {
   if (!mayAccessDataset(principal, datasetId)) {
-    throw new ConnectError("this job token may only read its own dataset", Code.PermissionDenied);
+    throw permissionDenied("this job token may only read its own dataset");
   }
 }

@@ -2,7 +2,12 @@
 // connectNodeAdapter, except that the caller is authenticated on the headers before any byte of
 // the body is read: Connect reads (and inflates) a unary request whole before interceptors run,
 // so an anonymous caller could otherwise make the server buffer a message as large as the limit.
-import { ConnectError, type ConnectRouter, type ConnectRouterOptions, createConnectRouter } from "@connectrpc/connect";
+import {
+  type ConnectError,
+  type ConnectRouter,
+  type ConnectRouterOptions,
+  createConnectRouter,
+} from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
@@ -11,8 +16,9 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import { type Authenticator, requiredRoleOf } from "./auth.ts";
+import { invalidArgument, toConnectError } from "./errors.ts";
 import type { Logger } from "./logger.ts";
-import { sendJson } from "./rest/router.ts";
+import { sendError } from "./rest/router.ts";
 import type { RequestHandler } from "./server.ts";
 
 /** Responses smaller than this are not worth compressing. */
@@ -48,13 +54,13 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     try {
       options.auth.authorize(req.headers, requiredRoleOf(handler.method.name), handler.method.name);
     } catch (err) {
-      refusal = ConnectError.from(err);
+      refusal = toConnectError(err);
     }
     let request: ReturnType<typeof universalRequestFromNodeRequest>;
     try {
       request = universalRequestFromNodeRequest(req, res, undefined, undefined);
     } catch (err) {
-      sendJson(res, 400, { error: "Bad Request", message: ConnectError.from(err).rawMessage });
+      sendError(res, invalidArgument(toConnectError(err).rawMessage));
       return;
     }
     // A refused caller's body is never read: the protocol handler meets the refusal where it would

@@ -1,7 +1,7 @@
 // DatasetService: datasets and their category lists. Category ids are kept when given, otherwise
 // assigned from `nextCategoryId`, and never renumbered.
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { ServiceImpl } from "@connectrpc/connect";
 import {
   AddCategoriesResponseSchema,
   type Category,
@@ -13,7 +13,7 @@ import {
 } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";
 import { assertDatasetAccess, principalOf } from "../auth.ts";
-import { alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import { aborted, alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
 import { datasetMessage } from "./convert.ts";
 import { uuidv7 } from "./ids.ts";
 import { type AnnotationDoc, type CategoryDoc, Collections, type DatasetDoc, type ItemDoc } from "./model.ts";
@@ -81,7 +81,7 @@ export async function defaultDataset(db: Db): Promise<DatasetDoc> {
       if (!isDuplicateKey(err)) throw err;
     }
   }
-  throw new ConnectError("could not create the default dataset", Code.Aborted);
+  throw aborted("could not create the default dataset");
 }
 
 export function isDuplicateKey(err: unknown): boolean {
@@ -240,7 +240,7 @@ export function createDatasetService(db: Db): Partial<ServiceImpl<typeof Dataset
         );
         if (updated) return create(AddCategoriesResponseSchema, { dataset: datasetMessage(updated) });
       }
-      throw new ConnectError("categories changed concurrently; retry", Code.Aborted);
+      throw aborted("categories changed concurrently; retry");
     },
 
     async deleteDataset(req) {

@@ -11,7 +11,7 @@ import type { Principal } from "../auth.ts";
 import type { Context } from "../context.ts";
 import { findDataset } from "../data/datasets.ts";
 import type { DatasetDoc } from "../data/model.ts";
-import { failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import { failedPrecondition, invalidArgument, notFound, permissionDenied, unavailable } from "../errors.ts";
 import type { RestContext, RestHandler, RestRouter } from "../rest/router.ts";
 import { readJsonBody, sendJson } from "../rest/router.ts";
 import type { JobBus } from "./bus.ts";
@@ -89,9 +89,8 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
     if (!dataset) throw notFound(`dataset "${body.datasetName}" not found`);
     const format = body.format ?? DEVELOPER_EXPORT_FORMAT;
     if (body.format === undefined && !(await registry.forFormat(format))) {
-      throw new ConnectError(
+      throw unavailable(
         `no ${format} exporter is running to make this export; start the ${format} plugin and try again`,
-        Code.Unavailable,
       );
     }
     const filter: ItemFilterInit = {
@@ -194,9 +193,8 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
   route("DELETE", one, "editor", async ({ res, params, principal }) => {
     const { doc } = await findExport(params);
     if (!mayDelete(principal, doc)) {
-      throw new ConnectError(
+      throw permissionDenied(
         `API key "${principal.name}" may delete only the exports it created; deleting others needs an admin key`,
-        Code.PermissionDenied,
       );
     }
     await jobs.delete(doc._id);

@@ -4,11 +4,10 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import type http from "node:http";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { attachmentDisposition, guessContentType, MANIFEST_KEY, type StorageDriver, validateKey } from "@labelport/sdk";
 import yazl from "yazl";
 import type { Context } from "../context.ts";
-import { invalidArgument, notFound } from "../errors.ts";
+import { invalidArgument, notFound, permissionDenied } from "../errors.ts";
 import type { RestHandler, RestResponse, RestRouter } from "../rest/router.ts";
 import { assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
 import type { ExportDoc, ExportRepository } from "./repository.ts";
@@ -113,9 +112,9 @@ export function createDownloads(options: DownloadsOptions): Downloads {
     const given = Buffer.from(query.get("signature") ?? "");
     const expected = Buffer.from(sign(exportId, artifact, expires, asZip));
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      throw new ConnectError("invalid download signature", Code.PermissionDenied);
+      throw permissionDenied("invalid download signature");
     }
-    if (!(expires * 1000 > Date.now())) throw new ConnectError("download link expired", Code.PermissionDenied);
+    if (!(expires * 1000 > Date.now())) throw permissionDenied("download link expired");
     const doc = await repo.get(exportId);
     if (doc?.status !== "completed") throw notFound(`export "${exportId}" is not available`);
     const driver = storages.driver(doc.storage);

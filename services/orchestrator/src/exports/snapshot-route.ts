@@ -6,14 +6,13 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { create, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { attachmentDisposition, MANIFEST_KEY } from "@labelport/sdk";
 import { CreateExportRequestSchema, type ItemFilter, ItemFilterSchema } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";
 import type { Context } from "../context.ts";
 import { DEFAULT_DATASET_NAME, findDataset, requireDataset } from "../data/datasets.ts";
 import type { DatasetDoc } from "../data/model.ts";
-import { invalidArgument, notFound } from "../errors.ts";
+import { aborted, deadlineExceeded, internal, invalidArgument, notFound, unavailable } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RestResponse, type RestRouter, readJsonBody } from "../rest/router.ts";
 import type { JobBus } from "./bus.ts";
@@ -52,9 +51,8 @@ export function registerSnapshotRoute(rest: RestRouter, options: SnapshotRouteOp
     const plugin = await options.registry.forFormat(SNAPSHOT_FORMAT);
     const lastSeen = plugin?.lastSeenTime ? timestampDate(plugin.lastSeenTime).getTime() : 0;
     if (!plugin || Date.now() - lastSeen > PLUGIN_STALE_MS) {
-      throw new ConnectError(
+      throw unavailable(
         `no plugin serves the ${SNAPSHOT_FORMAT} format${plugin ? ` (${plugin.name} was last seen ${new Date(lastSeen).toISOString()})` : ""}: start the json-snapshot plugin worker and try again`,
-        Code.Unavailable,
       );
     }
     // Cancel the job when the client goes away before its answer is sent.
@@ -82,7 +80,7 @@ export function registerSnapshotRoute(rest: RestRouter, options: SnapshotRouteOp
     const driver = options.storages.driver(doc.storage);
     if (body.mode === "attachment") {
       const artifact = doc.artifacts.find((a) => a.key === SNAPSHOT_KEY);
-      if (!artifact) throw new ConnectError(`export ${doc._id} completed without ${SNAPSHOT_KEY}`, Code.Internal);
+      if (!artifact) throw internal(`export ${doc._id} completed without ${SNAPSHOT_KEY}`);
       const stream = await openArtifact(driver, doc, SNAPSHOT_KEY);
       (res as http.ServerResponse).writeHead(200, {
         "Content-Type": "application/json",
@@ -204,12 +202,9 @@ async function waitForJob(
     if (!doc) throw notFound(`snapshot export ${exportId} was deleted while it ran`);
     if (doc.status === "completed") return doc;
     if (doc.status === "failed") {
-      throw new ConnectError(
-        `snapshot export ${exportId} failed: ${doc.errorMessage || "no reason given"}`,
-        Code.Internal,
-      );
+      throw internal(`snapshot export ${exportId} failed: ${doc.errorMessage || "no reason given"}`);
     }
-    if (!ACTIVE.includes(doc.status)) throw new ConnectError(`snapshot export ${exportId} was canceled`, Code.Aborted);
+    if (!ACTIVE.includes(doc.status)) throw aborted(`snapshot export ${exportId} was canceled`);
     if (signal.aborted) {
       await stop("client disconnected");
       return undefined;
@@ -217,9 +212,8 @@ async function waitForJob(
     const left = deadline - Date.now();
     if (left <= 0) {
       await stop("timeout");
-      throw new ConnectError(
+      throw deadlineExceeded(
         `snapshot export ${exportId} did not finish within ${SNAPSHOT_TIMEOUT_MS / 60_000} minutes and was canceled`,
-        Code.DeadlineExceeded,
       );
     }
     await bus.nextChange(exportId, Math.min(JOB_POLL_MS, left), signal);

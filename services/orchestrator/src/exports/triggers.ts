@@ -16,6 +16,7 @@ import {
 import { Match, type Msg, type Subscription } from "nats";
 import type { Authenticator, Principal } from "../auth.ts";
 import type { Context } from "../context.ts";
+import { invalidArgument } from "../errors.ts";
 import type { ExportJobs } from "./service.ts";
 
 function decode(msg: Msg, isJson: boolean): CreateExportRequest {
@@ -24,7 +25,7 @@ function decode(msg: Msg, isJson: boolean): CreateExportRequest {
       ? fromJsonString(CreateExportRequestSchema, msg.string())
       : fromBinary(CreateExportRequestSchema, msg.data);
   } catch (err) {
-    throw new ConnectError(`not a CreateExportRequest: ${(err as Error).message}`, Code.InvalidArgument);
+    throw invalidArgument(`not a CreateExportRequest: ${(err as Error).message}`);
   }
 }
 
@@ -56,7 +57,7 @@ export function listenForTriggers(options: TriggerOptions): Subscription {
         const principal = principalOf(msg, auth);
         const request = decode(msg, isJson);
         if (!request.requestId) {
-          throw new ConnectError("request_id: required, it makes a trigger idempotent", Code.InvalidArgument);
+          throw invalidArgument("request_id: required, it makes a trigger idempotent");
         }
         const exported = await jobs.create(request, principal);
         log.info({ exportId: exported.id, requestId: request.requestId }, "export triggered over NATS");

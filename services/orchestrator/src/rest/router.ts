@@ -1,11 +1,10 @@
 // The REST surface: small JSON routes beside the Connect services (curl and the compatible APIs' examples).
 import type http from "node:http";
 import type { JsonValue } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import createRouter, { type HTTPMethod } from "find-my-way";
 import type { Authenticator, Principal, Role } from "../auth.ts";
-import { errorBody, httpStatus, invalidArgument } from "../errors.ts";
+import { httpError, invalidArgument, notFound, resourceExhausted } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 
 type NodeHandler = ReturnType<typeof connectNodeAdapter>;
@@ -58,9 +57,8 @@ export function createRestRouter(
 ): RestRouter {
   const router = createRouter({
     ignoreTrailingSlash: true,
-    defaultRoute: (_req, res) => sendJson(res, 404, { error: "Not Found", message: "no such route" }),
-    onBadUrl: (path, _req, res) =>
-      sendJson(res, 400, { error: "Bad Request", message: `malformed URL path "${path.slice(0, 200)}"` }),
+    defaultRoute: (_req, res) => sendError(res, notFound("no such route")),
+    onBadUrl: (path, _req, res) => sendError(res, invalidArgument(`malformed URL path "${path.slice(0, 200)}"`)),
   });
   const registered: RestRoute[] = [];
   return {
@@ -71,7 +69,7 @@ export function createRestRouter(
       router.on(method, path, (req, res, params) => {
         const url = URL.parse(req.url ?? "/", "http://localhost");
         if (!url) {
-          sendJson(res, 400, { error: "Bad Request", message: "malformed request URL" });
+          sendError(res, invalidArgument("malformed request URL"));
           return;
         }
         Promise.resolve()
@@ -84,16 +82,16 @@ export function createRestRouter(
             return handler({ req, res, params, query: url.searchParams, principal });
           })
           .catch((err: unknown) => {
-            const connectErr = ConnectError.from(err);
+            const { status, body } = httpError(err);
             // A client that went away (aborted upload, reset) is not a fault of the server.
             const clientGone = req.destroyed || res.destroyed;
             if (clientGone) log.debug({ err, path: url.pathname }, "client went away");
-            else if (httpStatus(connectErr) >= 500) log.error({ err, path: url.pathname }, "request failed");
+            else if (status >= 500) log.error({ err, path: url.pathname }, "request failed");
             if (res.headersSent || res.writableEnded) {
               res.destroy?.();
               return;
             }
-            sendJson(res, httpStatus(connectErr), errorBody(connectErr));
+            sendJson(res, status, body);
           });
       });
     },
@@ -107,17 +105,11 @@ export function createRestRouter(
 function checkBodyHeaders(headers: http.IncomingHttpHeaders, maxBodyBytes: number): void {
   const encoding = headers["content-encoding"]?.trim().toLowerCase();
   if (encoding && encoding !== "identity") {
-    throw new ConnectError(
-      `Content-Encoding "${encoding}" is not accepted on REST routes: send the body uncompressed`,
-      Code.InvalidArgument,
-    );
+    throw invalidArgument(`Content-Encoding "${encoding}" is not accepted on REST routes: send the body uncompressed`);
   }
   const declared = Number(headers["content-length"] ?? 0);
   if (declared > maxBodyBytes) {
-    throw new ConnectError(
-      `request body is ${declared} bytes; this route takes at most ${maxBodyBytes} bytes`,
-      Code.ResourceExhausted,
-    );
+    throw resourceExhausted(`request body is ${declared} bytes; this route takes at most ${maxBodyBytes} bytes`);
   }
 }
 
@@ -135,6 +127,12 @@ export function sendJson(res: RestResponse, status: number, body: unknown, heade
  * A JSON request body, read up to `maxBytes` (also when no Content-Length was sent); undefined
  * when the body is empty. Errors name the body as `field` does ("body", "request body").
  */
+/** Answers a REST request with the status and body the error catalogue (errors.ts) gives `err`. */
+export function sendError(res: RestResponse, err: unknown): void {
+  const { status, body } = httpError(err);
+  sendJson(res, status, body);
+}
+
 export async function readJsonBody(
   req: RestRequest,
   options: { maxBytes: number; field: string },
@@ -144,7 +142,7 @@ export async function readJsonBody(
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > options.maxBytes) {
-      throw new ConnectError(`${options.field}: at most ${options.maxBytes} bytes`, Code.ResourceExhausted);
+      throw resourceExhausted(`${options.field}: at most ${options.maxBytes} bytes`);
     }
     chunks.push(chunk);
   }

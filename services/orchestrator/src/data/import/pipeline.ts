@@ -3,11 +3,11 @@
 // one), runs it, falls back from a transaction the server refuses to the journal, and keeps the
 // history entry up to date from start (running) to end.
 import type { Db, MongoClient } from "mongodb";
+import { ImportDatabaseError, isImportEmptyFileError, isImportParseError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { uuidv7 } from "../ids.ts";
 import type { DatasetDoc } from "../model.ts";
 import { Collections } from "../model.ts";
-import { ImportDatabaseError, isImportError } from "./errors.ts";
 import {
   type ConflictEntry,
   finishImport,
@@ -281,8 +281,8 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
       }
     }
   } catch (err) {
-    const parse = isImportError(err, "ImportParseError") || isImportError(err, "ImportEmptyFileError");
-    const failure = parse ? (err as Error) : new ImportDatabaseError("Database transaction failed", { cause: err });
+    const parse = isImportParseError(err) || isImportEmptyFileError(err);
+    const failure = parse ? (err as Error) : new ImportDatabaseError({ cause: err });
     if (!parse) log.error({ err }, "import failed");
     await finishImport(ctx.db, importId, {
       status: "failed",

@@ -9,7 +9,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ImportTooLargeError } from "./errors.ts";
+import { ImportTooLargeError } from "../../errors.ts";
 
 export const MAX_FILE_BYTES = 100 * 1024 * 1024;
 export const MAX_LINE_BYTES = 1024 * 1024;

@@ -2,13 +2,19 @@
 // (multipart `file` and `options`, streamed through busboy into a size-capped spool), and
 // GET /api/import/history.
 import type http from "node:http";
-import { ConnectError } from "@connectrpc/connect";
 import busboy from "busboy";
-import { errorBody, httpStatus } from "../../errors.ts";
+import {
+  internal,
+  invalidArgument,
+  isImportDatabaseError,
+  isImportPipelineError,
+  isImportTooLargeError,
+  toConnectError,
+  UnsupportedMediaTypeError,
+} from "../../errors.ts";
 import type { RestContext, RestRouter } from "../../rest/router.ts";
-import { sendJson } from "../../rest/router.ts";
+import { sendError, sendJson } from "../../rest/router.ts";
 import { importDataset, requireDataset } from "../datasets.ts";
-import { type ImportTooLargeError, isImportError } from "./errors.ts";
 import { historyRow, listImports } from "./history.ts";
 import { defaultImportOptions, type ImportOptions, parseImportOptions } from "./options.ts";
 import { type ImportContext, type ImportResult, previewImport, recordRejectedImport, runImport } from "./pipeline.ts";
@@ -19,27 +25,17 @@ const FIELDS = new Set(["options", "datasetId", "format"]);
 /** Room for the multipart framing and form fields around the file. */
 const FORM_OVERHEAD_BYTES = 1024 * 1024;
 
-class RestError extends Error {
-  override name = "RestError";
-  constructor(
-    readonly status: number,
-    readonly title: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 interface Upload {
   file?: SpooledFile;
   fileName: string;
   fields: Map<string, string>;
   /** Bytes received for the file, also when it went over the limit. */
   received: number;
-  problem?: RestError;
+  /** The first thing wrong with the request, an error of the catalogue (errors.ts). */
+  problem?: Error;
 }
 
-const malformed = (err: Error) => new RestError(400, "Bad Request", `Malformed multipart request: ${err.message}`);
+const malformed = (err: Error) => invalidArgument(`Malformed multipart request: ${err.message}`);
 
 /**
  * Reads the multipart body; the file goes to a spool, never into memory. Always resolves; what
@@ -52,9 +48,7 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
   const upload: Upload = { fileName: "", fields: new Map(), received: 0 };
   const contentType = req.headers["content-type"] ?? "";
   if (!/^multipart\/form-data\s*;/i.test(contentType)) {
-    upload.problem = new RestError(
-      415,
-      "Unsupported Media Type",
+    upload.problem = new UnsupportedMediaTypeError(
       `Content-Type must be multipart/form-data with a "file" field (got ${contentType ? `"${contentType.split(";")[0]}"` : "none"})`,
     );
     return Promise.resolve(upload);
@@ -71,7 +65,7 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
   }
   return new Promise((resolve) => {
     const pending: Array<Promise<unknown>> = [];
-    const setProblem = (problem: RestError) => {
+    const setProblem = (problem: Error) => {
       upload.problem ??= problem;
     };
     let done = false;
@@ -86,7 +80,7 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
     parser.on("file", (name, stream, info) => {
       stream.on("error", (err: Error) => setProblem(malformed(err)));
       if (name !== "file") {
-        setProblem(new RestError(400, "Bad Request", `Unexpected file field "${name}": send the file as "file"`));
+        setProblem(invalidArgument(`Unexpected file field "${name}": send the file as "file"`));
         stream.resume();
         return;
       }
@@ -104,13 +98,11 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
             upload.file = file;
           },
           (err: unknown) => {
-            if (isImportError(err, "ImportTooLargeError")) {
-              setProblem(new RestError(413, "Payload Too Large", (err as ImportTooLargeError).message));
+            if (isImportTooLargeError(err)) {
+              setProblem(err);
               finish();
             } else {
-              setProblem(
-                new RestError(500, "Internal Server Error", `Could not store the upload: ${(err as Error).message}`),
-              );
+              setProblem(internal(`Could not store the upload: ${(err as Error).message}`));
             }
             stream.resume();
           },
@@ -119,24 +111,18 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
     });
     parser.on("field", (name, value, info) => {
       if (!FIELDS.has(name)) {
-        setProblem(
-          new RestError(
-            400,
-            "Bad Request",
-            `Unknown form field "${name}": expected file, options, datasetId or format`,
-          ),
-        );
+        setProblem(invalidArgument(`Unknown form field "${name}": expected file, options, datasetId or format`));
         return;
       }
       if (info.valueTruncated) {
-        setProblem(new RestError(400, "Bad Request", `Form field "${name}" is longer than 64 KB`));
+        setProblem(invalidArgument(`Form field "${name}" is longer than 64 KB`));
         return;
       }
       upload.fields.set(name, value);
     });
-    parser.on("filesLimit", () => setProblem(new RestError(400, "Bad Request", "Only one file may be uploaded")));
-    parser.on("partsLimit", () => setProblem(new RestError(400, "Bad Request", "Too many form parts")));
-    parser.on("fieldsLimit", () => setProblem(new RestError(400, "Bad Request", "Too many form fields")));
+    parser.on("filesLimit", () => setProblem(invalidArgument("Only one file may be uploaded")));
+    parser.on("partsLimit", () => setProblem(invalidArgument("Too many form parts")));
+    parser.on("fieldsLimit", () => setProblem(invalidArgument("Too many form fields")));
     parser.on("error", (err: Error) => {
       setProblem(malformed(err));
       finish();
@@ -145,27 +131,6 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
     req.on("aborted", () => parser.destroy(new Error("the client aborted the upload")));
     req.pipe(parser);
   });
-}
-
-function sendError(ctx: RestContext, err: unknown): void {
-  if (err instanceof RestError) {
-    sendJson(ctx.res, err.status, { error: err.title, message: err.message });
-    return;
-  }
-  if (isImportError(err, "ImportParseError")) {
-    sendJson(ctx.res, 400, { error: "Parse Error", message: (err as Error).message });
-    return;
-  }
-  if (isImportError(err, "ImportEmptyFileError")) {
-    sendJson(ctx.res, 400, { error: "Bad Request", message: (err as Error).message });
-    return;
-  }
-  if (isImportError(err, "ImportDatabaseError")) {
-    sendJson(ctx.res, 500, { error: "Internal Server Error", message: "Database transaction failed" });
-    return;
-  }
-  const connectErr = ConnectError.from(err);
-  sendJson(ctx.res, httpStatus(connectErr), errorBody(connectErr));
 }
 
 function importJson(result: ImportResult) {
@@ -219,7 +184,7 @@ function previewJson(result: ImportResult) {
 function parseFormat(value: string | undefined): ImportFormat {
   if (value === undefined || value === "") return "jsonl";
   if ((IMPORT_FORMATS as readonly string[]).includes(value)) return value as ImportFormat;
-  throw new RestError(400, "Bad Request", `Invalid format "${value}": expected one of ${IMPORT_FORMATS.join(", ")}`);
+  throw invalidArgument(`Invalid format "${value}": expected one of ${IMPORT_FORMATS.join(", ")}`);
 }
 
 function handleImport(ctx: ImportContext, preview: boolean) {
@@ -231,7 +196,7 @@ function handleImport(ctx: ImportContext, preview: boolean) {
     try {
       upload = await readUpload(rest, ctx.settings.maxFileBytes);
       if (upload.problem) throw upload.problem;
-      if (!upload.file) throw new RestError(400, "Bad Request", "No file provided");
+      if (!upload.file) throw invalidArgument("No file provided");
       options = parseImportOptions(upload.fields.get("options"));
       const parsedFormat = parseFormat(upload.fields.get("format") ?? rest.query.get("format") ?? undefined);
       format = parsedFormat;
@@ -252,11 +217,7 @@ function handleImport(ctx: ImportContext, preview: boolean) {
         sendJson(rest.res, 200, importJson(await runImport(ctx, request)));
       }
     } catch (err) {
-      const pipelineError =
-        isImportError(err, "ImportParseError") ||
-        isImportError(err, "ImportEmptyFileError") ||
-        isImportError(err, "ImportDatabaseError");
-      if (!preview && !pipelineError) {
+      if (!preview && !isImportPipelineError(err)) {
         // The pipeline records its own failures; requests refused before it are recorded here.
         await recordRejectedImport(ctx, {
           fileName: upload?.fileName ?? "",
@@ -266,11 +227,11 @@ function handleImport(ctx: ImportContext, preview: boolean) {
           format,
           options,
           actor: rest.principal.name,
-          message: (err as Error).message,
+          message: toConnectError(err).rawMessage,
         });
       }
-      if (isImportError(err, "ImportDatabaseError")) ctx.log.error({ err }, "import failed");
-      sendError(rest, err);
+      if (isImportDatabaseError(err)) ctx.log.error({ err }, "import failed");
+      sendError(rest.res, err);
     } finally {
       await upload?.file?.dispose();
     }
@@ -289,19 +250,11 @@ export function registerImportRoutes(rest: RestRouter, ctx: ImportContext): void
     const offsetText = r.query.get("offset");
     const limit = limitText === null ? 50 : INTEGER.test(limitText) ? Number(limitText) : Number.NaN;
     if (!(limit >= 1 && limit <= 100)) {
-      sendJson(r.res, 400, {
-        error: "Bad Request",
-        message: `Invalid query parameter "limit": expected an integer from 1 to 100 (got "${limitText}")`,
-      });
-      return;
+      throw invalidArgument(`Invalid query parameter "limit": expected an integer from 1 to 100 (got "${limitText}")`);
     }
     const offset = offsetText === null ? 0 : INTEGER.test(offsetText) ? Number(offsetText) : Number.NaN;
     if (!(offset >= 0)) {
-      sendJson(r.res, 400, {
-        error: "Bad Request",
-        message: `Invalid query parameter "offset": expected an integer >= 0 (got "${offsetText}")`,
-      });
-      return;
+      throw invalidArgument(`Invalid query parameter "offset": expected an integer >= 0 (got "${offsetText}")`);
     }
     let datasetId: string | undefined;
     const named = r.query.get("datasetId");
@@ -313,7 +266,7 @@ export function registerImportRoutes(rest: RestRouter, ctx: ImportContext): void
       sendJson(r.res, 200, { imports: imports.map(historyRow), total });
     } catch (err) {
       ctx.log.error({ err }, "import history failed");
-      sendJson(r.res, 500, { error: "Internal Server Error", message: "Failed to retrieve import history" });
+      sendError(r.res, internal("Failed to retrieve import history"));
     }
   });
 }

@@ -2,9 +2,9 @@
 // counts, the issue log, and the flags that end the run. Batches of either format record their
 // lines' outcomes here, and the run's summary is read from it at the end.
 import { setImmediate as yieldToLoop } from "node:timers/promises";
+import { ImportParseError } from "../../errors.ts";
 import type { LineIssue } from "./annotation-line.ts";
 import type { BatchWrites } from "./batch-writes.ts";
-import { ImportParseError } from "./errors.ts";
 import type { CountsEntry } from "./history.ts";
 import { emptyCounts, IssueLog, issue } from "./issues.ts";
 import type { RawRecord } from "./reader.ts";

@@ -6,10 +6,10 @@
 // with a writer that writes nothing; an in-memory overlay of what this import has done so far
 // (overlay.ts) keeps preview and import decisions identical.
 import type { Db } from "mongodb";
+import { ImportEmptyFileError } from "../../errors.ts";
 import type { DatasetDoc } from "../model.ts";
 import { AnnotationBatches } from "./annotation-batches.ts";
 import { BatchWrites } from "./batch-writes.ts";
-import { ImportEmptyFileError } from "./errors.ts";
 import type { ImportStatusName, SummaryEntry } from "./history.ts";
 import { emptyCounts, type IssueLog } from "./issues.ts";
 import { ItemBatches } from "./item-batches.ts";

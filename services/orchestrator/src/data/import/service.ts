@@ -14,9 +14,8 @@ import {
   PreviewImportResponseSchema,
 } from "@labelport/sdk/contracts";
 import { assertDatasetAccess, mayAccessDataset, principalOf } from "../../auth.ts";
-import { invalidArgument, notFound } from "../../errors.ts";
+import { invalidArgument, isImportPipelineError, notFound, toConnectError } from "../../errors.ts";
 import { importDataset, requireDataset } from "../datasets.ts";
-import { isImportError, toConnectError } from "./errors.ts";
 import {
   type CountsEntry,
   conflictMessage,
@@ -104,10 +103,7 @@ async function prepare(
       actor: principal.name,
     });
   } catch (err) {
-    const pipelineError = ["ImportParseError", "ImportEmptyFileError", "ImportDatabaseError"].some((name) =>
-      isImportError(err, name),
-    );
-    if (!preview && !pipelineError) {
+    if (!preview && !isImportPipelineError(err)) {
       await recordRejectedImport(ctx, {
         fileName: start?.fileName ?? "",
         fileSize: file?.size ?? 0,
@@ -116,7 +112,7 @@ async function prepare(
         format: start?.format || "jsonl",
         options,
         actor: principal.name,
-        message: (err as Error).message,
+        message: toConnectError(err).rawMessage,
       });
     }
     throw toConnectError(err);

@@ -7,7 +7,7 @@ import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { createLabelportClient, type LabelportClient } from "@labelport/sdk";
+import { createLabelportClient, type LabelportClient } from "@labelport/sdk/client";
 import type { Export } from "@labelport/sdk/contracts";
 import { startStack } from "../scripts/stack/index.ts";
 import { freePort } from "../scripts/stack/processes.ts";

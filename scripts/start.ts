@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
-import { natsConnectOptions, PLUGIN_INBOX_PREFIX, startWorker, type Worker } from "@labelport/sdk";
 import { loadExporter } from "@labelport/sdk/plugin-cli";
+import { natsConnectOptions, PLUGIN_INBOX_PREFIX, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect } from "nats";
 import { DATA_DIR, ROOT, startStack } from "./stack/index.ts";
 import { freePort } from "./stack/processes.ts";

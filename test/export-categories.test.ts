@@ -3,9 +3,9 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk";
 import { AnnotationType, ExportStatus, ItemKind, ItemStatus } from "@labelport/sdk/contracts";
 import { loadExporter } from "@labelport/sdk/plugin-cli";
+import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";

@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk";
 import { type Export, ExportStatus } from "@labelport/sdk/contracts";
+import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import EchoExporter from "./fixtures/echo-plugin/index.ts";

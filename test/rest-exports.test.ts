@@ -12,15 +12,7 @@ import vm from "node:vm";
 import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import JsonSnapshotExporter, { type JsonSnapshotOptions } from "@labelport/plugin-json-snapshot";
-import {
-  type ExportContext,
-  type Item,
-  natsConnectOptions,
-  startWorker,
-  validateBoxSequence,
-  videoAnnotationLine,
-  type Worker,
-} from "@labelport/sdk";
+import { type ExportContext, type Item, validateBoxSequence, videoAnnotationLine } from "@labelport/sdk";
 import {
   type Annotation,
   AnnotationType,
@@ -30,6 +22,7 @@ import {
   ItemSchema,
   ItemStatus,
 } from "@labelport/sdk/contracts";
+import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";

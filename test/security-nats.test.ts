@@ -6,7 +6,6 @@ import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { create, type DescMessage, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { JOB_TOKEN_HEADER, natsConnectOptions, PLUGIN_INBOX_PREFIX, Subjects } from "@labelport/sdk";
 import {
   ClaimJobRequestSchema,
   ClaimJobResponseSchema,
@@ -17,6 +16,7 @@ import {
   JobEventSchema,
   PluginInfoSchema,
 } from "@labelport/sdk/contracts";
+import { JOB_TOKEN_HEADER, natsConnectOptions, PLUGIN_INBOX_PREFIX, Subjects } from "@labelport/sdk/runtime";
 import { connect, headers, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATA_DIR } from "../scripts/stack/index.ts";

@@ -151,3 +151,36 @@ export function ensureVersitygw(dataDir: string): Promise<string> {
     existsSync(target) ? target : goInstall(dataDir, "versitygw", module, version, "S3_ENDPOINT"),
   );
 }
+
+/** Client tools the tests drive the server with, built from pinned Go modules. */
+export const GO_TOOLS = {
+  grpcurl: { module: "github.com/fullstorydev/grpcurl/cmd/grpcurl", version: "v1.9.3" },
+  "grpc-health-probe": { module: "github.com/grpc-ecosystem/grpc-health-probe", version: "v0.4.63" },
+} as const;
+
+/** Builds a pinned Go tool into .data/bin once (a build of another version is replaced). */
+export function ensureGoTool(dataDir: string, name: keyof typeof GO_TOOLS): Promise<string> {
+  const { module, version } = GO_TOOLS[name];
+  const target = join(binDir(dataDir), name);
+  return once(target, async () => {
+    // `go version -m` prints the binary's package ("path") and its module's version ("mod").
+    const built = (await run("go", ["version", "-m", target]).catch(() => ""))
+      .split("\n")
+      .map((l) => l.trim().split("\t"));
+    const pinned =
+      built.some(([k, v]) => k === "path" && v === module) && built.some(([k, , v]) => k === "mod" && v === version);
+    if (pinned) return target;
+    const gobin = join(dataDir, "cache", `gobin-${name}-${process.pid}`);
+    try {
+      await run("go", ["install", `${module}@${version}`], { ...process.env, GOBIN: gobin, CGO_ENABLED: "0" });
+    } catch (err) {
+      throw new Error(
+        `could not build ${name} with 'go install ${module}@${version}' (needs Go and the Go module proxy).\n${(err as Error).message}`,
+      );
+    }
+    mkdirSync(binDir(dataDir), { recursive: true });
+    renameSync(join(gobin, name), target);
+    rmSync(gobin, { recursive: true, force: true });
+    return target;
+  });
+}

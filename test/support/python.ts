@@ -12,7 +12,6 @@ const run = promisify(execFile);
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const REQUIREMENTS = join(repoRoot, "test", "requirements.txt");
 export const VENV_DIR = join(repoRoot, ".data", "venv");
-const LOCK_DIR = `${VENV_DIR}.lock`;
 // A lock older than this belongs to a run that died mid-install.
 const STALE_LOCK_MS = 15 * 60 * 1000;
 
@@ -27,12 +26,12 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function markerPath(): Promise<string> {
+async function markerPath(venvDir: string, requirements: string): Promise<string> {
   const hash = createHash("sha256")
-    .update(await readFile(REQUIREMENTS))
+    .update(await readFile(requirements))
     .digest("hex")
     .slice(0, 16);
-  return join(VENV_DIR, `.requirements-${hash}`);
+  return join(venvDir, `.requirements-${hash}`);
 }
 
 /**
@@ -40,34 +39,41 @@ async function markerPath(): Promise<string> {
  * hash says it is done. Safe to call from parallel test files: a lock directory serialises the
  * install. Returns the venv's python.
  */
-export async function ensurePythonTools(): Promise<string> {
-  const marker = await markerPath();
-  if (await exists(marker)) return venvPython;
-  await mkdir(dirname(VENV_DIR), { recursive: true });
+export function ensurePythonTools(): Promise<string> {
+  return ensureVenv(VENV_DIR, REQUIREMENTS);
+}
+
+/** ensurePythonTools() for another venv and requirements file (e.g. the Python client's). */
+export async function ensureVenv(venvDir: string, requirements: string): Promise<string> {
+  const python = join(venvDir, "bin", "python");
+  const lockDir = `${venvDir}.lock`;
+  const marker = await markerPath(venvDir, requirements);
+  if (await exists(marker)) return python;
+  await mkdir(dirname(venvDir), { recursive: true });
   for (;;) {
     try {
-      await mkdir(LOCK_DIR);
+      await mkdir(lockDir);
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      const age = Date.now() - (await stat(LOCK_DIR).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
-      if (age > STALE_LOCK_MS) await rm(LOCK_DIR, { recursive: true, force: true });
+      const age = Date.now() - (await stat(lockDir).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs;
+      if (age > STALE_LOCK_MS) await rm(lockDir, { recursive: true, force: true });
       else await new Promise((r) => setTimeout(r, 500));
-      if (await exists(marker)) return venvPython;
+      if (await exists(marker)) return python;
     }
   }
   try {
-    if (await exists(marker)) return venvPython;
-    const python = process.env.LABELPORT_PYTHON ?? "python3";
-    if (!(await exists(venvPython))) await run(python, ["-m", "venv", VENV_DIR]);
-    await run(venvPython, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", REQUIREMENTS], {
+    if (await exists(marker)) return python;
+    const system = process.env.LABELPORT_PYTHON ?? "python3";
+    if (!(await exists(python))) await run(system, ["-m", "venv", venvDir]);
+    await run(python, ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", requirements], {
       maxBuffer: 64 * 1024 * 1024,
       timeout: 15 * 60 * 1000,
     });
     await writeFile(marker, `${new Date().toISOString()}\n`);
-    return venvPython;
+    return python;
   } finally {
-    await rm(LOCK_DIR, { recursive: true, force: true });
+    await rm(lockDir, { recursive: true, force: true });
   }
 }
 

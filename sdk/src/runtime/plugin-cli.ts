@@ -1,19 +1,26 @@
 // `labelport-plugin run <package-or-path>`: runs an exporter plugin as its own process.
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
 import { setFlagsFromString } from "node:v8";
-import { connect } from "nats";
+import { connect, type NatsConnection } from "nats";
+import { InitPluginError, initPlugin, nextSteps } from "../cli/plugin-init.ts";
 import { PluginLoadError } from "../errors.ts";
 import type { ExporterClass } from "../exporter.ts";
 import { validateManifest } from "../manifest.ts";
-import { natsConnectOptions, PLUGIN_INBOX_PREFIX } from "./nats-connection.ts";
+import { natsConnectOptions, PLUGIN_INBOX_PREFIX, redactNatsUrl } from "./nats-connection.ts";
 import { startWorker } from "./worker.ts";
 
 const USAGE = `usage: labelport-plugin run <package-or-path>
+       labelport-plugin init <name> [dir] [--sdk <spec>]
 
-Loads a package (or a folder or file) whose default export is a BaseExporter subclass,
+init writes a new exporter package (default ./<name>) whose tests pass; --sdk sets its
+@labelport/sdk dependency (default ^<this SDK's version>, e.g. file:../labelport/sdk).
+The plugin author's guide is docs/plugins.md.
+
+run loads a package (or a folder or file) whose default export is a BaseExporter subclass,
 registers it with the orchestrator and takes its export jobs from NATS JetStream.
 
 environment:
@@ -59,12 +66,80 @@ export async function loadExporter(spec: string): Promise<ExporterClass> {
       ? folderEntry(asPath)
       : asPath;
   const url = pathToFileURL(file).href;
-  const module = (await import(url)) as { default?: unknown };
+  let module: { default?: unknown };
+  try {
+    module = (await import(url)) as { default?: unknown };
+  } catch (err) {
+    // A CommonJS package fails in several ways (require of an ES module, a require cycle, `import`
+    // syntax), depending on the Node version and tsx: any failure there gets the advice.
+    if (isCommonJsFailure(err) || (packageType(file) === "commonjs" && !/\.m[jt]s$/.test(file))) {
+      throw new PluginLoadError(`${spec}: ${(err as Error).message.split("\n")[0]}\n${commonJsAdvice(file)}`);
+    }
+    throw err;
+  }
   const exporter = module.default;
   if (typeof exporter !== "function") {
-    throw new PluginLoadError(`${spec} has no default export (a BaseExporter subclass)`);
+    const cjs = packageType(file) === "commonjs" ? `\n${commonJsAdvice(file)}` : "";
+    throw new PluginLoadError(`${spec} has no default export (a BaseExporter subclass)${cjs}`);
   }
   return exporter as ExporterClass;
+}
+
+/** How Node and tsx fail when a CommonJS package imports the SDK (ES modules only) or uses `import`. */
+function isCommonJsFailure(err: unknown): boolean {
+  const { code, message } = (err ?? {}) as { code?: string; message?: string };
+  return (
+    code?.startsWith("ERR_REQUIRE_") ||
+    /Cannot use import statement outside a module|require\(\) of ES Module|exports is not defined in ES module scope/.test(
+      message ?? "",
+    )
+  );
+}
+
+/** The `type` of the package.json nearest to `file`: "commonjs" when absent, as Node reads it. */
+function packageType(file: string): string {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest))
+      return (JSON.parse(readFileSync(manifest, "utf8")) as { type?: string }).type ?? "commonjs";
+    if (dirname(dir) === dir) return "commonjs";
+  }
+}
+
+function commonJsAdvice(file: string): string {
+  return (
+    `the plugin is loaded as CommonJS (package type "${packageType(file)}"), but @labelport/sdk is ES modules only: ` +
+    `set "type": "module" in the plugin's package.json and default-export the exporter class ` +
+    "(export default class MyExporter extends BaseExporter ...)"
+  );
+}
+
+/** Connects as the plugin user; a refused connection or credentials say which server and what to do. */
+async function connectToNats(natsUrl: string, name: string): Promise<NatsConnection> {
+  const shown = redactNatsUrl(natsUrl);
+  try {
+    return await connect({
+      ...natsConnectOptions(natsUrl),
+      inboxPrefix: PLUGIN_INBOX_PREFIX,
+      maxReconnectAttempts: -1,
+      name,
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "";
+    if (code === "CONNECTION_REFUSED") {
+      throw new Error(
+        `cannot reach NATS at ${shown} (CONNECTION_REFUSED): start the stack (npm start prints the plugin's NATS_URL) ` +
+          "or set NATS_URL to the server the orchestrator uses; a running stack writes it to .data/stack/nats/plugin.url",
+      );
+    }
+    if (code === "AUTHORIZATION_VIOLATION" || /authorization violation/i.test((err as Error).message)) {
+      throw new Error(
+        `NATS at ${shown} refused the credentials (authorization violation): NATS_URL must carry the plugin ` +
+          "user's password, nats://plugin:<password>@host:port, as .data/stack/nats/plugin.url has it",
+      );
+    }
+    throw new Error(`cannot connect to NATS at ${shown}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -93,24 +168,23 @@ export async function main(
   load: (spec: string) => Promise<ExporterClass> = loadExporter,
 ): Promise<number> {
   const [command, spec] = argv;
+  if (command === "init" && spec) return init(argv.slice(1));
   if (command !== "run" || !spec) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
   }
   const natsUrl = process.env.NATS_URL;
   if (!natsUrl) {
-    process.stderr.write("NATS_URL is not set: point it at the NATS server the orchestrator uses\n");
+    process.stderr.write(
+      "NATS_URL is not set: point it at the NATS server the orchestrator uses, as the plugin user " +
+        "(npm start prints it and writes it to .data/stack/nats/plugin.url)\n",
+    );
     return 2;
   }
   limitHeapGrowth();
   const exporter = await load(spec);
   validateManifest(exporter.manifest);
-  const nats = await connect({
-    ...natsConnectOptions(natsUrl),
-    inboxPrefix: PLUGIN_INBOX_PREFIX,
-    maxReconnectAttempts: -1,
-    name: `labelport-plugin-${exporter.manifest.name}`,
-  });
+  const nats = await connectToNats(natsUrl, `labelport-plugin-${exporter.manifest.name}`);
   const worker = await startWorker({
     nats,
     exporter,
@@ -130,6 +204,21 @@ export async function main(
     process.once("SIGINT", stop);
   });
   return 0;
+}
+
+/** `init <name> [dir] [--sdk <spec>]` */
+async function init(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, options: { sdk: { type: "string" } }, allowPositionals: true });
+  const [name = "", dir] = positionals;
+  try {
+    const written = await initPlugin({ name, ...(dir ? { dir } : {}), ...(values.sdk ? { sdkSpec: values.sdk } : {}) });
+    process.stdout.write(nextSteps(written, name));
+    return 0;
+  } catch (err) {
+    if (!(err instanceof InitPluginError)) throw err;
+    process.stderr.write(`labelport-plugin init: ${err.message}\n`);
+    return 2;
+  }
 }
 
 /** Runs main() as the process: exits with its code, or 1 with the error's message. */

@@ -1,9 +1,15 @@
-// The conformance kit checked on itself: a minimal exporter passes the suite, and the memory
-// check tells an exporter that keeps its items from one that streams.
+// The conformance kit checked on itself: a minimal exporter passes the suite, the memory check
+// tells an exporter that keeps its items from one that streams, and the behaviour checks fail
+// exporters with the bugs they are for, each with a message that says what to change.
+import { writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BaseExporter, type ExportContext } from "../exporter.ts";
 import type { Item } from "../gen/labelport/v1/dataset_pb.ts";
+import { checkReportsProgress, checkStopsOnAbort, checkWritesOnlyThroughStorage } from "./behaviour-checks.ts";
 import { measureHeapGrowth, testExporter } from "./exporter-suite.ts";
 import { sampleDataset } from "./fixture.ts";
 import { runSampleExport } from "./run-sample-export.ts";
@@ -37,7 +43,62 @@ class HoardingExporter extends IdsExporter {
   }
 }
 
+/** Keeps "flushing" for 3 s after the items stop, whatever the signal says. */
+class SlowToCancelExporter extends IdsExporter {
+  static override manifest = { ...IdsExporter.manifest, name: "slow-to-cancel" };
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    try {
+      await super.export(ctx);
+    } finally {
+      await sleep(3000);
+    }
+  }
+}
+
+class SilentExporter extends IdsExporter {
+  static override manifest = { ...IdsExporter.manifest, name: "silent" };
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    await super.export({ ...ctx, progress: () => {} });
+  }
+}
+
+/** Writes a spill file to the system temp dir and a log to the working directory, and leaves both. */
+class StrayWriterExporter extends IdsExporter {
+  static override manifest = { ...IdsExporter.manifest, name: "stray-writer" };
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    await writeFile(join(tmpdir(), "spill.jsonl"), "{}\n");
+    await writeFile("export.log", "started\n");
+    await super.export(ctx);
+  }
+}
+
 testExporter(IdsExporter, { memoryItems: 5000 });
+
+describe("behaviour checks", () => {
+  it("fail an exporter that keeps working 3 s after cancel", { timeout: 20_000 }, async () => {
+    await expect(checkStopsOnAbort(SlowToCancelExporter)).rejects.toThrow(
+      /slow-to-cancel: export\(\) was still running 2000 ms after ctx.signal aborted; check ctx.signal/,
+    );
+  });
+
+  it("fail an exporter that never reports progress", async () => {
+    await expect(checkReportsProgress(SilentExporter)).rejects.toThrow(
+      /silent: ctx.progress\(\) reported 0 items of 6 exported; call ctx.progress\(1, /,
+    );
+  });
+
+  it("fail an exporter that writes files outside ctx.storage, naming them", async () => {
+    await expect(checkWritesOnlyThroughStorage(StrayWriterExporter)).rejects.toThrow(
+      /stray-writer: export\(\) wrote files outside ctx.storage \(working directory: export.log, TMPDIR: spill.jsonl\); write artifacts with ctx.storage/,
+    );
+  });
+
+  it("pass an exporter that does none of that", async () => {
+    await checkStopsOnAbort(IdsExporter);
+    await checkReportsProgress(IdsExporter);
+    await checkWritesOnlyThroughStorage(IdsExporter);
+  });
+});
 
 describe("conformance kit", () => {
   it("sees an exporter that keeps every item", { timeout: 120_000 }, async () => {

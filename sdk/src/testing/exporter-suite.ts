@@ -1,10 +1,8 @@
 // testExporter(): the contract every exporter plugin runs (built-in and third-party), after
 // unstorage's testDriver. Manifest, options schema, a real export of the sample dataset through
-// runExport into local storage (determinism, artifacts, manifest), abort, and flat memory.
+// runExport into local storage (determinism, artifacts, manifest), stopping on abort, progress,
+// writing only through ctx.storage (behaviour-checks.ts), and flat memory.
 import { createHash } from "node:crypto";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
@@ -12,8 +10,14 @@ import { z } from "zod";
 import type { Item } from "../gen/labelport/v1/dataset_pb.ts";
 import { validateManifest } from "../manifest.ts";
 import { MANIFEST_KEY } from "../storage/export-storage.ts";
+import {
+  ABORT_DEADLINE_MS,
+  checkReportsProgress,
+  checkStopsOnAbort,
+  checkWritesOnlyThroughStorage,
+} from "./behaviour-checks.ts";
 import { generateItems, type SampleDataset, sampleDataset } from "./fixture.ts";
-import { type ExporterClass, listFiles, runSampleExport } from "./run-sample-export.ts";
+import { type ExporterClass, runSampleExport } from "./run-sample-export.ts";
 
 export interface ExporterSuiteOptions {
   /** Raw exporter options for every export of the suite (default {}: the defaults). */
@@ -99,31 +103,16 @@ export function testExporter(Exporter: ExporterClass<unknown>, suiteOptions: Exp
       });
     }
 
-    it("leaves no file behind when aborted mid-export", async () => {
-      const root = await mkdtemp(join(tmpdir(), "labelport-abort-"));
-      const controller = new AbortController();
-      async function* items(): AsyncGenerator<Item> {
-        let n = 0;
-        for await (const item of generateItems(400)) {
-          if (++n === 200) controller.abort(new Error("canceled by the test"));
-          yield item;
-        }
-      }
-      try {
-        await expect(
-          runSampleExport(Exporter, {
-            root,
-            items,
-            totalItems: 400,
-            signal: controller.signal,
-            saveOriginalFile: true,
-            options,
-          }),
-        ).rejects.toThrow();
-        expect(await listFiles(join(root, "store"))).toEqual([]);
-      } finally {
-        await rm(root, { recursive: true, force: true });
-      }
+    it(`stops within ${ABORT_DEADLINE_MS} ms of abort and leaves no file behind`, async () => {
+      await checkStopsOnAbort(Exporter, { options });
+    });
+
+    it("reports progress for every item it exports", async () => {
+      await checkReportsProgress(Exporter, { options });
+    });
+
+    it("writes only through ctx.storage and ctx.scratchDir", async () => {
+      await checkWritesOnlyThroughStorage(Exporter, { options });
     });
 
     const count = suiteOptions.memoryItems ?? 20_000;

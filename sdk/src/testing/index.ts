@@ -1,4 +1,5 @@
 // The conformance kit for plugin and storage-driver authors (imports vitest): @labelport/sdk/testing.
+export * from "./behaviour-checks.ts";
 export * from "./exporter-suite.ts";
 export * from "./fixture.ts";
 export * from "./run-sample-export.ts";

@@ -31,6 +31,8 @@ export interface SampleExportOptions {
   exportId?: string;
   /** Storage root; a fresh temp dir when absent. */
   root?: string;
+  /** Receives every ctx.progress() call, as the plugin runtime does. */
+  onProgress?: (delta: { items: number; annotations: number }) => void;
 }
 
 export interface SampleExport {
@@ -102,6 +104,7 @@ export async function runSampleExport<Options>(
     exportedAt: SAMPLE_EXPORTED_AT,
     signal: input.signal ?? new AbortController().signal,
     log: silentLog,
+    ...(input.onProgress ? { onProgress: input.onProgress } : {}),
   }).finally(async () => {
     await storage.dispose();
     await mediaStorage.dispose();

@@ -1,7 +1,8 @@
 // Wires the orchestrator: MongoDB, NATS, the Connect services and REST routes on one port.
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
-import { natsConnectOptions, redactNatsUrl } from "@labelport/sdk";
+import { healthV1 } from "@labelport/sdk/grpc-contracts";
+import { natsConnectOptions, redactNatsUrl } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { authInterceptor, createAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
@@ -10,6 +11,8 @@ import type { Context, FeatureModule } from "./context.ts";
 import { startData } from "./data/index.ts";
 import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
+import { registerGrpcHealth } from "./grpc-health.ts";
+import { registerGrpcReflection } from "./grpc-reflection.ts";
 import { startHealth } from "./health.ts";
 import type { Logger } from "./logger.ts";
 import { createOriginGuard } from "./origin-guard.ts";
@@ -87,6 +90,10 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     interceptors: [authInterceptor(auth)],
     routes: (router: ConnectRouter) => {
       for (const feature of modules) feature.register(router, rest);
+    },
+    publicRoutes: (router: ConnectRouter, services) => {
+      registerGrpcHealth(router, services, context);
+      registerGrpcReflection(router, [...services, healthV1.Health]);
     },
     fallback: (req, res) => rest.handle(req, res),
   });

@@ -1,8 +1,9 @@
-// GET /healthz: 200 only when MongoDB and NATS both answer.
+// GET /healthz: 200 only when MongoDB and NATS both answer. grpc-health.ts serves the same checks
+// as grpc.health.v1.Health.
 import type { Context, FeatureModule } from "./context.ts";
 import { type RestRouter, sendJson } from "./rest/router.ts";
 
-interface Check {
+export interface Check {
   ok: boolean;
   latencyMs?: number;
   error?: string;
@@ -37,16 +38,27 @@ export async function startHealth(options: HealthOptions): Promise<FeatureModule
   };
 }
 
+export interface DependencyChecks {
+  mongodb: Check;
+  nats: Check;
+}
+
+/** Pings MongoDB and NATS, each within TIMEOUT_MS. */
+export async function checkDependencies(options: HealthOptions): Promise<DependencyChecks> {
+  const [mongodb, nats] = await Promise.all([
+    timed(() => options.database.db.command({ ping: 1 })),
+    timed(async () => {
+      if (options.nats.isClosed()) throw new Error("connection closed");
+      // rtt() round-trips a PING; while reconnecting it waits, so the timeout catches it.
+      await options.nats.rtt();
+    }),
+  ]);
+  return { mongodb, nats };
+}
+
 function registerHealth(rest: RestRouter, options: HealthOptions): void {
   rest.on("GET", "/healthz", "public", async ({ res }) => {
-    const [mongodb, nats] = await Promise.all([
-      timed(() => options.database.db.command({ ping: 1 })),
-      timed(async () => {
-        if (options.nats.isClosed()) throw new Error("connection closed");
-        // rtt() round-trips a PING; while reconnecting it waits, so the timeout catches it.
-        await options.nats.rtt();
-      }),
-    ]);
+    const { mongodb, nats } = await checkDependencies(options);
     const ok = mongodb.ok && nats.ok;
     sendJson(res, ok ? 200 : 503, { status: ok ? "ok" : "unavailable", mongodb, nats });
   });

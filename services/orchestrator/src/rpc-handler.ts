@@ -2,6 +2,8 @@
 // connectNodeAdapter, except that the caller is authenticated on the headers before any byte of
 // the body is read: Connect reads (and inflates) a unary request whole before interceptors run,
 // so an anonymous caller could otherwise make the server buffer a message as large as the limit.
+// An RPC to a path no service serves gets UNIMPLEMENTED in its protocol; other paths go to REST.
+import type { DescService } from "@bufbuild/protobuf";
 import {
   type ConnectError,
   type ConnectRouter,
@@ -17,6 +19,7 @@ import {
 } from "@connectrpc/connect-node";
 import { type Authenticator, requiredRoleOf } from "./auth.ts";
 import { invalidArgument, toConnectError } from "./errors.ts";
+import { rpcProtocolOf, sendUnimplemented, unimplementedMessage } from "./grpc-unimplemented.ts";
 import type { Logger } from "./logger.ts";
 import { sendError } from "./rest/router.ts";
 import type { RequestHandler } from "./server.ts";
@@ -31,28 +34,45 @@ export interface RpcHandlerOptions {
   readMaxBytes: number;
   interceptors: NonNullable<ConnectRouterOptions["interceptors"]>;
   routes(router: ConnectRouter): void;
+  /**
+   * Services anyone may call, without an API key or interceptors (health, reflection); they are
+   * told the services `routes` registered.
+   */
+  publicRoutes(router: ConnectRouter, services: DescService[]): void;
   /** Requests for any other path. */
   fallback: RequestHandler;
 }
 
 export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
-  const router = createConnectRouter({
-    interceptors: options.interceptors,
+  const routerOptions: ConnectRouterOptions = {
     readMaxBytes: options.readMaxBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
     compressMinBytes: COMPRESS_MIN_BYTES,
-  });
+  };
+  const router = createConnectRouter({ ...routerOptions, interceptors: options.interceptors });
   options.routes(router);
-  const byPath = new Map<string, UniversalHandler>(router.handlers.map((h) => [h.requestPath, h]));
+  const publicRouter = createConnectRouter(routerOptions);
+  options.publicRoutes(publicRouter, [...new Set(router.handlers.map((h) => h.service))]);
+  const isPublic = new Set(publicRouter.handlers);
+  const byPath = new Map<string, UniversalHandler>(
+    [...router.handlers, ...publicRouter.handlers].map((h) => [h.requestPath, h]),
+  );
+  const servedServices = new Set([...byPath.values()].map((h) => h.service.typeName));
   return (req, res) => {
-    const handler = byPath.get(req.url?.split("?", 1)[0] ?? "");
+    const path = req.url?.split("?", 1)[0] ?? "";
+    const handler = byPath.get(path);
     if (!handler) {
-      options.fallback(req, res);
+      const contentType = req.headers["content-type"];
+      const protocol = rpcProtocolOf(req.method, path, contentType);
+      if (protocol) sendUnimplemented(res, protocol, contentType ?? "", unimplementedMessage(path, servedServices));
+      else options.fallback(req, res);
       return;
     }
     let refusal: ConnectError | undefined;
     try {
-      options.auth.authorize(req.headers, requiredRoleOf(handler.method.name), handler.method.name);
+      if (!isPublic.has(handler)) {
+        options.auth.authorize(req.headers, requiredRoleOf(handler.method.name), handler.method.name);
+      }
     } catch (err) {
       refusal = toConnectError(err);
     }

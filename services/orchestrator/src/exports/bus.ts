@@ -12,7 +12,7 @@ import {
   toJsonString,
 } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ensureStreams, isFormatName, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk";
+import { isFormatName } from "@labelport/sdk";
 import {
   CategorySchema,
   ClaimJobRequestSchema,
@@ -26,6 +26,7 @@ import {
   type PluginInfo,
   PluginInfoSchema,
 } from "@labelport/sdk/contracts";
+import { ensureStreams, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk/runtime";
 import { AckPolicy, DeliverPolicy, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { Context } from "../context.ts";
 import { categoryMessage } from "../data/convert.ts";

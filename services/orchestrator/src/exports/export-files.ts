@@ -1,7 +1,8 @@
 // An export's files in storage: removing them (cancel, delete) without touching another export's,
 // and checking they are all still there before a download is offered or served.
 import type { Readable } from "node:stream";
-import { isOwnExportPrefix, isStorageNotFound, MANIFEST_KEY, type StorageDriver } from "@labelport/sdk";
+import { isStorageNotFound, type StorageDriver } from "@labelport/sdk";
+import { isOwnExportPrefix, MANIFEST_KEY } from "@labelport/sdk/runtime";
 import { notFound } from "../errors.ts";
 import type { ExportDoc } from "./repository.ts";
 

@@ -3,7 +3,6 @@ import { randomUUID } from "node:crypto";
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { exportPrefix, snapshotPrefix } from "@labelport/sdk";
 import {
   type CreateExportRequest,
   type Export,
@@ -12,6 +11,7 @@ import {
   GetExportLogsResponseSchema,
   ItemStatus,
 } from "@labelport/sdk/contracts";
+import { exportPrefix, snapshotPrefix } from "@labelport/sdk/runtime";
 import { type Principal, principalOf } from "../auth.ts";
 import type { Context } from "../context.ts";
 import { requireDataset } from "../data/datasets.ts";

@@ -1,6 +1,7 @@
 // The named storages exports can target ("local", and "s3" when configured).
 import { resolve } from "node:path";
-import { createStorage, type StorageConfig, type StorageDriver } from "@labelport/sdk";
+import type { StorageDriver } from "@labelport/sdk";
+import { createStorage, type StorageConfig } from "@labelport/sdk/runtime";
 import type { Config } from "../config.ts";
 import { invalidArgument } from "../errors.ts";
 

@@ -6,13 +6,13 @@
 import { create, fromBinary, fromJsonString, toBinary, toJson } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { codeToString } from "@connectrpc/connect/protocol-connect";
-import { Subjects } from "@labelport/sdk";
 import {
   type CreateExportRequest,
   CreateExportRequestSchema,
   CreateExportResponseSchema,
   ExportSchema,
 } from "@labelport/sdk/contracts";
+import { Subjects } from "@labelport/sdk/runtime";
 import { Match, type Msg, type Subscription } from "nats";
 import type { Authenticator, Principal } from "../auth.ts";
 import type { Context } from "../context.ts";

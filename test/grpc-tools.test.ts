@@ -186,6 +186,11 @@ describe("UNIMPLEMENTED for an RPC nobody serves", () => {
         message: "labelport.v1.ExportService has no method NoSuchMethod",
       });
     }
+    const get = await fetch(
+      `${orchestrator.url}/labelport.v1.ExportService/NoSuchMethod?connect=v1&encoding=json&message=%7B%7D`,
+    );
+    expect(get.status).toBe(404);
+    expect(await get.json()).toMatchObject({ code: "unimplemented" });
   });
 
   it("answers a Connect stream with an end-stream message carrying unimplemented", async () => {

@@ -14,6 +14,7 @@ export function rpcProtocolOf(
   method: string | undefined,
   path: string,
   contentType: string | undefined,
+  query = "",
 ): RpcProtocol | undefined {
   const type = (contentType ?? "").split(";", 1)[0]?.trim().toLowerCase() ?? "";
   if (type.startsWith("application/grpc-web")) return "grpc-web";
@@ -21,6 +22,8 @@ export function rpcProtocolOf(
   if (type.startsWith("application/connect+")) return "connect-stream";
   if (!RPC_PATH.test(path)) return undefined;
   if (method === "POST" && (type === "application/proto" || type === "application/json")) return "connect-unary";
+  // Connect's GET form of a side-effect-free unary call: ?connect=v1&encoding=...&message=...
+  if (method === "GET" && new URLSearchParams(query).get("connect") === "v1") return "connect-unary";
   return undefined;
 }
 

@@ -63,7 +63,7 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     const handler = byPath.get(path);
     if (!handler) {
       const contentType = req.headers["content-type"];
-      const protocol = rpcProtocolOf(req.method, path, contentType);
+      const protocol = rpcProtocolOf(req.method, path, contentType, req.url?.split("?")[1]);
       if (protocol) sendUnimplemented(res, protocol, contentType ?? "", unimplementedMessage(path, servedServices));
       else options.fallback(req, res);
       return;

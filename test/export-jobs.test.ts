@@ -1,17 +1,16 @@
 // Export jobs end to end: orchestrator, NATS JetStream, plugin workers (in and out of process),
 // local storage, manifest, WatchExport, cancel, retries, crash redelivery, downloads, triggers.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Export, ExportStatus } from "@labelport/sdk/contracts";
 import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import EchoExporter from "./fixtures/echo-plugin/index.ts";
-import { type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
+import { filesUnder, type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
 import { type PluginProcess, startPluginProcess } from "./support/plugin-process.ts";
 
 const storageRoot = mkdtempSync(join(tmpdir(), "labelport-jobs-"));
@@ -58,23 +57,7 @@ async function watchToEnd(exportId: string): Promise<Export[]> {
   return seen;
 }
 
-function storedFiles(prefix: string): Map<string, string> {
-  const dir = join(storageRoot, prefix);
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else out.set(relative(dir, path), createHash("sha256").update(readFileSync(path)).digest("hex"));
-    }
-  };
-  try {
-    walk(dir);
-  } catch {
-    // no prefix: nothing stored
-  }
-  return out;
-}
+const storedFiles = (prefix: string) => filesUnder(storageRoot, prefix);
 
 describe("export jobs", () => {
   it("runs a job to completion with progress, counts and a verified manifest", async () => {

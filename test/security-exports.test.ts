@@ -1,19 +1,18 @@
-// Issue 13, exports: a caller's `path` can never reach another export's files, an export whose
+// Exports and storage: a caller's `path` can never reach another export's files, an export whose
 // files disappeared answers a NotFound naming the file (never a link that fails, never a crash),
 // and export names a URL path cannot hold are refused. Real orchestrator, NATS, plugin workers
 // and local storage.
-import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type Export, ExportStatus } from "@labelport/sdk/contracts";
 import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import EchoExporter from "./fixtures/echo-plugin/index.ts";
-import { type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
+import { filesUnder, type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
 
 const storageRoot = mkdtempSync(join(tmpdir(), "labelport-security-exports-"));
 const DEVELOPER_EXPORTS = "/api/v1/developer/exports";
@@ -62,24 +61,7 @@ async function completedExport(request: { path?: string; name?: string } = {}): 
   return done;
 }
 
-/** Relative path → sha256 of every file under `prefix`. */
-function storedFiles(prefix: string): Map<string, string> {
-  const dir = join(storageRoot, prefix);
-  const out = new Map<string, string>();
-  const walk = (d: string) => {
-    for (const entry of readdirSync(d, { withFileTypes: true })) {
-      const path = join(d, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else out.set(relative(dir, path), createHash("sha256").update(readFileSync(path)).digest("hex"));
-    }
-  };
-  try {
-    walk(dir);
-  } catch {
-    // no prefix: nothing stored
-  }
-  return out;
-}
+const storedFiles = (prefix: string) => filesUnder(storageRoot, prefix);
 
 async function rpcError(call: Promise<unknown>): Promise<ConnectError> {
   const err = await call.then(

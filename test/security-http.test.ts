@@ -14,6 +14,7 @@ import { ExportService } from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DATA_DIR } from "../scripts/stack/index.ts";
 import { type RunningNats, startNats } from "../scripts/stack/servers.ts";
+import { type ExportDoc, queuedExportDoc } from "../services/orchestrator/src/exports/repository.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
 import { startPluginProcess } from "./support/plugin-process.ts";
 import { type ChildOrchestrator, startOrchestratorProcess } from "./support/process.ts";
@@ -483,36 +484,27 @@ describe("connections", () => {
 
   it("keeps a quiet stream that is being read open past every timeout", async () => {
     const exportId = randomUUID();
-    const now = new Date();
-    await server.database.db.collection("exports").insertOne({
-      _id: exportId as never,
-      name: "quiet",
-      description: "",
-      datasetId: "none",
-      datasetName: "none",
-      format: "jsonl",
-      filter: {},
-      storage: "local",
-      path: `exports/${exportId}`,
-      saveOriginalFile: false,
-      options: {},
-      status: "queued",
-      progress: { processedItems: 0, totalItems: 0, processedAnnotations: 0 },
-      errorMessage: "",
-      counts: { itemCount: 0, annotationCount: 0, fileCount: 0 },
-      fileSize: 0,
-      artifacts: [],
-      manifestKey: "",
-      formatNotes: [],
-      pluginName: "",
-      pluginVersion: "",
-      attempts: 0,
-      eventSequence: 0,
-      createdBy: "test",
-      createdAt: now,
-      updatedAt: now,
-      snapshotTime: now,
-    });
+    await server.database.db.collection<ExportDoc>("exports").insertOne(
+      queuedExportDoc(
+        {
+          _id: exportId,
+          name: "quiet",
+          description: "",
+          datasetId: "none",
+          datasetName: "none",
+          format: "jsonl",
+          filter: {},
+          storage: "local",
+          path: `exports/${exportId}`,
+          saveOriginalFile: false,
+          options: {},
+          pluginName: "",
+          pluginVersion: "",
+          createdBy: "test",
+        },
+        new Date(),
+      ),
+    );
     for (const version of ["1.1", "2"] as const) {
       const client = createClient(ExportService, createConnectTransport({ baseUrl: server.url, httpVersion: version }));
       const abort = new AbortController();

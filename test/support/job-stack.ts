@@ -1,7 +1,8 @@
 // An orchestrator with its own NATS server, so job streams and consumers of one test file
 // never meet another's; plus helpers to make a small dataset through the public API.
-import { randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { createHash, randomUUID } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -95,4 +96,23 @@ export async function seedDataset(stack: JobStack, name: string, count: number, 
   }
   if (batch.length > 0) await flush();
   return datasetId;
+}
+
+/** Relative path -> sha256 of every file under `root`/`prefix` (empty when nothing is stored there). */
+export function filesUnder(root: string, prefix: string): Map<string, string> {
+  const dir = join(root, prefix);
+  const out = new Map<string, string>();
+  const walk = (d: string) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const path = join(d, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else out.set(relative(dir, path), createHash("sha256").update(readFileSync(path)).digest("hex"));
+    }
+  };
+  try {
+    walk(dir);
+  } catch {
+    // no prefix: nothing stored
+  }
+  return out;
 }

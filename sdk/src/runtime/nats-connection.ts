@@ -36,7 +36,7 @@ export function natsConnectOptions(url: string): NatsCredentialOptions {
   return options;
 }
 
-/** The URL with its credentials masked, for logs and start-up lines. */
-export function redactNatsUrl(url: string): string {
+/** A server URL (or a comma-separated list) with its user and password masked, for logs and errors. */
+export function redactUrl(url: string): string {
   return url.replace(/\/\/[^@/,]*@/g, "//***@");
 }

@@ -10,7 +10,7 @@ import { InitPluginError, initPlugin, nextSteps } from "../cli/plugin-init.ts";
 import { PluginLoadError } from "../errors.ts";
 import type { ExporterClass } from "../exporter.ts";
 import { validateManifest } from "../manifest.ts";
-import { natsConnectOptions, PLUGIN_INBOX_PREFIX, redactNatsUrl } from "./nats-connection.ts";
+import { natsConnectOptions, PLUGIN_INBOX_PREFIX, redactUrl } from "./nats-connection.ts";
 import { startWorker } from "./worker.ts";
 
 const USAGE = `usage: labelport-plugin run <package-or-path>
@@ -116,7 +116,7 @@ function commonJsAdvice(file: string): string {
 
 /** Connects as the plugin user; a refused connection or credentials say which server and what to do. */
 async function connectToNats(natsUrl: string, name: string): Promise<NatsConnection> {
-  const shown = redactNatsUrl(natsUrl);
+  const shown = redactUrl(natsUrl);
   try {
     return await connect({
       ...natsConnectOptions(natsUrl),

@@ -2,9 +2,9 @@
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { healthV1 } from "@labelport/sdk/grpc-contracts";
-import { natsConnectOptions, redactNatsUrl } from "@labelport/sdk/runtime";
+import { natsConnectOptions, redactUrl } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
-import { authInterceptor, createAuthenticator } from "./auth.ts";
+import { createAuthenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
 import { startConsole } from "./console.ts";
 import type { Context, FeatureModule } from "./context.ts";
@@ -33,12 +33,12 @@ export interface Orchestrator {
 export async function startOrchestrator(config: Config, log: Logger): Promise<Orchestrator> {
   const [database, nats] = await Promise.all([
     connectDatabase(config.MONGODB_URL, config.MONGODB_DB).catch((err: Error) => {
-      throw new Error(`cannot reach MongoDB at ${redact(config.MONGODB_URL)}: ${err.message}`);
+      throw new Error(`cannot reach MongoDB at ${redactUrl(config.MONGODB_URL)}: ${err.message}`);
     }),
     // NATS_URL may carry the orchestrator's NATS user: nats://user:password@host:port.
     connect({ ...natsConnectOptions(config.NATS_URL), maxReconnectAttempts: -1, name: "labelport-orchestrator" }).catch(
       (err: Error) => {
-        throw new Error(`cannot reach NATS at ${redactNatsUrl(config.NATS_URL)}: ${err.message}`);
+        throw new Error(`cannot reach NATS at ${redactUrl(config.NATS_URL)}: ${err.message}`);
       },
     ),
   ]);
@@ -87,7 +87,6 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     auth,
     log,
     readMaxBytes: config.RPC_MAX_MESSAGE_BYTES,
-    interceptors: [authInterceptor(auth)],
     routes: (router: ConnectRouter) => {
       for (const feature of modules) feature.register(router, rest);
     },
@@ -149,8 +148,4 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
 
 function isLoopback(host: string): boolean {
   return host === "localhost" || host === "::1" || host.startsWith("127.");
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//***@");
 }

@@ -1,4 +1,5 @@
 // Orchestrator configuration from the environment, validated once at start-up.
+import { redactUrl } from "@labelport/sdk/runtime";
 import { z } from "zod";
 
 const port = z.coerce.number().int().min(0).max(65535);
@@ -128,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const variable = issue?.path.join(".") ?? "?";
   const value = env[variable];
   // Secrets never reach the screen: keys and secrets whole, a URL's user and password.
-  const safe = /KEYS|SECRET/.test(variable) ? "***" : value?.replace(/\/\/[^@/]*@/, "//***@");
+  const safe = /KEYS|SECRET/.test(variable) ? "***" : value && redactUrl(value);
   const shown = value === undefined ? "unset" : `got ${JSON.stringify(safe)}`;
   throw new ConfigError(`invalid configuration: ${variable}: ${issue?.message ?? "invalid"} (${shown})`);
 }

@@ -109,26 +109,18 @@ function notFound(errorMessage: string): ReflectionAnswer {
 /** Serves both reflection versions; `services` are all the services on this port, these included. */
 export function registerGrpcReflection(router: ConnectRouter, services: DescService[]): void {
   const index = new DescriptorIndex([...services, reflectionV1.ServerReflection, reflectionV1alpha.ServerReflection]);
-  router.service(reflectionV1.ServerReflection, {
-    async *serverReflectionInfo(requests) {
-      for await (const request of requests) {
-        yield {
-          validHost: request.host,
-          originalRequest: request,
-          messageResponse: index.answer(request.messageRequest),
-        };
-      }
-    },
-  });
-  router.service(reflectionV1alpha.ServerReflection, {
-    async *serverReflectionInfo(requests) {
-      for await (const request of requests) {
-        yield {
-          validHost: request.host,
-          originalRequest: request,
-          messageResponse: index.answer(request.messageRequest),
-        };
-      }
-    },
-  });
+  // The two versions' messages have the same fields, so one handler serves both.
+  async function* serverReflectionInfo(
+    requests: AsyncIterable<{ host: string; messageRequest: ReflectionQuery }>,
+  ): AsyncGenerator<{ validHost: string; originalRequest: object; messageResponse: ReflectionAnswer }> {
+    for await (const request of requests) {
+      yield {
+        validHost: request.host,
+        originalRequest: request,
+        messageResponse: index.answer(request.messageRequest),
+      };
+    }
+  }
+  router.service(reflectionV1.ServerReflection, { serverReflectionInfo });
+  router.service(reflectionV1alpha.ServerReflection, { serverReflectionInfo });
 }

@@ -17,7 +17,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
-import { type Authenticator, requiredRoleOf } from "./auth.ts";
+import { type Authenticator, type Principal, principalContext, requiredRoleOf } from "./auth.ts";
 import { invalidArgument, toConnectError } from "./errors.ts";
 import { rpcProtocolOf, sendUnimplemented, unimplementedMessage } from "./grpc-unimplemented.ts";
 import type { Logger } from "./logger.ts";
@@ -32,10 +32,9 @@ export interface RpcHandlerOptions {
   log: Logger;
   /** Largest message, before and after decompression. */
   readMaxBytes: number;
-  interceptors: NonNullable<ConnectRouterOptions["interceptors"]>;
   routes(router: ConnectRouter): void;
   /**
-   * Services anyone may call, without an API key or interceptors (health, reflection); they are
+   * Services anyone may call, without an API key (health, reflection); they are
    * told the services `routes` registered.
    */
   publicRoutes(router: ConnectRouter, services: DescService[]): void;
@@ -49,7 +48,7 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     acceptCompression: [compressionGzip, compressionBrotli],
     compressMinBytes: COMPRESS_MIN_BYTES,
   };
-  const router = createConnectRouter({ ...routerOptions, interceptors: options.interceptors });
+  const router = createConnectRouter(routerOptions);
   options.routes(router);
   const publicRouter = createConnectRouter(routerOptions);
   options.publicRoutes(publicRouter, [...new Set(router.handlers.map((h) => h.service))]);
@@ -69,16 +68,18 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       return;
     }
     let refusal: ConnectError | undefined;
+    let principal: Principal | undefined;
     try {
       if (!isPublic.has(handler)) {
-        options.auth.authorize(req.headers, requiredRoleOf(handler.method.name), handler.method.name);
+        principal = options.auth.authorize(req.headers, requiredRoleOf(handler.method.name), handler.method.name);
       }
     } catch (err) {
       refusal = toConnectError(err);
     }
     let request: ReturnType<typeof universalRequestFromNodeRequest>;
     try {
-      request = universalRequestFromNodeRequest(req, res, undefined, undefined);
+      // The caller is known from the headers already: handlers read it from their context.
+      request = universalRequestFromNodeRequest(req, res, undefined, principal && principalContext(principal));
     } catch (err) {
       sendError(res, invalidArgument(toConnectError(err).rawMessage));
       return;

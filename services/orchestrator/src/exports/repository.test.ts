@@ -7,7 +7,13 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { type JobEvent, JobEventSchema } from "@labelport/sdk/contracts";
 import { type Db, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { createExportRepository, type ExportDoc, type ExportRepository, type JobStatus } from "./repository.ts";
+import {
+  createExportRepository,
+  type ExportDoc,
+  type ExportRepository,
+  type JobStatus,
+  queuedExportDoc,
+} from "./repository.ts";
 
 let client: MongoClient;
 let db: Db;
@@ -31,33 +37,25 @@ const TTL_DAYS = 7;
 async function queuedJob(fields: Partial<ExportDoc> = {}): Promise<string> {
   const id = randomUUID();
   await repo.insert({
-    _id: id,
-    name: `export ${id}`,
-    description: "",
-    datasetId: "d",
-    datasetName: "dataset",
-    format: "jsonl",
-    filter: {},
-    storage: "local",
-    path: `exports/${id}`,
-    saveOriginalFile: true,
-    options: {},
-    status: "queued",
-    progress: { processedItems: 0, totalItems: 0, processedAnnotations: 0 },
-    errorMessage: "",
-    counts: { itemCount: 0, annotationCount: 0, fileCount: 0 },
-    fileSize: 0,
-    artifacts: [],
-    manifestKey: "",
-    formatNotes: [],
-    pluginName: "",
-    pluginVersion: "",
-    attempts: 0,
-    eventSequence: 0,
-    createdBy: "test",
-    createdAt: created,
-    updatedAt: created,
-    snapshotTime: created,
+    ...queuedExportDoc(
+      {
+        _id: id,
+        name: `export ${id}`,
+        description: "",
+        datasetId: "d",
+        datasetName: "dataset",
+        format: "jsonl",
+        filter: {},
+        storage: "local",
+        path: `exports/${id}`,
+        saveOriginalFile: true,
+        options: {},
+        pluginName: "",
+        pluginVersion: "",
+        createdBy: "test",
+      },
+      created,
+    ),
     ...fields,
   });
   return id;

@@ -52,6 +52,46 @@ export interface ExportDoc {
   snapshotTime: Date;
 }
 
+/** What the caller decides about a new job; everything else starts at zero. */
+export type NewExport = Pick<
+  ExportDoc,
+  | "_id"
+  | "name"
+  | "description"
+  | "datasetId"
+  | "datasetName"
+  | "format"
+  | "filter"
+  | "storage"
+  | "path"
+  | "saveOriginalFile"
+  | "options"
+  | "pluginName"
+  | "pluginVersion"
+  | "createdBy"
+> &
+  Partial<Pick<ExportDoc, "requestId">>;
+
+/** A job as CreateExport stores it: queued, nothing done, snapshot taken at `now`. */
+export function queuedExportDoc(fields: NewExport, now: Date): ExportDoc {
+  return {
+    ...fields,
+    status: "queued",
+    progress: { processedItems: 0, totalItems: 0, processedAnnotations: 0 },
+    errorMessage: "",
+    counts: { itemCount: 0, annotationCount: 0, fileCount: 0 },
+    fileSize: 0,
+    artifacts: [],
+    manifestKey: "",
+    formatNotes: [],
+    attempts: 0,
+    eventSequence: 0,
+    createdAt: now,
+    updatedAt: now,
+    snapshotTime: now,
+  };
+}
+
 const statusToProto: Record<JobStatus, ExportStatus> = {
   queued: ExportStatus.QUEUED,
   running: ExportStatus.RUNNING,

@@ -28,6 +28,7 @@ import {
   type ExportQuery,
   type ExportRepository,
   filterToJson,
+  queuedExportDoc,
   statusFromProto,
   toProto,
 } from "./repository.ts";
@@ -122,36 +123,26 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
         );
       }
       const now = new Date();
-      const doc: ExportDoc = {
-        _id: id,
-        name: request.name || defaultExportName(dataset.name, request.format, id, now),
-        description: request.description,
-        datasetId: dataset._id,
-        datasetName: dataset.name,
-        format: request.format,
-        filter: filterToJson(request.filter),
-        storage,
-        path,
-        saveOriginalFile: request.saveOriginalFile ?? true,
-        options,
-        status: "queued",
-        progress: { processedItems: 0, totalItems: 0, processedAnnotations: 0 },
-        errorMessage: "",
-        counts: { itemCount: 0, annotationCount: 0, fileCount: 0 },
-        fileSize: 0,
-        artifacts: [],
-        manifestKey: "",
-        formatNotes: [],
-        pluginName: plugin.name,
-        pluginVersion: plugin.version,
-        attempts: 0,
-        eventSequence: 0,
-        ...(request.requestId ? { requestId: request.requestId } : {}),
-        createdBy: principal.name,
-        createdAt: now,
-        updatedAt: now,
-        snapshotTime: now,
-      };
+      const doc = queuedExportDoc(
+        {
+          _id: id,
+          name: request.name || defaultExportName(dataset.name, request.format, id, now),
+          description: request.description,
+          datasetId: dataset._id,
+          datasetName: dataset.name,
+          format: request.format,
+          filter: filterToJson(request.filter),
+          storage,
+          path,
+          saveOriginalFile: request.saveOriginalFile ?? true,
+          options,
+          pluginName: plugin.name,
+          pluginVersion: plugin.version,
+          ...(request.requestId ? { requestId: request.requestId } : {}),
+          createdBy: principal.name,
+        },
+        now,
+      );
       try {
         await repo.insert(doc);
       } catch (err) {

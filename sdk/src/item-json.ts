@@ -12,7 +12,7 @@ export function itemFromJson(json: JsonValue): Item {
   return fromJson(ItemSchema, json);
 }
 
-export type AnnotationTypeName = "bbox" | "polygon" | "polyline" | "keypoints" | "classification" | "track";
+export type AnnotationTypeName = "bbox" | "polygon" | "polyline" | "keypoints" | "classification" | "track" | "mask";
 
 const typeNames: Record<AnnotationType, AnnotationTypeName | ""> = {
   [AnnotationType.UNSPECIFIED]: "",
@@ -22,6 +22,7 @@ const typeNames: Record<AnnotationType, AnnotationTypeName | ""> = {
   [AnnotationType.KEYPOINTS]: "keypoints",
   [AnnotationType.CLASSIFICATION]: "classification",
   [AnnotationType.TRACK]: "track",
+  [AnnotationType.MASK]: "mask",
 };
 
 /** The annotation's type; when unset, inferred from its geometry (none means classification). */
@@ -33,6 +34,7 @@ export function annotationTypeName(annotation: Annotation): AnnotationTypeName {
     case "polygon":
     case "polyline":
     case "keypoints":
+    case "mask":
       return annotation.geometry.case;
     case "boxSequence":
       return "track";

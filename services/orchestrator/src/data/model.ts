@@ -33,7 +33,7 @@ export interface DatasetDoc {
 
 export type ItemKindName = "image" | "video" | "record";
 export type ItemStatusName = "draft" | "in_review" | "approved" | "rejected";
-export type AnnotationTypeName = "bbox" | "polygon" | "polyline" | "keypoints" | "classification" | "track";
+export type AnnotationTypeName = "bbox" | "polygon" | "polyline" | "keypoints" | "classification" | "track" | "mask";
 
 export interface MediaDoc {
   uri?: string;
@@ -181,6 +181,7 @@ export const annotationTypeName: Record<AnnotationType, AnnotationTypeName | und
   [AnnotationType.KEYPOINTS]: "keypoints",
   [AnnotationType.CLASSIFICATION]: "classification",
   [AnnotationType.TRACK]: "track",
+  [AnnotationType.MASK]: "mask",
 };
 
 export const annotationTypeOf = invert<AnnotationType, AnnotationTypeName>(annotationTypeName);

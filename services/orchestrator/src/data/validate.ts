@@ -113,6 +113,8 @@ function geometryType(geometry: Annotation["geometry"]): AnnotationTypeName {
       return "keypoints";
     case "boxSequence":
       return "track";
+    case "mask":
+      return "mask";
     default:
       return "classification";
   }
@@ -124,6 +126,7 @@ const geometryCaseOf: Record<AnnotationTypeName, Annotation["geometry"]["case"]>
   polyline: "polyline",
   keypoints: "keypoints",
   track: "boxSequence",
+  mask: "mask",
   classification: undefined,
 };
 

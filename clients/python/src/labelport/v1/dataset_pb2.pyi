@@ -35,6 +35,7 @@ class AnnotationType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ANNOTATION_TYPE_KEYPOINTS: _ClassVar[AnnotationType]
     ANNOTATION_TYPE_CLASSIFICATION: _ClassVar[AnnotationType]
     ANNOTATION_TYPE_TRACK: _ClassVar[AnnotationType]
+    ANNOTATION_TYPE_MASK: _ClassVar[AnnotationType]
 ITEM_KIND_UNSPECIFIED: ItemKind
 ITEM_KIND_IMAGE: ItemKind
 ITEM_KIND_VIDEO: ItemKind
@@ -51,6 +52,7 @@ ANNOTATION_TYPE_POLYLINE: AnnotationType
 ANNOTATION_TYPE_KEYPOINTS: AnnotationType
 ANNOTATION_TYPE_CLASSIFICATION: AnnotationType
 ANNOTATION_TYPE_TRACK: AnnotationType
+ANNOTATION_TYPE_MASK: AnnotationType
 
 class Category(_message.Message):
     __slots__ = ("id", "name", "supercategory", "keypoints", "skeleton")
@@ -200,6 +202,16 @@ class BoundingBoxSequence(_message.Message):
     boxes: _containers.RepeatedCompositeFieldContainer[SequenceBox]
     def __init__(self, interpolation_mode: _Optional[str] = ..., boxes: _Optional[_Iterable[_Union[SequenceBox, _Mapping]]] = ...) -> None: ...
 
+class Mask(_message.Message):
+    __slots__ = ("width", "height", "counts")
+    WIDTH_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    width: int
+    height: int
+    counts: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., counts: _Optional[_Iterable[int]] = ...) -> None: ...
+
 class TypeAssignment(_message.Message):
     __slots__ = ("type_id", "type_name")
     TYPE_ID_FIELD_NUMBER: _ClassVar[int]
@@ -217,7 +229,7 @@ class ObjectLink(_message.Message):
     def __init__(self, object_id: _Optional[str] = ..., object_type: _Optional[str] = ...) -> None: ...
 
 class Annotation(_message.Message):
-    __slots__ = ("id", "dataset_id", "item_id", "persona_id", "type", "category_id", "attributes", "bbox", "polygon", "polyline", "keypoints", "box_sequence", "type_assignment", "object_link", "removed", "create_time", "update_time")
+    __slots__ = ("id", "dataset_id", "item_id", "persona_id", "type", "category_id", "attributes", "bbox", "polygon", "polyline", "keypoints", "box_sequence", "mask", "type_assignment", "object_link", "removed", "create_time", "update_time")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -230,6 +242,7 @@ class Annotation(_message.Message):
     POLYLINE_FIELD_NUMBER: _ClassVar[int]
     KEYPOINTS_FIELD_NUMBER: _ClassVar[int]
     BOX_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    MASK_FIELD_NUMBER: _ClassVar[int]
     TYPE_ASSIGNMENT_FIELD_NUMBER: _ClassVar[int]
     OBJECT_LINK_FIELD_NUMBER: _ClassVar[int]
     REMOVED_FIELD_NUMBER: _ClassVar[int]
@@ -247,12 +260,21 @@ class Annotation(_message.Message):
     polyline: PointList
     keypoints: KeypointList
     box_sequence: BoundingBoxSequence
+    mask: Mask
     type_assignment: TypeAssignment
     object_link: ObjectLink
     removed: bool
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., persona_id: _Optional[str] = ..., type: _Optional[_Union[AnnotationType, str]] = ..., category_id: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., bbox: _Optional[_Union[BoundingBox, _Mapping]] = ..., polygon: _Optional[_Union[PointList, _Mapping]] = ..., polyline: _Optional[_Union[PointList, _Mapping]] = ..., keypoints: _Optional[_Union[KeypointList, _Mapping]] = ..., box_sequence: _Optional[_Union[BoundingBoxSequence, _Mapping]] = ..., type_assignment: _Optional[_Union[TypeAssignment, _Mapping]] = ..., object_link: _Optional[_Union[ObjectLink, _Mapping]] = ..., removed: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., persona_id: _Optional[str] = ..., type: _Optional[_Union[AnnotationType, str]] = ..., category_id: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., bbox: _Optional[_Union[BoundingBox, _Mapping]] = ..., polygon: _Optional[_Union[PointList, _Mapping]] = ..., polyline: _Optional[_Union[PointList, _Mapping]] = ..., keypoints: _Optional[_Union[KeypointList, _Mapping]] = ..., box_sequence: _Optional[_Union[BoundingBoxSequence, _Mapping]] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., type_assignment: _Optional[_Union[TypeAssignment, _Mapping]] = ..., object_link: _Optional[_Union[ObjectLink, _Mapping]] = ..., removed: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DropCount(_message.Message):
+    __slots__ = ("reason", "count")
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    count: int
+    def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ItemFilter(_message.Message):
     __slots__ = ("statuses", "all_statuses", "splits", "tags", "category_ids", "annotation_types", "persona_ids", "item_ids", "updated_after", "updated_before", "include_removed", "link_kinds")

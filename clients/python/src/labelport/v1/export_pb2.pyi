@@ -50,14 +50,20 @@ class Artifact(_message.Message):
     def __init__(self, key: _Optional[str] = ..., size: _Optional[int] = ..., sha256: _Optional[str] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class ExportCounts(_message.Message):
-    __slots__ = ("item_count", "annotation_count", "file_count")
+    __slots__ = ("item_count", "annotation_count", "file_count", "received_annotations", "dropped", "changed")
     ITEM_COUNT_FIELD_NUMBER: _ClassVar[int]
     ANNOTATION_COUNT_FIELD_NUMBER: _ClassVar[int]
     FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
     item_count: int
     annotation_count: int
     file_count: int
-    def __init__(self, item_count: _Optional[int] = ..., annotation_count: _Optional[int] = ..., file_count: _Optional[int] = ...) -> None: ...
+    received_annotations: int
+    dropped: _containers.RepeatedCompositeFieldContainer[_dataset_pb2.DropCount]
+    changed: _containers.RepeatedCompositeFieldContainer[_dataset_pb2.DropCount]
+    def __init__(self, item_count: _Optional[int] = ..., annotation_count: _Optional[int] = ..., file_count: _Optional[int] = ..., received_annotations: _Optional[int] = ..., dropped: _Optional[_Iterable[_Union[_dataset_pb2.DropCount, _Mapping]]] = ..., changed: _Optional[_Iterable[_Union[_dataset_pb2.DropCount, _Mapping]]] = ...) -> None: ...
 
 class Export(_message.Message):
     __slots__ = ("id", "name", "description", "dataset_id", "dataset_name", "format", "filter", "storage", "path", "save_original_file", "options", "status", "progress", "error_message", "counts", "file_size", "artifacts", "manifest_key", "plugin_name", "plugin_version", "attempts", "request_id", "created_by", "create_time", "start_time", "complete_time", "expire_time", "format_notes")

@@ -22,54 +22,58 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from labelport.v1 import dataset_pb2 as labelport_dot_v1_dot_dataset__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelport/v1/import_service.proto\x12\x0clabelport.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\x02\n\rImportOptions\x12\x31\n\rduplicate_ids\x18\x01 \x01(\x0e\x32\x1a.labelport.v1.DuplicateIds\x12;\n\x12overlapping_frames\x18\x02 \x01(\x0e\x32\x1f.labelport.v1.OverlappingFrames\x12?\n\x14missing_dependencies\x18\x03 \x01(\x0e\x32!.labelport.v1.MissingDependencies\x12\x18\n\x0bstrict_mode\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\x11require_keyframes\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12\x13\n\x06\x61tomic\x18\x06 \x01(\x08H\x02\x88\x01\x01\x42\x0e\n\x0c_strict_modeB\x14\n\x12_require_keyframesB\t\n\x07_atomic\"r\n\x0bImportStart\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12,\n\x07options\x18\x04 \x01(\x0b\x32\x1b.labelport.v1.ImportOptions\"T\n\rImportRequest\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.labelport.v1.ImportStartH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"[\n\x14PreviewImportRequest\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.labelport.v1.ImportStartH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"n\n\x0cImportCounts\x12\x13\n\x0b\x61nnotations\x18\x01 \x01(\x04\x12\x17\n\x0ftotal_keyframes\x18\x02 \x01(\x04\x12!\n\x19single_keyframe_sequences\x18\x03 \x01(\x04\x12\r\n\x05items\x18\x04 \x01(\x04\"\xa4\x01\n\rImportSummary\x12\x13\n\x0btotal_lines\x18\x01 \x01(\x04\x12\x17\n\x0fprocessed_lines\x18\x02 \x01(\x04\x12\x32\n\x0eimported_items\x18\x03 \x01(\x0b\x32\x1a.labelport.v1.ImportCounts\x12\x31\n\rskipped_items\x18\x04 \x01(\x0b\x32\x1a.labelport.v1.ImportCounts\"`\n\x0bImportIssue\x12\x0c\n\x04line\x18\x01 \x01(\r\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x15\n\rannotation_id\x18\x05 \x01(\t\"t\n\x0eImportConflict\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x15\n\rannotation_id\x18\x02 \x01(\t\x12\x1e\n\x16\x65xisting_annotation_id\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\r\"\xeb\x01\n\x0eImportResponse\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12,\n\x07summary\x18\x03 \x01(\x0b\x32\x1b.labelport.v1.ImportSummary\x12+\n\x08warnings\x18\x04 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12)\n\x06\x65rrors\x18\x05 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12/\n\tconflicts\x18\x06 \x03(\x0b\x32\x1c.labelport.v1.ImportConflict\"\xcc\x01\n\x15PreviewImportResponse\x12*\n\x06\x63ounts\x18\x01 \x01(\x0b\x32\x1a.labelport.v1.ImportCounts\x12/\n\tconflicts\x18\x02 \x03(\x0b\x32\x1c.labelport.v1.ImportConflict\x12+\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12)\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\"\x91\x04\n\x0cImportRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x11\n\tfile_size\x18\x04 \x01(\x04\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12,\n\x07options\x18\x06 \x01(\x0b\x32\x1b.labelport.v1.ImportOptions\x12*\n\x06status\x18\x07 \x01(\x0e\x32\x1a.labelport.v1.ImportStatus\x12\x0f\n\x07success\x18\x08 \x01(\x08\x12\x16\n\x0eitems_imported\x18\t \x01(\x04\x12\x15\n\ritems_skipped\x18\n \x01(\x04\x12\r\n\x05\x61\x63tor\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08warnings\x18\x0f \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12)\n\x06\x65rrors\x18\x10 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12/\n\tconflicts\x18\x11 \x03(\x0b\x32\x1c.labelport.v1.ImportConflict\"G\n\x12ListImportsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\r\x12\x12\n\ndataset_id\x18\x03 \x01(\t\"Q\n\x13ListImportsResponse\x12+\n\x07imports\x18\x01 \x03(\x0b\x32\x1a.labelport.v1.ImportRecord\x12\r\n\x05total\x18\x02 \x01(\x04\"%\n\x10GetImportRequest\x12\x11\n\timport_id\x18\x01 \x01(\t\"?\n\x11GetImportResponse\x12*\n\x06import\x18\x01 \x01(\x0b\x32\x1a.labelport.v1.ImportRecord*\x93\x01\n\x0c\x44uplicateIds\x12\x1d\n\x19\x44UPLICATE_IDS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44UPLICATE_IDS_SKIP\x10\x01\x12\x1b\n\x17\x44UPLICATE_IDS_OVERWRITE\x10\x02\x12\x17\n\x13\x44UPLICATE_IDS_MERGE\x10\x03\x12\x16\n\x12\x44UPLICATE_IDS_FAIL\x10\x04*\xb1\x01\n\x11OverlappingFrames\x12\"\n\x1eOVERLAPPING_FRAMES_UNSPECIFIED\x10\x00\x12\x1b\n\x17OVERLAPPING_FRAMES_SKIP\x10\x01\x12\x1c\n\x18OVERLAPPING_FRAMES_MERGE\x10\x02\x12 \n\x1cOVERLAPPING_FRAMES_OVERWRITE\x10\x03\x12\x1b\n\x17OVERLAPPING_FRAMES_FAIL\x10\x04*\x9a\x01\n\x13MissingDependencies\x12$\n MISSING_DEPENDENCIES_UNSPECIFIED\x10\x00\x12\x1d\n\x19MISSING_DEPENDENCIES_SKIP\x10\x01\x12\x1f\n\x1bMISSING_DEPENDENCIES_CREATE\x10\x02\x12\x1d\n\x19MISSING_DEPENDENCIES_FAIL\x10\x03*\x9e\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15IMPORT_STATUS_RUNNING\x10\x01\x12\x1b\n\x17IMPORT_STATUS_COMPLETED\x10\x02\x12\x18\n\x14IMPORT_STATUS_FAILED\x10\x03\x12\x1d\n\x19IMPORT_STATUS_ROLLED_BACK\x10\x04\x32\xd4\x02\n\rImportService\x12\x45\n\x06Import\x12\x1b.labelport.v1.ImportRequest\x1a\x1c.labelport.v1.ImportResponse(\x01\x12Z\n\rPreviewImport\x12\".labelport.v1.PreviewImportRequest\x1a#.labelport.v1.PreviewImportResponse(\x01\x12R\n\x0bListImports\x12 .labelport.v1.ListImportsRequest\x1a!.labelport.v1.ListImportsResponse\x12L\n\tGetImport\x12\x1e.labelport.v1.GetImportRequest\x1a\x1f.labelport.v1.GetImportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelport/v1/import_service.proto\x12\x0clabelport.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\"\xc0\x02\n\rImportOptions\x12\x31\n\rduplicate_ids\x18\x01 \x01(\x0e\x32\x1a.labelport.v1.DuplicateIds\x12;\n\x12overlapping_frames\x18\x02 \x01(\x0e\x32\x1f.labelport.v1.OverlappingFrames\x12?\n\x14missing_dependencies\x18\x03 \x01(\x0e\x32!.labelport.v1.MissingDependencies\x12\x18\n\x0bstrict_mode\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x1e\n\x11require_keyframes\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12\x13\n\x06\x61tomic\x18\x06 \x01(\x08H\x02\x88\x01\x01\x42\x0e\n\x0c_strict_modeB\x14\n\x12_require_keyframesB\t\n\x07_atomic\"\xa5\x01\n\x0bImportStart\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12,\n\x07options\x18\x04 \x01(\x0b\x32\x1b.labelport.v1.ImportOptions\x12\x31\n\x10importer_options\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"T\n\rImportRequest\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.labelport.v1.ImportStartH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"[\n\x14PreviewImportRequest\x12*\n\x05start\x18\x01 \x01(\x0b\x32\x19.labelport.v1.ImportStartH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"n\n\x0cImportCounts\x12\x13\n\x0b\x61nnotations\x18\x01 \x01(\x04\x12\x17\n\x0ftotal_keyframes\x18\x02 \x01(\x04\x12!\n\x19single_keyframe_sequences\x18\x03 \x01(\x04\x12\r\n\x05items\x18\x04 \x01(\x04\"\xa4\x01\n\rImportSummary\x12\x13\n\x0btotal_lines\x18\x01 \x01(\x04\x12\x17\n\x0fprocessed_lines\x18\x02 \x01(\x04\x12\x32\n\x0eimported_items\x18\x03 \x01(\x0b\x32\x1a.labelport.v1.ImportCounts\x12\x31\n\rskipped_items\x18\x04 \x01(\x0b\x32\x1a.labelport.v1.ImportCounts\"`\n\x0bImportIssue\x12\x0c\n\x04line\x18\x01 \x01(\r\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\r\n\x05\x66ield\x18\x04 \x01(\t\x12\x15\n\rannotation_id\x18\x05 \x01(\t\"t\n\x0eImportConflict\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x15\n\rannotation_id\x18\x02 \x01(\t\x12\x1e\n\x16\x65xisting_annotation_id\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12\x0c\n\x04line\x18\x05 \x01(\r\"\xc9\x01\n\x14\x41nnotationAccounting\x12\x10\n\x08received\x18\x01 \x01(\x04\x12\x0f\n\x07written\x18\x02 \x01(\x04\x12\x0e\n\x06merged\x18\x03 \x01(\x04\x12\x0f\n\x07skipped\x18\x04 \x01(\x04\x12\x0f\n\x07\x64ropped\x18\x05 \x01(\x04\x12\x32\n\x11\x64ropped_by_reason\x18\x06 \x03(\x0b\x32\x17.labelport.v1.DropCount\x12(\n\x07\x63hanged\x18\x07 \x03(\x0b\x32\x17.labelport.v1.DropCount\"\xc3\x02\n\x0eImportResponse\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x0f\n\x07success\x18\x02 \x01(\x08\x12,\n\x07summary\x18\x03 \x01(\x0b\x32\x1b.labelport.v1.ImportSummary\x12+\n\x08warnings\x18\x04 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12)\n\x06\x65rrors\x18\x05 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12/\n\tconflicts\x18\x06 \x03(\x0b\x32\x1c.labelport.v1.ImportConflict\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x37\n\x0b\x61nnotations\x18\x08 \x01(\x0b\x32\".labelport.v1.AnnotationAccounting\x12\r\n\x05notes\x18\t \x03(\t\"\xa4\x02\n\x15PreviewImportResponse\x12*\n\x06\x63ounts\x18\x01 \x01(\x0b\x32\x1a.labelport.v1.ImportCounts\x12/\n\tconflicts\x18\x02 \x03(\x0b\x32\x1c.labelport.v1.ImportConflict\x12+\n\x08warnings\x18\x03 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12)\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x37\n\x0b\x61nnotations\x18\x06 \x01(\x0b\x32\".labelport.v1.AnnotationAccounting\x12\r\n\x05notes\x18\x07 \x03(\t\"\xfa\x04\n\x0cImportRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x12\n\ndataset_id\x18\x02 \x01(\t\x12\x11\n\tfile_name\x18\x03 \x01(\t\x12\x11\n\tfile_size\x18\x04 \x01(\x04\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12,\n\x07options\x18\x06 \x01(\x0b\x32\x1b.labelport.v1.ImportOptions\x12*\n\x06status\x18\x07 \x01(\x0e\x32\x1a.labelport.v1.ImportStatus\x12\x0f\n\x07success\x18\x08 \x01(\x08\x12\x16\n\x0eitems_imported\x18\t \x01(\x04\x12\x15\n\ritems_skipped\x18\n \x01(\x04\x12\r\n\x05\x61\x63tor\x18\x0b \x01(\t\x12\x15\n\rerror_message\x18\x0c \x01(\t\x12/\n\x0b\x63reate_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\rcomplete_time\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x08warnings\x18\x0f \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12)\n\x06\x65rrors\x18\x10 \x03(\x0b\x32\x19.labelport.v1.ImportIssue\x12/\n\tconflicts\x18\x11 \x03(\x0b\x32\x1c.labelport.v1.ImportConflict\x12\x0f\n\x07outcome\x18\x12 \x01(\t\x12\x37\n\x0b\x61nnotations\x18\x13 \x01(\x0b\x32\".labelport.v1.AnnotationAccounting\x12\x0e\n\x06\x66ormat\x18\x14 \x01(\t\x12\r\n\x05notes\x18\x15 \x03(\t\"G\n\x12ListImportsRequest\x12\r\n\x05limit\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\r\x12\x12\n\ndataset_id\x18\x03 \x01(\t\"Q\n\x13ListImportsResponse\x12+\n\x07imports\x18\x01 \x03(\x0b\x32\x1a.labelport.v1.ImportRecord\x12\r\n\x05total\x18\x02 \x01(\x04\"%\n\x10GetImportRequest\x12\x11\n\timport_id\x18\x01 \x01(\t\"?\n\x11GetImportResponse\x12*\n\x06import\x18\x01 \x01(\x0b\x32\x1a.labelport.v1.ImportRecord*\x93\x01\n\x0c\x44uplicateIds\x12\x1d\n\x19\x44UPLICATE_IDS_UNSPECIFIED\x10\x00\x12\x16\n\x12\x44UPLICATE_IDS_SKIP\x10\x01\x12\x1b\n\x17\x44UPLICATE_IDS_OVERWRITE\x10\x02\x12\x17\n\x13\x44UPLICATE_IDS_MERGE\x10\x03\x12\x16\n\x12\x44UPLICATE_IDS_FAIL\x10\x04*\xb1\x01\n\x11OverlappingFrames\x12\"\n\x1eOVERLAPPING_FRAMES_UNSPECIFIED\x10\x00\x12\x1b\n\x17OVERLAPPING_FRAMES_SKIP\x10\x01\x12\x1c\n\x18OVERLAPPING_FRAMES_MERGE\x10\x02\x12 \n\x1cOVERLAPPING_FRAMES_OVERWRITE\x10\x03\x12\x1b\n\x17OVERLAPPING_FRAMES_FAIL\x10\x04*\x9a\x01\n\x13MissingDependencies\x12$\n MISSING_DEPENDENCIES_UNSPECIFIED\x10\x00\x12\x1d\n\x19MISSING_DEPENDENCIES_SKIP\x10\x01\x12\x1f\n\x1bMISSING_DEPENDENCIES_CREATE\x10\x02\x12\x1d\n\x19MISSING_DEPENDENCIES_FAIL\x10\x03*\x9e\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15IMPORT_STATUS_RUNNING\x10\x01\x12\x1b\n\x17IMPORT_STATUS_COMPLETED\x10\x02\x12\x18\n\x14IMPORT_STATUS_FAILED\x10\x03\x12\x1d\n\x19IMPORT_STATUS_ROLLED_BACK\x10\x04\x32\xd4\x02\n\rImportService\x12\x45\n\x06Import\x12\x1b.labelport.v1.ImportRequest\x1a\x1c.labelport.v1.ImportResponse(\x01\x12Z\n\rPreviewImport\x12\".labelport.v1.PreviewImportRequest\x1a#.labelport.v1.PreviewImportResponse(\x01\x12R\n\x0bListImports\x12 .labelport.v1.ListImportsRequest\x1a!.labelport.v1.ListImportsResponse\x12L\n\tGetImport\x12\x1e.labelport.v1.GetImportRequest\x1a\x1f.labelport.v1.GetImportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelport.v1.import_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DUPLICATEIDS']._serialized_start=2435
-  _globals['_DUPLICATEIDS']._serialized_end=2582
-  _globals['_OVERLAPPINGFRAMES']._serialized_start=2585
-  _globals['_OVERLAPPINGFRAMES']._serialized_end=2762
-  _globals['_MISSINGDEPENDENCIES']._serialized_start=2765
-  _globals['_MISSINGDEPENDENCIES']._serialized_end=2919
-  _globals['_IMPORTSTATUS']._serialized_start=2922
-  _globals['_IMPORTSTATUS']._serialized_end=3080
-  _globals['_IMPORTOPTIONS']._serialized_start=85
-  _globals['_IMPORTOPTIONS']._serialized_end=405
-  _globals['_IMPORTSTART']._serialized_start=407
-  _globals['_IMPORTSTART']._serialized_end=521
-  _globals['_IMPORTREQUEST']._serialized_start=523
-  _globals['_IMPORTREQUEST']._serialized_end=607
-  _globals['_PREVIEWIMPORTREQUEST']._serialized_start=609
-  _globals['_PREVIEWIMPORTREQUEST']._serialized_end=700
-  _globals['_IMPORTCOUNTS']._serialized_start=702
-  _globals['_IMPORTCOUNTS']._serialized_end=812
-  _globals['_IMPORTSUMMARY']._serialized_start=815
-  _globals['_IMPORTSUMMARY']._serialized_end=979
-  _globals['_IMPORTISSUE']._serialized_start=981
-  _globals['_IMPORTISSUE']._serialized_end=1077
-  _globals['_IMPORTCONFLICT']._serialized_start=1079
-  _globals['_IMPORTCONFLICT']._serialized_end=1195
-  _globals['_IMPORTRESPONSE']._serialized_start=1198
-  _globals['_IMPORTRESPONSE']._serialized_end=1433
-  _globals['_PREVIEWIMPORTRESPONSE']._serialized_start=1436
-  _globals['_PREVIEWIMPORTRESPONSE']._serialized_end=1640
-  _globals['_IMPORTRECORD']._serialized_start=1643
-  _globals['_IMPORTRECORD']._serialized_end=2172
-  _globals['_LISTIMPORTSREQUEST']._serialized_start=2174
-  _globals['_LISTIMPORTSREQUEST']._serialized_end=2245
-  _globals['_LISTIMPORTSRESPONSE']._serialized_start=2247
-  _globals['_LISTIMPORTSRESPONSE']._serialized_end=2328
-  _globals['_GETIMPORTREQUEST']._serialized_start=2330
-  _globals['_GETIMPORTREQUEST']._serialized_end=2367
-  _globals['_GETIMPORTRESPONSE']._serialized_start=2369
-  _globals['_GETIMPORTRESPONSE']._serialized_end=2432
-  _globals['_IMPORTSERVICE']._serialized_start=3083
-  _globals['_IMPORTSERVICE']._serialized_end=3423
+  _globals['_DUPLICATEIDS']._serialized_start=3030
+  _globals['_DUPLICATEIDS']._serialized_end=3177
+  _globals['_OVERLAPPINGFRAMES']._serialized_start=3180
+  _globals['_OVERLAPPINGFRAMES']._serialized_end=3357
+  _globals['_MISSINGDEPENDENCIES']._serialized_start=3360
+  _globals['_MISSINGDEPENDENCIES']._serialized_end=3514
+  _globals['_IMPORTSTATUS']._serialized_start=3517
+  _globals['_IMPORTSTATUS']._serialized_end=3675
+  _globals['_IMPORTOPTIONS']._serialized_start=143
+  _globals['_IMPORTOPTIONS']._serialized_end=463
+  _globals['_IMPORTSTART']._serialized_start=466
+  _globals['_IMPORTSTART']._serialized_end=631
+  _globals['_IMPORTREQUEST']._serialized_start=633
+  _globals['_IMPORTREQUEST']._serialized_end=717
+  _globals['_PREVIEWIMPORTREQUEST']._serialized_start=719
+  _globals['_PREVIEWIMPORTREQUEST']._serialized_end=810
+  _globals['_IMPORTCOUNTS']._serialized_start=812
+  _globals['_IMPORTCOUNTS']._serialized_end=922
+  _globals['_IMPORTSUMMARY']._serialized_start=925
+  _globals['_IMPORTSUMMARY']._serialized_end=1089
+  _globals['_IMPORTISSUE']._serialized_start=1091
+  _globals['_IMPORTISSUE']._serialized_end=1187
+  _globals['_IMPORTCONFLICT']._serialized_start=1189
+  _globals['_IMPORTCONFLICT']._serialized_end=1305
+  _globals['_ANNOTATIONACCOUNTING']._serialized_start=1308
+  _globals['_ANNOTATIONACCOUNTING']._serialized_end=1509
+  _globals['_IMPORTRESPONSE']._serialized_start=1512
+  _globals['_IMPORTRESPONSE']._serialized_end=1835
+  _globals['_PREVIEWIMPORTRESPONSE']._serialized_start=1838
+  _globals['_PREVIEWIMPORTRESPONSE']._serialized_end=2130
+  _globals['_IMPORTRECORD']._serialized_start=2133
+  _globals['_IMPORTRECORD']._serialized_end=2767
+  _globals['_LISTIMPORTSREQUEST']._serialized_start=2769
+  _globals['_LISTIMPORTSREQUEST']._serialized_end=2840
+  _globals['_LISTIMPORTSRESPONSE']._serialized_start=2842
+  _globals['_LISTIMPORTSRESPONSE']._serialized_end=2923
+  _globals['_GETIMPORTREQUEST']._serialized_start=2925
+  _globals['_GETIMPORTREQUEST']._serialized_end=2962
+  _globals['_GETIMPORTRESPONSE']._serialized_start=2964
+  _globals['_GETIMPORTRESPONSE']._serialized_end=3027
+  _globals['_IMPORTSERVICE']._serialized_start=3678
+  _globals['_IMPORTSERVICE']._serialized_end=4018
 # @@protoc_insertion_point(module_scope)

@@ -1,6 +1,8 @@
 import datetime
 
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from labelport.v1 import dataset_pb2 as _dataset_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -77,16 +79,18 @@ class ImportOptions(_message.Message):
     def __init__(self, duplicate_ids: _Optional[_Union[DuplicateIds, str]] = ..., overlapping_frames: _Optional[_Union[OverlappingFrames, str]] = ..., missing_dependencies: _Optional[_Union[MissingDependencies, str]] = ..., strict_mode: _Optional[bool] = ..., require_keyframes: _Optional[bool] = ..., atomic: _Optional[bool] = ...) -> None: ...
 
 class ImportStart(_message.Message):
-    __slots__ = ("dataset_id", "file_name", "format", "options")
+    __slots__ = ("dataset_id", "file_name", "format", "options", "importer_options")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    IMPORTER_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     file_name: str
     format: str
     options: ImportOptions
-    def __init__(self, dataset_id: _Optional[str] = ..., file_name: _Optional[str] = ..., format: _Optional[str] = ..., options: _Optional[_Union[ImportOptions, _Mapping]] = ...) -> None: ...
+    importer_options: _struct_pb2.Struct
+    def __init__(self, dataset_id: _Optional[str] = ..., file_name: _Optional[str] = ..., format: _Optional[str] = ..., options: _Optional[_Union[ImportOptions, _Mapping]] = ..., importer_options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class ImportRequest(_message.Message):
     __slots__ = ("start", "chunk")
@@ -156,36 +160,66 @@ class ImportConflict(_message.Message):
     line: int
     def __init__(self, type: _Optional[str] = ..., annotation_id: _Optional[str] = ..., existing_annotation_id: _Optional[str] = ..., message: _Optional[str] = ..., line: _Optional[int] = ...) -> None: ...
 
+class AnnotationAccounting(_message.Message):
+    __slots__ = ("received", "written", "merged", "skipped", "dropped", "dropped_by_reason", "changed")
+    RECEIVED_FIELD_NUMBER: _ClassVar[int]
+    WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    MERGED_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_BY_REASON_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    received: int
+    written: int
+    merged: int
+    skipped: int
+    dropped: int
+    dropped_by_reason: _containers.RepeatedCompositeFieldContainer[_dataset_pb2.DropCount]
+    changed: _containers.RepeatedCompositeFieldContainer[_dataset_pb2.DropCount]
+    def __init__(self, received: _Optional[int] = ..., written: _Optional[int] = ..., merged: _Optional[int] = ..., skipped: _Optional[int] = ..., dropped: _Optional[int] = ..., dropped_by_reason: _Optional[_Iterable[_Union[_dataset_pb2.DropCount, _Mapping]]] = ..., changed: _Optional[_Iterable[_Union[_dataset_pb2.DropCount, _Mapping]]] = ...) -> None: ...
+
 class ImportResponse(_message.Message):
-    __slots__ = ("import_id", "success", "summary", "warnings", "errors", "conflicts")
+    __slots__ = ("import_id", "success", "summary", "warnings", "errors", "conflicts", "status", "annotations", "notes")
     IMPORT_ID_FIELD_NUMBER: _ClassVar[int]
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     import_id: str
     success: bool
     summary: ImportSummary
     warnings: _containers.RepeatedCompositeFieldContainer[ImportIssue]
     errors: _containers.RepeatedCompositeFieldContainer[ImportIssue]
     conflicts: _containers.RepeatedCompositeFieldContainer[ImportConflict]
-    def __init__(self, import_id: _Optional[str] = ..., success: _Optional[bool] = ..., summary: _Optional[_Union[ImportSummary, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., conflicts: _Optional[_Iterable[_Union[ImportConflict, _Mapping]]] = ...) -> None: ...
+    status: str
+    annotations: AnnotationAccounting
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, import_id: _Optional[str] = ..., success: _Optional[bool] = ..., summary: _Optional[_Union[ImportSummary, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., conflicts: _Optional[_Iterable[_Union[ImportConflict, _Mapping]]] = ..., status: _Optional[str] = ..., annotations: _Optional[_Union[AnnotationAccounting, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PreviewImportResponse(_message.Message):
-    __slots__ = ("counts", "conflicts", "warnings", "errors")
+    __slots__ = ("counts", "conflicts", "warnings", "errors", "status", "annotations", "notes")
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     counts: ImportCounts
     conflicts: _containers.RepeatedCompositeFieldContainer[ImportConflict]
     warnings: _containers.RepeatedCompositeFieldContainer[ImportIssue]
     errors: _containers.RepeatedCompositeFieldContainer[ImportIssue]
-    def __init__(self, counts: _Optional[_Union[ImportCounts, _Mapping]] = ..., conflicts: _Optional[_Iterable[_Union[ImportConflict, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ...) -> None: ...
+    status: str
+    annotations: AnnotationAccounting
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, counts: _Optional[_Union[ImportCounts, _Mapping]] = ..., conflicts: _Optional[_Iterable[_Union[ImportConflict, _Mapping]]] = ..., warnings: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., status: _Optional[str] = ..., annotations: _Optional[_Union[AnnotationAccounting, _Mapping]] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ImportRecord(_message.Message):
-    __slots__ = ("id", "dataset_id", "file_name", "file_size", "sha256", "options", "status", "success", "items_imported", "items_skipped", "actor", "error_message", "create_time", "complete_time", "warnings", "errors", "conflicts")
+    __slots__ = ("id", "dataset_id", "file_name", "file_size", "sha256", "options", "status", "success", "items_imported", "items_skipped", "actor", "error_message", "create_time", "complete_time", "warnings", "errors", "conflicts", "outcome", "annotations", "format", "notes")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILE_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -203,6 +237,10 @@ class ImportRecord(_message.Message):
     WARNINGS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     CONFLICTS_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     dataset_id: str
     file_name: str
@@ -220,7 +258,11 @@ class ImportRecord(_message.Message):
     warnings: _containers.RepeatedCompositeFieldContainer[ImportIssue]
     errors: _containers.RepeatedCompositeFieldContainer[ImportIssue]
     conflicts: _containers.RepeatedCompositeFieldContainer[ImportConflict]
-    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., file_name: _Optional[str] = ..., file_size: _Optional[int] = ..., sha256: _Optional[str] = ..., options: _Optional[_Union[ImportOptions, _Mapping]] = ..., status: _Optional[_Union[ImportStatus, str]] = ..., success: _Optional[bool] = ..., items_imported: _Optional[int] = ..., items_skipped: _Optional[int] = ..., actor: _Optional[str] = ..., error_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., conflicts: _Optional[_Iterable[_Union[ImportConflict, _Mapping]]] = ...) -> None: ...
+    outcome: str
+    annotations: AnnotationAccounting
+    format: str
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., file_name: _Optional[str] = ..., file_size: _Optional[int] = ..., sha256: _Optional[str] = ..., options: _Optional[_Union[ImportOptions, _Mapping]] = ..., status: _Optional[_Union[ImportStatus, str]] = ..., success: _Optional[bool] = ..., items_imported: _Optional[int] = ..., items_skipped: _Optional[int] = ..., actor: _Optional[str] = ..., error_message: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., warnings: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[ImportIssue, _Mapping]]] = ..., conflicts: _Optional[_Iterable[_Union[ImportConflict, _Mapping]]] = ..., outcome: _Optional[str] = ..., annotations: _Optional[_Union[AnnotationAccounting, _Mapping]] = ..., format: _Optional[str] = ..., notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListImportsRequest(_message.Message):
     __slots__ = ("limit", "offset", "dataset_id")

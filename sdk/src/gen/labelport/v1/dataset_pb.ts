@@ -12,7 +12,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file labelport/v1/dataset.proto.
  */
 export const file_labelport_v1_dataset: GenFile = /*@__PURE__*/
-  fileDesc("ChpsYWJlbHBvcnQvdjEvZGF0YXNldC5wcm90bxIMbGFiZWxwb3J0LnYxInwKCENhdGVnb3J5EgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkSFQoNc3VwZXJjYXRlZ29yeRgDIAEoCRIRCglrZXlwb2ludHMYBCADKAkSLAoIc2tlbGV0b24YBSADKAsyGi5sYWJlbHBvcnQudjEuU2tlbGV0b25FZGdlIjoKDFNrZWxldG9uRWRnZRIVCg1mcm9tX2tleXBvaW50GAEgASgNEhMKC3RvX2tleXBvaW50GAIgASgNIsMBCgdEYXRhc2V0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSKgoKY2F0ZWdvcmllcxgEIAMoCzIWLmxhYmVscG9ydC52MS5DYXRlZ29yeRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKaXRlbV9jb3VudBgGIAEoBBIYChBhbm5vdGF0aW9uX2NvdW50GAcgASgEInIKBU1lZGlhEgsKA3VyaRgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEg4KBmZyYW1lcxgFIAEoDRILCgNmcHMYBiABKAESDQoFZGVwdGgYByABKA0ipwMKBEl0ZW0SCgoCaWQYASABKAkSEgoKZGF0YXNldF9pZBgCIAEoCRIkCgRraW5kGAMgASgOMhYubGFiZWxwb3J0LnYxLkl0ZW1LaW5kEigKBnN0YXR1cxgEIAEoDjIYLmxhYmVscG9ydC52MS5JdGVtU3RhdHVzEg0KBXNwbGl0GAUgASgJEiIKBW1lZGlhGAYgASgLMhMubGFiZWxwb3J0LnYxLk1lZGlhEiUKBG1ldGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHRhZ3MYCCADKAkSJQoEZGF0YRgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGAwgASgDEi0KC2Fubm90YXRpb25zGA0gAygLMhgubGFiZWxwb3J0LnYxLkFubm90YXRpb24iQgoLQm91bmRpbmdCb3gSCQoBeBgBIAEoARIJCgF5GAIgASgBEg0KBXdpZHRoGAMgASgBEg4KBmhlaWdodBgEIAEoASIbCglQb2ludExpc3QSDgoGcG9pbnRzGAEgAygBIjQKCEtleXBvaW50EgkKAXgYASABKAESCQoBeRgCIAEoARISCgp2aXNpYmlsaXR5GAMgASgNIjkKDEtleXBvaW50TGlzdBIpCglrZXlwb2ludHMYASADKAsyFi5sYWJlbHBvcnQudjEuS2V5cG9pbnQifgoLU2VxdWVuY2VCb3gSFAoMZnJhbWVfbnVtYmVyGAEgASgNEgkKAXgYAiABKAESCQoBeRgDIAEoARINCgV3aWR0aBgEIAEoARIOCgZoZWlnaHQYBSABKAESEwoLaXNfa2V5ZnJhbWUYBiABKAgSDwoHdmlzaWJsZRgHIAEoCCJbChNCb3VuZGluZ0JveFNlcXVlbmNlEhoKEmludGVycG9sYXRpb25fbW9kZRgBIAEoCRIoCgVib3hlcxgCIAMoCzIZLmxhYmVscG9ydC52MS5TZXF1ZW5jZUJveCI0Cg5UeXBlQXNzaWdubWVudBIPCgd0eXBlX2lkGAEgASgJEhEKCXR5cGVfbmFtZRgCIAEoCSI0CgpPYmplY3RMaW5rEhEKCW9iamVjdF9pZBgBIAEoCRITCgtvYmplY3RfdHlwZRgCIAEoCSK1BQoKQW5ub3RhdGlvbhIKCgJpZBgBIAEoCRISCgpkYXRhc2V0X2lkGAIgASgJEg8KB2l0ZW1faWQYAyABKAkSEgoKcGVyc29uYV9pZBgEIAEoCRIqCgR0eXBlGAUgASgOMhwubGFiZWxwb3J0LnYxLkFubm90YXRpb25UeXBlEhgKC2NhdGVnb3J5X2lkGAYgASgNSAKIAQESKwoKYXR0cmlidXRlcxgHIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKQoEYmJveBgIIAEoCzIZLmxhYmVscG9ydC52MS5Cb3VuZGluZ0JveEgAEioKB3BvbHlnb24YCSABKAsyFy5sYWJlbHBvcnQudjEuUG9pbnRMaXN0SAASKwoIcG9seWxpbmUYCiABKAsyFy5sYWJlbHBvcnQudjEuUG9pbnRMaXN0SAASLwoJa2V5cG9pbnRzGAsgASgLMhoubGFiZWxwb3J0LnYxLktleXBvaW50TGlzdEgAEjkKDGJveF9zZXF1ZW5jZRgMIAEoCzIhLmxhYmVscG9ydC52MS5Cb3VuZGluZ0JveFNlcXVlbmNlSAASNwoPdHlwZV9hc3NpZ25tZW50GA0gASgLMhwubGFiZWxwb3J0LnYxLlR5cGVBc3NpZ25tZW50SAESLwoLb2JqZWN0X2xpbmsYDiABKAsyGC5sYWJlbHBvcnQudjEuT2JqZWN0TGlua0gBEg8KB3JlbW92ZWQYDyABKAgSLwoLY3JlYXRlX3RpbWUYECABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGBEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIKCghnZW9tZXRyeUIGCgRsaW5rQg4KDF9jYXRlZ29yeV9pZCL1AgoKSXRlbUZpbHRlchIqCghzdGF0dXNlcxgBIAMoDjIYLmxhYmVscG9ydC52MS5JdGVtU3RhdHVzEhQKDGFsbF9zdGF0dXNlcxgCIAEoCBIOCgZzcGxpdHMYAyADKAkSDAoEdGFncxgEIAMoCRIUCgxjYXRlZ29yeV9pZHMYBSADKA0SNgoQYW5ub3RhdGlvbl90eXBlcxgGIAMoDjIcLmxhYmVscG9ydC52MS5Bbm5vdGF0aW9uVHlwZRITCgtwZXJzb25hX2lkcxgHIAMoCRIQCghpdGVtX2lkcxgIIAMoCRIxCg11cGRhdGVkX2FmdGVyGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg51cGRhdGVkX2JlZm9yZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaW5jbHVkZV9yZW1vdmVkGAsgASgIEhIKCmxpbmtfa2luZHMYDCADKAkqZQoISXRlbUtpbmQSGQoVSVRFTV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPSVRFTV9LSU5EX0lNQUdFEAESEwoPSVRFTV9LSU5EX1ZJREVPEAISFAoQSVRFTV9LSU5EX1JFQ09SRBADKo8BCgpJdGVtU3RhdHVzEhsKF0lURU1fU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRSVRFTV9TVEFUVVNfRFJBRlQQARIZChVJVEVNX1NUQVRVU19JTl9SRVZJRVcQAhIYChRJVEVNX1NUQVRVU19BUFBST1ZFRBADEhgKFElURU1fU1RBVFVTX1JFSkVDVEVEEAQq5AEKDkFubm90YXRpb25UeXBlEh8KG0FOTk9UQVRJT05fVFlQRV9VTlNQRUNJRklFRBAAEhgKFEFOTk9UQVRJT05fVFlQRV9CQk9YEAESGwoXQU5OT1RBVElPTl9UWVBFX1BPTFlHT04QAhIcChhBTk5PVEFUSU9OX1RZUEVfUE9MWUxJTkUQAxIdChlBTk5PVEFUSU9OX1RZUEVfS0VZUE9JTlRTEAQSIgoeQU5OT1RBVElPTl9UWVBFX0NMQVNTSUZJQ0FUSU9OEAUSGQoVQU5OT1RBVElPTl9UWVBFX1RSQUNLEAZiBnByb3RvMw", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChpsYWJlbHBvcnQvdjEvZGF0YXNldC5wcm90bxIMbGFiZWxwb3J0LnYxInwKCENhdGVnb3J5EgoKAmlkGAEgASgNEgwKBG5hbWUYAiABKAkSFQoNc3VwZXJjYXRlZ29yeRgDIAEoCRIRCglrZXlwb2ludHMYBCADKAkSLAoIc2tlbGV0b24YBSADKAsyGi5sYWJlbHBvcnQudjEuU2tlbGV0b25FZGdlIjoKDFNrZWxldG9uRWRnZRIVCg1mcm9tX2tleXBvaW50GAEgASgNEhMKC3RvX2tleXBvaW50GAIgASgNIsMBCgdEYXRhc2V0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSKgoKY2F0ZWdvcmllcxgEIAMoCzIWLmxhYmVscG9ydC52MS5DYXRlZ29yeRIvCgtjcmVhdGVfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKaXRlbV9jb3VudBgGIAEoBBIYChBhbm5vdGF0aW9uX2NvdW50GAcgASgEInIKBU1lZGlhEgsKA3VyaRgBIAEoCRIRCglmaWxlX25hbWUYAiABKAkSDQoFd2lkdGgYAyABKA0SDgoGaGVpZ2h0GAQgASgNEg4KBmZyYW1lcxgFIAEoDRILCgNmcHMYBiABKAESDQoFZGVwdGgYByABKA0ipwMKBEl0ZW0SCgoCaWQYASABKAkSEgoKZGF0YXNldF9pZBgCIAEoCRIkCgRraW5kGAMgASgOMhYubGFiZWxwb3J0LnYxLkl0ZW1LaW5kEigKBnN0YXR1cxgEIAEoDjIYLmxhYmVscG9ydC52MS5JdGVtU3RhdHVzEg0KBXNwbGl0GAUgASgJEiIKBW1lZGlhGAYgASgLMhMubGFiZWxwb3J0LnYxLk1lZGlhEiUKBG1ldGEYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EgwKBHRhZ3MYCCADKAkSJQoEZGF0YRgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSLwoLY3JlYXRlX3RpbWUYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd2ZXJzaW9uGAwgASgDEi0KC2Fubm90YXRpb25zGA0gAygLMhgubGFiZWxwb3J0LnYxLkFubm90YXRpb24iQgoLQm91bmRpbmdCb3gSCQoBeBgBIAEoARIJCgF5GAIgASgBEg0KBXdpZHRoGAMgASgBEg4KBmhlaWdodBgEIAEoASIbCglQb2ludExpc3QSDgoGcG9pbnRzGAEgAygBIjQKCEtleXBvaW50EgkKAXgYASABKAESCQoBeRgCIAEoARISCgp2aXNpYmlsaXR5GAMgASgNIjkKDEtleXBvaW50TGlzdBIpCglrZXlwb2ludHMYASADKAsyFi5sYWJlbHBvcnQudjEuS2V5cG9pbnQifgoLU2VxdWVuY2VCb3gSFAoMZnJhbWVfbnVtYmVyGAEgASgNEgkKAXgYAiABKAESCQoBeRgDIAEoARINCgV3aWR0aBgEIAEoARIOCgZoZWlnaHQYBSABKAESEwoLaXNfa2V5ZnJhbWUYBiABKAgSDwoHdmlzaWJsZRgHIAEoCCJbChNCb3VuZGluZ0JveFNlcXVlbmNlEhoKEmludGVycG9sYXRpb25fbW9kZRgBIAEoCRIoCgVib3hlcxgCIAMoCzIZLmxhYmVscG9ydC52MS5TZXF1ZW5jZUJveCI1CgRNYXNrEg0KBXdpZHRoGAEgASgNEg4KBmhlaWdodBgCIAEoDRIOCgZjb3VudHMYAyADKA0iNAoOVHlwZUFzc2lnbm1lbnQSDwoHdHlwZV9pZBgBIAEoCRIRCgl0eXBlX25hbWUYAiABKAkiNAoKT2JqZWN0TGluaxIRCglvYmplY3RfaWQYASABKAkSEwoLb2JqZWN0X3R5cGUYAiABKAki2QUKCkFubm90YXRpb24SCgoCaWQYASABKAkSEgoKZGF0YXNldF9pZBgCIAEoCRIPCgdpdGVtX2lkGAMgASgJEhIKCnBlcnNvbmFfaWQYBCABKAkSKgoEdHlwZRgFIAEoDjIcLmxhYmVscG9ydC52MS5Bbm5vdGF0aW9uVHlwZRIYCgtjYXRlZ29yeV9pZBgGIAEoDUgCiAEBEisKCmF0dHJpYnV0ZXMYByABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EikKBGJib3gYCCABKAsyGS5sYWJlbHBvcnQudjEuQm91bmRpbmdCb3hIABIqCgdwb2x5Z29uGAkgASgLMhcubGFiZWxwb3J0LnYxLlBvaW50TGlzdEgAEisKCHBvbHlsaW5lGAogASgLMhcubGFiZWxwb3J0LnYxLlBvaW50TGlzdEgAEi8KCWtleXBvaW50cxgLIAEoCzIaLmxhYmVscG9ydC52MS5LZXlwb2ludExpc3RIABI5Cgxib3hfc2VxdWVuY2UYDCABKAsyIS5sYWJlbHBvcnQudjEuQm91bmRpbmdCb3hTZXF1ZW5jZUgAEiIKBG1hc2sYEiABKAsyEi5sYWJlbHBvcnQudjEuTWFza0gAEjcKD3R5cGVfYXNzaWdubWVudBgNIAEoCzIcLmxhYmVscG9ydC52MS5UeXBlQXNzaWdubWVudEgBEi8KC29iamVjdF9saW5rGA4gASgLMhgubGFiZWxwb3J0LnYxLk9iamVjdExpbmtIARIPCgdyZW1vdmVkGA8gASgIEi8KC2NyZWF0ZV90aW1lGBAgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCCgoIZ2VvbWV0cnlCBgoEbGlua0IOCgxfY2F0ZWdvcnlfaWQiKgoJRHJvcENvdW50Eg4KBnJlYXNvbhgBIAEoCRINCgVjb3VudBgCIAEoBCL1AgoKSXRlbUZpbHRlchIqCghzdGF0dXNlcxgBIAMoDjIYLmxhYmVscG9ydC52MS5JdGVtU3RhdHVzEhQKDGFsbF9zdGF0dXNlcxgCIAEoCBIOCgZzcGxpdHMYAyADKAkSDAoEdGFncxgEIAMoCRIUCgxjYXRlZ29yeV9pZHMYBSADKA0SNgoQYW5ub3RhdGlvbl90eXBlcxgGIAMoDjIcLmxhYmVscG9ydC52MS5Bbm5vdGF0aW9uVHlwZRITCgtwZXJzb25hX2lkcxgHIAMoCRIQCghpdGVtX2lkcxgIIAMoCRIxCg11cGRhdGVkX2FmdGVyGAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIyCg51cGRhdGVkX2JlZm9yZRgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaW5jbHVkZV9yZW1vdmVkGAsgASgIEhIKCmxpbmtfa2luZHMYDCADKAkqZQoISXRlbUtpbmQSGQoVSVRFTV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPSVRFTV9LSU5EX0lNQUdFEAESEwoPSVRFTV9LSU5EX1ZJREVPEAISFAoQSVRFTV9LSU5EX1JFQ09SRBADKo8BCgpJdGVtU3RhdHVzEhsKF0lURU1fU1RBVFVTX1VOU1BFQ0lGSUVEEAASFQoRSVRFTV9TVEFUVVNfRFJBRlQQARIZChVJVEVNX1NUQVRVU19JTl9SRVZJRVcQAhIYChRJVEVNX1NUQVRVU19BUFBST1ZFRBADEhgKFElURU1fU1RBVFVTX1JFSkVDVEVEEAQq/gEKDkFubm90YXRpb25UeXBlEh8KG0FOTk9UQVRJT05fVFlQRV9VTlNQRUNJRklFRBAAEhgKFEFOTk9UQVRJT05fVFlQRV9CQk9YEAESGwoXQU5OT1RBVElPTl9UWVBFX1BPTFlHT04QAhIcChhBTk5PVEFUSU9OX1RZUEVfUE9MWUxJTkUQAxIdChlBTk5PVEFUSU9OX1RZUEVfS0VZUE9JTlRTEAQSIgoeQU5OT1RBVElPTl9UWVBFX0NMQVNTSUZJQ0FUSU9OEAUSGQoVQU5OT1RBVElPTl9UWVBFX1RSQUNLEAYSGAoUQU5OT1RBVElPTl9UWVBFX01BU0sQB2IGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A label class. Ids are assigned once by the server and never reused or renumbered:
@@ -438,6 +438,36 @@ export const BoundingBoxSequenceSchema: GenMessage<BoundingBoxSequence> = /*@__P
   messageDesc(file_labelport_v1_dataset, 10);
 
 /**
+ * A binary mask as COCO's uncompressed RLE: alternating runs of 0s and 1s, starting with 0s, in
+ * column-major order over a width x height image. Compressed RLE strings are decoded on import.
+ *
+ * @generated from message labelport.v1.Mask
+ */
+export type Mask = Message<"labelport.v1.Mask"> & {
+  /**
+   * @generated from field: uint32 width = 1;
+   */
+  width: number;
+
+  /**
+   * @generated from field: uint32 height = 2;
+   */
+  height: number;
+
+  /**
+   * @generated from field: repeated uint32 counts = 3;
+   */
+  counts: number[];
+};
+
+/**
+ * Describes the message labelport.v1.Mask.
+ * Use `create(MaskSchema)` to create a new message.
+ */
+export const MaskSchema: GenMessage<Mask> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_dataset, 11);
+
+/**
  * annotationType "type" of the video annotation API.
  *
  * @generated from message labelport.v1.TypeAssignment
@@ -459,7 +489,7 @@ export type TypeAssignment = Message<"labelport.v1.TypeAssignment"> & {
  * Use `create(TypeAssignmentSchema)` to create a new message.
  */
 export const TypeAssignmentSchema: GenMessage<TypeAssignment> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_dataset, 11);
+  messageDesc(file_labelport_v1_dataset, 12);
 
 /**
  * annotationType "object" of the video annotation API.
@@ -483,7 +513,7 @@ export type ObjectLink = Message<"labelport.v1.ObjectLink"> & {
  * Use `create(ObjectLinkSchema)` to create a new message.
  */
 export const ObjectLinkSchema: GenMessage<ObjectLink> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_dataset, 12);
+  messageDesc(file_labelport_v1_dataset, 13);
 
 /**
  * One label object on an item.
@@ -559,6 +589,12 @@ export type Annotation = Message<"labelport.v1.Annotation"> & {
      */
     value: BoundingBoxSequence;
     case: "boxSequence";
+  } | {
+    /**
+     * @generated from field: labelport.v1.Mask mask = 18;
+     */
+    value: Mask;
+    case: "mask";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -601,7 +637,31 @@ export type Annotation = Message<"labelport.v1.Annotation"> & {
  * Use `create(AnnotationSchema)` to create a new message.
  */
 export const AnnotationSchema: GenMessage<Annotation> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_dataset, 13);
+  messageDesc(file_labelport_v1_dataset, 14);
+
+/**
+ * How many annotations met one fate (dropped, changed), and why.
+ *
+ * @generated from message labelport.v1.DropCount
+ */
+export type DropCount = Message<"labelport.v1.DropCount"> & {
+  /**
+   * @generated from field: string reason = 1;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: uint64 count = 2;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message labelport.v1.DropCount.
+ * Use `create(DropCountSchema)` to create a new message.
+ */
+export const DropCountSchema: GenMessage<DropCount> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_dataset, 15);
 
 /**
  * Selects items (and their annotations) for listing, streaming and exporting.
@@ -693,7 +753,7 @@ export type ItemFilter = Message<"labelport.v1.ItemFilter"> & {
  * Use `create(ItemFilterSchema)` to create a new message.
  */
 export const ItemFilterSchema: GenMessage<ItemFilter> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_dataset, 14);
+  messageDesc(file_labelport_v1_dataset, 16);
 
 /**
  * @generated from enum labelport.v1.ItemKind
@@ -802,6 +862,13 @@ export enum AnnotationType {
    * @generated from enum value: ANNOTATION_TYPE_TRACK = 6;
    */
   TRACK = 6,
+
+  /**
+   * A segmentation mask, run-length encoded (COCO `iscrowd` RLE).
+   *
+   * @generated from enum value: ANNOTATION_TYPE_MASK = 7;
+   */
+  MASK = 7,
 }
 
 /**

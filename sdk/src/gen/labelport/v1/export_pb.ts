@@ -6,7 +6,7 @@ import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2"
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { ItemFilter } from "./dataset_pb.ts";
+import type { DropCount, ItemFilter } from "./dataset_pb.ts";
 import { file_labelport_v1_dataset } from "./dataset_pb.ts";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file labelport/v1/export.proto.
  */
 export const file_labelport_v1_export: GenFile = /*@__PURE__*/
-  fileDesc("ChlsYWJlbHBvcnQvdjEvZXhwb3J0LnByb3RvEgxsYWJlbHBvcnQudjEiXQoORXhwb3J0UHJvZ3Jlc3MSFwoPcHJvY2Vzc2VkX2l0ZW1zGAEgASgEEhMKC3RvdGFsX2l0ZW1zGAIgASgEEh0KFXByb2Nlc3NlZF9hbm5vdGF0aW9ucxgDIAEoBCJLCghBcnRpZmFjdBILCgNrZXkYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkSFAoMY29udGVudF90eXBlGAQgASgJIlAKDEV4cG9ydENvdW50cxISCgppdGVtX2NvdW50GAEgASgEEhgKEGFubm90YXRpb25fY291bnQYAiABKAQSEgoKZmlsZV9jb3VudBgDIAEoBCK1BgoGRXhwb3J0EgoKAmlkGAEgASgJEgwKBG5hbWUYAiABKAkSEwoLZGVzY3JpcHRpb24YAyABKAkSEgoKZGF0YXNldF9pZBgEIAEoCRIUCgxkYXRhc2V0X25hbWUYBSABKAkSDgoGZm9ybWF0GAYgASgJEigKBmZpbHRlchgHIAEoCzIYLmxhYmVscG9ydC52MS5JdGVtRmlsdGVyEg8KB3N0b3JhZ2UYCCABKAkSDAoEcGF0aBgJIAEoCRIaChJzYXZlX29yaWdpbmFsX2ZpbGUYCiABKAgSKAoHb3B0aW9ucxgLIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSKgoGc3RhdHVzGAwgASgOMhoubGFiZWxwb3J0LnYxLkV4cG9ydFN0YXR1cxIuCghwcm9ncmVzcxgNIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzcxIVCg1lcnJvcl9tZXNzYWdlGA4gASgJEioKBmNvdW50cxgPIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSEQoJZmlsZV9zaXplGBAgASgEEikKCWFydGlmYWN0cxgRIAMoCzIWLmxhYmVscG9ydC52MS5BcnRpZmFjdBIUCgxtYW5pZmVzdF9rZXkYEiABKAkSEwoLcGx1Z2luX25hbWUYEyABKAkSFgoOcGx1Z2luX3ZlcnNpb24YFCABKAkSEAoIYXR0ZW1wdHMYFSABKA0SEgoKcmVxdWVzdF9pZBgWIAEoCRISCgpjcmVhdGVkX2J5GBcgASgJEi8KC2NyZWF0ZV90aW1lGBggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpzdGFydF90aW1lGBkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGBogASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgbIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMZm9ybWF0X25vdGVzGBwgAygJIskBCgpQbHVnaW5JbmZvEgwKBG5hbWUYASABKAkSDwoHdmVyc2lvbhgCIAEoCRIPCgdmb3JtYXRzGAMgAygJEi8KDm9wdGlvbnNfc2NoZW1hGAQgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCglzZGtfcmFuZ2UYBSABKAkSEwoLZGVzY3JpcHRpb24YBiABKAkSMgoObGFzdF9zZWVuX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIpIBCg1FeHBvcnRMb2dMaW5lEigKBHRpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWxldmVsGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDgoGc291cmNlGAQgASgJEicKBmZpZWxkcxgFIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QqtQEKDEV4cG9ydFN0YXR1cxIdChlFWFBPUlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGAoURVhQT1JUX1NUQVRVU19RVUVVRUQQARIZChVFWFBPUlRfU1RBVFVTX1JVTk5JTkcQAhIbChdFWFBPUlRfU1RBVFVTX0NPTVBMRVRFRBADEhgKFEVYUE9SVF9TVEFUVVNfRkFJTEVEEAQSGgoWRVhQT1JUX1NUQVRVU19DQU5DRUxFRBAFYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_labelport_v1_dataset]);
+  fileDesc("ChlsYWJlbHBvcnQvdjEvZXhwb3J0LnByb3RvEgxsYWJlbHBvcnQudjEiXQoORXhwb3J0UHJvZ3Jlc3MSFwoPcHJvY2Vzc2VkX2l0ZW1zGAEgASgEEhMKC3RvdGFsX2l0ZW1zGAIgASgEEh0KFXByb2Nlc3NlZF9hbm5vdGF0aW9ucxgDIAEoBCJLCghBcnRpZmFjdBILCgNrZXkYASABKAkSDAoEc2l6ZRgCIAEoBBIOCgZzaGEyNTYYAyABKAkSFAoMY29udGVudF90eXBlGAQgASgJIsIBCgxFeHBvcnRDb3VudHMSEgoKaXRlbV9jb3VudBgBIAEoBBIYChBhbm5vdGF0aW9uX2NvdW50GAIgASgEEhIKCmZpbGVfY291bnQYAyABKAQSHAoUcmVjZWl2ZWRfYW5ub3RhdGlvbnMYBCABKAQSKAoHZHJvcHBlZBgFIAMoCzIXLmxhYmVscG9ydC52MS5Ecm9wQ291bnQSKAoHY2hhbmdlZBgGIAMoCzIXLmxhYmVscG9ydC52MS5Ecm9wQ291bnQitQYKBkV4cG9ydBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEhMKC2Rlc2NyaXB0aW9uGAMgASgJEhIKCmRhdGFzZXRfaWQYBCABKAkSFAoMZGF0YXNldF9uYW1lGAUgASgJEg4KBmZvcm1hdBgGIAEoCRIoCgZmaWx0ZXIYByABKAsyGC5sYWJlbHBvcnQudjEuSXRlbUZpbHRlchIPCgdzdG9yYWdlGAggASgJEgwKBHBhdGgYCSABKAkSGgoSc2F2ZV9vcmlnaW5hbF9maWxlGAogASgIEigKB29wdGlvbnMYCyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EioKBnN0YXR1cxgMIAEoDjIaLmxhYmVscG9ydC52MS5FeHBvcnRTdGF0dXMSLgoIcHJvZ3Jlc3MYDSABKAsyHC5sYWJlbHBvcnQudjEuRXhwb3J0UHJvZ3Jlc3MSFQoNZXJyb3JfbWVzc2FnZRgOIAEoCRIqCgZjb3VudHMYDyABKAsyGi5sYWJlbHBvcnQudjEuRXhwb3J0Q291bnRzEhEKCWZpbGVfc2l6ZRgQIAEoBBIpCglhcnRpZmFjdHMYESADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GBIgASgJEhMKC3BsdWdpbl9uYW1lGBMgASgJEhYKDnBsdWdpbl92ZXJzaW9uGBQgASgJEhAKCGF0dGVtcHRzGBUgASgNEhIKCnJlcXVlc3RfaWQYFiABKAkSEgoKY3JlYXRlZF9ieRgXIAEoCRIvCgtjcmVhdGVfdGltZRgYIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLgoKc3RhcnRfdGltZRgZIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMQoNY29tcGxldGVfdGltZRgaIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLZXhwaXJlX3RpbWUYGyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKDGZvcm1hdF9ub3RlcxgcIAMoCSLJAQoKUGx1Z2luSW5mbxIMCgRuYW1lGAEgASgJEg8KB3ZlcnNpb24YAiABKAkSDwoHZm9ybWF0cxgDIAMoCRIvCg5vcHRpb25zX3NjaGVtYRgEIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSEQoJc2RrX3JhbmdlGAUgASgJEhMKC2Rlc2NyaXB0aW9uGAYgASgJEjIKDmxhc3Rfc2Vlbl90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKSAQoNRXhwb3J0TG9nTGluZRIoCgR0aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVsZXZlbBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEg4KBnNvdXJjZRgEIAEoCRInCgZmaWVsZHMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0KrUBCgxFeHBvcnRTdGF0dXMSHQoZRVhQT1JUX1NUQVRVU19VTlNQRUNJRklFRBAAEhgKFEVYUE9SVF9TVEFUVVNfUVVFVUVEEAESGQoVRVhQT1JUX1NUQVRVU19SVU5OSU5HEAISGwoXRVhQT1JUX1NUQVRVU19DT01QTEVURUQQAxIYChRFWFBPUlRfU1RBVFVTX0ZBSUxFRBAEEhoKFkVYUE9SVF9TVEFUVVNfQ0FOQ0VMRUQQBWIGcHJvdG8z", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_labelport_v1_dataset]);
 
 /**
  * @generated from message labelport.v1.ExportProgress
@@ -80,6 +80,8 @@ export const ArtifactSchema: GenMessage<Artifact> = /*@__PURE__*/
   messageDesc(file_labelport_v1_export, 1);
 
 /**
+ * What was written into the delivered files; what the format received and dropped is beside it.
+ *
  * @generated from message labelport.v1.ExportCounts
  */
 export type ExportCounts = Message<"labelport.v1.ExportCounts"> & {
@@ -89,6 +91,8 @@ export type ExportCounts = Message<"labelport.v1.ExportCounts"> & {
   itemCount: bigint;
 
   /**
+   * Annotations written into the delivered files.
+   *
    * @generated from field: uint64 annotation_count = 2;
    */
   annotationCount: bigint;
@@ -97,6 +101,27 @@ export type ExportCounts = Message<"labelport.v1.ExportCounts"> & {
    * @generated from field: uint64 file_count = 3;
    */
   fileCount: bigint;
+
+  /**
+   * Annotations the exporter received (after the filter); received = written + dropped.
+   *
+   * @generated from field: uint64 received_annotations = 4;
+   */
+  receivedAnnotations: bigint;
+
+  /**
+   * Annotations the format could not carry, by reason.
+   *
+   * @generated from field: repeated labelport.v1.DropCount dropped = 5;
+   */
+  dropped: DropCount[];
+
+  /**
+   * Annotations written changed (rounded, clipped), by reason; they are counted as written too.
+   *
+   * @generated from field: repeated labelport.v1.DropCount changed = 6;
+   */
+  changed: DropCount[];
 };
 
 /**

@@ -5,14 +5,16 @@
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { DropCount } from "./dataset_pb.ts";
+import { file_labelport_v1_dataset } from "./dataset_pb.ts";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file labelport/v1/import_service.proto.
  */
 export const file_labelport_v1_import_service: GenFile = /*@__PURE__*/
-  fileDesc("CiFsYWJlbHBvcnQvdjEvaW1wb3J0X3NlcnZpY2UucHJvdG8SDGxhYmVscG9ydC52MSLAAgoNSW1wb3J0T3B0aW9ucxIxCg1kdXBsaWNhdGVfaWRzGAEgASgOMhoubGFiZWxwb3J0LnYxLkR1cGxpY2F0ZUlkcxI7ChJvdmVybGFwcGluZ19mcmFtZXMYAiABKA4yHy5sYWJlbHBvcnQudjEuT3ZlcmxhcHBpbmdGcmFtZXMSPwoUbWlzc2luZ19kZXBlbmRlbmNpZXMYAyABKA4yIS5sYWJlbHBvcnQudjEuTWlzc2luZ0RlcGVuZGVuY2llcxIYCgtzdHJpY3RfbW9kZRgEIAEoCEgAiAEBEh4KEXJlcXVpcmVfa2V5ZnJhbWVzGAUgASgISAGIAQESEwoGYXRvbWljGAYgASgISAKIAQFCDgoMX3N0cmljdF9tb2RlQhQKEl9yZXF1aXJlX2tleWZyYW1lc0IJCgdfYXRvbWljInIKC0ltcG9ydFN0YXJ0EhIKCmRhdGFzZXRfaWQYASABKAkSEQoJZmlsZV9uYW1lGAIgASgJEg4KBmZvcm1hdBgDIAEoCRIsCgdvcHRpb25zGAQgASgLMhsubGFiZWxwb3J0LnYxLkltcG9ydE9wdGlvbnMiVAoNSW1wb3J0UmVxdWVzdBIqCgVzdGFydBgBIAEoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRTdGFydEgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJbChRQcmV2aWV3SW1wb3J0UmVxdWVzdBIqCgVzdGFydBgBIAEoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRTdGFydEgAEg8KBWNodW5rGAIgASgMSABCBgoEcGFydCJuCgxJbXBvcnRDb3VudHMSEwoLYW5ub3RhdGlvbnMYASABKAQSFwoPdG90YWxfa2V5ZnJhbWVzGAIgASgEEiEKGXNpbmdsZV9rZXlmcmFtZV9zZXF1ZW5jZXMYAyABKAQSDQoFaXRlbXMYBCABKAQipAEKDUltcG9ydFN1bW1hcnkSEwoLdG90YWxfbGluZXMYASABKAQSFwoPcHJvY2Vzc2VkX2xpbmVzGAIgASgEEjIKDmltcG9ydGVkX2l0ZW1zGAMgASgLMhoubGFiZWxwb3J0LnYxLkltcG9ydENvdW50cxIxCg1za2lwcGVkX2l0ZW1zGAQgASgLMhoubGFiZWxwb3J0LnYxLkltcG9ydENvdW50cyJgCgtJbXBvcnRJc3N1ZRIMCgRsaW5lGAEgASgNEgwKBHR5cGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRINCgVmaWVsZBgEIAEoCRIVCg1hbm5vdGF0aW9uX2lkGAUgASgJInQKDkltcG9ydENvbmZsaWN0EgwKBHR5cGUYASABKAkSFQoNYW5ub3RhdGlvbl9pZBgCIAEoCRIeChZleGlzdGluZ19hbm5vdGF0aW9uX2lkGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSDAoEbGluZRgFIAEoDSLrAQoOSW1wb3J0UmVzcG9uc2USEQoJaW1wb3J0X2lkGAEgASgJEg8KB3N1Y2Nlc3MYAiABKAgSLAoHc3VtbWFyeRgDIAEoCzIbLmxhYmVscG9ydC52MS5JbXBvcnRTdW1tYXJ5EisKCHdhcm5pbmdzGAQgAygLMhkubGFiZWxwb3J0LnYxLkltcG9ydElzc3VlEikKBmVycm9ycxgFIAMoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRJc3N1ZRIvCgljb25mbGljdHMYBiADKAsyHC5sYWJlbHBvcnQudjEuSW1wb3J0Q29uZmxpY3QizAEKFVByZXZpZXdJbXBvcnRSZXNwb25zZRIqCgZjb3VudHMYASABKAsyGi5sYWJlbHBvcnQudjEuSW1wb3J0Q291bnRzEi8KCWNvbmZsaWN0cxgCIAMoCzIcLmxhYmVscG9ydC52MS5JbXBvcnRDb25mbGljdBIrCgh3YXJuaW5ncxgDIAMoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRJc3N1ZRIpCgZlcnJvcnMYBCADKAsyGS5sYWJlbHBvcnQudjEuSW1wb3J0SXNzdWUikQQKDEltcG9ydFJlY29yZBIKCgJpZBgBIAEoCRISCgpkYXRhc2V0X2lkGAIgASgJEhEKCWZpbGVfbmFtZRgDIAEoCRIRCglmaWxlX3NpemUYBCABKAQSDgoGc2hhMjU2GAUgASgJEiwKB29wdGlvbnMYBiABKAsyGy5sYWJlbHBvcnQudjEuSW1wb3J0T3B0aW9ucxIqCgZzdGF0dXMYByABKA4yGi5sYWJlbHBvcnQudjEuSW1wb3J0U3RhdHVzEg8KB3N1Y2Nlc3MYCCABKAgSFgoOaXRlbXNfaW1wb3J0ZWQYCSABKAQSFQoNaXRlbXNfc2tpcHBlZBgKIAEoBBINCgVhY3RvchgLIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAwgASgJEi8KC2NyZWF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgh3YXJuaW5ncxgPIAMoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRJc3N1ZRIpCgZlcnJvcnMYECADKAsyGS5sYWJlbHBvcnQudjEuSW1wb3J0SXNzdWUSLwoJY29uZmxpY3RzGBEgAygLMhwubGFiZWxwb3J0LnYxLkltcG9ydENvbmZsaWN0IkcKEkxpc3RJbXBvcnRzUmVxdWVzdBINCgVsaW1pdBgBIAEoDRIOCgZvZmZzZXQYAiABKA0SEgoKZGF0YXNldF9pZBgDIAEoCSJRChNMaXN0SW1wb3J0c1Jlc3BvbnNlEisKB2ltcG9ydHMYASADKAsyGi5sYWJlbHBvcnQudjEuSW1wb3J0UmVjb3JkEg0KBXRvdGFsGAIgASgEIiUKEEdldEltcG9ydFJlcXVlc3QSEQoJaW1wb3J0X2lkGAEgASgJIj8KEUdldEltcG9ydFJlc3BvbnNlEioKBmltcG9ydBgBIAEoCzIaLmxhYmVscG9ydC52MS5JbXBvcnRSZWNvcmQqkwEKDER1cGxpY2F0ZUlkcxIdChlEVVBMSUNBVEVfSURTX1VOU1BFQ0lGSUVEEAASFgoSRFVQTElDQVRFX0lEU19TS0lQEAESGwoXRFVQTElDQVRFX0lEU19PVkVSV1JJVEUQAhIXChNEVVBMSUNBVEVfSURTX01FUkdFEAMSFgoSRFVQTElDQVRFX0lEU19GQUlMEAQqsQEKEU92ZXJsYXBwaW5nRnJhbWVzEiIKHk9WRVJMQVBQSU5HX0ZSQU1FU19VTlNQRUNJRklFRBAAEhsKF09WRVJMQVBQSU5HX0ZSQU1FU19TS0lQEAESHAoYT1ZFUkxBUFBJTkdfRlJBTUVTX01FUkdFEAISIAocT1ZFUkxBUFBJTkdfRlJBTUVTX09WRVJXUklURRADEhsKF09WRVJMQVBQSU5HX0ZSQU1FU19GQUlMEAQqmgEKE01pc3NpbmdEZXBlbmRlbmNpZXMSJAogTUlTU0lOR19ERVBFTkRFTkNJRVNfVU5TUEVDSUZJRUQQABIdChlNSVNTSU5HX0RFUEVOREVOQ0lFU19TS0lQEAESHwobTUlTU0lOR19ERVBFTkRFTkNJRVNfQ1JFQVRFEAISHQoZTUlTU0lOR19ERVBFTkRFTkNJRVNfRkFJTBADKp4BCgxJbXBvcnRTdGF0dXMSHQoZSU1QT1JUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUlNUE9SVF9TVEFUVVNfUlVOTklORxABEhsKF0lNUE9SVF9TVEFUVVNfQ09NUExFVEVEEAISGAoUSU1QT1JUX1NUQVRVU19GQUlMRUQQAxIdChlJTVBPUlRfU1RBVFVTX1JPTExFRF9CQUNLEAQy1AIKDUltcG9ydFNlcnZpY2USRQoGSW1wb3J0EhsubGFiZWxwb3J0LnYxLkltcG9ydFJlcXVlc3QaHC5sYWJlbHBvcnQudjEuSW1wb3J0UmVzcG9uc2UoARJaCg1QcmV2aWV3SW1wb3J0EiIubGFiZWxwb3J0LnYxLlByZXZpZXdJbXBvcnRSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLlByZXZpZXdJbXBvcnRSZXNwb25zZSgBElIKC0xpc3RJbXBvcnRzEiAubGFiZWxwb3J0LnYxLkxpc3RJbXBvcnRzUmVxdWVzdBohLmxhYmVscG9ydC52MS5MaXN0SW1wb3J0c1Jlc3BvbnNlEkwKCUdldEltcG9ydBIeLmxhYmVscG9ydC52MS5HZXRJbXBvcnRSZXF1ZXN0Gh8ubGFiZWxwb3J0LnYxLkdldEltcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("CiFsYWJlbHBvcnQvdjEvaW1wb3J0X3NlcnZpY2UucHJvdG8SDGxhYmVscG9ydC52MSLAAgoNSW1wb3J0T3B0aW9ucxIxCg1kdXBsaWNhdGVfaWRzGAEgASgOMhoubGFiZWxwb3J0LnYxLkR1cGxpY2F0ZUlkcxI7ChJvdmVybGFwcGluZ19mcmFtZXMYAiABKA4yHy5sYWJlbHBvcnQudjEuT3ZlcmxhcHBpbmdGcmFtZXMSPwoUbWlzc2luZ19kZXBlbmRlbmNpZXMYAyABKA4yIS5sYWJlbHBvcnQudjEuTWlzc2luZ0RlcGVuZGVuY2llcxIYCgtzdHJpY3RfbW9kZRgEIAEoCEgAiAEBEh4KEXJlcXVpcmVfa2V5ZnJhbWVzGAUgASgISAGIAQESEwoGYXRvbWljGAYgASgISAKIAQFCDgoMX3N0cmljdF9tb2RlQhQKEl9yZXF1aXJlX2tleWZyYW1lc0IJCgdfYXRvbWljIqUBCgtJbXBvcnRTdGFydBISCgpkYXRhc2V0X2lkGAEgASgJEhEKCWZpbGVfbmFtZRgCIAEoCRIOCgZmb3JtYXQYAyABKAkSLAoHb3B0aW9ucxgEIAEoCzIbLmxhYmVscG9ydC52MS5JbXBvcnRPcHRpb25zEjEKEGltcG9ydGVyX29wdGlvbnMYBSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IlQKDUltcG9ydFJlcXVlc3QSKgoFc3RhcnQYASABKAsyGS5sYWJlbHBvcnQudjEuSW1wb3J0U3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQiWwoUUHJldmlld0ltcG9ydFJlcXVlc3QSKgoFc3RhcnQYASABKAsyGS5sYWJlbHBvcnQudjEuSW1wb3J0U3RhcnRIABIPCgVjaHVuaxgCIAEoDEgAQgYKBHBhcnQibgoMSW1wb3J0Q291bnRzEhMKC2Fubm90YXRpb25zGAEgASgEEhcKD3RvdGFsX2tleWZyYW1lcxgCIAEoBBIhChlzaW5nbGVfa2V5ZnJhbWVfc2VxdWVuY2VzGAMgASgEEg0KBWl0ZW1zGAQgASgEIqQBCg1JbXBvcnRTdW1tYXJ5EhMKC3RvdGFsX2xpbmVzGAEgASgEEhcKD3Byb2Nlc3NlZF9saW5lcxgCIAEoBBIyCg5pbXBvcnRlZF9pdGVtcxgDIAEoCzIaLmxhYmVscG9ydC52MS5JbXBvcnRDb3VudHMSMQoNc2tpcHBlZF9pdGVtcxgEIAEoCzIaLmxhYmVscG9ydC52MS5JbXBvcnRDb3VudHMiYAoLSW1wb3J0SXNzdWUSDAoEbGluZRgBIAEoDRIMCgR0eXBlGAIgASgJEg8KB21lc3NhZ2UYAyABKAkSDQoFZmllbGQYBCABKAkSFQoNYW5ub3RhdGlvbl9pZBgFIAEoCSJ0Cg5JbXBvcnRDb25mbGljdBIMCgR0eXBlGAEgASgJEhUKDWFubm90YXRpb25faWQYAiABKAkSHgoWZXhpc3RpbmdfYW5ub3RhdGlvbl9pZBgDIAEoCRIPCgdtZXNzYWdlGAQgASgJEgwKBGxpbmUYBSABKA0iyQEKFEFubm90YXRpb25BY2NvdW50aW5nEhAKCHJlY2VpdmVkGAEgASgEEg8KB3dyaXR0ZW4YAiABKAQSDgoGbWVyZ2VkGAMgASgEEg8KB3NraXBwZWQYBCABKAQSDwoHZHJvcHBlZBgFIAEoBBIyChFkcm9wcGVkX2J5X3JlYXNvbhgGIAMoCzIXLmxhYmVscG9ydC52MS5Ecm9wQ291bnQSKAoHY2hhbmdlZBgHIAMoCzIXLmxhYmVscG9ydC52MS5Ecm9wQ291bnQiwwIKDkltcG9ydFJlc3BvbnNlEhEKCWltcG9ydF9pZBgBIAEoCRIPCgdzdWNjZXNzGAIgASgIEiwKB3N1bW1hcnkYAyABKAsyGy5sYWJlbHBvcnQudjEuSW1wb3J0U3VtbWFyeRIrCgh3YXJuaW5ncxgEIAMoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRJc3N1ZRIpCgZlcnJvcnMYBSADKAsyGS5sYWJlbHBvcnQudjEuSW1wb3J0SXNzdWUSLwoJY29uZmxpY3RzGAYgAygLMhwubGFiZWxwb3J0LnYxLkltcG9ydENvbmZsaWN0Eg4KBnN0YXR1cxgHIAEoCRI3Cgthbm5vdGF0aW9ucxgIIAEoCzIiLmxhYmVscG9ydC52MS5Bbm5vdGF0aW9uQWNjb3VudGluZxINCgVub3RlcxgJIAMoCSKkAgoVUHJldmlld0ltcG9ydFJlc3BvbnNlEioKBmNvdW50cxgBIAEoCzIaLmxhYmVscG9ydC52MS5JbXBvcnRDb3VudHMSLwoJY29uZmxpY3RzGAIgAygLMhwubGFiZWxwb3J0LnYxLkltcG9ydENvbmZsaWN0EisKCHdhcm5pbmdzGAMgAygLMhkubGFiZWxwb3J0LnYxLkltcG9ydElzc3VlEikKBmVycm9ycxgEIAMoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRJc3N1ZRIOCgZzdGF0dXMYBSABKAkSNwoLYW5ub3RhdGlvbnMYBiABKAsyIi5sYWJlbHBvcnQudjEuQW5ub3RhdGlvbkFjY291bnRpbmcSDQoFbm90ZXMYByADKAki+gQKDEltcG9ydFJlY29yZBIKCgJpZBgBIAEoCRISCgpkYXRhc2V0X2lkGAIgASgJEhEKCWZpbGVfbmFtZRgDIAEoCRIRCglmaWxlX3NpemUYBCABKAQSDgoGc2hhMjU2GAUgASgJEiwKB29wdGlvbnMYBiABKAsyGy5sYWJlbHBvcnQudjEuSW1wb3J0T3B0aW9ucxIqCgZzdGF0dXMYByABKA4yGi5sYWJlbHBvcnQudjEuSW1wb3J0U3RhdHVzEg8KB3N1Y2Nlc3MYCCABKAgSFgoOaXRlbXNfaW1wb3J0ZWQYCSABKAQSFQoNaXRlbXNfc2tpcHBlZBgKIAEoBBINCgVhY3RvchgLIAEoCRIVCg1lcnJvcl9tZXNzYWdlGAwgASgJEi8KC2NyZWF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIxCg1jb21wbGV0ZV90aW1lGA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgh3YXJuaW5ncxgPIAMoCzIZLmxhYmVscG9ydC52MS5JbXBvcnRJc3N1ZRIpCgZlcnJvcnMYECADKAsyGS5sYWJlbHBvcnQudjEuSW1wb3J0SXNzdWUSLwoJY29uZmxpY3RzGBEgAygLMhwubGFiZWxwb3J0LnYxLkltcG9ydENvbmZsaWN0Eg8KB291dGNvbWUYEiABKAkSNwoLYW5ub3RhdGlvbnMYEyABKAsyIi5sYWJlbHBvcnQudjEuQW5ub3RhdGlvbkFjY291bnRpbmcSDgoGZm9ybWF0GBQgASgJEg0KBW5vdGVzGBUgAygJIkcKEkxpc3RJbXBvcnRzUmVxdWVzdBINCgVsaW1pdBgBIAEoDRIOCgZvZmZzZXQYAiABKA0SEgoKZGF0YXNldF9pZBgDIAEoCSJRChNMaXN0SW1wb3J0c1Jlc3BvbnNlEisKB2ltcG9ydHMYASADKAsyGi5sYWJlbHBvcnQudjEuSW1wb3J0UmVjb3JkEg0KBXRvdGFsGAIgASgEIiUKEEdldEltcG9ydFJlcXVlc3QSEQoJaW1wb3J0X2lkGAEgASgJIj8KEUdldEltcG9ydFJlc3BvbnNlEioKBmltcG9ydBgBIAEoCzIaLmxhYmVscG9ydC52MS5JbXBvcnRSZWNvcmQqkwEKDER1cGxpY2F0ZUlkcxIdChlEVVBMSUNBVEVfSURTX1VOU1BFQ0lGSUVEEAASFgoSRFVQTElDQVRFX0lEU19TS0lQEAESGwoXRFVQTElDQVRFX0lEU19PVkVSV1JJVEUQAhIXChNEVVBMSUNBVEVfSURTX01FUkdFEAMSFgoSRFVQTElDQVRFX0lEU19GQUlMEAQqsQEKEU92ZXJsYXBwaW5nRnJhbWVzEiIKHk9WRVJMQVBQSU5HX0ZSQU1FU19VTlNQRUNJRklFRBAAEhsKF09WRVJMQVBQSU5HX0ZSQU1FU19TS0lQEAESHAoYT1ZFUkxBUFBJTkdfRlJBTUVTX01FUkdFEAISIAocT1ZFUkxBUFBJTkdfRlJBTUVTX09WRVJXUklURRADEhsKF09WRVJMQVBQSU5HX0ZSQU1FU19GQUlMEAQqmgEKE01pc3NpbmdEZXBlbmRlbmNpZXMSJAogTUlTU0lOR19ERVBFTkRFTkNJRVNfVU5TUEVDSUZJRUQQABIdChlNSVNTSU5HX0RFUEVOREVOQ0lFU19TS0lQEAESHwobTUlTU0lOR19ERVBFTkRFTkNJRVNfQ1JFQVRFEAISHQoZTUlTU0lOR19ERVBFTkRFTkNJRVNfRkFJTBADKp4BCgxJbXBvcnRTdGF0dXMSHQoZSU1QT1JUX1NUQVRVU19VTlNQRUNJRklFRBAAEhkKFUlNUE9SVF9TVEFUVVNfUlVOTklORxABEhsKF0lNUE9SVF9TVEFUVVNfQ09NUExFVEVEEAISGAoUSU1QT1JUX1NUQVRVU19GQUlMRUQQAxIdChlJTVBPUlRfU1RBVFVTX1JPTExFRF9CQUNLEAQy1AIKDUltcG9ydFNlcnZpY2USRQoGSW1wb3J0EhsubGFiZWxwb3J0LnYxLkltcG9ydFJlcXVlc3QaHC5sYWJlbHBvcnQudjEuSW1wb3J0UmVzcG9uc2UoARJaCg1QcmV2aWV3SW1wb3J0EiIubGFiZWxwb3J0LnYxLlByZXZpZXdJbXBvcnRSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLlByZXZpZXdJbXBvcnRSZXNwb25zZSgBElIKC0xpc3RJbXBvcnRzEiAubGFiZWxwb3J0LnYxLkxpc3RJbXBvcnRzUmVxdWVzdBohLmxhYmVscG9ydC52MS5MaXN0SW1wb3J0c1Jlc3BvbnNlEkwKCUdldEltcG9ydBIeLmxhYmVscG9ydC52MS5HZXRJbXBvcnRSZXF1ZXN0Gh8ubGFiZWxwb3J0LnYxLkdldEltcG9ydFJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_labelport_v1_dataset]);
 
 /**
  * Options of the video annotation import; unspecified values take its documented defaults
@@ -76,8 +78,9 @@ export type ImportStart = Message<"labelport.v1.ImportStart"> & {
   fileName: string;
 
   /**
-   * jsonl (video annotation lines, default), json (an array of them), or labelport-items
-   * (the lossless item JSONL the JSON exporters write).
+   * jsonl (video annotation lines, default), json (an array of them), labelport-items
+   * (the lossless item JSONL the JSON exporters write), or the format of an importer plugin
+   * (coco, yolo, voc, labelme, cvat, dm-json, csv, labelport: a Labelport export ZIP).
    *
    * @generated from field: string format = 3;
    */
@@ -87,6 +90,13 @@ export type ImportStart = Message<"labelport.v1.ImportStart"> & {
    * @generated from field: labelport.v1.ImportOptions options = 4;
    */
   options?: ImportOptions | undefined;
+
+  /**
+   * The importer plugin's own options, validated against its published schema.
+   *
+   * @generated from field: google.protobuf.Struct importer_options = 5;
+   */
+  importerOptions?: JsonObject | undefined;
 };
 
 /**
@@ -301,6 +311,65 @@ export const ImportConflictSchema: GenMessage<ImportConflict> = /*@__PURE__*/
   messageDesc(file_labelport_v1_import_service, 7);
 
 /**
+ * The fate of every annotation in the upload: received = written + merged + skipped + dropped.
+ *
+ * @generated from message labelport.v1.AnnotationAccounting
+ */
+export type AnnotationAccounting = Message<"labelport.v1.AnnotationAccounting"> & {
+  /**
+   * @generated from field: uint64 received = 1;
+   */
+  received: bigint;
+
+  /**
+   * Stored as new annotations or replacing one with the same id.
+   *
+   * @generated from field: uint64 written = 2;
+   */
+  written: bigint;
+
+  /**
+   * Joined into an existing annotation (overlapping frames merged).
+   *
+   * @generated from field: uint64 merged = 3;
+   */
+  merged: bigint;
+
+  /**
+   * Left out as the caller asked (duplicate ids or overlapping frames with skip).
+   *
+   * @generated from field: uint64 skipped = 4;
+   */
+  skipped: bigint;
+
+  /**
+   * Not stored, for a reason the caller did not ask for (missing category, invalid geometry...).
+   *
+   * @generated from field: uint64 dropped = 5;
+   */
+  dropped: bigint;
+
+  /**
+   * @generated from field: repeated labelport.v1.DropCount dropped_by_reason = 6;
+   */
+  droppedByReason: DropCount[];
+
+  /**
+   * Stored but changed on the way (rounded, clipped), by reason; counted in written too.
+   *
+   * @generated from field: repeated labelport.v1.DropCount changed = 7;
+   */
+  changed: DropCount[];
+};
+
+/**
+ * Describes the message labelport.v1.AnnotationAccounting.
+ * Use `create(AnnotationAccountingSchema)` to create a new message.
+ */
+export const AnnotationAccountingSchema: GenMessage<AnnotationAccounting> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_import_service, 8);
+
+/**
  * @generated from message labelport.v1.ImportResponse
  */
 export type ImportResponse = Message<"labelport.v1.ImportResponse"> & {
@@ -333,6 +402,25 @@ export type ImportResponse = Message<"labelport.v1.ImportResponse"> & {
    * @generated from field: repeated labelport.v1.ImportConflict conflicts = 6;
    */
   conflicts: ImportConflict[];
+
+  /**
+   * completed (nothing dropped), completed_with_losses, or failed.
+   *
+   * @generated from field: string status = 7;
+   */
+  status: string;
+
+  /**
+   * @generated from field: labelport.v1.AnnotationAccounting annotations = 8;
+   */
+  annotations?: AnnotationAccounting | undefined;
+
+  /**
+   * What the importer noted about the upload (files without labels, unknown attributes...).
+   *
+   * @generated from field: repeated string notes = 9;
+   */
+  notes: string[];
 };
 
 /**
@@ -340,7 +428,7 @@ export type ImportResponse = Message<"labelport.v1.ImportResponse"> & {
  * Use `create(ImportResponseSchema)` to create a new message.
  */
 export const ImportResponseSchema: GenMessage<ImportResponse> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 8);
+  messageDesc(file_labelport_v1_import_service, 9);
 
 /**
  * @generated from message labelport.v1.PreviewImportResponse
@@ -365,6 +453,23 @@ export type PreviewImportResponse = Message<"labelport.v1.PreviewImportResponse"
    * @generated from field: repeated labelport.v1.ImportIssue errors = 4;
    */
   errors: ImportIssue[];
+
+  /**
+   * What the import would report: completed, completed_with_losses or failed.
+   *
+   * @generated from field: string status = 5;
+   */
+  status: string;
+
+  /**
+   * @generated from field: labelport.v1.AnnotationAccounting annotations = 6;
+   */
+  annotations?: AnnotationAccounting | undefined;
+
+  /**
+   * @generated from field: repeated string notes = 7;
+   */
+  notes: string[];
 };
 
 /**
@@ -372,7 +477,7 @@ export type PreviewImportResponse = Message<"labelport.v1.PreviewImportResponse"
  * Use `create(PreviewImportResponseSchema)` to create a new message.
  */
 export const PreviewImportResponseSchema: GenMessage<PreviewImportResponse> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 9);
+  messageDesc(file_labelport_v1_import_service, 10);
 
 /**
  * @generated from message labelport.v1.ImportRecord
@@ -462,6 +567,28 @@ export type ImportRecord = Message<"labelport.v1.ImportRecord"> & {
    * @generated from field: repeated labelport.v1.ImportConflict conflicts = 17;
    */
   conflicts: ImportConflict[];
+
+  /**
+   * completed, completed_with_losses or failed (running while it runs).
+   *
+   * @generated from field: string outcome = 18;
+   */
+  outcome: string;
+
+  /**
+   * @generated from field: labelport.v1.AnnotationAccounting annotations = 19;
+   */
+  annotations?: AnnotationAccounting | undefined;
+
+  /**
+   * @generated from field: string format = 20;
+   */
+  format: string;
+
+  /**
+   * @generated from field: repeated string notes = 21;
+   */
+  notes: string[];
 };
 
 /**
@@ -469,7 +596,7 @@ export type ImportRecord = Message<"labelport.v1.ImportRecord"> & {
  * Use `create(ImportRecordSchema)` to create a new message.
  */
 export const ImportRecordSchema: GenMessage<ImportRecord> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 10);
+  messageDesc(file_labelport_v1_import_service, 11);
 
 /**
  * @generated from message labelport.v1.ListImportsRequest
@@ -498,7 +625,7 @@ export type ListImportsRequest = Message<"labelport.v1.ListImportsRequest"> & {
  * Use `create(ListImportsRequestSchema)` to create a new message.
  */
 export const ListImportsRequestSchema: GenMessage<ListImportsRequest> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 11);
+  messageDesc(file_labelport_v1_import_service, 12);
 
 /**
  * @generated from message labelport.v1.ListImportsResponse
@@ -522,7 +649,7 @@ export type ListImportsResponse = Message<"labelport.v1.ListImportsResponse"> & 
  * Use `create(ListImportsResponseSchema)` to create a new message.
  */
 export const ListImportsResponseSchema: GenMessage<ListImportsResponse> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 12);
+  messageDesc(file_labelport_v1_import_service, 13);
 
 /**
  * @generated from message labelport.v1.GetImportRequest
@@ -539,7 +666,7 @@ export type GetImportRequest = Message<"labelport.v1.GetImportRequest"> & {
  * Use `create(GetImportRequestSchema)` to create a new message.
  */
 export const GetImportRequestSchema: GenMessage<GetImportRequest> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 13);
+  messageDesc(file_labelport_v1_import_service, 14);
 
 /**
  * @generated from message labelport.v1.GetImportResponse
@@ -556,7 +683,7 @@ export type GetImportResponse = Message<"labelport.v1.GetImportResponse"> & {
  * Use `create(GetImportResponseSchema)` to create a new message.
  */
 export const GetImportResponseSchema: GenMessage<GetImportResponse> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_import_service, 14);
+  messageDesc(file_labelport_v1_import_service, 15);
 
 /**
  * @generated from enum labelport.v1.DuplicateIds

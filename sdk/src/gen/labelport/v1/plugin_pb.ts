@@ -5,16 +5,18 @@
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { DropCount } from "./dataset_pb.ts";
+import { file_labelport_v1_dataset } from "./dataset_pb.ts";
 import type { Artifact, Export, ExportCounts, ExportLogLine, ExportProgress } from "./export_pb.ts";
 import { file_labelport_v1_export } from "./export_pb.ts";
-import type { Message } from "@bufbuild/protobuf";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file labelport/v1/plugin.proto.
  */
 export const file_labelport_v1_plugin: GenFile = /*@__PURE__*/
-  fileDesc("ChlsYWJlbHBvcnQvdjEvcGx1Z2luLnByb3RvEgxsYWJlbHBvcnQudjEiwwEKCUV4cG9ydEpvYhIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EhgKEG9yY2hlc3RyYXRvcl91cmwYAiABKAkSDQoFdG9rZW4YAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc3RvcmFnZV9jb25maWdfanNvbhgFIAEoCRIXCg9jYXRlZ29yaWVzX2pzb24YBiABKAkinAMKCEpvYkV2ZW50EhEKCWV4cG9ydF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgFIAEoCRIrCgdzdGFydGVkGAYgASgLMhgubGFiZWxwb3J0LnYxLkpvYlN0YXJ0ZWRIABIwCghwcm9ncmVzcxgHIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzc0gAEioKA2xvZxgIIAEoCzIbLmxhYmVscG9ydC52MS5FeHBvcnRMb2dMaW5lSAASLwoJY29tcGxldGVkGAkgASgLMhoubGFiZWxwb3J0LnYxLkpvYkNvbXBsZXRlZEgAEikKBmZhaWxlZBgKIAEoCzIXLmxhYmVscG9ydC52MS5Kb2JGYWlsZWRIABItCghjYW5jZWxlZBgLIAEoCzIZLmxhYmVscG9ydC52MS5Kb2JDYW5jZWxlZEgAQgcKBWV2ZW50Ik4KCkpvYlN0YXJ0ZWQSEwoLcGx1Z2luX25hbWUYASABKAkSFgoOcGx1Z2luX3ZlcnNpb24YAiABKAkSEwoLdG90YWxfaXRlbXMYAyABKAQipQEKDEpvYkNvbXBsZXRlZBIpCglhcnRpZmFjdHMYASADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GAIgASgJEioKBmNvdW50cxgDIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSFAoMZm9ybWF0X25vdGVzGAQgAygJEhIKCnRvdGFsX3NpemUYBSABKAQiNQoJSm9iRmFpbGVkEhUKDWVycm9yX21lc3NhZ2UYASABKAkSEQoJcmV0cnlhYmxlGAIgASgIIg0KC0pvYkNhbmNlbGVkInYKD0NsYWltSm9iUmVxdWVzdBIRCglleHBvcnRfaWQYASABKAkSEAoIZGVsaXZlcnkYAiABKA0SEQoJd29ya2VyX2lkGAMgASgJEhMKC3BsdWdpbl9uYW1lGAQgASgJEhYKDnBsdWdpbl92ZXJzaW9uGAUgASgJImoKEENsYWltSm9iUmVzcG9uc2USDwoHcHJvY2VlZBgBIAEoCBIOCgZyZWFzb24YAiABKAkSJAoDam9iGAMgASgLMhcubGFiZWxwb3J0LnYxLkV4cG9ydEpvYhIPCgdhdHRlbXB0GAQgASgNYgZwcm90bzM", [file_google_protobuf_timestamp, file_labelport_v1_export]);
+  fileDesc("ChlsYWJlbHBvcnQvdjEvcGx1Z2luLnByb3RvEgxsYWJlbHBvcnQudjEiwwEKCUV4cG9ydEpvYhIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EhgKEG9yY2hlc3RyYXRvcl91cmwYAiABKAkSDQoFdG9rZW4YAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc3RvcmFnZV9jb25maWdfanNvbhgFIAEoCRIXCg9jYXRlZ29yaWVzX2pzb24YBiABKAkinAMKCEpvYkV2ZW50EhEKCWV4cG9ydF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgFIAEoCRIrCgdzdGFydGVkGAYgASgLMhgubGFiZWxwb3J0LnYxLkpvYlN0YXJ0ZWRIABIwCghwcm9ncmVzcxgHIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzc0gAEioKA2xvZxgIIAEoCzIbLmxhYmVscG9ydC52MS5FeHBvcnRMb2dMaW5lSAASLwoJY29tcGxldGVkGAkgASgLMhoubGFiZWxwb3J0LnYxLkpvYkNvbXBsZXRlZEgAEikKBmZhaWxlZBgKIAEoCzIXLmxhYmVscG9ydC52MS5Kb2JGYWlsZWRIABItCghjYW5jZWxlZBgLIAEoCzIZLmxhYmVscG9ydC52MS5Kb2JDYW5jZWxlZEgAQgcKBWV2ZW50Ik4KCkpvYlN0YXJ0ZWQSEwoLcGx1Z2luX25hbWUYASABKAkSFgoOcGx1Z2luX3ZlcnNpb24YAiABKAkSEwoLdG90YWxfaXRlbXMYAyABKAQipQEKDEpvYkNvbXBsZXRlZBIpCglhcnRpZmFjdHMYASADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GAIgASgJEioKBmNvdW50cxgDIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSFAoMZm9ybWF0X25vdGVzGAQgAygJEhIKCnRvdGFsX3NpemUYBSABKAQiNQoJSm9iRmFpbGVkEhUKDWVycm9yX21lc3NhZ2UYASABKAkSEQoJcmV0cnlhYmxlGAIgASgIIg0KC0pvYkNhbmNlbGVkInYKD0NsYWltSm9iUmVxdWVzdBIRCglleHBvcnRfaWQYASABKAkSEAoIZGVsaXZlcnkYAiABKA0SEQoJd29ya2VyX2lkGAMgASgJEhMKC3BsdWdpbl9uYW1lGAQgASgJEhYKDnBsdWdpbl92ZXJzaW9uGAUgASgJImoKEENsYWltSm9iUmVzcG9uc2USDwoHcHJvY2VlZBgBIAEoCBIOCgZyZWFzb24YAiABKAkSJAoDam9iGAMgASgLMhcubGFiZWxwb3J0LnYxLkV4cG9ydEpvYhIPCgdhdHRlbXB0GAQgASgNIpECCglJbXBvcnRKb2ISEQoJaW1wb3J0X2lkGAEgASgJEg4KBmZvcm1hdBgCIAEoCRIoCgdvcHRpb25zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCglmaWxlX25hbWUYBCABKAkSEgoKc291cmNlX2tleRgFIAEoCRIWCg5jYXRlZ29yaWVzX2tleRgGIAEoCRIRCglpdGVtc19rZXkYByABKAkSGwoTc3RvcmFnZV9jb25maWdfanNvbhgIIAEoCRIUCgxtZWRpYV9wcmVmaXgYCSABKAkSDQoFdG9rZW4YCiABKAkSEgoKZGF0YXNldF9pZBgLIAEoCRIPCgdkcnlfcnVuGAwgASgIInIKDkltcG9ydEpvYlJlcGx5EhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIRCgl3b3JrZXJfaWQYAyABKAkSEwoLcGx1Z2luX25hbWUYBCABKAkSFgoOcGx1Z2luX3ZlcnNpb24YBSABKAkirAIKDkltcG9ydEpvYkV2ZW50EhEKCWltcG9ydF9pZBgBIAEoCRINCgV0b2tlbhgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI6Cghwcm9ncmVzcxgEIAEoCzImLmxhYmVscG9ydC52MS5JbXBvcnRDb252ZXJzaW9uUHJvZ3Jlc3NIABIqCgNsb2cYBSABKAsyGy5sYWJlbHBvcnQudjEuRXhwb3J0TG9nTGluZUgAEjIKCWNvbXBsZXRlZBgGIAEoCzIdLmxhYmVscG9ydC52MS5JbXBvcnRDb252ZXJ0ZWRIABIpCgZmYWlsZWQYByABKAsyFy5sYWJlbHBvcnQudjEuSm9iRmFpbGVkSABCBwoFZXZlbnQiZwoYSW1wb3J0Q29udmVyc2lvblByb2dyZXNzEg0KBWl0ZW1zGAEgASgEEhMKC2Fubm90YXRpb25zGAIgASgEEhIKCmJ5dGVzX3JlYWQYAyABKAQSEwoLYnl0ZXNfdG90YWwYBCABKAQi1gEKD0ltcG9ydENvbnZlcnRlZBINCgVpdGVtcxgBIAEoBBITCgthbm5vdGF0aW9ucxgCIAEoBBISCgpjYXRlZ29yaWVzGAMgASgEEigKB2Ryb3BwZWQYBCADKAsyFy5sYWJlbHBvcnQudjEuRHJvcENvdW50EigKB2NoYW5nZWQYBSADKAsyFy5sYWJlbHBvcnQudjEuRHJvcENvdW50Eg0KBW5vdGVzGAYgAygJEhMKC21lZGlhX2ZpbGVzGAcgASgEEhMKC21lZGlhX2J5dGVzGAggASgEYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_labelport_v1_dataset, file_labelport_v1_export]);
 
 /**
  * What a plugin worker receives: the export as stored, plus where to read and write.
@@ -331,4 +333,276 @@ export type ClaimJobResponse = Message<"labelport.v1.ClaimJobResponse"> & {
  */
 export const ClaimJobResponseSchema: GenMessage<ClaimJobResponse> = /*@__PURE__*/
   messageDesc(file_labelport_v1_plugin, 7);
+
+/**
+ * An upload for an importer plugin to convert into Labelport records. The worker reads
+ * `source_key`, writes `categories_key` (a JSON array of Category) and `items_key` (item JSONL)
+ * in the storage of `storage_config_json`, and stores media found in the upload under
+ * `media_prefix`; the orchestrator then imports the records with the caller's options.
+ *
+ * @generated from message labelport.v1.ImportJob
+ */
+export type ImportJob = Message<"labelport.v1.ImportJob"> & {
+  /**
+   * @generated from field: string import_id = 1;
+   */
+  importId: string;
+
+  /**
+   * @generated from field: string format = 2;
+   */
+  format: string;
+
+  /**
+   * The importer's options, validated by the worker against its schema.
+   *
+   * @generated from field: google.protobuf.Struct options = 3;
+   */
+  options?: JsonObject | undefined;
+
+  /**
+   * @generated from field: string file_name = 4;
+   */
+  fileName: string;
+
+  /**
+   * @generated from field: string source_key = 5;
+   */
+  sourceKey: string;
+
+  /**
+   * @generated from field: string categories_key = 6;
+   */
+  categoriesKey: string;
+
+  /**
+   * @generated from field: string items_key = 7;
+   */
+  itemsKey: string;
+
+  /**
+   * @generated from field: string storage_config_json = 8;
+   */
+  storageConfigJson: string;
+
+  /**
+   * @generated from field: string media_prefix = 9;
+   */
+  mediaPrefix: string;
+
+  /**
+   * Sent back on every event: the orchestrator ignores events without it.
+   *
+   * @generated from field: string token = 10;
+   */
+  token: string;
+
+  /**
+   * @generated from field: string dataset_id = 11;
+   */
+  datasetId: string;
+
+  /**
+   * A preview: convert and count, store no media.
+   *
+   * @generated from field: bool dry_run = 12;
+   */
+  dryRun: boolean;
+};
+
+/**
+ * Describes the message labelport.v1.ImportJob.
+ * Use `create(ImportJobSchema)` to create a new message.
+ */
+export const ImportJobSchema: GenMessage<ImportJob> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 8);
+
+/**
+ * The worker's answer to an ImportJob request: it took the job, or why not.
+ *
+ * @generated from message labelport.v1.ImportJobReply
+ */
+export type ImportJobReply = Message<"labelport.v1.ImportJobReply"> & {
+  /**
+   * @generated from field: bool accepted = 1;
+   */
+  accepted: boolean;
+
+  /**
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string worker_id = 3;
+   */
+  workerId: string;
+
+  /**
+   * @generated from field: string plugin_name = 4;
+   */
+  pluginName: string;
+
+  /**
+   * @generated from field: string plugin_version = 5;
+   */
+  pluginVersion: string;
+};
+
+/**
+ * Describes the message labelport.v1.ImportJobReply.
+ * Use `create(ImportJobReplySchema)` to create a new message.
+ */
+export const ImportJobReplySchema: GenMessage<ImportJobReply> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 9);
+
+/**
+ * @generated from message labelport.v1.ImportJobEvent
+ */
+export type ImportJobEvent = Message<"labelport.v1.ImportJobEvent"> & {
+  /**
+   * @generated from field: string import_id = 1;
+   */
+  importId: string;
+
+  /**
+   * @generated from field: string token = 2;
+   */
+  token: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp time = 3;
+   */
+  time?: Timestamp | undefined;
+
+  /**
+   * @generated from oneof labelport.v1.ImportJobEvent.event
+   */
+  event: {
+    /**
+     * @generated from field: labelport.v1.ImportConversionProgress progress = 4;
+     */
+    value: ImportConversionProgress;
+    case: "progress";
+  } | {
+    /**
+     * @generated from field: labelport.v1.ExportLogLine log = 5;
+     */
+    value: ExportLogLine;
+    case: "log";
+  } | {
+    /**
+     * @generated from field: labelport.v1.ImportConverted completed = 6;
+     */
+    value: ImportConverted;
+    case: "completed";
+  } | {
+    /**
+     * @generated from field: labelport.v1.JobFailed failed = 7;
+     */
+    value: JobFailed;
+    case: "failed";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message labelport.v1.ImportJobEvent.
+ * Use `create(ImportJobEventSchema)` to create a new message.
+ */
+export const ImportJobEventSchema: GenMessage<ImportJobEvent> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 10);
+
+/**
+ * @generated from message labelport.v1.ImportConversionProgress
+ */
+export type ImportConversionProgress = Message<"labelport.v1.ImportConversionProgress"> & {
+  /**
+   * @generated from field: uint64 items = 1;
+   */
+  items: bigint;
+
+  /**
+   * @generated from field: uint64 annotations = 2;
+   */
+  annotations: bigint;
+
+  /**
+   * Bytes of the upload read so far, and its size, when the importer knows them.
+   *
+   * @generated from field: uint64 bytes_read = 3;
+   */
+  bytesRead: bigint;
+
+  /**
+   * @generated from field: uint64 bytes_total = 4;
+   */
+  bytesTotal: bigint;
+};
+
+/**
+ * Describes the message labelport.v1.ImportConversionProgress.
+ * Use `create(ImportConversionProgressSchema)` to create a new message.
+ */
+export const ImportConversionProgressSchema: GenMessage<ImportConversionProgress> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 11);
+
+/**
+ * The conversion's own accounting: what the importer found and what it could not carry.
+ *
+ * @generated from message labelport.v1.ImportConverted
+ */
+export type ImportConverted = Message<"labelport.v1.ImportConverted"> & {
+  /**
+   * @generated from field: uint64 items = 1;
+   */
+  items: bigint;
+
+  /**
+   * Annotations written to the records.
+   *
+   * @generated from field: uint64 annotations = 2;
+   */
+  annotations: bigint;
+
+  /**
+   * @generated from field: uint64 categories = 3;
+   */
+  categories: bigint;
+
+  /**
+   * Annotations in the upload the records do not carry, by reason.
+   *
+   * @generated from field: repeated labelport.v1.DropCount dropped = 4;
+   */
+  dropped: DropCount[];
+
+  /**
+   * Annotations carried but changed (rounded, clipped), by reason.
+   *
+   * @generated from field: repeated labelport.v1.DropCount changed = 5;
+   */
+  changed: DropCount[];
+
+  /**
+   * @generated from field: repeated string notes = 6;
+   */
+  notes: string[];
+
+  /**
+   * @generated from field: uint64 media_files = 7;
+   */
+  mediaFiles: bigint;
+
+  /**
+   * @generated from field: uint64 media_bytes = 8;
+   */
+  mediaBytes: bigint;
+};
+
+/**
+ * Describes the message labelport.v1.ImportConverted.
+ * Use `create(ImportConvertedSchema)` to create a new message.
+ */
+export const ImportConvertedSchema: GenMessage<ImportConverted> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 12);
 

@@ -60,6 +60,14 @@ export interface ExportContext<Options> {
   progress(items: number, annotations?: number): void;
   /** Records something the format could not carry (listed in the manifest). */
   note(message: string): void;
+  /**
+   * Annotations received but not written because the format cannot carry them, by reason
+   * (e.g. "polyline: yolo has no polylines"). Written = received - dropped: the export's counts
+   * and manifest report what the delivered files hold, never what was read.
+   */
+  drop(reason: string, count?: number): void;
+  /** Annotations written but changed on the way (rounded to whole pixels, clipped), by reason. */
+  changed(reason: string, count?: number): void;
   readonly signal: AbortSignal;
   readonly log: ExportLogger;
   /** A private local directory for spill files, removed after the job. */

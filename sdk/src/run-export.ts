@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { create } from "@bufbuild/protobuf";
 import type { BaseExporter, ExportDataset, ExportLogger } from "./exporter.ts";
-import type { Item } from "./gen/labelport/v1/dataset_pb.ts";
+import { DropCountSchema, type Item } from "./gen/labelport/v1/dataset_pb.ts";
 import { type Artifact, type Export, type ExportCounts, ExportCountsSchema } from "./gen/labelport/v1/export_pb.ts";
 import type { StorageDriver } from "./storage/driver.ts";
 import { createExportStorage } from "./storage/export-storage.ts";
@@ -54,6 +54,13 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
   });
   const processors = exporter.processors(input.options);
   const notes = new Set<string>();
+  const dropped = new Map<string, number>();
+  const changed = new Map<string, number>();
+  const tally =
+    (counts: Map<string, number>) =>
+    (reason: string, count = 1) => {
+      if (count > 0) counts.set(reason, (counts.get(reason) ?? 0) + count);
+    };
   const counted = { items: 0, annotations: 0 };
   let firstPass = true;
   const scratchDir = await mkdtemp(join(tmpdir(), "labelport-export-"));
@@ -86,12 +93,17 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
       storage,
       progress: (items, annotations = 0) => input.onProgress?.({ items, annotations }),
       note: (message) => notes.add(message),
+      drop: tally(dropped),
+      changed: tally(changed),
       signal,
       log: input.log,
       scratchDir,
     });
     signal.throwIfAborted();
     const formatNotes = [...notes].sort();
+    const droppedTotal = [...dropped.values()].reduce((sum, n) => sum + n, 0);
+    // An exporter that drops more than it received has miscounted: never report negative writes.
+    const written = Math.max(0, counted.annotations - droppedTotal);
     const committed = await storage.commit({
       exportId: input.export.id,
       format: input.export.format,
@@ -99,7 +111,10 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
       dataset: { id: input.dataset.id, name: input.dataset.name },
       exportedAt: input.exportedAt.toISOString(),
       itemCount: counted.items,
-      annotationCount: counted.annotations,
+      annotationCount: written,
+      annotationsReceived: counted.annotations,
+      dropped: Object.fromEntries(dropped),
+      changed: Object.fromEntries(changed),
       notes: formatNotes,
     });
     return {
@@ -108,8 +123,11 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
       manifestKey: committed.manifestKey,
       counts: create(ExportCountsSchema, {
         itemCount: BigInt(counted.items),
-        annotationCount: BigInt(counted.annotations),
+        annotationCount: BigInt(written),
         fileCount: BigInt(committed.fileCount),
+        receivedAnnotations: BigInt(counted.annotations),
+        dropped: dropCounts(dropped),
+        changed: dropCounts(changed),
       }),
       formatNotes,
     };
@@ -119,4 +137,11 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
   } finally {
     await rm(scratchDir, { recursive: true, force: true });
   }
+}
+
+/** Counts by reason as messages, reasons sorted (the same export reports them in the same order). */
+function dropCounts(counts: Map<string, number>) {
+  return [...counts.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([reason, count]) => create(DropCountSchema, { reason, count: BigInt(count) }));
 }

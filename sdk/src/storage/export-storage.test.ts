@@ -39,6 +39,9 @@ const fields: ExportManifestFields = {
   exportedAt: "2024-05-01T12:00:00.000Z",
   itemCount: 2,
   annotationCount: 3,
+  annotationsReceived: 4,
+  dropped: { "polyline: coco has no polylines": 1 },
+  changed: {},
   notes: ["dropped 1 polygon hole"],
 };
 
@@ -140,6 +143,9 @@ describe("createExportStorage", () => {
       "exportedAt",
       "itemCount",
       "annotationCount",
+      "annotationsReceived",
+      "dropped",
+      "changed",
       "notes",
       "fileCount",
       "totalSize",

@@ -34,7 +34,14 @@ export interface ExportManifestFields {
   /** ISO 8601; the export's snapshot instant, so a retry writes the same bytes. */
   exportedAt: string;
   itemCount: number;
+  /** Annotations written into the files. */
   annotationCount: number;
+  /** Annotations the exporter received; annotationsReceived = annotationCount + the dropped ones. */
+  annotationsReceived: number;
+  /** Dropped annotations by reason, reasons sorted. */
+  dropped: Readonly<Record<string, number>>;
+  /** Changed (still written) annotations by reason, reasons sorted. */
+  changed: Readonly<Record<string, number>>;
   notes: readonly string[];
 }
 
@@ -358,6 +365,9 @@ async function* manifestJson(
     exportedAt: fields.exportedAt,
     itemCount: fields.itemCount,
     annotationCount: fields.annotationCount,
+    annotationsReceived: fields.annotationsReceived,
+    dropped: sortedCounts(fields.dropped),
+    changed: sortedCounts(fields.changed),
     notes: [...fields.notes],
     fileCount: order.length,
     totalSize,
@@ -397,4 +407,11 @@ function mediaKey(uri: string): string {
     throw new InvalidStorageKeyError(uri, "unsupported media URI scheme (expected a relative key or file://<key>)");
   }
   return uri;
+}
+
+/** A copy with keys in sorted order: the manifest's bytes must not depend on the order of drops. */
+function sortedCounts(counts: Readonly<Record<string, number>>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(counts).sort()) out[key] = counts[key] as number;
+  return out;
 }

@@ -47,11 +47,20 @@ export class OptionsError extends LabelportError {
   }
 }
 
+/**
+ * An upload an importer cannot read: not the format, a broken ZIP, a file missing or malformed.
+ * The message names the file (and the line or field when there is one); the user must fix the upload.
+ */
+export class ImportSourceError extends LabelportError {
+  override name = "ImportSourceError";
+}
+
 const LABELPORT_ERROR_NAMES: ReadonlySet<string> = new Set([
   "LabelportError",
   "PluginLoadError",
   "ManifestError",
   "OptionsError",
+  "ImportSourceError",
 ]);
 
 function nameOf(err: unknown): string | undefined {
@@ -73,6 +82,10 @@ export function isManifestError(err: unknown): err is ManifestError {
 
 export function isOptionsError(err: unknown): err is OptionsError {
   return nameOf(err) === "OptionsError";
+}
+
+export function isImportSourceError(err: unknown): err is ImportSourceError {
+  return nameOf(err) === "ImportSourceError";
 }
 
 /** Codes of orchestrator answers that another attempt cannot change. */

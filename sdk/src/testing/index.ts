@@ -2,5 +2,7 @@
 export * from "./behaviour-checks.ts";
 export * from "./exporter-suite.ts";
 export * from "./fixture.ts";
+export * from "./importer-suite.ts";
 export * from "./run-sample-export.ts";
+export * from "./run-sample-import.ts";
 export * from "./storage-driver-suite.ts";

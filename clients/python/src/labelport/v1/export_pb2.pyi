@@ -126,7 +126,7 @@ class Export(_message.Message):
     def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_name: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[ExportStatus, str]] = ..., progress: _Optional[_Union[ExportProgress, _Mapping]] = ..., error_message: _Optional[str] = ..., counts: _Optional[_Union[ExportCounts, _Mapping]] = ..., file_size: _Optional[int] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., manifest_key: _Optional[str] = ..., plugin_name: _Optional[str] = ..., plugin_version: _Optional[str] = ..., attempts: _Optional[int] = ..., request_id: _Optional[str] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., format_notes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PluginInfo(_message.Message):
-    __slots__ = ("name", "version", "formats", "options_schema", "sdk_range", "description", "last_seen_time")
+    __slots__ = ("name", "version", "formats", "options_schema", "sdk_range", "description", "last_seen_time", "import_formats")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     FORMATS_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,7 @@ class PluginInfo(_message.Message):
     SDK_RANGE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     LAST_SEEN_TIME_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_FORMATS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     formats: _containers.RepeatedScalarFieldContainer[str]
@@ -141,7 +142,8 @@ class PluginInfo(_message.Message):
     sdk_range: str
     description: str
     last_seen_time: _timestamp_pb2.Timestamp
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., formats: _Optional[_Iterable[str]] = ..., options_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sdk_range: _Optional[str] = ..., description: _Optional[str] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    import_formats: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., formats: _Optional[_Iterable[str]] = ..., options_schema: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sdk_range: _Optional[str] = ..., description: _Optional[str] = ..., last_seen_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., import_formats: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExportLogLine(_message.Message):
     __slots__ = ("time", "level", "message", "source", "fields")

@@ -1,0 +1,178 @@
+// Runs one importer over one upload: the batches it yields become Labelport records (categories
+// and item JSONL lines), every annotation's fate is counted, progress is reported. Shared by the
+// NATS plugin runtime and the conformance kit.
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { imageSize } from "image-size";
+import { ImportSourceError } from "./errors.ts";
+import type { ExportLogger } from "./exporter.ts";
+import type { Category } from "./gen/labelport/v1/dataset_pb.ts";
+import type { ImportSource, SourceFile } from "./import-source.ts";
+import type { BaseImporter } from "./importer.ts";
+import { itemToJson } from "./item-json.ts";
+
+/** Bytes of an image's header read to find its size: enough for JPEG EXIF blocks before SOF. */
+const IMAGE_HEADER_BYTES = 256 * 1024;
+
+export interface RunImportInput<Options> {
+  importer: BaseImporter<Options>;
+  /** Parsed options (already validated by the importer's schema). */
+  options: Options;
+  source: ImportSource;
+  datasetId: string;
+  /** Stores one file of the upload as media and returns its URI (a preview returns it unstored). */
+  storeMedia(file: SourceFile): Promise<{ uri: string; bytes: number }>;
+  /** Where the item JSONL goes: a local file the host then hands on. */
+  itemsPath: string;
+  signal: AbortSignal;
+  log: ExportLogger;
+  onProgress?: (delta: { items: number; annotations: number }) => void;
+}
+
+export interface ImportConversion {
+  items: number;
+  /** Annotations written into the records. */
+  annotations: number;
+  /** The categories, ordered by id. */
+  categories: Category[];
+  /** Annotations of the upload the records do not carry, by reason (sorted). */
+  dropped: Record<string, number>;
+  changed: Record<string, number>;
+  notes: string[];
+  mediaFiles: number;
+  mediaBytes: number;
+}
+
+export async function runImport<Options>(input: RunImportInput<Options>): Promise<ImportConversion> {
+  const { importer, signal } = input;
+  signal.throwIfAborted();
+  const dropped = new Map<string, number>();
+  const changed = new Map<string, number>();
+  const tally = (counts: Map<string, number>) => (reason: string, count = 1) => {
+    if (count > 0) counts.set(reason, (counts.get(reason) ?? 0) + count);
+  };
+  const notes = new Set<string>();
+  const categories = new Map<number, Category>();
+  const counted = { items: 0, annotations: 0, mediaFiles: 0, mediaBytes: 0 };
+  const scratchDir = await mkdtemp(join(tmpdir(), "labelport-import-"));
+  const out = createWriteStream(input.itemsPath);
+  // A failed write surfaces at the next write or at the end, never as an unhandled 'error'.
+  let writeError: Error | undefined;
+  out.on("error", (err) => {
+    writeError = err;
+  });
+  const write = async (text: string) => {
+    if (writeError) throw writeError;
+    if (!out.write(text)) await Promise.race([once(out, "drain"), once(out, "error")]);
+  };
+  try {
+    const batches = importer.import({
+      options: input.options,
+      source: input.source,
+      datasetId: input.datasetId,
+      drop: tally(dropped),
+      changed: tally(changed),
+      note: (message) => notes.add(message),
+      storeMedia: async (file) => {
+        const stored = await input.storeMedia(file);
+        counted.mediaFiles += 1;
+        counted.mediaBytes += stored.bytes;
+        return stored.uri;
+      },
+      imageSize: (file) => readImageSize(file),
+      signal,
+      log: input.log,
+      scratchDir,
+    });
+    for await (const batch of batches) {
+      signal.throwIfAborted();
+      for (const category of batch.categories ?? []) {
+        const known = categories.get(category.id);
+        if (known && known.name !== category.name) {
+          throw new ImportSourceError(
+            `category id ${category.id} is named both "${known.name}" and "${category.name}" in the upload`,
+          );
+        }
+        categories.set(category.id, category);
+      }
+      let text = "";
+      let annotations = 0;
+      for (const item of batch.items ?? []) {
+        if (!item.id) throw new ImportSourceError("the importer yielded an item without an id");
+        text += `${JSON.stringify(itemToJson(item))}\n`;
+        annotations += item.annotations.length;
+      }
+      if (text) await write(text);
+      const items = batch.items?.length ?? 0;
+      counted.items += items;
+      counted.annotations += annotations;
+      if (items > 0) input.onProgress?.({ items, annotations });
+    }
+    out.end();
+    await once(out, "finish");
+    if (writeError) throw writeError;
+    return {
+      items: counted.items,
+      annotations: counted.annotations,
+      categories: [...categories.values()].sort((a, b) => a.id - b.id),
+      dropped: sortedRecord(dropped),
+      changed: sortedRecord(changed),
+      notes: [...notes].sort(),
+      mediaFiles: counted.mediaFiles,
+      mediaBytes: counted.mediaBytes,
+    };
+  } finally {
+    out.destroy();
+    await rm(scratchDir, { recursive: true, force: true });
+  }
+}
+
+function sortedRecord(counts: Map<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of [...counts.keys()].sort()) out[key] = counts.get(key) as number;
+  return out;
+}
+
+/** The size in an image's header, reading at most IMAGE_HEADER_BYTES. */
+export async function readImageSize(file: SourceFile): Promise<{ width: number; height: number } | undefined> {
+  const stream = await file.stream();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      total += chunk.length;
+      if (total >= IMAGE_HEADER_BYTES) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  try {
+    const size = imageSize(Buffer.concat(chunks, total));
+    if (!size.width || !size.height) return undefined;
+    // EXIF orientations 5-8 rotate by 90 degrees: labelling tools show (and label) the rotated image.
+    const rotated = (size.orientation ?? 1) >= 5;
+    return rotated ? { width: size.height, height: size.width } : { width: size.width, height: size.height };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Item ids for files of an upload: the path without its extension, folders joined with `__` (ids
+ * have no slashes). A second file with the same id (`a.jpg` and `a.png`) keeps its extension.
+ */
+export function createItemIds(): (path: string) => string {
+  const taken = new Set<string>();
+  return (path) => {
+    const withoutExtension = path.replace(/\.[^./]+$/, "");
+    let id = withoutExtension.split("/").filter(Boolean).join("__") || "item";
+    if (taken.has(id)) id = path.split("/").filter(Boolean).join("__");
+    for (let n = 2; taken.has(id); n++) id = `${withoutExtension.split("/").join("__")}~${n}`;
+    taken.add(id);
+    return id;
+  };
+}

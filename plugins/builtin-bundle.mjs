@@ -148,7 +148,7 @@ function ensureBundle() {
 /**
  * The prebuilt runtime the SDK's bin asks for (sdk/bin/prebuilt-runtime.mjs): for `spec` naming a
  * built-in plugin whose package resolved to `entry` (the file the sources would run), the bundle's
- * runMain and the plugin's exporter class; undefined for any other plugin. Throws when the bundle
+ * runMain, the plugin's exporter class and its importer classes; undefined for any other plugin. Throws when the bundle
  * cannot be built or loaded (the bin then runs the sources).
  */
 export async function load(spec, entry) {
@@ -156,8 +156,12 @@ export async function load(spec, entry) {
   const bundle = ensureBundle();
   if (bundle.builtins[spec] !== entry) return undefined;
   const runtime = await import(pathToFileURL(bundle.entry).href);
-  const exporter = (await runtime.builtins[spec]()).default;
-  return { runMain: runtime.runMain, exporter };
+  const module = await runtime.builtins[spec]();
+  const importers = [...(module.importers ?? [])];
+  // An importer-only package default-exports its importer (it has an `import` method).
+  const defaultIsImporter = typeof module.default?.prototype?.import === "function";
+  if (defaultIsImporter) importers.unshift(module.default);
+  return { runMain: runtime.runMain, exporter: defaultIsImporter ? undefined : module.default, importers };
 }
 
 if (process.argv[2] === "--build" && import.meta.filename === resolve(process.argv[1] ?? "")) {

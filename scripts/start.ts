@@ -2,8 +2,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
-import { loadExporter } from "@labelport/sdk/plugin-cli";
-import { natsConnectOptions, PLUGIN_INBOX_PREFIX, startWorker, type Worker } from "@labelport/sdk/runtime";
+import { loadPlugin } from "@labelport/sdk/plugin-cli";
+import { natsConnectOptions, PLUGIN_INBOX_PREFIX, startImportWorker, startWorker } from "@labelport/sdk/runtime";
 import { connect } from "nats";
 import { DATA_DIR, ROOT, startStack } from "./stack/index.ts";
 import { freePort } from "./stack/processes.ts";
@@ -51,11 +51,18 @@ const s3Credentials =
   config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
     ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY }
     : undefined;
-const workers: Worker[] = [];
+const workers: Array<{ stop(): Promise<void> }> = [];
+const credentials = s3Credentials ? { s3Credentials } : {};
 for (const name of BUILTIN_PLUGINS) {
-  const exporter = await loadExporter(name);
-  workers.push(await startWorker({ nats, exporter, ...(s3Credentials ? { s3Credentials } : {}) }));
-  process.stdout.write(`plugin ${exporter.manifest.name}: ${exporter.manifest.formats.join(", ")}\n`);
+  const { exporter, importers } = await loadPlugin(name);
+  if (exporter) {
+    workers.push(await startWorker({ nats, exporter, ...credentials }));
+    process.stdout.write(`plugin ${exporter.manifest.name}: exports ${exporter.manifest.formats.join(", ")}\n`);
+  }
+  for (const importer of importers) {
+    workers.push(await startImportWorker({ nats, importer, ...credentials }));
+    process.stdout.write(`plugin ${importer.manifest.name}: imports ${importer.manifest.formats.join(", ")}\n`);
+  }
 }
 const shown = (path: string) => (path.startsWith(`${ROOT}/`) ? relative(ROOT, path) : path);
 const withoutPassword = (url: string) => url.replace(/\/\/[^@/]*@/, "//");

@@ -48,6 +48,7 @@ export const NATS_PERMISSIONS: Record<NatsUserName, Permissions> = {
       "labelport.plugins.register",
       "labelport.claims",
       "labelport.events.>",
+      "labelport.import-events.>",
       "$JS.API.INFO",
       // ensureStreams({ createOnly: true }): look up, and create when missing; never reconfigure.
       ...STREAMS.flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`]),
@@ -58,7 +59,16 @@ export const NATS_PERMISSIONS: Record<NatsUserName, Permissions> = {
       "$JS.API.CONSUMER.MSG.NEXT.LABELPORT_JOBS.>",
       "$JS.ACK.LABELPORT_JOBS.>",
     ],
-    subscribe: ["labelport.cancel.>", "labelport.plugins.discover", `${INBOX_PREFIXES.plugin}.>`],
+    subscribe: [
+      "labelport.cancel.>",
+      "labelport.plugins.discover",
+      `${INBOX_PREFIXES.plugin}.>`,
+      // Importer workers: import jobs (request/reply in a queue group) and their cancels.
+      "labelport.imports.>",
+      "labelport.import-cancel.>",
+    ],
+    // The reply to an import job request, which arrives with the orchestrator's inbox.
+    allowResponses: true,
   },
   // Other systems: trigger exports and read their outcomes (core or through a consumer).
   trigger: {

@@ -12,7 +12,7 @@ const argv = process.argv.slice(2);
 const prebuilt = argv[0] === "run" && argv[1] ? await loadPrebuilt(argv[1]) : undefined;
 const built = new URL("../dist/runtime/plugin-cli.js", import.meta.url);
 if (prebuilt) {
-  prebuilt.runMain(argv, async () => prebuilt.exporter);
+  prebuilt.runMain(argv, async () => ({ exporter: prebuilt.exporter, importers: prebuilt.importers ?? [] }));
 } else if (existsSync(built)) {
   // A plugin whose entry is TypeScript (a scaffolded one) loads through tsx, which it depends on.
   if (argv[0] === "run" && argv[1] && entryIsTypeScript(argv[1])) {

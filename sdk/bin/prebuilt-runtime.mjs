@@ -1,8 +1,8 @@
 // A plugin package may ship a prebuilt runtime, so `labelport-plugin run <package>` starts on
 // plain node instead of tsx (whose loader thread costs each plugin process ~35 MB): its
 // package.json names, under `labelport.prebuilt`, a plain-JS module exporting
-// `load(spec, entry)`, which returns `{ runMain, exporter }` (plugin-cli.ts's runMain and the
-// exporter class, from a bundle of both) or undefined. The SDK knows no plugin: the built-in ones
+// `load(spec, entry)`, which returns `{ runMain, exporter, importers }` (plugin-cli.ts's runMain,
+// the exporter class and the importer classes, from a bundle of them) or undefined. The SDK knows no plugin: the built-in ones
 // declare plugins/builtin-bundle.mjs. Plain JavaScript: it runs before tsx.
 import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { createRequire } from "node:module";

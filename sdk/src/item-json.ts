@@ -50,7 +50,8 @@ export function isVideoItem(item: Item): boolean {
 /**
  * The geometry as plain JSON with every field present (proto3 JSON would drop zeros):
  * bbox {x,y,width,height}; polygon/polyline {points:[x1,y1,...]}; keypoints
- * {keypoints:[{x,y,visibility}]}; track {interpolationMode, boxes:[...]}; null for none.
+ * {keypoints:[{x,y,visibility}]}; track {interpolationMode, boxes:[...]}; mask {width, height, counts}
+ * (COCO's uncompressed RLE, see rle.ts); null for none.
  */
 export function geometryJson(annotation: Annotation): JsonObject | null {
   const { geometry } = annotation;
@@ -79,6 +80,10 @@ export function geometryJson(annotation: Annotation): JsonObject | null {
           visible,
         })),
       };
+    case "mask": {
+      const { width, height, counts } = geometry.value;
+      return { width, height, counts: [...counts] };
+    }
     default:
       return null;
   }

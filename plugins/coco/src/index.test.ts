@@ -1,6 +1,8 @@
+import { encodeRleString, maskArea } from "@labelport/sdk";
 import { runSampleExport, type SampleExport, testExporter } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import CocoExporter, { CLASSES_KEY, instancesKey } from "./index.ts";
+import { DISK, HEIGHT, maskDataset, RECTANGLE, WIDTH } from "./mask-fixture.ts";
 
 testExporter(CocoExporter);
 
@@ -129,6 +131,97 @@ describe("coco with category folders", () => {
       expect(files).toContain("images/default/street 01.jpg");
     } finally {
       await run.cleanup();
+    }
+  });
+});
+
+describe("coco accounting on the sample dataset", () => {
+  it("drops what it does not write, by reason, and counts what it wrote", async () => {
+    const run = await runSampleExport(CocoExporter);
+    try {
+      const written = await Promise.all(
+        ["default", "train", "val"].map(
+          async (split) => (await run.json<CocoFile>(instancesKey(split))).annotations.length,
+        ),
+      );
+      const { counts } = run.result;
+      expect(counts.dropped.map((d) => [d.reason, Number(d.count)])).toEqual([
+        ["classification: COCO has no image-level labels", 1],
+        ["polyline: COCO has no polyline", 1],
+        ["track: COCO has no video tracks", 2],
+      ]);
+      expect(Number(counts.annotationCount)).toBe(written.reduce((a, b) => a + b, 0));
+      expect(Number(counts.receivedAnnotations)).toBe(Number(counts.annotationCount) + 4);
+    } finally {
+      await run.cleanup();
+    }
+  });
+});
+
+describe("coco masks and iscrowd", () => {
+  let run: SampleExport;
+  let annotations: CocoFile["annotations"];
+  beforeAll(async () => {
+    run = await runSampleExport(CocoExporter, { fixture: maskDataset() });
+    annotations = (await run.json<CocoFile>(instancesKey("train"))).annotations;
+  });
+  afterAll(() => run.cleanup());
+
+  it("writes masks as RLE with bbox and area from the mask, crowds by default", () => {
+    expect(annotations[0]).toEqual({
+      id: 1,
+      image_id: 1,
+      category_id: 4,
+      segmentation: { size: [HEIGHT, WIDTH], counts: [...RECTANGLE.counts] },
+      area: 70,
+      bbox: [5, 3, 10, 7],
+      iscrowd: 1,
+    });
+    expect(annotations[1]).toMatchObject({
+      segmentation: { size: [HEIGHT, WIDTH], counts: DISK.counts },
+      area: maskArea(DISK),
+      bbox: [19, 9, 13, 13],
+      iscrowd: 0,
+    });
+    // img-2: a run across two columns, a full mask, an empty one.
+    expect(annotations.slice(4).map((a) => [a.image_id, a.bbox, a.area, a.iscrowd])).toEqual([
+      [2, [2, 0, 2, 30], 4, 1],
+      [2, [0, 0, WIDTH, HEIGHT], WIDTH * HEIGHT, 1],
+      [2, [0, 0, 0, 0], 0, 1],
+    ]);
+  });
+
+  it("keeps iscrowd of polygons from their attribute, 0 by default", () => {
+    expect(annotations.slice(2, 4).map((a) => [a.segmentation, a.iscrowd])).toEqual([
+      [[[1, 1, 9, 1, 9, 5]], 1],
+      [[[20, 20, 30, 20, 30, 28, 20, 28]], 0],
+    ]);
+  });
+
+  it("drops and counts what COCO cannot hold, and notes attributes other than iscrowd", () => {
+    const { counts, formatNotes } = run.result;
+    expect(counts.dropped.map((d) => [d.reason, Number(d.count)])).toEqual([
+      ["classification: COCO has no image-level labels", 1],
+      ["mask of another size than its image: COCO masks cover their image", 1],
+      ["polyline: COCO has no polyline", 1],
+    ]);
+    expect([Number(counts.receivedAnnotations), Number(counts.annotationCount)]).toEqual([10, annotations.length]);
+    expect(annotations).toHaveLength(7);
+    expect(formatNotes).toContain("attributes: dropped from 1 annotations (COCO has no attributes)");
+  });
+
+  it("writes compressed RLE strings with compressRle", async () => {
+    const compressed = await runSampleExport(CocoExporter, { fixture: maskDataset(), options: { compressRle: true } });
+    try {
+      const train = await compressed.json<CocoFile>(instancesKey("train"));
+      expect(train.annotations[0]?.segmentation).toEqual({
+        size: [HEIGHT, WIDTH],
+        counts: encodeRleString(RECTANGLE.counts),
+      });
+      // Polygons stay polygons.
+      expect(train.annotations[2]?.segmentation).toEqual([[1, 1, 9, 1, 9, 5]]);
+    } finally {
+      await compressed.cleanup();
     }
   });
 });

@@ -1,7 +1,21 @@
-// COCO exporter: annotations/instances_<split>.json per split with images, annotations (boxes,
-// polygons, keypoints) and categories under the dataset's stable category ids. One pass over the
-// items: images and annotations go to scratch files per split, then each split's file is
-// written by concatenation, so memory does not grow with the dataset.
+// COCO exporter: annotations/instances_<split>.json per split with images, annotations and
+// categories under the dataset's stable category ids. One pass over the items: images and
+// annotations go to scratch files per split, then each split's file is written by concatenation,
+// so memory does not grow with the dataset.
+//
+// What COCO readers (pycocotools, datumaro, detectron2, mmdetection) expect, type by type:
+// - bbox: `bbox`, `area` = w*h, `segmentation: []`; `iscrowd` from the attribute, default 0.
+// - polygon: one ring in `segmentation`, shoelace `area`; `iscrowd` from the attribute, default 0.
+// - mask: RLE `segmentation` `{size: [h, w], counts}` (the list COCO's own files use, or the
+//   compressed string with `compressRle`), `bbox` and `area` from the mask; `iscrowd` from the
+//   attribute, default 1 (COCO writes RLE for crowds; readers decode either way).
+// - keypoints: `keypoints` [x, y, v]*, `num_keypoints`, bbox of the labelled points.
+// - dropped, each counted by ctx.drop with its reason: polylines (no COCO geometry for an open
+//   line; readers would close it into a polygon), classifications (instances have no image-level
+//   labels; a whole-image box would be read as an object), video items and their tracks, polygons
+//   under 3 points, masks whose size is not their image's (readers rasterise at the image's size),
+//   and annotations without a dataset category.
+// Attributes other than `iscrowd` have no place in COCO: noted, not counted as drops.
 import { once } from "node:events";
 import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +27,10 @@ import {
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
+  encodeRleString,
   isVideoItem,
+  maskArea,
+  maskBoundingBox,
   pointsBounds,
   polygonArea,
   z,
@@ -21,6 +38,12 @@ import {
 
 const options = z.strictObject({
   ...commonOptionsShape,
+  compressRle: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Write masks' RLE counts as COCO's compressed string (smaller, as pycocotools encodes them) instead of the list of run lengths COCO's own annotation files use.",
+    ),
 });
 
 export type CocoOptions = z.output<typeof options>;
@@ -31,24 +54,33 @@ export function instancesKey(split: string): string {
   return `annotations/instances_${split}.json`;
 }
 
+/** COCO's run-length encoding of a mask: `size` is [height, width], runs column-major from 0s. */
+export interface CocoRle {
+  size: [number, number];
+  counts: number[] | string;
+}
+
 /** One COCO annotation object, keys in the order the COCO files use. */
 export interface CocoAnnotation {
   id: number;
   image_id: number;
   category_id: number;
-  segmentation: number[][];
+  segmentation: number[][] | CocoRle;
   area: number;
   bbox: [number, number, number, number];
-  iscrowd: 0;
+  iscrowd: 0 | 1;
   keypoints?: number[];
   num_keypoints?: number;
 }
 
-/** COCO geometry of one annotation without ids, or the reason it is not a COCO object. */
+type CocoGeometry = Omit<CocoAnnotation, "id" | "image_id" | "category_id" | "iscrowd">;
+
+/** COCO geometry of one annotation without ids, or the reason (a key of `DROPPED`) it is not a COCO object. */
 export function cocoGeometry(
   annotation: Annotation,
   category: Category | undefined,
-): Omit<CocoAnnotation, "id" | "image_id" | "category_id" | "iscrowd"> | string {
+  options: { compressRle?: boolean } = {},
+): CocoGeometry | DropReason {
   const { geometry } = annotation;
   switch (geometry.case) {
     case "bbox": {
@@ -80,6 +112,15 @@ export function cocoGeometry(
         num_keypoints: labelled.length / 2,
       };
     }
+    case "mask": {
+      const mask = geometry.value;
+      const counts = options.compressRle ? encodeRleString(mask.counts) : [...mask.counts];
+      return {
+        segmentation: { size: [mask.height, mask.width], counts },
+        area: maskArea(mask),
+        bbox: maskBoundingBox(mask),
+      };
+    }
     case "polyline":
       return "polyline";
     case "boxSequence":
@@ -89,14 +130,31 @@ export function cocoGeometry(
   }
 }
 
-const unsupported: Record<string, string> = {
+/** Why annotations are not written: the reason's key and what ctx.drop and the notes say. */
+const DROPPED = {
   polyline: "COCO has no polyline",
   track: "COCO has no video tracks",
   classification: "COCO has no image-level labels",
   "polygon with fewer than 3 points": "not a valid COCO polygon",
+  "mask of another size than its image": "COCO masks cover their image",
   video: "COCO has no video",
   "no category": "no category, or one the dataset does not have",
-};
+} as const;
+
+export type DropReason = keyof typeof DROPPED;
+
+/** The reason as ctx.drop records it, e.g. "polyline: COCO has no polyline". */
+function dropReason(reason: DropReason): string {
+  return `${reason}: ${DROPPED[reason]}`;
+}
+
+/** COCO's `iscrowd` from the annotation's attribute (0/1 or a boolean), else the geometry's default. */
+function iscrowdOf(attributes: Annotation["attributes"], fallback: 0 | 1): 0 | 1 {
+  const value = attributes?.iscrowd;
+  if (value === 0 || value === false) return 0;
+  if (value === 1 || value === true) return 1;
+  return fallback;
+}
 
 /** Characters gathered before a spill file is written to (one write per ~64 KB, not per object). */
 const SCRATCH_CHUNK = 64 * 1024;
@@ -139,7 +197,8 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
     version: "1.0.0",
     formats: ["coco"],
     sdk: "^0.1.0",
-    description: "MS COCO instances JSON per split: boxes, polygons, keypoints; stable category ids.",
+    description:
+      "MS COCO instances JSON per split: boxes, polygons, RLE masks (iscrowd), keypoints; stable category ids.",
   };
 
   readonly options = options;
@@ -148,8 +207,12 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
     const splits = new Map<string, SplitFiles>();
-    const dropped = new Map<string, number>();
-    const drop = (reason: string, n = 1) => dropped.set(reason, (dropped.get(reason) ?? 0) + n);
+    const dropped = new Map<DropReason, number>();
+    const drop = (reason: DropReason, n = 1) => {
+      if (n === 0) return;
+      dropped.set(reason, (dropped.get(reason) ?? 0) + n);
+      ctx.drop(dropReason(reason), n);
+    };
     let withAttributes = 0;
     let videos = 0;
     let unsized = 0;
@@ -178,7 +241,7 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
         files.images.append(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
         for (const annotation of item.annotations) {
           const category = annotation.categoryId === undefined ? undefined : categories.get(annotation.categoryId);
-          const geometry = cocoGeometry(annotation, category);
+          const geometry = cocoGeometry(annotation, category, ctx.options);
           if (typeof geometry === "string") {
             drop(geometry);
             continue;
@@ -187,7 +250,12 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
             drop("no category");
             continue;
           }
-          if (annotation.attributes && Object.keys(annotation.attributes).length > 0) withAttributes += 1;
+          const mask = annotation.geometry.case === "mask" ? annotation.geometry.value : undefined;
+          if (mask && width && height && (mask.width !== width || mask.height !== height)) {
+            drop("mask of another size than its image");
+            continue;
+          }
+          if (Object.keys(annotation.attributes ?? {}).some((key) => key !== "iscrowd")) withAttributes += 1;
           const coco: CocoAnnotation = {
             id: files.annotations.count + 1,
             image_id: imageId,
@@ -195,7 +263,7 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
             segmentation: geometry.segmentation,
             area: geometry.area,
             bbox: geometry.bbox,
-            iscrowd: 0,
+            iscrowd: iscrowdOf(annotation.attributes, mask ? 1 : 0),
           };
           if (geometry.keypoints) {
             coco.keypoints = geometry.keypoints;
@@ -236,7 +304,7 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
       { pretty: true },
     );
     for (const [reason, count] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
-      ctx.note(`${reason}: ${count} annotations not exported (${unsupported[reason]})`);
+      ctx.note(`${reason}: ${count} annotations not exported (${DROPPED[reason]})`);
     }
     if (withAttributes > 0) {
       ctx.note(`attributes: dropped from ${withAttributes} annotations (COCO has no attributes)`);
@@ -276,3 +344,5 @@ function cocoCategory(category: Category) {
 async function copyInto(file: ScratchFile, out: { write(chunk: Uint8Array): Promise<void> }): Promise<void> {
   for await (const chunk of createReadStream(file.path)) await out.write(chunk as Uint8Array);
 }
+
+export { importers } from "./importer.ts";

@@ -76,6 +76,17 @@ function annotations(itemId: string): AnnotationInit[] {
       link: { case: "typeAssignment", value: { typeId: "t1", typeName: "Типы" } },
     },
     { id: `${itemId}-g`, geometry: { case: "boxSequence", value: {} }, link: { case: "typeAssignment", value: {} } },
+    {
+      id: `${itemId}-h`,
+      type: AnnotationType.MASK,
+      categoryId: 2,
+      geometry: {
+        case: "mask",
+        value: { width: 640, height: 480, counts: [0, 127, 128, 16_384, 4294967295, ...Array(300).fill(3)] },
+      },
+      createTime: ts(1_700_000_000n),
+    },
+    { id: `${itemId}-i`, geometry: { case: "mask", value: {} } },
     {},
   ];
 }
@@ -173,6 +184,10 @@ describe("decodeStreamItems", () => {
     w.tag(9, 2).fork().tag(1, 1).double(1).tag(1, 1).double(2).tag(1, 2).fork().double(3).double(4).join().join();
     w.tag(9, 2).fork().tag(1, 1).double(5).join(); // merged into the same polygon
     w.tag(50, 3).tag(1, 0).int32(1).tag(50, 4); // a group, skipped
+    w.join();
+    w.tag(13, 2).fork();
+    w.tag(18, 2).fork().tag(1, 0).uint32(4).tag(3, 0).uint32(5).tag(3, 2).fork().uint32(6).uint32(7).join().join();
+    w.tag(18, 2).fork().tag(2, 0).uint32(2).tag(3, 0).uint32(8).join(); // merged into the same mask
     w.join();
     w.join();
     const bytes = w.finish();

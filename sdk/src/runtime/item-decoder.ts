@@ -12,6 +12,7 @@ import type {
   Item,
   Keypoint,
   KeypointList,
+  Mask,
   Media,
   ObjectLink,
   PointList,
@@ -402,6 +403,12 @@ function readAnnotation(r: Reader, end: number): Annotation {
       case (17 << 3) | LEN:
         annotation.updateTime = readTimestamp(r, r.delimited(), annotation.updateTime);
         break;
+      case (18 << 3) | LEN: {
+        const g = annotation.geometry;
+        const value = readMask(r, r.delimited(), g.case === "mask" ? g.value : undefined);
+        annotation.geometry = { case: "mask", value };
+        break;
+      }
       default:
         r.skip(tag & 7, tag >>> 3);
     }
@@ -449,6 +456,28 @@ function readPoints(r: Reader, end: number, target: PointList | undefined): Poin
     }
   }
   return list;
+}
+
+function readMask(r: Reader, end: number, target: Mask | undefined): Mask {
+  const mask = target ?? ({ $typeName: "labelport.v1.Mask", width: 0, height: 0, counts: [] as number[] } as Mask);
+  const counts = mask.counts;
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === ((3 << 3) | LEN)) {
+      const packedEnd = r.delimited();
+      while (r.pos < packedEnd) counts.push(r.uint32());
+      r.check();
+    } else if (tag === ((3 << 3) | VARINT)) {
+      counts.push(r.uint32());
+    } else if (tag === ((1 << 3) | VARINT)) {
+      mask.width = r.uint32();
+    } else if (tag === ((2 << 3) | VARINT)) {
+      mask.height = r.uint32();
+    } else {
+      r.skip(tag & 7, tag >>> 3);
+    }
+  }
+  return mask;
 }
 
 function readKeypoints(r: Reader, end: number, target: KeypointList | undefined): KeypointList {

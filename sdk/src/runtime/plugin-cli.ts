@@ -9,7 +9,9 @@ import { connect, type NatsConnection } from "nats";
 import { InitPluginError, initPlugin, nextSteps } from "../cli/plugin-init.ts";
 import { PluginLoadError } from "../errors.ts";
 import type { ExporterClass } from "../exporter.ts";
+import { type ImporterClass, isImporterClass } from "../importer.ts";
 import { validateManifest } from "../manifest.ts";
+import { startImportWorker } from "./import-worker.ts";
 import { natsConnectOptions, PLUGIN_INBOX_PREFIX, redactUrl } from "./nats-connection.ts";
 import { startWorker } from "./worker.ts";
 
@@ -20,8 +22,9 @@ init writes a new exporter package (default ./<name>) whose tests pass; --sdk se
 @labelport/sdk dependency (default ^<this SDK's version>, e.g. file:../labelport/sdk).
 The plugin author's guide is docs/plugins.md.
 
-run loads a package (or a folder or file) whose default export is a BaseExporter subclass,
-registers it with the orchestrator and takes its export jobs from NATS JetStream.
+run loads a package (or a folder or file) whose default export is a BaseExporter (or
+BaseImporter) subclass and whose \`importers\` export lists its importers, registers them with
+the orchestrator, takes its export jobs from NATS JetStream and its import jobs from NATS.
 
 environment:
   NATS_URL      NATS server with JetStream (required), with the plugin user's credentials
@@ -54,11 +57,42 @@ function folderEntry(dir: string): string {
   return index;
 }
 
+/** What a plugin package provides: an exporter (its default export), importers, or both. */
+export interface PluginModule {
+  exporter?: ExporterClass;
+  importers: ImporterClass[];
+}
+
 /**
- * Imports a plugin by package name (resolved from the working directory) or by path: its default
- * export, a class (startWorker and main() check its manifest).
+ * The plugin in a module: its default export is an exporter or an importer class, and
+ * `export const importers = [...]` adds importers (the runtime checks every manifest).
  */
+export function pluginModuleOf(module: { default?: unknown; importers?: unknown }, spec: string): PluginModule {
+  const importers: ImporterClass[] = [];
+  let exporter: ExporterClass | undefined;
+  if (isImporterClass(module.default)) importers.push(module.default);
+  else if (typeof module.default === "function") exporter = module.default as ExporterClass;
+  if (module.importers !== undefined) {
+    if (!Array.isArray(module.importers) || !module.importers.every(isImporterClass)) {
+      throw new PluginLoadError(`${spec}: \`importers\` must be an array of BaseImporter subclasses`);
+    }
+    importers.push(...(module.importers as ImporterClass[]));
+  }
+  if (!exporter && importers.length === 0) {
+    throw new PluginLoadError(`${spec} has no default export (a BaseExporter or BaseImporter subclass)`);
+  }
+  return { ...(exporter ? { exporter } : {}), importers };
+}
+
+/** The exporter of a plugin (see loadPlugin); PluginLoadError when it has none. */
 export async function loadExporter(spec: string): Promise<ExporterClass> {
+  const { exporter } = await loadPlugin(spec);
+  if (!exporter) throw new PluginLoadError(`${spec} has no exporter (its default export is an importer)`);
+  return exporter;
+}
+
+/** Imports a plugin by package name (resolved from the working directory) or by path. */
+export async function loadPlugin(spec: string): Promise<PluginModule> {
   const asPath = resolve(spec);
   const file = !existsSync(asPath)
     ? createRequire(join(process.cwd(), "noop.js")).resolve(spec)
@@ -66,9 +100,9 @@ export async function loadExporter(spec: string): Promise<ExporterClass> {
       ? folderEntry(asPath)
       : asPath;
   const url = pathToFileURL(file).href;
-  let module: { default?: unknown };
+  let module: { default?: unknown; importers?: unknown };
   try {
-    module = (await import(url)) as { default?: unknown };
+    module = (await import(url)) as { default?: unknown; importers?: unknown };
   } catch (err) {
     // A CommonJS package fails in several ways (require of an ES module, a require cycle, `import`
     // syntax), depending on the Node version and tsx: any failure there gets the advice.
@@ -77,12 +111,11 @@ export async function loadExporter(spec: string): Promise<ExporterClass> {
     }
     throw err;
   }
-  const exporter = module.default;
-  if (typeof exporter !== "function") {
+  if (typeof module.default !== "function" && module.importers === undefined) {
     const cjs = packageType(file) === "commonjs" ? `\n${commonJsAdvice(file)}` : "";
     throw new PluginLoadError(`${spec} has no default export (a BaseExporter subclass)${cjs}`);
   }
-  return exporter as ExporterClass;
+  return pluginModuleOf(module, spec);
 }
 
 /** How Node and tsx fail when a CommonJS package imports the SDK (ES modules only) or uses `import`. */
@@ -165,7 +198,7 @@ function limitHeapGrowth(): void {
  */
 export async function main(
   argv: string[],
-  load: (spec: string) => Promise<ExporterClass> = loadExporter,
+  load: (spec: string) => Promise<PluginModule> = loadPlugin,
 ): Promise<number> {
   const [command, spec] = argv;
   if (command === "init" && spec) return init(argv.slice(1));
@@ -182,21 +215,32 @@ export async function main(
     return 2;
   }
   limitHeapGrowth();
-  const exporter = await load(spec);
-  validateManifest(exporter.manifest);
-  const nats = await connectToNats(natsUrl, `labelport-plugin-${exporter.manifest.name}`);
-  const worker = await startWorker({
-    nats,
-    exporter,
-    ...(process.env.ACK_WAIT_MS ? { ackWaitMs: Number(process.env.ACK_WAIT_MS) } : {}),
-    ...(process.env.MAX_DELIVER ? { maxDeliver: Number(process.env.MAX_DELIVER) } : {}),
-  });
-  const { name, version, formats } = exporter.manifest;
-  process.stdout.write(`plugin ${name}@${version} serving ${formats.join(", ")} as ${worker.workerId}\n`);
+  const plugin = await load(spec);
+  const { exporter, importers } = plugin;
+  const manifests = [...(exporter ? [exporter.manifest] : []), ...importers.map((i) => i.manifest)];
+  for (const manifest of manifests) validateManifest(manifest);
+  const nats = await connectToNats(natsUrl, `labelport-plugin-${manifests[0]?.name ?? "plugin"}`);
+  const workers: Array<{ workerId: string; stop(): Promise<void> }> = [];
+  if (exporter) {
+    const worker = await startWorker({
+      nats,
+      exporter,
+      ...(process.env.ACK_WAIT_MS ? { ackWaitMs: Number(process.env.ACK_WAIT_MS) } : {}),
+      ...(process.env.MAX_DELIVER ? { maxDeliver: Number(process.env.MAX_DELIVER) } : {}),
+    });
+    workers.push(worker);
+    const { name, version, formats } = exporter.manifest;
+    process.stdout.write(`plugin ${name}@${version} exporting ${formats.join(", ")} as ${worker.workerId}\n`);
+  }
+  for (const importer of importers) {
+    const worker = await startImportWorker({ nats, importer });
+    workers.push(worker);
+    const { name, version, formats } = importer.manifest;
+    process.stdout.write(`plugin ${name}@${version} importing ${formats.join(", ")} as ${worker.workerId}\n`);
+  }
   await new Promise<void>((done) => {
     const stop = () => {
-      worker
-        .stop()
+      Promise.all(workers.map((w) => w.stop()))
         .then(() => nats.drain())
         .finally(done);
     };
@@ -222,7 +266,7 @@ async function init(args: string[]): Promise<number> {
 }
 
 /** Runs main() as the process: exits with its code, or 1 with the error's message. */
-export function runMain(argv: string[], load?: (spec: string) => Promise<ExporterClass>): void {
+export function runMain(argv: string[], load?: (spec: string) => Promise<PluginModule>): void {
   main(argv, load).then(
     (code) => process.exit(code),
     (err: unknown) => {

@@ -20,6 +20,12 @@ export const Subjects = {
   failed: "labelport.exports.failed",
   /** Core request/reply: CreateExportRequest (JSON or protobuf) with a request id. */
   trigger: "labelport.triggers.export",
+  /** Core request/reply in a queue group: ImportJob -> ImportJobReply from one importer worker. */
+  importJob: (format: string) => `labelport.imports.${format}`,
+  /** Core: ImportJobEvent from the worker converting an upload. */
+  importEvents: (importId: string) => `labelport.import-events.${importId}`,
+  /** Core: the worker converting an upload stops when anything is published here. */
+  importCancel: (importId: string) => `labelport.import-cancel.${importId}`,
 } as const;
 
 export const Streams = {
@@ -37,6 +43,8 @@ export const ACK_WAIT_MS = 30_000;
 export const JOB_TOKEN_HEADER = "Labelport-Job-Token";
 
 export const consumerName = (format: string) => `exporter-${format}`;
+/** The queue group of every importer worker of one format: each job goes to one of them. */
+export const importerQueue = (format: string) => `importer-${format}`;
 
 const ns = (ms: number) => ms * 1_000_000;
 

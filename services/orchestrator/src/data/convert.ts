@@ -139,6 +139,10 @@ function geometryOf(doc: AnnotationDoc): Annotation["geometry"] {
       },
     };
   }
+  if (geometry.mask !== undefined) {
+    const { width, height, counts } = geometry.mask;
+    return { case: "mask", value: { $typeName: "labelport.v1.Mask", width, height, counts } };
+  }
   return { case: undefined };
 }
 

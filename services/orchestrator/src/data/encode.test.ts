@@ -111,6 +111,30 @@ const cases: Array<[string, ItemDoc, AnnotationDoc[]]> = [
     ],
   ],
   [
+    "masks after the times, counts packed (large runs, long lists, none)",
+    item(),
+    [
+      annotation({
+        type: "mask",
+        categoryId: 1,
+        geometry: { mask: { width: 4, height: 3, counts: [0, 5, 2, 5] } },
+        link: { typeAssignment: { typeId: "t1", typeName: "Car" } },
+      }),
+      annotation({
+        _id: "ann-2",
+        type: "mask",
+        // 2^32 - 1 is stored as a BSON double, 2^31 - 1 as an int32.
+        geometry: { mask: { width: 65_535, height: 65_537, counts: [2 ** 31 - 1, 2 ** 32 - 1] } },
+      }),
+      annotation({
+        _id: "ann-3",
+        type: "mask",
+        geometry: { mask: { width: 1000, height: 100, counts: Array.from({ length: 2000 }, (_, i) => 1 + (i % 200)) } },
+      }),
+      annotation({ _id: "ann-4", type: "mask", geometry: { mask: { width: 0, height: 0, counts: [] } } }),
+    ],
+  ],
+  [
     "internal and unknown fields are skipped",
     item({ extra: { a: 1 } } as Partial<ItemDoc>),
     [

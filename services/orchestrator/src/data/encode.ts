@@ -271,6 +271,7 @@ const ANNOTATION_TYPES = new NameTable({
   keypoints: 4,
   classification: 5,
   track: 6,
+  mask: 7,
 });
 const POLYLINE = 3;
 
@@ -304,9 +305,10 @@ const annotation = new Shape([
   "createdAt",
   "updatedAt",
 ]);
-const geometry = new Shape(["bbox", "points", "keypoints"]);
+const geometry = new Shape(["bbox", "points", "keypoints", "mask"]);
 const box = new Shape(["x", "y", "width", "height"]);
 const keypoint = new Shape(["x", "y", "visibility"]);
+const mask = new Shape(["width", "height", "counts"]);
 const sequence = new Shape(["interpolationMode", "boxes"]);
 const sequenceBox = new Shape(["frameNumber", "x", "y", "width", "height", "isKeyframe", "visible"]);
 const link = new Shape(["typeAssignment", "objectLink"]);
@@ -374,12 +376,15 @@ export function writeAnnotation(w: ProtoWriter, buf: Uint8Array, doc: number): v
   const sequenceAt = documentAt(s, 8);
   const linkAt = documentAt(s, 9);
   if (attributesAt >= 0) writeStruct(w, 7, buf, attributesAt);
+  let maskAt = -1;
   if (sequenceAt >= 0) writeSequence(w, buf, sequenceAt);
-  else if (geometryAt >= 0) writeGeometry(w, buf, geometryAt, type);
+  else if (geometryAt >= 0) maskAt = writeGeometry(w, buf, geometryAt, type);
   if (linkAt >= 0) writeLink(w, buf, linkAt);
   boolField(w, 15, buf, s, 10);
   timestampField(w, 16, buf, s, 11);
   timestampField(w, 17, buf, s, 12);
+  // The mask joined the geometry oneof later, as field 18: it goes after the times.
+  if (maskAt >= 0) writeMask(w, buf, maskAt);
   w.end(lengthAt);
 }
 
@@ -406,12 +411,16 @@ function writeSequence(w: ProtoWriter, buf: Uint8Array, at: number): void {
   w.end(lengthAt);
 }
 
-/** The geometry oneof, in data/convert.ts's order of precedence: bbox, points, keypoints. */
-function writeGeometry(w: ProtoWriter, buf: Uint8Array, at: number, type: number): void {
+/**
+ * The geometry oneof, in data/convert.ts's order of precedence: bbox, points, keypoints, mask.
+ * A mask is left to the caller (its field number puts it last): returns its offset, or -1.
+ */
+function writeGeometry(w: ProtoWriter, buf: Uint8Array, at: number, type: number): number {
   const g = geometry.scan(buf, at);
   const bboxAt = documentAt(g, 0);
   const pointsAt = arrayAt(g, 1);
   const keypointsAt = arrayAt(g, 2);
+  const maskAt = documentAt(g, 3);
   if (bboxAt >= 0) {
     const b = box.scan(buf, bboxAt);
     const lengthAt = w.begin(8);
@@ -443,7 +452,24 @@ function writeGeometry(w: ProtoWriter, buf: Uint8Array, at: number, type: number
       w.end(pointLength);
     });
     w.end(lengthAt);
+  } else {
+    return maskAt;
   }
+  return -1;
+}
+
+function writeMask(w: ProtoWriter, buf: Uint8Array, at: number): void {
+  const m = mask.scan(buf, at);
+  const countsAt = arrayAt(m, 2);
+  const lengthAt = w.begin(18);
+  integerField(w, 1, buf, m, 0);
+  integerField(w, 2, buf, m, 1);
+  if (countsAt >= 0 && int32(buf, countsAt) > 5) {
+    const packed = w.begin(3);
+    forEachElement(buf, countsAt, (elementType, elementAt) => w.varint(numberAt(buf, elementType, elementAt)));
+    w.end(packed);
+  }
+  w.end(lengthAt);
 }
 
 function writeLink(w: ProtoWriter, buf: Uint8Array, at: number): void {

@@ -81,12 +81,20 @@ export interface KeypointDoc {
   visibility: number;
 }
 
+/** COCO's uncompressed RLE: run lengths alternating 0s and 1s, starting with 0s, column-major. */
+export interface MaskDoc {
+  width: number;
+  height: number;
+  counts: number[];
+}
+
 /** Exactly one member is set, matching the annotation type. */
 export interface GeometryDoc {
   bbox?: { x: number; y: number; width: number; height: number };
   /** Flattened x,y pairs (polygon and polyline). */
   points?: number[];
   keypoints?: KeypointDoc[];
+  mask?: MaskDoc;
 }
 
 export interface LinkDoc {

@@ -246,6 +246,22 @@ export function annotationDoc(
       doc.boxSequence = sequence;
       break;
     }
+    case "mask": {
+      const { width, height, counts } = g.value;
+      if (width === 0 || height === 0) {
+        problems.push({ field: gpath, message: "width and height must be at least 1" });
+      }
+      let covered = 0;
+      for (const count of counts) covered += count;
+      if (covered !== width * height) {
+        problems.push({
+          field: `${gpath}.counts`,
+          message: `the runs must cover the ${width}x${height} mask (${width * height} pixels), they cover ${covered}`,
+        });
+      }
+      doc.geometry = { mask: { width, height, counts } };
+      break;
+    }
     default:
       break;
   }

@@ -16,6 +16,7 @@ const line = {
   annotations: [
     { id: "a-1", type: "ANNOTATION_TYPE_BBOX", categoryId: 3, bbox: { x: 1.5, y: 2, width: 30.25, height: 4 } },
     { id: "a-2", type: "ANNOTATION_TYPE_POLYGON", categoryId: 0, polygon: { points: [1, 2, 3, 4, 5, 6.5] } },
+    { id: "a-3", type: "ANNOTATION_TYPE_MASK", categoryId: 1, mask: { width: 4, height: 3, counts: [0, 5, 2, 5] } },
   ],
 };
 
@@ -53,6 +54,8 @@ describe("fastItem", () => {
         { id: "p", itemId: "x", personaId: "q", removed: true, createTime: TIME, updateTime: TIME, polyline: {} },
         { bbox: {} },
         { polygon: { points: [] } },
+        { mask: {} },
+        { mask: { counts: [4294967295, 0] } },
         {},
       ],
     });
@@ -84,6 +87,12 @@ describe("fastItem", () => {
       { ...line, annotations: [{ bbox: { x: "1" } }] },
       { ...line, annotations: [{ bbox: { z: 1 } }] },
       { ...line, annotations: [{ polygon: { points: [1, null] } }] },
+      { ...line, annotations: [{ mask: { counts: [1, -1] } }] },
+      { ...line, annotations: [{ mask: { counts: [1.5] } }] },
+      { ...line, annotations: [{ mask: { counts: ["3"] } }] },
+      { ...line, annotations: [{ mask: { width: 4294967296 } }] },
+      { ...line, annotations: [{ mask: { size: [1, 2] } }] },
+      { ...line, annotations: [{ bbox: {}, mask: {} }] },
       { ...line, annotations: [{ keypoints: { keypoints: [] } }] },
       { ...line, annotations: [{ boxSequence: { boxes: [] } }] },
       { ...line, annotations: [{ typeAssignment: { typeId: "t" } }] },
@@ -124,7 +133,17 @@ describe("fastItem", () => {
       {},
     ];
     const itemKeys = ["id", "kind", "status", "split", "tags", "version", "createTime", "datasetId"];
-    const annotationKeys = ["id", "type", "categoryId", "removed", "personaId", "bbox", "polygon", "updateTime"];
+    const annotationKeys = [
+      "id",
+      "type",
+      "categoryId",
+      "removed",
+      "personaId",
+      "bbox",
+      "polygon",
+      "mask",
+      "updateTime",
+    ];
     let accepted = 0;
     for (let n = 0; n < 3000; n++) {
       const value: Record<string, unknown> = {};
@@ -139,7 +158,9 @@ describe("fastItem", () => {
                   ? { x: pick(values), width: pick([1, 2.5]) }
                   : key === "polygon"
                     ? { points: pick([[1, 2], [], [1, "2"]]) }
-                    : pick(values);
+                    : key === "mask"
+                      ? { width: pick(values), counts: pick([[1, 2], [], [1, -2], [4294967296]]) }
+                      : pick(values);
             }
           }
           return a;

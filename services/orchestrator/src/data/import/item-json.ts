@@ -1,5 +1,5 @@
 // A fast reader of the common `labelport-items` line: plain JSON of an Item whose fields all have
-// their usual JSON types (camelCase names, enum names, bbox or point-list geometry) becomes the
+// their usual JSON types (camelCase names, enum names, bbox, point-list or mask geometry) becomes the
 // Item message without protobuf's reflective JSON decoding, which dominated the import's CPU time.
 // Anything else (snake_case names, nulls, numbers as strings, structs, links, other geometry, any
 // value protobuf would refuse) returns undefined and takes the full `fromJson` path, which also
@@ -15,6 +15,7 @@ import {
   ItemKind,
   ItemSchema,
   ItemStatus,
+  MaskSchema,
   type Media,
   MediaSchema,
   PointListSchema,
@@ -232,6 +233,23 @@ function fastAnnotation(json: unknown): Annotation | undefined {
           list.points = points as number[];
         }
         annotation.geometry = key === "polygon" ? { case: "polygon", value: list } : { case: "polyline", value: list };
+        break;
+      }
+      case "mask": {
+        if (annotation.geometry.case !== undefined || !isObject(v)) return undefined;
+        const mask = create(MaskSchema);
+        for (const k in v) {
+          const n = v[k];
+          if (k === "width" || k === "height") {
+            if (!isUint32(n)) return undefined;
+            mask[k] = n;
+          } else if (k === "counts" && Array.isArray(n) && n.every(isUint32)) {
+            mask.counts = n as number[];
+          } else {
+            return undefined;
+          }
+        }
+        annotation.geometry = { case: "mask", value: mask };
         break;
       }
       default:

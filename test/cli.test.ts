@@ -32,10 +32,11 @@ beforeAll(async () => {
   nats = await connect(natsConnectOptions(stack.nats.url));
   datasetId = await seedDataset(stack, DATASET, 12);
   workers.push(await startWorker({ nats, exporter: (await import("@labelport/plugin-coco")).default, log: quiet }));
+  workers.push(await startWorker({ nats, exporter: (await import("@labelport/plugin-jsonl")).default, log: quiet }));
   // One delivery: a failing job fails at once instead of after retries with backoff.
   workers.push(await startWorker({ nats, exporter: EchoExporter, maxDeliver: 1, log: quiet }));
   const deadline = Date.now() + 20_000;
-  while ((await stack.exports.listFormats({})).plugins.length < 2) {
+  while ((await stack.exports.listFormats({})).plugins.length < 3) {
     if (Date.now() > deadline) throw new Error("plugins did not register");
     await sleep(100);
   }
@@ -101,6 +102,17 @@ describe("labelport CLI", () => {
     // The bar stays off stdout, so `labelport ... > file` stays clean.
     expect(result.stderr).toMatch(/100% \| 12\/12 items \| completed/);
     expect(result.stdout).not.toMatch(/%|█|░/);
+  });
+
+  it("export create --wait: counts what the files hold and says what was dropped and why", async () => {
+    // jsonl without items: true writes video tracks only; the seeded boxes are all dropped.
+    const result = await cli(["export", "create", "--dataset", DATASET, "--format", "jsonl", "--wait"]);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/12 items, 0 annotations, \d+ files, \d+ bytes/);
+    expect(result.stdout).toContain(
+      "  dropped 24 of 24 annotations: bbox: annotations.jsonl carries video tracks only (items: true writes every annotation) (24)",
+    );
+    expect(result.stdout).not.toContain("changed");
   });
 
   it("export list shows the export; --status filters and is validated", async () => {

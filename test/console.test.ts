@@ -314,7 +314,7 @@ describe("in Chromium", () => {
     expect(listing.names).toEqual(
       expect.arrayContaining(["annotations.csv", "manifest.json", "metadata/export_summary.json"]),
     );
-    expect(listing.csv.startsWith("\uFEFFitem_id,file_name,split,category_id,category_name,")).toBe(true);
+    expect(listing.csv.startsWith("\uFEFFitem_id,file_name,image_width,image_height,split,category_id,category_name,")).toBe(true);
     const rows = listing.csv.trim().split("\r\n");
     expect(rows).toHaveLength(121);
     expect(rows[1]).toMatch(/^item-00000,.*,car,item-00000-a1,bbox,/);
@@ -356,6 +356,26 @@ describe("in Chromium", () => {
     await eventually(() => page.locator("#jobs tbody tr").count()).toBe(2);
   });
 
+  it("shows an export that left annotations out in amber, not green, with the reasons", async () => {
+    // json-snapshot with dataOnly writes each item's data field only: every annotation is dropped.
+    await page.locator("#export-format").selectOption("json-snapshot");
+    await page.locator("#export-options").getByLabel("Data only", { exact: true }).check();
+    await page.getByRole("button", { name: "Start export" }).click();
+    const row = jobRow(await newestJob(3));
+    await eventually(() => row.getAttribute("data-status"), 30_000).toBe("completed");
+    const badge = row.locator(".status");
+    expect(await badge.textContent()).toBe("completed with losses");
+    // --warn (#b7791f), where a complete export is --ok green.
+    expect(await badge.evaluate((el) => el.ownerDocument.defaultView?.getComputedStyle(el).color)).toBe(
+      "rgb(183, 121, 31)",
+    );
+    expect(await row.textContent()).toContain("60 items, 0 of 120 annotations");
+    expect(await row.locator(".export-losses summary").textContent()).toBe("120 of 120 annotations dropped");
+    expect(await row.locator(".export-losses li").allTextContents()).toEqual([
+      "bbox: dataOnly writes only each item's data field (120)",
+    ]);
+  });
+
   it("previews an import with conflicts and line-numbered warnings, then commits it", async () => {
     await page.getByRole("link", { name: "Imports" }).click();
     await page.locator("#import-dataset").selectOption("match footage");
@@ -385,14 +405,28 @@ describe("in Chromium", () => {
       ["3", "Missing persona reference"],
       ["4", 'Video "nowhere" not found; annotation skipped'],
     ]);
+    // The loss comes first, in amber: p-4's video is missing, so it would not be stored.
+    const losses = preview.locator("#import-preview-accounting .losses");
+    expect(await losses.locator("h4").textContent()).toBe("1 of 4 annotations would be dropped");
+    expect(await losses.locator("li").allInnerTexts()).toEqual(["1 missing video"]);
+    expect(await preview.locator("#import-preview-accounting .status").getAttribute("class")).toBe(
+      "status status-losses",
+    );
     expect(await page.locator("#import-commit").isDisabled()).toBe(false);
     await shot("import-preview");
 
     await page.locator("#import-commit").click();
     const committed = page.locator("#import-commit-result");
-    await eventually(() => committed.locator("h3").textContent()).toBe("Imported");
+    await eventually(() => committed.locator("h3").textContent()).toBe("Imported with losses");
+    expect(await committed.getAttribute("class")).toBe("panel commit losses");
+    expect(await committed.locator(".losses li").allInnerTexts()).toEqual(["1 missing video"]);
+    expect(await committed.locator(".accounting > p").first().textContent()).toBe(
+      "completed with losses 4 annotations: 1 written, 1 merged, 1 skipped as asked, 1 dropped.",
+    );
     await eventually(() => page.locator("#import-history tbody tr").count()).toBe(2);
-    expect(await page.locator("#import-history tbody tr").first().textContent()).toContain("second.jsonl");
+    const newest = page.locator("#import-history tbody tr").first();
+    expect(await newest.textContent()).toContain("second.jsonl");
+    expect(await newest.locator(".status").textContent()).toBe("completed with losses");
     const { item } = await stack.items.getItem({ datasetId: "match footage", itemId: VIDEO });
     expect(item?.annotations.map((a) => a.id)).toEqual(expect.arrayContaining(["p-1", "p-3"]));
   });

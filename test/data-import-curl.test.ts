@@ -139,6 +139,10 @@ describe("video annotation import curl examples", () => {
       })),
       warnings: [],
       errors: [],
+      // Beside the seed's fields: the duplicates are skipped as asked (the default), nothing is lost.
+      status: "completed",
+      annotations: { received: 2, written: 0, merged: 0, skipped: 2, dropped: 0, droppedByReason: {}, changed: {} },
+      notes: [],
     });
   });
 

@@ -482,6 +482,17 @@ describe("POST /api/import/preview", () => {
           'Line 4: Video "nowhere" not found; annotation skipped',
         ],
         errors: [],
+        status: "completed_with_losses",
+        annotations: {
+          received: 4,
+          written: 1,
+          merged: 1,
+          skipped: 1,
+          dropped: 1,
+          droppedByReason: { "missing video": 1 },
+          changed: {},
+        },
+        notes: [],
       },
     });
     expect(await fingerprint(orchestrator.database.db)).toEqual(before);
@@ -554,6 +565,10 @@ describe("GET /api/import/history", () => {
       "itemsImported",
       "itemsSkipped",
       "createdAt",
+      "status",
+      "format",
+      "annotations",
+      "notes",
     ]);
     const dates = all.imports.map((i) => String(i.createdAt));
     expect([...dates].sort().reverse()).toEqual(dates);

@@ -62,6 +62,23 @@ class SlowExporter extends BaseExporter<z.output<typeof empty>> {
   }
 }
 
+/** Writes the cars (category 1), one id per line, and drops every other annotation, saying why. */
+class CarsOnlyExporter extends BaseExporter<z.output<typeof empty>> {
+  static override manifest = { name: "cars-only", version: "1.0.0", formats: ["cars-only"], sdk: "^0.1.0" };
+  readonly options = empty;
+  async export(ctx: ExportContext<z.output<typeof empty>>): Promise<void> {
+    const out = await ctx.storage.open("cars.txt");
+    for await (const item of ctx.items()) {
+      for (const annotation of item.annotations) {
+        if (annotation.categoryId === 1) await out.write(`${annotation.id}\n`);
+        else ctx.drop("bbox: cars-only writes cars only");
+      }
+      ctx.progress(1, item.annotations.length);
+    }
+    await out.close();
+  }
+}
+
 class FailingExporter extends BaseExporter<z.output<typeof empty>> {
   static override manifest = { name: "failing", version: "1.0.0", formats: ["failing"], sdk: "^0.1.0" };
   readonly options = empty;
@@ -120,7 +137,8 @@ beforeAll(async () => {
   workers.push(await startWorker({ nats, exporter: coco, log: quiet }));
   workers.push(await startWorker({ nats, exporter: SlowExporter, log: quiet }));
   workers.push(await startWorker({ nats, exporter: FailingExporter, maxDeliver: 1, log: quiet }));
-  await waitFor(async () => (await stack.exports.listFormats({})).plugins.length === 3);
+  workers.push(await startWorker({ nats, exporter: CarsOnlyExporter, log: quiet }));
+  await waitFor(async () => (await stack.exports.listFormats({})).plugins.length === 4);
 });
 
 afterAll(async () => {
@@ -212,7 +230,10 @@ function readZip(path: string): ZipContents {
   return JSON.parse(execFileSync("python3", ["-c", script, path]).toString()) as ZipContents;
 }
 
-async function downloadZip(dataset: string, name: string): Promise<{ link: ApiResponse; zip: ZipContents }> {
+async function downloadZip(
+  dataset: string,
+  name: string,
+): Promise<{ link: ApiResponse; zip: ZipContents; bytes: number }> {
   const link = await api("GET", exportPath(dataset, name, "/download"), { key: KEYS.viewer });
   expect(link.status, JSON.stringify(link.body)).toBe(200);
   const res = await fetch(link.body.download_url);
@@ -222,7 +243,7 @@ async function downloadZip(dataset: string, name: string): Promise<{ link: ApiRe
   expect(res.headers.get("content-length")).toBe(String(bytes.length));
   const path = join(scratch, `${link.body.file_name}`);
   writeFileSync(path, bytes);
-  return { link, zip: readZip(path) };
+  return { link, zip: readZip(path), bytes: bytes.length };
 }
 
 function cocoCounts(zip: ZipContents): { images: number; annotations: number } {
@@ -277,11 +298,12 @@ describe("developer exports API", () => {
       include_removed: false,
       error_message: null,
     });
-    expect(done.file_size).toBeGreaterThan(0);
     expect(done.completed_at).toMatch(isoSeconds);
     expect(Date.parse(done.completed_at)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
 
-    const { link, zip } = await downloadZip(DATASET, UNICODE_NAME);
+    const { link, zip, bytes } = await downloadZip(DATASET, UNICODE_NAME);
+    // file_size is the ZIP the download delivers, byte for byte (not the sum of its files).
+    expect(done.file_size).toBe(bytes);
     expect(Object.keys(link.body).sort()).toEqual(["download_url", "expires_at", "file_name", "file_size"]);
     expect(link.body.expires_at).toMatch(isoSeconds);
     expect(Date.parse(link.body.expires_at) - Date.now()).toBeGreaterThan(3500_000);
@@ -356,6 +378,39 @@ describe("developer exports API", () => {
     expect((await api("GET", exportPath(DATASET, "default filters"))).body.class_filter).toBeNull();
   });
 
+  it("counts what the delivered ZIP holds and reports what the format dropped beside it", async () => {
+    await createExport({ name: "cars, people dropped", format: "cars-only" });
+    const done = await finished(DATASET, "cars, people dropped");
+    // 21 approved annotations read, 11 cars written; the 10 people are accounted for by reason.
+    expect(done).toMatchObject({
+      status: "completed",
+      image_count: 11,
+      annotation_count: 11,
+      annotations_received: 21,
+      annotations_dropped: { "bbox: cars-only writes cars only": 10 },
+      annotations_changed: {},
+    });
+    const { link, zip, bytes } = await downloadZip(DATASET, "cars, people dropped");
+    expect(zip.text["cars.txt"]?.trim().split("\n")).toHaveLength(done.annotation_count);
+    expect(zip.json["manifest.json"]).toMatchObject({
+      annotationCount: 11,
+      annotationsReceived: 21,
+      dropped: { "bbox: cars-only writes cars only": 10 },
+    });
+    expect(done.file_size).toBe(bytes);
+    expect(link.body.file_size).toBe(bytes);
+    const listed = await api("GET", `${BASE}/?dataset_name=${DATASET}`);
+    const entry = listed.body.find((e: { name: string }) => e.name === "cars, people dropped");
+    expect(entry).toMatchObject({ annotation_count: 11, annotations_received: 21, file_size: bytes });
+    // GetExport carries the same accounting.
+    const { export: viaConnect } = await stack.exports.getExport({ exportId: done.id });
+    expect(viaConnect?.counts).toMatchObject({
+      annotationCount: 11n,
+      receivedAnnotations: 21n,
+      dropped: [{ reason: "bbox: cars-only writes cars only", count: 10n }],
+    });
+  });
+
   it("validates requests with messages naming the field", async () => {
     const post = (body: unknown) => api("POST", `${BASE}/`, { body });
     const cases: Array<[unknown, number, RegExp]> = [
@@ -427,6 +482,9 @@ describe("developer exports API", () => {
     expect(Object.keys(entry).sort()).toEqual(
       [
         "annotation_count",
+        "annotations_changed",
+        "annotations_dropped",
+        "annotations_received",
         "completed_at",
         "created_at",
         "dataset_name",
@@ -440,7 +498,15 @@ describe("developer exports API", () => {
         "status",
       ].sort(),
     );
-    expect(entry).toMatchObject({ dataset_name: DATASET, status: "completed", image_count: 11, annotation_count: 21 });
+    expect(entry).toMatchObject({
+      dataset_name: DATASET,
+      status: "completed",
+      image_count: 11,
+      annotation_count: 21,
+      annotations_received: 21,
+      annotations_dropped: {},
+      annotations_changed: {},
+    });
     // Newest first.
     const times = res.body.map((e: { created_at: string }) => Date.parse(e.created_at));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
@@ -692,7 +758,7 @@ describe("the developer exports API's examples, as written", () => {
     expect(link.status).toBe(200);
     const zipPath = join(scratch, "curl.zip");
     await run("curl", ["-sS", "-f", "-o", zipPath, link.body.download_url]);
-    expect(readFileSync(zipPath).length).toBeGreaterThan(link.body.file_size);
+    expect(readFileSync(zipPath).length).toBe(link.body.file_size);
     expect(cocoCounts(readZip(zipPath))).toEqual({ images: 12, annotations: 22 });
 
     const deleted = await curl([

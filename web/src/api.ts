@@ -50,7 +50,25 @@ export function messageOf(err: unknown): string {
   return troubleOf(err).message;
 }
 
-export interface PreviewResult {
+/** The fate of every annotation of an upload: received = written + merged + skipped + dropped. */
+export interface AnnotationAccountingJson {
+  received: number;
+  written: number;
+  merged: number;
+  skipped: number;
+  dropped: number;
+  droppedByReason: Record<string, number>;
+  changed: Record<string, number>;
+}
+
+/** What the import routes add to the seed's fields: the outcome and the accounting. */
+export interface ImportAccountingJson {
+  status: "completed" | "completed_with_losses" | "failed";
+  annotations: AnnotationAccountingJson;
+  notes: string[];
+}
+
+export interface PreviewResult extends ImportAccountingJson {
   counts: { annotations: number; totalKeyframes: number; singleKeyframeSequences: number; items?: number };
   conflicts: Array<{
     type: string;
@@ -70,7 +88,7 @@ export interface ImportIssueJson {
   message: string;
 }
 
-export interface ImportResult {
+export interface ImportResult extends ImportAccountingJson {
   importId: string;
   success: boolean;
   summary: {

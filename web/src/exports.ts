@@ -33,6 +33,9 @@ function requestId(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/** Annotations received but not written (the format could not carry them), summed over reasons. */
+const droppedOf = (e: Export) => (e.counts?.dropped ?? []).reduce((n, d) => n + d.count, 0n);
+
 const millis = (e: Export) => Number(e.createTime?.seconds ?? 0n) * 1000 + (e.createTime?.nanos ?? 0) / 1e6;
 
 export function exportsView(ctx: Ctx): View {
@@ -239,11 +242,17 @@ export function exportsView(ctx: Ctx): View {
     const done = Number(e.progress?.processedItems ?? 0n);
     if (e.status === ExportStatus.COMPLETED) {
       const items = Number(e.counts?.itemCount ?? BigInt(done));
+      // What the files hold; "of N" when the format could not carry all N annotations received.
+      const written = count(e.counts?.annotationCount ?? 0n);
+      const annotations =
+        droppedOf(e) > 0n
+          ? `${written} of ${count(e.counts?.receivedAnnotations ?? 0n)} annotations`
+          : `${written} annotations`;
       return h(
         "div",
         { class: "progress" },
         h("progress", { max: 1, value: 1, "aria-label": "progress" }),
-        h("span", { class: "small" }, `${count(items)} items, ${count(e.counts?.annotationCount ?? 0n)} annotations`),
+        h("span", { class: "small" }, `${count(items)} items, ${annotations}`),
       );
     }
     const bar =
@@ -268,6 +277,9 @@ export function exportsView(ctx: Ctx): View {
     const e = entry.exp;
     const status = statusName[e.status] ?? "unknown";
     entry.row.dataset.status = status;
+    const dropped = droppedOf(e);
+    // A completed export that left annotations out is amber, never green, with the reasons first.
+    const losses = e.status === ExportStatus.COMPLETED && dropped > 0n;
     render(
       entry.row,
       h(
@@ -282,9 +294,27 @@ export function exportsView(ctx: Ctx): View {
       h(
         "td",
         null,
-        h("span", { class: `status status-${status}` }, status),
+        losses
+          ? h("span", { class: "status status-losses" }, "completed with losses")
+          : h("span", { class: `status status-${status}` }, status),
         e.attempts > 1 ? h("span", { class: "small muted" }, ` attempt ${e.attempts}`) : null,
         e.errorMessage ? h("div", { class: "error small job-error" }, e.errorMessage) : null,
+        losses
+          ? h(
+              "details",
+              { class: "small export-losses", open: true },
+              h(
+                "summary",
+                null,
+                `${count(dropped)} of ${count(e.counts?.receivedAnnotations ?? 0n)} annotations dropped`,
+              ),
+              h(
+                "ul",
+                null,
+                (e.counts?.dropped ?? []).map((d) => h("li", null, `${d.reason} (${count(d.count)})`)),
+              ),
+            )
+          : null,
         e.formatNotes.length > 0
           ? h(
               "details",

@@ -2,7 +2,7 @@
 // before committing, then the import itself, and the import history. The two uploads are the
 // video annotation import's multipart REST routes; browsers cannot stream a request to ImportService.
 import { ImportStatus } from "@labelport/sdk/contracts";
-import { type ImportResult, messageOf, type PreviewResult } from "./api.ts";
+import { type ImportAccountingJson, type ImportResult, messageOf, type PreviewResult } from "./api.ts";
 import type { Ctx, View } from "./context.ts";
 import { bytes, count, h, render, time } from "./dom.ts";
 
@@ -24,6 +24,13 @@ const statusName: Record<ImportStatus, string> = {
   [ImportStatus.COMPLETED]: "completed",
   [ImportStatus.FAILED]: "failed",
   [ImportStatus.ROLLED_BACK]: "rolled back",
+};
+
+/** How an outcome reads, and its chip class: losses are amber, never the green of completed. */
+const OUTCOMES: Record<string, { label: string; chip: string }> = {
+  completed: { label: "completed", chip: "status-completed" },
+  completed_with_losses: { label: "completed with losses", chip: "status-losses" },
+  failed: { label: "failed", chip: "status-failed" },
 };
 
 /** "Line 3: message" → [3, "message"]. */
@@ -204,9 +211,14 @@ export function importsView(ctx: Ctx): View {
       try {
         const done = await ctx.api.commitImport(data);
         result.prepend(commitPanel(done));
+        const dropped = done.annotations.dropped;
         ctx.notify(
-          done.success ? "Import committed." : "Import failed: nothing was written.",
-          done.success ? "info" : "error",
+          done.status === "completed"
+            ? "Import committed."
+            : done.status === "completed_with_losses"
+              ? `Import committed, but ${count(dropped)} annotation${dropped === 1 ? " was" : "s were"} dropped.`
+              : "Import failed: nothing was written.",
+          done.status === "completed" ? "info" : "error",
         );
         await Promise.all([renderHistory(), ctx.datasets(true).catch(() => undefined)]);
       } catch (err) {
@@ -239,8 +251,8 @@ export function importsView(ctx: Ctx): View {
             h(
               "tr",
               null,
-              ["When", "File", "Dataset", "Status", "Imported", "Skipped", "By", ""].map((t) =>
-                h("th", { class: t === "Imported" || t === "Skipped" ? "num" : undefined }, t),
+              ["When", "File", "Dataset", "Status", "Imported", "Skipped", "Dropped", "By", ""].map((t) =>
+                h("th", { class: ["Imported", "Skipped", "Dropped"].includes(t) ? "num" : undefined }, t),
               ),
             ),
           ),
@@ -248,16 +260,21 @@ export function importsView(ctx: Ctx): View {
             "tbody",
             null,
             imports.map((r) => {
-              const status = statusName[r.status] ?? "unknown";
+              const outcome = OUTCOMES[r.outcome];
+              const status = outcome?.label ?? statusName[r.status] ?? "unknown";
+              const chip = outcome?.chip ?? `status-${status.replace(" ", "-")}`;
+              // Annotations stored (written or merged); entries from before accounting count their records.
+              const a = r.annotations;
               return h(
                 "tr",
                 { "data-import-id": r.id },
                 h("td", { class: "small nowrap" }, time(r.createTime)),
                 h("td", null, r.fileName, h("div", { class: "small muted" }, bytes(r.fileSize))),
                 h("td", null, names.get(r.datasetId) ?? r.datasetId),
-                h("td", null, h("span", { class: `status status-${status.replace(" ", "-")}` }, status)),
-                h("td", { class: "num" }, count(r.itemsImported)),
-                h("td", { class: "num" }, count(r.itemsSkipped)),
+                h("td", null, h("span", { class: `status ${chip}` }, status)),
+                h("td", { class: "num" }, count(a ? a.written + a.merged : r.itemsImported)),
+                h("td", { class: "num" }, count(a ? a.skipped : r.itemsSkipped)),
+                h("td", { class: a && a.dropped > 0n ? "num dropped" : "num" }, a ? count(a.dropped) : "—"),
                 h("td", null, r.actor),
                 h("td", { class: "small error" }, r.errorMessage),
               );
@@ -315,6 +332,7 @@ function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
     "div",
     { class: "panel preview", id: "import-preview" },
     h("h3", null, `Preview${file ? ` of ${file.name} (${bytes(file.size)})` : ""}`),
+    accountingBlock(p, true),
     h(
       "dl",
       { class: "counts" },
@@ -376,17 +394,72 @@ function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
   );
 }
 
-function commitPanel(r: ImportResult): HTMLElement {
-  const s = r.summary;
-  const asText = (i: { line: number; message: string }) => (i.line > 0 ? `Line ${i.line}: ${i.message}` : i.message);
+/**
+ * The outcome and every annotation's fate, losses first: how many were dropped and why, then how
+ * the rest went, what changed on the way, and the notes.
+ */
+function accountingBlock(r: ImportAccountingJson, preview: boolean): HTMLElement {
+  const a = r.annotations;
+  const outcome = OUTCOMES[r.status] ?? { label: r.status, chip: "status-failed" };
+  const reasons = Object.entries(a.droppedByReason).sort((x, y) => y[1] - x[1]);
+  const changed = Object.entries(a.changed);
   return h(
     "div",
-    { class: `panel commit ${r.success ? "ok" : "failed"}`, id: "import-commit-result" },
-    h("h3", null, r.success ? "Imported" : "Import failed"),
+    { class: "accounting", id: preview ? "import-preview-accounting" : "import-commit-accounting" },
+    a.dropped > 0
+      ? h(
+          "div",
+          { class: "losses" },
+          h(
+            "h4",
+            null,
+            `${count(a.dropped)} of ${count(a.received)} annotations ${preview ? "would be" : "were"} dropped`,
+          ),
+          h(
+            "ul",
+            { class: "loss-reasons" },
+            reasons.map(([reason, n]) => h("li", null, h("strong", null, count(n)), ` ${reason}`)),
+          ),
+        )
+      : null,
     h(
       "p",
       null,
-      `${count(s.importedItems.annotations)} annotations imported, ${count(s.skippedItems.annotations)} skipped, `,
+      h("span", { class: `status ${outcome.chip}` }, outcome.label),
+      ` ${count(a.received)} annotations: ${count(a.written)} written, ${count(a.merged)} merged, `,
+      `${count(a.skipped)} skipped as asked, ${count(a.dropped)} dropped.`,
+    ),
+    changed.length > 0
+      ? h("p", { class: "small" }, `Changed: ${changed.map(([reason, n]) => `${count(n)} ${reason}`).join(", ")}.`)
+      : null,
+    r.notes.length > 0
+      ? h(
+          "ul",
+          { class: "notes small muted" },
+          r.notes.map((n) => h("li", null, n)),
+        )
+      : null,
+  );
+}
+
+const COMMIT_TITLE: Record<ImportResult["status"], [string, string]> = {
+  completed: ["ok", "Imported"],
+  completed_with_losses: ["losses", "Imported with losses"],
+  failed: ["failed", "Import failed"],
+};
+
+function commitPanel(r: ImportResult): HTMLElement {
+  const s = r.summary;
+  const asText = (i: { line: number; message: string }) => (i.line > 0 ? `Line ${i.line}: ${i.message}` : i.message);
+  const [kind, title] = COMMIT_TITLE[r.status] ?? ["failed", "Import failed"];
+  return h(
+    "div",
+    { class: `panel commit ${kind}`, id: "import-commit-result" },
+    h("h3", null, title),
+    accountingBlock(r, false),
+    h(
+      "p",
+      null,
       `${count(s.processedLines)} of ${count(s.totalLines)} lines processed.`,
       r.message ? h("span", { class: "error" }, ` ${r.message}`) : null,
     ),

@@ -45,8 +45,18 @@ describe("csv export", () => {
       const rows = text.split("\r\n").filter(Boolean);
       // 4 + 3 + 1 (empty item-03) + 2 + 2 + 1 annotations/rows, plus the header.
       expect(rows).toHaveLength(1 + 13);
-      expect(rows.find((r) => r.startsWith("item-03,"))).toBe("item-03,street 01_1.jpg,,,,,,,,,,");
-      expect(text).toContain("item-04,'=formula.png,train,9,");
+      expect(rows.find((r) => r.startsWith("item-03,"))).toBe("item-03,street 01_1.jpg,640,480,,,,,,,,,,");
+      expect(text).toContain("item-04,'=formula.png,100,100,train,9,");
+      // The unsized image has empty width and height.
+      expect(rows.find((r) => r.startsWith("item-06,"))).toMatch(/^item-06,unsized\.jpg,,,train,2,/);
+      // Every annotation is a row (the empty item's row holds none): nothing dropped or changed.
+      expect(rows.filter((r) => r.split(",")[7] !== "")).toHaveLength(1 + 12);
+      expect(await run.json("manifest.json")).toMatchObject({
+        annotationCount: 12,
+        annotationsReceived: 12,
+        dropped: {},
+        changed: {},
+      });
       expect(text.charCodeAt(0)).not.toBe(0xfeff);
     } finally {
       await run.cleanup();
@@ -58,7 +68,7 @@ describe("csv export", () => {
     try {
       const bytes = await run.read(CSV_KEY);
       expect([...bytes.subarray(0, 3)]).toEqual([0xef, 0xbb, 0xbf]);
-      expect(bytes.toString("utf8")).toContain("item-04,=formula.png,train,9,");
+      expect(bytes.toString("utf8")).toContain("item-04,=formula.png,100,100,train,9,");
     } finally {
       await run.cleanup();
     }

@@ -7,11 +7,13 @@
 // where a spreadsheet splitting at those would start a cell.
 //
 // Columns: item_id, file_name (the image's path below images/<split>/, as save_original_file
-// writes it), split (empty when unsplit), category_id, category_name, annotation_id, type (bbox,
+// writes it), image_width, image_height (pixels; empty when unknown), split (empty when unsplit), category_id, category_name, annotation_id, type (bbox,
 // polygon, polyline, keypoints, classification, track), geometry (JSON: bbox {x,y,width,height};
 // polygon/polyline {points:[x1,y1,...]}; keypoints {keypoints:[{x,y,visibility}]}; track
-// {interpolationMode,boxes}; empty for classification), attributes (JSON object, empty when
-// none), persona_id, created_at, updated_at (ISO 8601 UTC).
+// {interpolationMode,boxes}; mask {width,height,counts} (COCO uncompressed RLE); empty for
+// classification), attributes (JSON object, empty when
+// none), persona_id, created_at, updated_at (ISO 8601 UTC). Every annotation kind has a JSON form,
+// so nothing is dropped or changed: annotationCount is the number of annotation rows.
 import {
   annotationTypeName,
   BaseExporter,
@@ -42,6 +44,8 @@ export const CSV_KEY = "annotations.csv";
 export const CSV_COLUMNS = [
   "item_id",
   "file_name",
+  "image_width",
+  "image_height",
   "split",
   "category_id",
   "category_name",
@@ -98,9 +102,11 @@ export default class CsvExporter extends BaseExporter<CsvOptions> {
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
       const placement = layout.place(item);
-      const itemColumns = [item.id, placement.file, item.split];
+      const size = (n: number | undefined) => (n ? String(n) : "");
+      const itemColumns = [item.id, placement.file, size(item.media?.width), size(item.media?.height), item.split];
       if (item.annotations.length === 0) {
-        await out.write(csvRecord([...itemColumns, "", "", "", "", "", "", "", "", ""], neutralizeFormulas));
+        const empty = CSV_COLUMNS.length - itemColumns.length;
+        await out.write(csvRecord([...itemColumns, ...Array<string>(empty).fill("")], neutralizeFormulas));
       }
       let rows = "";
       for (const annotation of item.annotations) {
@@ -131,3 +137,5 @@ export default class CsvExporter extends BaseExporter<CsvOptions> {
     await layout.finish();
   }
 }
+
+export { importers } from "./importer.ts";

@@ -25,14 +25,29 @@ function expectedRows(neutralize: boolean): Array<Record<string, string>> {
     "item-05": "clip.mp4",
     "item-06": "unsized.jpg",
   };
+  const sizes: Record<string, [string, string]> = {
+    "item-01": ["640", "480"],
+    "item-02": ["320", "240"],
+    "item-03": ["640", "480"],
+    "item-04": ["100", "100"],
+    "item-05": ["1920", "1080"],
+    "item-06": ["", ""],
+  };
   const cell = (v: string) => (neutralize ? neutralizeFormula(v) : v);
   const rows: Array<Record<string, string>> = [];
   for (const item of data.items) {
-    const base = { item_id: item.id, file_name: cell(files[item.id] ?? ""), split: item.split };
+    const [width, height] = sizes[item.id] ?? ["", ""];
+    const base = {
+      item_id: item.id,
+      file_name: cell(files[item.id] ?? ""),
+      image_width: width,
+      image_height: height,
+      split: item.split,
+    };
     if (item.annotations.length === 0) {
       rows.push({
         ...base,
-        ...Object.fromEntries(CSV_COLUMNS.slice(3).map((c) => [c, ""])),
+        ...Object.fromEntries(CSV_COLUMNS.slice(Object.keys(base).length).map((c) => [c, ""])),
       });
     }
     for (const a of item.annotations) {

@@ -1,11 +1,64 @@
-import { type Item, itemFromJson, itemToJson } from "@labelport/sdk";
-import { runSampleExport, sampleDataset, testExporter } from "@labelport/sdk/testing";
+import { annotationTypeName, type Item, itemFromJson, itemToJson } from "@labelport/sdk";
+import { runSampleExport, type SampleExport, sampleDataset, testExporter } from "@labelport/sdk/testing";
 import { describe, expect, it } from "vitest";
 import JsonSnapshotExporter, { isTagField, mergeTagFields, SNAPSHOT_KEY } from "./index.ts";
 
 testExporter(JsonSnapshotExporter);
 // Artifact mode writes one file per item: the same contract, with its own options.
 testExporter(JsonSnapshotExporter, { options: { mode: "artifact" }, memoryItems: 5000 });
+
+const sampleAnnotations = () => sampleDataset().items.flatMap((i) => i.annotations);
+
+/** ExportCounts and the manifest agree: `written` annotations in the files, the rest dropped as `dropped`. */
+async function expectAccounting(run: SampleExport, written: number, dropped: Record<string, number>) {
+  const received = sampleAnnotations().length;
+  const { counts } = run.result;
+  expect(Number(counts.annotationCount)).toBe(written);
+  expect(Number(counts.receivedAnnotations)).toBe(received);
+  expect(Object.fromEntries(counts.dropped.map((d) => [d.reason, Number(d.count)]))).toEqual(dropped);
+  expect(await run.json("manifest.json")).toMatchObject({
+    annotationCount: written,
+    annotationsReceived: received,
+    dropped,
+  });
+}
+
+describe("annotation accounting", () => {
+  it("writes every annotation it receives, in both modes", async () => {
+    for (const mode of ["attachment", "artifact"]) {
+      const run = await runSampleExport(JsonSnapshotExporter, { options: { mode } });
+      try {
+        const files = (await run.files()).filter((f) => f.startsWith("items/"));
+        const items =
+          mode === "attachment"
+            ? await run.json<Array<{ annotations?: unknown[] }>>(SNAPSHOT_KEY)
+            : await Promise.all(files.map((f) => run.json<{ annotations?: unknown[] }>(f)));
+        await expectAccounting(
+          run,
+          items.reduce((n, i) => n + (i.annotations?.length ?? 0), 0),
+          {},
+        );
+      } finally {
+        await run.cleanup();
+      }
+    }
+  });
+
+  it("drops every annotation with dataOnly, by type, saying why", async () => {
+    const run = await runSampleExport(JsonSnapshotExporter, { options: { dataOnly: true } });
+    try {
+      const dropped: Record<string, number> = {};
+      for (const annotation of sampleAnnotations()) {
+        const reason = `${annotationTypeName(annotation)}: dataOnly writes only each item's data field`;
+        dropped[reason] = (dropped[reason] ?? 0) + 1;
+      }
+      expect(dropped["bbox: dataOnly writes only each item's data field"]).toBe(5);
+      await expectAccounting(run, 0, dropped);
+    } finally {
+      await run.cleanup();
+    }
+  });
+});
 
 describe("artifact mode", () => {
   it("writes items/<id>.json per item and no snapshot.json", async () => {

@@ -1,6 +1,7 @@
 // JSON snapshot exporter (the snapshot API's format): approved items as one JSON array (attachment
 // mode) or one file per item (artifact mode), optionally only their `data` field, unwrapped.
 import {
+  annotationTypeName,
   BaseExporter,
   commonOptionsShape,
   createExportLayout,
@@ -76,7 +77,13 @@ export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptio
   async export(ctx: ExportContext<JsonSnapshotOptions>): Promise<void> {
     const { mode, dataOnly } = ctx.options;
     const layout = createExportLayout(ctx, ctx.options);
-    const body = (item: Item) => (dataOnly ? (item.data ?? {}) : itemToJson(item));
+    const body = (item: Item) => {
+      if (!dataOnly) return itemToJson(item);
+      for (const annotation of item.annotations) {
+        ctx.drop(`${annotationTypeName(annotation)}: dataOnly writes only each item's data field`);
+      }
+      return item.data ?? {};
+    };
     if (mode === "attachment") {
       // Streamed element by element: the array is never held in memory.
       const out = await ctx.storage.open(SNAPSHOT_KEY, { contentType: "application/json" });

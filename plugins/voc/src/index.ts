@@ -1,11 +1,11 @@
-// Pascal VOC exporter: Annotations/<stem>.xml per image, ImageSets/Main/<split>.txt and a
-// datumaro/CVAT-style labelmap.txt.
-//
-// Coordinates: VOC boxes are 1-based, inclusive pixel indices. A Labelport box is continuous
-// with its origin at the top-left corner of the image, so pixel k (1-based) spans [k-1, k):
-// xmin = floor(x) + 1, xmax = ceil(x + width), clamped to [1, width] (a box covering the whole
-// image is 1..width). `truncated` is 1 when the box touches or crosses the image border.
+// Pascal VOC exporter. The default `devkit` layout is the VOC devkit's, as datumaro, torchvision
+// and the devkit scripts read it: JPEGImages/<stem><ext> (save_original_file),
+// Annotations/<stem>.xml, ImageSets/Main/<split>.txt (one stem a line; items without a split are
+// listed in default.txt, the subset name datumaro gives unsplit items) and a datumaro/CVAT-style
+// labelmap.txt (datumaro reads the label names from it). The `splits` layout keeps images under
+// images/<split>/ as Labelport 1.0 wrote them. Box coordinates: geometry.ts.
 import {
+  type Annotation,
   type ArtifactWriter,
   annotationTypeName,
   BaseExporter,
@@ -18,53 +18,38 @@ import {
   isVideoItem,
   z,
 } from "@labelport/sdk";
+import { type Box, maskBox, polygonBox, vocBox } from "./geometry.ts";
 import { renderXml, type XmlNode } from "./xml.ts";
+
+export { vocBox } from "./geometry.ts";
 
 const options = z.strictObject({
   ...commonOptionsShape,
+  layout: z
+    .enum(["devkit", "splits"])
+    .default("devkit")
+    .describe(
+      "devkit: JPEGImages/, Annotations/ and ImageSets/Main/<split>.txt as VOC readers expect; splits: images/<split>/ instead of JPEGImages/.",
+    ),
+  shapesAsBoxes: z
+    .boolean()
+    .default(true)
+    .describe("Write polygons and masks as their bounding boxes (reported as changed) instead of dropping them."),
 });
 
 export type VocOptions = z.output<typeof options>;
 
 export const LABELMAP_KEY = "labelmap.txt";
 
-// Floating-point noise must not move a box edge by a whole pixel.
-const EPSILON = 1e-6;
+/** Object attributes VOC has elements for, when their values fit (0/1 flags, a pose name). */
+const VOC_FLAGS = ["difficult", "truncated", "occluded"] as const;
 
-export interface VocBox {
-  xmin: number;
-  ymin: number;
-  xmax: number;
-  ymax: number;
-  truncated: 0 | 1;
-}
-
-/** The VOC box of a continuous box; null when nothing of it is inside the image. */
-export function vocBox(
-  box: { x: number; y: number; width: number; height: number },
-  imageWidth: number,
-  imageHeight: number,
-): VocBox | null {
-  const x2 = box.x + box.width;
-  const y2 = box.y + box.height;
-  if (x2 <= 0 || y2 <= 0 || box.x >= imageWidth || box.y >= imageHeight || box.width <= 0 || box.height <= 0) {
-    return null;
-  }
-  const clampTo = (n: number, max: number) => Math.min(Math.max(n, 1), max);
-  const truncated = box.x <= 0 || box.y <= 0 || x2 >= imageWidth || y2 >= imageHeight ? 1 : 0;
-  return {
-    xmin: clampTo(Math.floor(box.x + EPSILON) + 1, imageWidth),
-    ymin: clampTo(Math.floor(box.y + EPSILON) + 1, imageHeight),
-    xmax: clampTo(Math.ceil(x2 - EPSILON), imageWidth),
-    ymax: clampTo(Math.ceil(y2 - EPSILON), imageHeight),
-    truncated,
-  };
-}
-
-/** `difficult` from the annotation's attribute of that name (true, 1, "1", "true"), else 0. */
-export function difficultOf(attributes: Record<string, unknown> | undefined): 0 | 1 {
-  const value = attributes?.difficult;
-  return value === true || value === 1 || value === "1" || value === "true" ? 1 : 0;
+/** A 0/1 flag from an attribute (true, 1, "1", "true" / false, 0, "0", "false"); undefined otherwise. */
+export function flagOf(attributes: Record<string, unknown> | undefined, name: string): 0 | 1 | undefined {
+  const value = attributes?.[name];
+  if (value === true || value === 1 || value === "1" || value === "true") return 1;
+  if (value === false || value === 0 || value === "0" || value === "false") return 0;
+  return undefined;
 }
 
 /** The PASCAL VOC colour map: label index bits spread over the high bits of r, g and b. */
@@ -99,29 +84,32 @@ export default class VocExporter extends BaseExporter<VocOptions> {
     version: "1.0.0",
     formats: ["voc"],
     sdk: "^0.1.0",
-    description: "Pascal VOC XML per image with ImageSets/Main split lists and a labelmap.",
+    description: "Pascal VOC devkit layout: XML per image, ImageSets/Main split lists and a labelmap.",
   };
 
   readonly options = options;
 
   async export(ctx: ExportContext<VocOptions>): Promise<void> {
+    const devkit = ctx.options.layout === "devkit";
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
     const imageSets = new Map<string, ArtifactWriter>();
-    const dropped = new Map<string, number>();
-    const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
-    let withAttributes = 0;
     let unsized = 0;
     let videos = 0;
-    let outside = 0;
     try {
       for await (const item of ctx.items()) {
         ctx.signal.throwIfAborted();
         const width = item.media?.width ?? 0;
         const height = item.media?.height ?? 0;
-        if (isVideoItem(item) || !width || !height) {
-          if (isVideoItem(item)) videos += 1;
-          else unsized += 1;
+        if (isVideoItem(item)) {
+          videos += 1;
+          ctx.drop("video: VOC has no video", item.annotations.length);
+          layout.skip(item);
+          continue;
+        }
+        if (!width || !height) {
+          unsized += 1;
+          ctx.drop("image without width/height: VOC needs the image size", item.annotations.length);
           layout.skip(item);
           continue;
         }
@@ -130,42 +118,17 @@ export default class VocExporter extends BaseExporter<VocOptions> {
         for (const annotation of item.annotations) {
           const category = annotation.categoryId === undefined ? undefined : categories.get(annotation.categoryId);
           if (!category) {
-            drop("no category");
+            ctx.drop("no category: the annotation has none, or one the dataset does not have");
             continue;
           }
-          if (annotation.geometry.case !== "bbox") {
-            drop(annotationTypeName(annotation));
-            continue;
-          }
-          const box = vocBox(annotation.geometry.value, width, height);
-          if (!box) {
-            outside += 1;
-            continue;
-          }
-          const attributes = annotation.attributes ?? {};
-          if (Object.keys(attributes).some((key) => key !== "difficult")) withAttributes += 1;
-          objects.push([
-            "object",
-            [
-              ["name", category.name],
-              ["pose", "Unspecified"],
-              ["truncated", box.truncated],
-              ["difficult", difficultOf(attributes)],
-              [
-                "bndbox",
-                [
-                  ["xmin", box.xmin],
-                  ["ymin", box.ymin],
-                  ["xmax", box.xmax],
-                  ["ymax", box.ymax],
-                ],
-              ],
-            ],
-          ]);
+          const object = vocObject(ctx, annotation, category, width, height);
+          if (object) objects.push(object);
         }
-        await ctx.storage.writeFile(`Annotations/${placement.path}.xml`, annotationXml(item, placement, objects), {
-          contentType: "application/xml",
-        });
+        await ctx.storage.writeFile(
+          `Annotations/${placement.path}.xml`,
+          annotationXml(item, placement, objects, devkit),
+          { contentType: "application/xml" },
+        );
         let list = imageSets.get(placement.split);
         if (!list) {
           list = await ctx.storage.open(`ImageSets/Main/${placement.split}.txt`, {
@@ -174,7 +137,8 @@ export default class VocExporter extends BaseExporter<VocOptions> {
           imageSets.set(placement.split, list);
         }
         await list.write(`${placement.path}\n`);
-        await layout.saveOriginalFile(item, placement);
+        const imageKey = devkit ? `JPEGImages/${placement.file}` : placement.imageKey;
+        await layout.saveOriginalFile(item, { ...placement, imageKey });
         layout.done(item, placement);
       }
     } finally {
@@ -184,29 +148,117 @@ export default class VocExporter extends BaseExporter<VocOptions> {
     await ctx.storage.writeFile(LABELMAP_KEY, labelmap(ctx.dataset.categories), {
       contentType: "text/plain; charset=utf-8",
     });
-    for (const [reason, count] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
-      ctx.note(`${reason}: ${count} annotations not exported (${unsupported(reason)})`);
-    }
-    if (withAttributes > 0) ctx.note(`attributes other than difficult: dropped from ${withAttributes} annotations`);
-    if (outside > 0) ctx.note(`${outside} boxes lie outside their image and were not exported`);
     if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (VOC needs the size)`);
     if (videos > 0) ctx.note(`video: ${videos} items not exported (VOC has no video)`);
     await layout.finish();
   }
 }
 
-function unsupported(reason: string): string {
-  return reason === "no category" ? "no category, or one the dataset does not have" : "VOC detection has boxes only";
+/** The box VOC can hold for an annotation, or why there is none. */
+function boxOf(annotation: Annotation, shapesAsBoxes: boolean): Box | string {
+  const { geometry } = annotation;
+  const type = annotationTypeName(annotation);
+  switch (geometry.case) {
+    case "bbox":
+      return geometry.value;
+    case "polygon":
+    case "mask":
+      if (!shapesAsBoxes) return `${type}: VOC detection holds boxes only (shapesAsBoxes is off)`;
+      return (
+        (geometry.case === "polygon" ? polygonBox(geometry.value.points) : maskBox(geometry.value)) ??
+        `${type}: empty, no box to write`
+      );
+    default:
+      return `${type}: VOC detection holds boxes only`;
+  }
 }
 
-function annotationXml(item: Item, placement: ItemPlacement, objects: XmlNode[]): string {
+/** One <object>, with what was dropped or changed on the way reported to ctx; null when dropped. */
+function vocObject(
+  ctx: ExportContext<VocOptions>,
+  annotation: Annotation,
+  category: Category,
+  width: number,
+  height: number,
+): XmlNode | null {
+  const source = boxOf(annotation, ctx.options.shapesAsBoxes);
+  if (typeof source === "string") {
+    ctx.drop(source);
+    return null;
+  }
+  const type = annotationTypeName(annotation);
+  const box = vocBox(source, width, height);
+  if (!box) {
+    ctx.drop(`${type}: outside the image`);
+    return null;
+  }
+  if (type !== "bbox") ctx.changed(`${type} written as its bounding box`);
+  if (box.clipped) ctx.changed("box clipped to the image");
+  if (box.rounded) ctx.changed("box rounded to whole pixels");
+  if (box.widened) ctx.changed("box smaller than a pixel widened to one pixel");
+  const attributes = (annotation.attributes ?? {}) as Record<string, unknown>;
+  const pose = attributes.pose;
+  // VOC 2007 has no <occluded> (later years and datumaro add it): written only when the data has it.
+  const occluded = flagOf(attributes, "occluded");
+  // Whatever has no VOC element, or a value the element cannot hold, goes under <attributes>.
+  const written = new Set<string>(VOC_FLAGS.filter((flag) => flagOf(attributes, flag) !== undefined));
+  if (typeof pose === "string" && pose !== "") written.add("pose");
+  const others = Object.keys(attributes)
+    .filter((key) => !written.has(key))
+    .sort();
+  return [
+    "object",
+    [
+      ["name", category.name],
+      ["pose", typeof pose === "string" && pose !== "" ? pose : "Unspecified"],
+      ["truncated", flagOf(attributes, "truncated") ?? box.truncated],
+      ...(occluded === undefined ? [] : [["occluded", occluded] as XmlNode]),
+      ["difficult", flagOf(attributes, "difficult") ?? 0],
+      [
+        "bndbox",
+        [
+          ["xmin", box.xmin],
+          ["ymin", box.ymin],
+          ["xmax", box.xmax],
+          ["ymax", box.ymax],
+        ],
+      ],
+      // datumaro's and CVAT's VOC extension for attributes VOC has no element for.
+      ...(others.length > 0
+        ? [
+            [
+              "attributes",
+              others.map((key): XmlNode => {
+                const value = attributes[key];
+                return [
+                  "attribute",
+                  [
+                    ["name", key],
+                    ["value", typeof value === "string" ? value : JSON.stringify(value)],
+                  ],
+                ];
+              }),
+            ] as XmlNode,
+          ]
+        : []),
+    ],
+  ];
+}
+
+function annotationXml(item: Item, placement: ItemPlacement, objects: XmlNode[], devkit: boolean): string {
   const media = item.media;
-  const folder = placement.folder ? `images/${placement.split}/${placement.folder}` : `images/${placement.split}`;
+  // Readers join <filename> to the image folder: in the devkit layout it is the path below
+  // JPEGImages/ (with its meta.category folder, if any).
+  const folder = devkit
+    ? "JPEGImages"
+    : placement.folder
+      ? `images/${placement.split}/${placement.folder}`
+      : `images/${placement.split}`;
   return renderXml([
     "annotation",
     [
       ["folder", folder],
-      ["filename", placement.fileName],
+      ["filename", devkit ? placement.file : placement.fileName],
       [
         "size",
         [
@@ -220,3 +272,5 @@ function annotationXml(item: Item, placement: ItemPlacement, objects: XmlNode[])
     ],
   ]);
 }
+
+export { importers } from "./importer.ts";

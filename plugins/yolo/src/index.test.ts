@@ -1,7 +1,7 @@
 import { runSampleExport, type SampleExport, testExporter } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import YoloExporter, { CLASSES_TXT_KEY, DATA_YAML_KEY, yoloBoxLine, yoloPolygonLine } from "./index.ts";
+import YoloExporter, { CLASSES_TXT_KEY, DATA_YAML_KEY, dataYaml, yoloBoxLine, yoloPolygonLine } from "./index.ts";
 
 testExporter(YoloExporter);
 
@@ -54,27 +54,62 @@ describe("yolo export of the sample dataset", () => {
     expect(await run.text("labels/train/=formula.txt")).toBe("4 0.200000 0.150000 0.400000 0.300000\n");
   });
 
-  it("writes data.yaml with names as an id map in class order, and classes.txt", async () => {
-    expect(parse(await run.text(DATA_YAML_KEY))).toEqual({
-      path: ".",
+  it("writes data.yaml without `path`, every split, names as an id map in class order, and classes.txt", async () => {
+    const text = await run.text(DATA_YAML_KEY);
+    expect(text.startsWith("# Paths are relative to this file")).toBe(true);
+    expect(parse(text)).toEqual({
       train: "images/train",
       val: "images/val",
+      default: "images/default",
       nc: 5,
       names: { 0: "person", 1: "car", 2: "自転車", 3: "road", 4: 'sign & <signal> "stop", red' },
     });
     expect(await run.text(CLASSES_TXT_KEY)).toBe(`person\ncar\n自転車\nroad\nsign & <signal> "stop", red\n`);
   });
 
-  it("notes clipped boxes, skipped images and what YOLO cannot carry", () => {
+  it("counts what it wrote: label lines == annotationCount; drops and clips by reason", async () => {
+    const labels = (await run.files()).filter((f) => f.startsWith("labels/"));
+    let lines = 0;
+    for (const file of labels) lines += (await run.text(file)).split("\n").filter(Boolean).length;
+    expect(lines).toBe(4);
+    expect(await run.json("manifest.json")).toMatchObject({
+      annotationCount: lines,
+      annotationsReceived: 12,
+      dropped: {
+        "classification: YOLO detection has no image-level labels": 1,
+        "image without width/height: YOLO normalises by the image size": 1,
+        "keypoints: YOLO pose is not supported": 1,
+        "polygon: set segmentation: true to export polygons": 2,
+        "polyline: YOLO has no polylines": 1,
+        "video: YOLO has no video": 2,
+      },
+      changed: { "bbox clipped to the image": 1 },
+    });
     expect(run.result.formatNotes).toEqual([
       "1 images have no width/height and were skipped (YOLO normalises by size)",
-      "1 shapes clipped to the image bounds",
-      "classification: 1 annotations not exported (YOLO detection has no image-level labels)",
-      "keypoints: 1 annotations not exported (YOLO pose is not supported)",
-      "polygon: 2 annotations not exported (set segmentation: true to export polygons)",
-      "polyline: 1 annotations not exported (YOLO has no polyline)",
       "video: 1 items not exported (YOLO has no video)",
     ]);
+  });
+});
+
+describe("yolo data.yaml splits", () => {
+  it("falls back to the unsplit items for train and val, and lists other splits by name", () => {
+    expect(parse(dataYaml(new Set(["default"]), []))).toEqual({
+      train: "images/default",
+      val: "images/default",
+      nc: 0,
+      names: {},
+    });
+    expect(parse(dataYaml(new Set(["train", "validation", "holdout", "names", "default"]), []))).toEqual({
+      train: "images/train",
+      val: "images/validation",
+      default: "images/default",
+      holdout: "images/holdout",
+      // A split named like a data.yaml setting keeps its folder under another key.
+      split_names: "images/names",
+      nc: 0,
+      names: {},
+    });
   });
 });
 
@@ -92,6 +127,9 @@ describe("yolo segmentation and category folders", () => {
       expect(lines).toHaveLength(3);
       expect(lines[2]).toBe("3 0.000000 0.625000 0.312500 0.625000 0.312500 1.000000 0.000000 1.000000");
       expect(lines[0]?.split(" ")).toHaveLength(9);
+      const manifest = await run.json<{ annotationCount: number; dropped: Record<string, number> }>("manifest.json");
+      expect(manifest.annotationCount).toBe(6);
+      expect(manifest.dropped["polygon: set segmentation: true to export polygons"]).toBeUndefined();
     } finally {
       await run.cleanup();
     }

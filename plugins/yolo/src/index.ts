@@ -17,7 +17,7 @@ import {
   UNSPLIT,
   z,
 } from "@labelport/sdk";
-import { stringify } from "yaml";
+import { Document } from "yaml";
 
 const options = z.strictObject({
   ...commonOptionsShape,
@@ -120,19 +120,21 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     const classes = classOrder(ctx.dataset.categories);
     const classIds = new Map(classes.map((category, index) => [category.id, index]));
     const splits = new Set<string>();
-    const dropped = new Map<string, number>();
-    const drop = (reason: string) => dropped.set(reason, (dropped.get(reason) ?? 0) + 1);
-    let clipped = 0;
-    let outside = 0;
     let unsized = 0;
     let videos = 0;
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
       const width = item.media?.width ?? 0;
       const height = item.media?.height ?? 0;
-      if (isVideoItem(item) || !width || !height) {
-        if (isVideoItem(item)) videos += 1;
-        else unsized += 1;
+      if (isVideoItem(item)) {
+        videos += 1;
+        ctx.drop("video: YOLO has no video", item.annotations.length);
+        layout.skip(item);
+        continue;
+      }
+      if (!width || !height) {
+        unsized += 1;
+        ctx.drop("image without width/height: YOLO normalises by the image size", item.annotations.length);
         layout.skip(item);
         continue;
       }
@@ -142,16 +144,16 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
       for (const annotation of item.annotations) {
         const classId = annotation.categoryId === undefined ? undefined : classIds.get(annotation.categoryId);
         if (classId === undefined) {
-          drop("no category");
+          ctx.drop("no category: the annotation has none, or one the dataset does not have");
           continue;
         }
         const result = this.line(annotation, classId, width, height, segmentation);
         if (typeof result === "string") {
-          drop(result);
+          ctx.drop(result);
         } else if (result === null) {
-          outside += 1;
+          ctx.drop(`${annotationTypeName(annotation)}: outside the image`);
         } else {
-          if (result.clipped) clipped += 1;
+          if (result.clipped) ctx.changed(`${annotationTypeName(annotation)} clipped to the image`);
           lines.push(result.line);
         }
       }
@@ -170,16 +172,12 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     await ctx.storage.writeFile(CLASSES_TXT_KEY, classes.map((c) => `${c.name}\n`).join(""), {
       contentType: "text/plain; charset=utf-8",
     });
-    for (const [reason, count] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
-      ctx.note(`${reason}: ${count} annotations not exported (${unsupported(reason, segmentation)})`);
-    }
-    if (clipped > 0) ctx.note(`${clipped} shapes clipped to the image bounds`);
-    if (outside > 0) ctx.note(`${outside} boxes lie outside their image and were not exported`);
     if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (YOLO normalises by size)`);
     if (videos > 0) ctx.note(`video: ${videos} items not exported (YOLO has no video)`);
     await layout.finish();
   }
 
+  /** The label line, null when the shape is outside the image, or why it cannot be written. */
   private line(
     annotation: Annotation,
     classId: number,
@@ -190,43 +188,61 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     const { geometry } = annotation;
     if (geometry.case === "bbox") return yoloBoxLine(classId, geometry.value, width, height, segmentation);
     if (geometry.case === "polygon" && segmentation) {
-      return yoloPolygonLine(classId, geometry.value.points, width, height) ?? "polygon with fewer than 3 points";
+      return yoloPolygonLine(classId, geometry.value.points, width, height) ?? "polygon: fewer than 3 points";
     }
-    return annotationTypeName(annotation);
+    return unsupported(annotationTypeName(annotation), segmentation);
   }
 }
 
-function unsupported(reason: string, segmentation: boolean): string {
-  switch (reason) {
+function unsupported(type: string, segmentation: boolean): string {
+  switch (type) {
     case "polygon":
-      return segmentation ? "not a valid polygon" : "set segmentation: true to export polygons";
-    case "no category":
-      return "no category, or one the dataset does not have";
+      return "polygon: set segmentation: true to export polygons";
+    case "mask":
+      return segmentation ? "mask: YOLO-seg takes polygons, not masks" : "mask: YOLO detection has boxes only";
     case "keypoints":
-      return "YOLO pose is not supported";
+      return "keypoints: YOLO pose is not supported";
     case "polyline":
-      return "YOLO has no polyline";
+      return "polyline: YOLO has no polylines";
     case "classification":
-      return "YOLO detection has no image-level labels";
-    case "track":
-      return "YOLO has no video tracks";
+      return "classification: YOLO detection has no image-level labels";
     default:
-      return "not a valid YOLO shape";
+      return `${type}: not a YOLO shape`;
   }
 }
+
+/** data.yaml keys Ultralytics reads as something other than a split. */
+const RESERVED_KEYS = new Set(["path", "nc", "names", "download", "yaml_file", "channels", "kpt_shape", "flip_idx"]);
 
 /**
- * Ultralytics data.yaml: paths relative to the file, `names` as an id -> name map in class
- * order. Unsplit items are under images/default and serve as train (and val) when the dataset
- * has no such split, since Ultralytics needs both.
+ * Ultralytics data.yaml: every split's image folder, `names` as an id -> name map in class order.
+ * No `path`: Ultralytics' check_det_dataset (ultralytics/data/utils.py, checked at commit 00bfe34)
+ * takes the dataset root as `Path(data.get("path") or Path(data["yaml_file"]).parent)` and only
+ * falls back to its settings' datasets_dir when that root does not exist; a relative `path: .`
+ * therefore resolves against the working directory, while no `path` resolves against the YAML's
+ * own folder wherever the export is unpacked (its HUB tooling strips `path` for the same reason).
+ * train and val are required: without those splits they fall back to the unsplit items
+ * (images/default) or another split. Any other split (default, validation, ...) is listed under
+ * its own name, so no exported image is unreachable from the file.
  */
 export function dataYaml(splits: ReadonlySet<string>, classes: readonly Category[]): string {
   const dir = (split: string) => `images/${split}`;
-  const train = splits.has("train") ? dir("train") : splits.has(UNSPLIT) ? dir(UNSPLIT) : dir("train");
-  const val = splits.has("val") ? dir("val") : splits.has("validation") ? dir("validation") : train;
-  const doc: Record<string, unknown> = { path: ".", train, val };
+  const others = [...splits].filter((split) => split !== "train" && split !== "val" && split !== "test").sort();
+  const train = ["train", UNSPLIT, ...others, "val", "test"].find((split) => splits.has(split)) ?? "train";
+  const val = splits.has("val") ? "val" : splits.has("validation") ? "validation" : train;
+  const doc: Record<string, unknown> = { train: dir(train), val: dir(val) };
   if (splits.has("test")) doc.test = dir("test");
+  for (const split of others) {
+    if (split !== train && split !== val) doc[RESERVED_KEYS.has(split) ? `split_${split}` : split] = dir(split);
+  }
   doc.nc = classes.length;
   doc.names = new Map(classes.map((category, index) => [index, category.name]));
-  return stringify(doc);
+  const document = new Document(doc);
+  document.commentBefore = [
+    " Paths are relative to this file (no `path`: Ultralytics then uses the file's folder).",
+    ...(splits.has(UNSPLIT) ? [` ${dir(UNSPLIT)} holds the items without a split.`] : []),
+  ].join("\n");
+  return document.toString();
 }
+
+export { importers } from "./importer.ts";

@@ -1,6 +1,11 @@
-// YOLO read back outside our code: PyYAML for data.yaml, and a small Python reader of the label
-// files that checks the format the way Ultralytics' loader does (class in range, 5 columns or an
-// even number of points, coordinates normalised) and turns boxes back into pixels.
+// YOLO read back outside our code: a small Python reader that follows Ultralytics' rules. The
+// dataset root and split folders resolve as check_det_dataset does (ultralytics/data/utils.py:
+// `path` or else the YAML's folder, then each split relative to it), images are found as its
+// loader does (recursively, by image suffix) and each image's label file is
+// img2label_paths(): the last /images/ in the path becomes /labels/ and the suffix .txt. Labels
+// are checked as its verify_image_label does (class in range, 5 columns or an even number of
+// points, coordinates normalised) and turned back into pixels.
+import { relative } from "node:path";
 import { runSampleExport, type SampleExport } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensurePythonTools, runPythonJson } from "../../../test/support/python.ts";
@@ -8,39 +13,46 @@ import YoloExporter from "./index.ts";
 
 const reader = `
 import json, os, sys, yaml
-root = sys.argv[1]
-sizes = json.loads(sys.argv[2])
-with open(os.path.join(root, "data.yaml"), encoding="utf-8") as f:
+from pathlib import Path
+yaml_file, sizes = sys.argv[1], json.loads(sys.argv[2])
+with open(yaml_file, encoding="utf-8") as f:
     data = yaml.safe_load(f)
+data["yaml_file"] = yaml_file
 names = data["names"]
 assert isinstance(names, dict) and all(isinstance(k, int) for k in names), names
-out = {"data": {k: v for k, v in data.items() if k != "names"}, "names": {str(k): v for k, v in names.items()}, "labels": {}}
-for split in ("train", "val", "test", "default"):
-    if split in ("train", "val", "test") and split not in data:
+assert "train" in data and "val" in data, data
+root = Path(data.get("path") or Path(data["yaml_file"]).parent)
+assert root.exists(), root
+IMG_FORMATS = {"bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"}
+sa, sb = f"{os.sep}images{os.sep}", f"{os.sep}labels{os.sep}"
+reserved = {"path", "nc", "names", "download", "yaml_file", "channels", "kpt_shape", "flip_idx"}
+out = {"keys": {}, "labels": {}, "images": 0}
+for key, value in data.items():
+    if key in reserved:
         continue
-    labels_dir = os.path.join(root, "labels", split)
-    if not os.path.isdir(labels_dir):
-        continue
-    for dirpath, _, files in os.walk(labels_dir):
-        for name in sorted(files):
-            path = os.path.join(dirpath, name)
-            rel = os.path.relpath(path, os.path.join(root, "labels"))
-            width, height = sizes[rel]
-            objects = []
-            with open(path, encoding="utf-8") as f:
-                for line in f.read().splitlines():
-                    parts = line.split()
-                    cls = int(parts[0])
-                    assert 0 <= cls < len(names), line
-                    values = [float(v) for v in parts[1:]]
-                    assert all(0.0 <= v <= 1.0 for v in values), line
-                    if len(values) == 4:
-                        cx, cy, w, h = values
-                        objects.append([names[cls], round((cx - w / 2) * width, 2), round((cy - h / 2) * height, 2), round(w * width, 2), round(h * height, 2)])
-                    else:
-                        assert len(values) >= 6 and len(values) % 2 == 0, line
-                        objects.append([names[cls]] + [round(v * (width if i % 2 == 0 else height), 2) for i, v in enumerate(values)])
-            out["labels"][rel] = objects
+    folder = (root / value).resolve()
+    assert folder.is_dir(), (key, folder)
+    images = sorted(p for p in folder.rglob("*.*") if p.suffix[1:].lower() in IMG_FORMATS)
+    out["keys"][key] = value
+    for image in images:
+        out["images"] += 1
+        label = Path(sb.join(str(image).rsplit(sa, 1)).rsplit(".", 1)[0] + ".txt")
+        rel = label.relative_to((root / "labels").resolve()).as_posix()
+        width, height = sizes[rel]
+        objects = []
+        for line in label.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            cls = int(parts[0])
+            assert 0 <= cls < len(names), line
+            values = [float(v) for v in parts[1:]]
+            assert all(0.0 <= v <= 1.0 for v in values), line
+            if len(values) == 4:
+                cx, cy, w, h = values
+                objects.append([names[cls], round((cx - w / 2) * width, 2), round((cy - h / 2) * height, 2), round(w * width, 2), round(h * height, 2)])
+            else:
+                assert len(values) >= 6 and len(values) % 2 == 0, line
+                objects.append([names[cls]] + [round(v * (width if i % 2 == 0 else height), 2) for i, v in enumerate(values)])
+        out["labels"][rel] = objects
 print(json.dumps(out, ensure_ascii=False))
 `;
 
@@ -51,7 +63,7 @@ const sizes = {
   "val/자전거 사진.txt": [320, 240],
 };
 
-describe("yolo read by independent readers", () => {
+describe("yolo read by the Ultralytics rules", () => {
   let run: SampleExport;
   beforeAll(async () => {
     await ensurePythonTools();
@@ -59,20 +71,19 @@ describe("yolo read by independent readers", () => {
   }, 900_000);
   afterAll(() => run?.cleanup());
 
-  it("reads data.yaml with PyYAML and the labels back to pixel boxes", async () => {
+  it("reaches every image and label file from data.yaml, its paths resolved from the YAML's folder", async () => {
+    // As `yolo train data=<relative path>` from another working directory gives it.
+    const yamlFile = relative(process.cwd(), `${run.dir}/data.yaml`);
+    expect(yamlFile.startsWith("..") || yamlFile.includes("/")).toBe(true);
     const read = await runPythonJson<{
-      data: Record<string, unknown>;
-      names: Record<string, string>;
+      keys: Record<string, string>;
+      images: number;
       labels: Record<string, unknown[][]>;
-    }>(reader, [run.dir, JSON.stringify(sizes)]);
-    expect(read.data).toEqual({ path: ".", train: "images/train", val: "images/val", nc: 5 });
-    expect(read.names).toEqual({
-      "0": "person",
-      "1": "car",
-      "2": "自転車",
-      "3": "road",
-      "4": 'sign & <signal> "stop", red',
-    });
+    }>(reader, [yamlFile, JSON.stringify(sizes)]);
+    expect(read.keys).toEqual({ train: "images/train", val: "images/val", default: "images/default" });
+    const labelFiles = (await run.files()).filter((f) => f.startsWith("labels/")).map((f) => f.slice(7));
+    expect(Object.keys(read.labels).sort()).toEqual(labelFiles.sort());
+    expect(read.images).toBe(labelFiles.length);
     expect(read.labels).toEqual({
       "default/street 01_1.txt": [],
       "train/=formula.txt": [['sign & <signal> "stop", red', 0, 0, 40, 30]],

@@ -8,8 +8,11 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
 import { SingleBar } from "cli-progress";
 import { createLabelportClient, type LabelportClient } from "../client/client.ts";
+import type { DropCount } from "../gen/labelport/v1/dataset_pb.ts";
 import { type Export, ExportSchema, ExportStatus } from "../gen/labelport/v1/export_pb.ts";
 import {
+  type AnnotationAccounting,
+  type ImportIssue,
   type ImportRequest,
   ImportRequestSchema,
   ImportResponseSchema,
@@ -17,6 +20,7 @@ import {
   PreviewImportRequestSchema,
   PreviewImportResponseSchema,
 } from "../gen/labelport/v1/import_service_pb.ts";
+import { downloadExport } from "./download.ts";
 
 const USAGE = `usage: labelport <command> [options]
 
@@ -25,10 +29,13 @@ commands:
   export create --dataset D --format F [--name N] [--option key=value ...] [--wait]
   export list [--dataset D] [--status queued|running|completed|failed|canceled]
   export get ID
-  export download ID -o FILE
+  export download ID -o FILE|DIR/ [--artifact KEY]
+         (-o x.csv: the export's one .csv file; -o x.zip or DIR/: the whole export)
   export logs ID [--follow]
   export stop ID
   import FILE [--dataset D] [--format jsonl|json|labelport-items] [--options JSON] [--preview]
+         [--json] [--allow-losses]
+         exit 0: completed, 3: completed with annotations dropped (0 with --allow-losses), 1: failed
 
 environment:
   LABELPORT_URL      orchestrator URL (default http://127.0.0.1:8080)
@@ -36,12 +43,64 @@ environment:
 
 const statusName = (s: ExportStatus) => ExportStatus[s].toLowerCase();
 
+/** An import's (or preview's) exit code: annotations it dropped are not a success unless allowed. */
+const IMPORT_EXIT = { completed: 0, failed: 1, losses: 3 } as const;
+
+interface ImportReport {
+  importId?: string;
+  status: string;
+  annotations?: AnnotationAccounting | undefined;
+  notes: string[];
+  warnings: ImportIssue[];
+  errors: ImportIssue[];
+  conflicts: unknown[];
+}
+
+const issueText = (i: ImportIssue) => (i.line > 0 ? `line ${i.line}: ${i.message}` : i.message);
+
+/** What happened to the upload's annotations, the losses and their reasons first. */
+function importSummary(r: ImportReport, preview: boolean): string {
+  const a = r.annotations;
+  const verb = preview ? "would be" : "were";
+  const lines: string[] = [];
+  if (a && a.dropped > 0n) {
+    lines.push(`${a.dropped} of ${a.received} annotations ${verb} dropped:`);
+    const reasons = [...a.droppedByReason].sort((x, y) => Number(y.count - x.count));
+    for (const d of reasons) lines.push(`  ${String(d.count).padStart(8)}  ${d.reason}`);
+  }
+  lines.push(`${preview ? "preview" : "import"}${r.importId ? ` ${r.importId}` : ""}: ${r.status}`);
+  if (a) {
+    lines.push(
+      `  annotations: ${a.received} received, ${a.written} written, ${a.merged} merged, ${a.skipped} skipped as asked, ${a.dropped} dropped`,
+    );
+    if (a.changed.length > 0) lines.push(`  changed: ${a.changed.map((c) => `${c.count} ${c.reason}`).join(", ")}`);
+  }
+  for (const note of r.notes) lines.push(`  note: ${note}`);
+  lines.push(`  ${r.warnings.length} warnings, ${r.errors.length} errors, ${r.conflicts.length} conflicts`);
+  for (const e of r.errors.slice(0, 5)) lines.push(`  error: ${issueText(e)}`);
+  if (r.errors.length > 5) lines.push(`  ... ${r.errors.length - 5} more errors (--json lists them)`);
+  return lines.join("\n");
+}
+
+function importExitCode(status: string, allowLosses: boolean): number {
+  if (status === "completed") return IMPORT_EXIT.completed;
+  if (status === "completed_with_losses") return allowLosses ? IMPORT_EXIT.completed : IMPORT_EXIT.losses;
+  return IMPORT_EXIT.failed;
+}
+
 function parseOptionValue(raw: string): JsonObject[string] {
   try {
     return JSON.parse(raw) as JsonObject[string];
   } catch {
     return raw;
   }
+}
+
+/** "  dropped 3 of 12 annotations: polyline: … (2); mask: … (1)", or "" when none met that fate. */
+function fatesLine(fate: string, counts: readonly DropCount[], received: bigint): string {
+  const total = counts.reduce((n, d) => n + d.count, 0n);
+  if (total === 0n) return "";
+  return `  ${fate} ${total} of ${received} annotations: ${counts.map((d) => `${d.reason} (${d.count})`).join("; ")}`;
 }
 
 function summary(e: Export): string {
@@ -52,6 +111,8 @@ function summary(e: Export): string {
     counts
       ? `  ${counts.itemCount} items, ${counts.annotationCount} annotations, ${counts.fileCount} files, ${e.fileSize} bytes`
       : "",
+    counts ? fatesLine("dropped", counts.dropped, counts.receivedAnnotations) : "",
+    counts ? fatesLine("changed", counts.changed, counts.receivedAnnotations) : "",
     e.errorMessage ? `  error: ${e.errorMessage}` : "",
     e.formatNotes.length ? `  notes: ${e.formatNotes.join("; ")}` : "",
   ]
@@ -94,9 +155,12 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
       options: { type: "string" },
       status: { type: "string" },
       output: { type: "string", short: "o" },
+      artifact: { type: "string" },
       wait: { type: "boolean" },
       follow: { type: "boolean" },
       preview: { type: "boolean" },
+      json: { type: "boolean" },
+      "allow-losses": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -163,8 +227,9 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
         return 0;
       }
       case "download": {
-        const bytes = await client.exports.download(need(arg, "export id"), need(values.output, "-o FILE"));
-        print(`wrote ${bytes} bytes to ${values.output}`);
+        const output = need(values.output, "-o FILE");
+        const { path, bytes } = await downloadExport(client, need(arg, "export id"), output, values.artifact);
+        print(`wrote ${bytes} bytes to ${path}`);
         return 0;
       }
       case "logs": {
@@ -210,21 +275,25 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
         yield create(schema, { part: { case: "chunk", value: chunk as Buffer } }) as T;
       }
     }
+    const allowLosses = values["allow-losses"] ?? false;
     try {
       if (values.preview) {
         const preview = await client.imports.previewImport(parts<PreviewImportRequest>(PreviewImportRequestSchema));
         bar.stop();
-        print(JSON.stringify(toJson(PreviewImportResponseSchema, preview), null, 2));
-      } else {
-        const result = await client.imports.import(parts<ImportRequest>(ImportRequestSchema));
-        bar.stop();
-        print(JSON.stringify(toJson(ImportResponseSchema, result), null, 2));
-        return result.success ? 0 : 1;
+        print(
+          values.json
+            ? JSON.stringify(toJson(PreviewImportResponseSchema, preview), null, 2)
+            : importSummary(preview, true),
+        );
+        return importExitCode(preview.status, allowLosses);
       }
+      const result = await client.imports.import(parts<ImportRequest>(ImportRequestSchema));
+      bar.stop();
+      print(values.json ? JSON.stringify(toJson(ImportResponseSchema, result), null, 2) : importSummary(result, false));
+      return importExitCode(result.status, allowLosses);
     } finally {
       bar.stop();
     }
-    return 0;
   }
   throw new UsageError(`unknown command "${positionals.join(" ")}"`);
 }

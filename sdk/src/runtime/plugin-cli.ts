@@ -221,6 +221,14 @@ export async function main(
   for (const manifest of manifests) validateManifest(manifest);
   const nats = await connectToNats(natsUrl, `labelport-plugin-${manifests[0]?.name ?? "plugin"}`);
   const workers: Array<{ workerId: string; stop(): Promise<void> }> = [];
+  // Said once every worker is up: "serving" means exports and imports are both taken.
+  const banners: string[] = [];
+  for (const importer of importers) {
+    const worker = await startImportWorker({ nats, importer });
+    workers.push(worker);
+    const { name, version, formats } = importer.manifest;
+    banners.push(`plugin ${name}@${version} importing ${formats.join(", ")} as ${worker.workerId}`);
+  }
   if (exporter) {
     const worker = await startWorker({
       nats,
@@ -230,14 +238,11 @@ export async function main(
     });
     workers.push(worker);
     const { name, version, formats } = exporter.manifest;
-    process.stdout.write(`plugin ${name}@${version} exporting ${formats.join(", ")} as ${worker.workerId}\n`);
+    banners.push(`plugin ${name}@${version} serving ${formats.join(", ")} as ${worker.workerId}`);
+  } else {
+    banners.push(`plugin serving imports of ${importers.flatMap((i) => i.manifest.formats).join(", ")}`);
   }
-  for (const importer of importers) {
-    const worker = await startImportWorker({ nats, importer });
-    workers.push(worker);
-    const { name, version, formats } = importer.manifest;
-    process.stdout.write(`plugin ${name}@${version} importing ${formats.join(", ")} as ${worker.workerId}\n`);
-  }
+  process.stdout.write(`${banners.join("\n")}\n`);
   await new Promise<void>((done) => {
     const stop = () => {
       Promise.all(workers.map((w) => w.stop()))

@@ -1,11 +1,13 @@
 // What an exporter does while it runs, beyond the bytes it writes: it stops soon after a cancel,
-// reports progress for every item, and writes nowhere but ctx.storage (and its scratchDir). Each
-// check throws an Error that says what the plugin did and what to change; testExporter() runs them.
+// reports progress for every item, writes nowhere but ctx.storage (and its scratchDir), and
+// accounts for every annotation it is given. Each check throws an Error that says what the plugin
+// did and what to change; testExporter() runs them.
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Item } from "../gen/labelport/v1/dataset_pb.ts";
-import { generateItems } from "./fixture.ts";
+import { MANIFEST_KEY } from "../storage/export-storage.ts";
+import { generateItems, type SampleDataset, sampleDataset } from "./fixture.ts";
 import { type ExporterClass, listFiles, runSampleExport } from "./run-sample-export.ts";
 
 /** How long export() may keep running after its signal aborts (a job's cancel, a worker stopping). */
@@ -142,5 +144,70 @@ export async function checkWritesOnlyThroughStorage(
       `${name}: export() wrote files outside ctx.storage (${stray.join(", ")}); ` +
         "write artifacts with ctx.storage and temporary files under ctx.scratchDir",
     );
+  }
+}
+
+/**
+ * Exports `fixture` (default the sample dataset) and checks the manifest accounts for every
+ * annotation the kit fed: annotationCount (written) + the dropped ones = annotationsReceived = fed,
+ * every dropped or changed reason a non-empty string with a positive whole count, and the job's
+ * ExportCounts saying the same.
+ */
+export async function checkAccountsForAnnotations(
+  Exporter: ExporterClass<unknown>,
+  {
+    options = {},
+    format,
+    fixture = sampleDataset(),
+  }: BehaviourCheckOptions & { format?: string; fixture?: SampleDataset } = {},
+): Promise<void> {
+  const fed = fixture.items.reduce((n, item) => n + item.annotations.length, 0);
+  const run = await runSampleExport(Exporter, { options, fixture, ...(format ? { format } : {}) });
+  const name = Exporter.manifest?.name ?? Exporter.name;
+  try {
+    const manifest = await run.json<{
+      annotationCount: number;
+      annotationsReceived: number;
+      dropped: Record<string, number>;
+      changed: Record<string, number>;
+    }>(MANIFEST_KEY);
+    for (const [field, counts] of [
+      ["ctx.drop", manifest.dropped],
+      ["ctx.changed", manifest.changed],
+    ] as const) {
+      for (const [reason, count] of Object.entries(counts)) {
+        if (reason.trim() === "")
+          throw new Error(`${name}: ${field}() was called with an empty reason; say what and why`);
+        if (!Number.isSafeInteger(count) || count <= 0) {
+          throw new Error(
+            `${name}: ${field}(${JSON.stringify(reason)}) counted ${count}; counts are whole and positive`,
+          );
+        }
+      }
+    }
+    const dropped = Object.values(manifest.dropped).reduce((n, c) => n + c, 0);
+    if (manifest.annotationsReceived !== fed) {
+      throw new Error(
+        `${name}: the manifest says ${manifest.annotationsReceived} annotations received, the kit fed ${fed}; ` +
+          "every annotation of every item given to export() counts as received (processors must not drop items here)",
+      );
+    }
+    if (manifest.annotationCount + dropped !== fed) {
+      throw new Error(
+        `${name}: ${manifest.annotationCount} written + ${dropped} dropped != ${fed} received; ` +
+          "call ctx.drop(reason) once for each annotation the files do not hold, and only for those",
+      );
+    }
+    const counts = run.result.counts;
+    const countsDropped = Object.fromEntries(counts.dropped.map((d) => [d.reason, Number(d.count)]));
+    if (
+      Number(counts.annotationCount) !== manifest.annotationCount ||
+      Number(counts.receivedAnnotations) !== manifest.annotationsReceived ||
+      JSON.stringify(countsDropped) !== JSON.stringify(manifest.dropped)
+    ) {
+      throw new Error(`${name}: the export's counts and its manifest disagree about annotations`);
+    }
+  } finally {
+    await run.cleanup();
   }
 }

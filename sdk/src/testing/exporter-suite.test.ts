@@ -9,7 +9,12 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { BaseExporter, type ExportContext } from "../exporter.ts";
 import type { Item } from "../gen/labelport/v1/dataset_pb.ts";
-import { checkReportsProgress, checkStopsOnAbort, checkWritesOnlyThroughStorage } from "./behaviour-checks.ts";
+import {
+  checkAccountsForAnnotations,
+  checkReportsProgress,
+  checkStopsOnAbort,
+  checkWritesOnlyThroughStorage,
+} from "./behaviour-checks.ts";
 import { measureHeapGrowth, testExporter } from "./exporter-suite.ts";
 import { sampleDataset } from "./fixture.ts";
 import { runSampleExport } from "./run-sample-export.ts";
@@ -72,6 +77,39 @@ class StrayWriterExporter extends IdsExporter {
   }
 }
 
+/** Writes nothing of the annotations and drops each one, by type, saying why: honest. */
+class DroppingExporter extends IdsExporter {
+  static override manifest = { ...IdsExporter.manifest, name: "dropping" };
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    await super.export({
+      ...ctx,
+      items: async function* () {
+        for await (const item of ctx.items()) {
+          for (const annotation of item.annotations) ctx.drop(`${annotation.geometry.case ?? "none"}: ids only`);
+          yield item;
+        }
+      },
+    });
+  }
+}
+
+/** Drops every annotation twice: more dropped than received. */
+class OverDroppingExporter extends IdsExporter {
+  static override manifest = { ...IdsExporter.manifest, name: "over-dropping" };
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    for await (const item of ctx.items()) ctx.drop("bbox: twice", item.annotations.length * 2);
+    await super.export(ctx);
+  }
+}
+
+class BlankReasonExporter extends IdsExporter {
+  static override manifest = { ...IdsExporter.manifest, name: "blank-reason" };
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    ctx.drop("  ");
+    await super.export(ctx);
+  }
+}
+
 testExporter(IdsExporter, { memoryItems: 5000 });
 
 describe("behaviour checks", () => {
@@ -93,10 +131,24 @@ describe("behaviour checks", () => {
     );
   });
 
+  it("fail an exporter whose drops do not add up to what it received", async () => {
+    await expect(checkAccountsForAnnotations(OverDroppingExporter)).rejects.toThrow(
+      /over-dropping: 0 written \+ 24 dropped != 12 received; call ctx.drop\(reason\) once for each annotation/,
+    );
+  });
+
+  it("fail an exporter that drops without a reason", async () => {
+    await expect(checkAccountsForAnnotations(BlankReasonExporter)).rejects.toThrow(
+      /blank-reason: ctx.drop\(\) was called with an empty reason; say what and why/,
+    );
+  });
+
   it("pass an exporter that does none of that", async () => {
     await checkStopsOnAbort(IdsExporter);
     await checkReportsProgress(IdsExporter);
     await checkWritesOnlyThroughStorage(IdsExporter);
+    await checkAccountsForAnnotations(IdsExporter);
+    await checkAccountsForAnnotations(DroppingExporter);
   });
 });
 

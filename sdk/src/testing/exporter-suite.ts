@@ -1,7 +1,7 @@
 // testExporter(): the contract every exporter plugin runs (built-in and third-party), after
 // unstorage's testDriver. Manifest, options schema, a real export of the sample dataset through
-// runExport into local storage (determinism, artifacts, manifest), stopping on abort, progress,
-// writing only through ctx.storage (behaviour-checks.ts), and flat memory.
+// runExport into local storage (determinism, artifacts, manifest), accounting for every annotation,
+// stopping on abort, progress, writing only through ctx.storage (behaviour-checks.ts), and flat memory.
 import { createHash } from "node:crypto";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -12,6 +12,7 @@ import { validateManifest } from "../manifest.ts";
 import { MANIFEST_KEY } from "../storage/export-storage.ts";
 import {
   ABORT_DEADLINE_MS,
+  checkAccountsForAnnotations,
   checkReportsProgress,
   checkStopsOnAbort,
   checkWritesOnlyThroughStorage,
@@ -85,6 +86,12 @@ export function testExporter(Exporter: ExporterClass<unknown>, suiteOptions: Exp
           await first.cleanup();
           await second.cleanup();
         }
+      });
+    }
+
+    for (const format of manifest.formats) {
+      it(`accounts for every annotation as ${format}: written + dropped = received = fed, reasons given`, async () => {
+        await checkAccountsForAnnotations(Exporter, { options, format, fixture: fixture() });
       });
     }
 

@@ -11,6 +11,7 @@ import type { Context, FeatureModule } from "./context.ts";
 import { startData } from "./data/index.ts";
 import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
+import { createStorages } from "./exports/storages.ts";
 import { registerGrpcHealth } from "./grpc-health.ts";
 import { registerGrpcReflection } from "./grpc-reflection.ts";
 import { startHealth } from "./health.ts";
@@ -52,12 +53,14 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     log.warn("no API_KEYS configured: authentication is off, serving loopback only");
   }
   let server: ListeningServer | undefined;
+  const storages = createStorages(config);
   const context: Context = {
     config,
     log,
     database,
     nats,
     auth,
+    storages,
     signingSecret,
     publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
   };
@@ -70,6 +73,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
   const modules: FeatureModule[] = [];
   const closeModules = async () => {
     for (const feature of modules.splice(0).reverse()) await feature.close();
+    await storages.dispose();
   };
   try {
     for (const start of starts) modules.push(await start());

@@ -5,6 +5,7 @@ import type { NatsConnection } from "nats";
 import type { Authenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
 import type { Database } from "./db.ts";
+import type { Storages } from "./exports/storages.ts";
 import type { Logger } from "./logger.ts";
 import type { RestRouter } from "./rest/router.ts";
 
@@ -14,6 +15,8 @@ export interface Context {
   database: Database;
   nats: NatsConnection;
   auth: Authenticator;
+  /** The configured storages: export targets, and where uploads and their media go. */
+  storages: Storages;
   /** HMAC secret for download links and job tokens. */
   signingSecret: string;
   /** Where clients reach this server (for links). */

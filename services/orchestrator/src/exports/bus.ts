@@ -32,6 +32,7 @@ import type { Context } from "../context.ts";
 import { categoryMessage } from "../data/convert.ts";
 import { findDataset } from "../data/datasets.ts";
 import type { Logger } from "../logger.ts";
+import { wholeExportZipSize } from "./downloads.ts";
 import { removeExportFiles } from "./export-files.ts";
 import type { LogStore } from "./logs.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
@@ -181,7 +182,17 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     if (event.event.case === "failed" && result.changed) {
       await logs.append(event.exportId, "error", event.event.value.errorMessage, "orchestrator");
     }
+    if (result.finished && result.changed?.status === "completed") await recordZipSize(result.changed);
     if (result.finished && result.changed) await announce(toProto(result.changed));
+  }
+
+  /** The developer exports API's file_size, measured once; a view measures it if this could not. */
+  async function recordZipSize(doc: ExportDoc) {
+    try {
+      await repo.recordZipSize(doc._id, await wholeExportZipSize(storages.driver(doc.storage), doc));
+    } catch (err) {
+      log.warn({ err, exportId: doc._id }, "could not measure the export's ZIP");
+    }
   }
 
   async function announce(exported: Export) {
@@ -279,8 +290,11 @@ function decodeOrDrop<Desc extends DescMessage>(
 function registrationProblem(info: PluginInfo): string | undefined {
   if (!/^[^\x00-\x1f\x7f]{1,214}$/.test(info.name)) return "name: 1 to 214 printable characters";
   if (!info.version || info.version.length > 64) return "version: required, at most 64 characters";
-  if (info.formats.length === 0 || info.formats.length > 64) return "formats: expected 1 to 64";
-  const bad = info.formats.find((f) => !isFormatName(f));
+  const formats = [...info.formats, ...info.importFormats];
+  if (formats.length === 0 || info.formats.length > 64 || info.importFormats.length > 64) {
+    return "formats: expected 1 to 64 export or import formats";
+  }
+  const bad = formats.find((f) => !isFormatName(f));
   return bad === undefined ? undefined : `format "${bad.slice(0, 64)}": expected lowercase letters, digits, -`;
 }
 

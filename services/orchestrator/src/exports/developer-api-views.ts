@@ -5,7 +5,7 @@ import { type ItemFilterSchema, ItemStatus } from "@labelport/sdk/contracts";
 import type { DatasetDoc } from "../data/model.ts";
 import { invalidArgument } from "../errors.ts";
 import type { LogLineDoc } from "./logs.ts";
-import { type ExportDoc, filterOf, type JobStatus } from "./repository.ts";
+import { type DropCountDoc, type ExportDoc, filterOf, type JobStatus, receivedAnnotationsOf } from "./repository.ts";
 
 export type ItemFilterInit = MessageInitShape<typeof ItemFilterSchema>;
 
@@ -65,7 +65,12 @@ export function errorMessageOf(doc: ExportDoc): string {
   return doc.errorMessage || "failed";
 }
 
-/** The list entry: the developer exports API's fields plus format, file_count and error_message (check values). */
+/**
+ * The list entry: the developer exports API's fields plus format, file_count and error_message (check
+ * values). Counts describe the delivered ZIP: image_count and annotation_count what its files hold,
+ * file_size its bytes; annotations_received and annotations_dropped (by reason) say what did not fit
+ * the format, annotations_changed what was written changed (rounded, clipped).
+ */
 export function summaryView(doc: ExportDoc) {
   const status = publicStatus[doc.status];
   return {
@@ -76,8 +81,12 @@ export function summaryView(doc: ExportDoc) {
     status,
     image_count: doc.counts.itemCount,
     annotation_count: doc.counts.annotationCount,
+    annotations_received: receivedAnnotationsOf(doc),
+    annotations_dropped: byReason(doc.counts.dropped),
+    annotations_changed: byReason(doc.counts.changed),
     file_count: doc.counts.fileCount,
-    file_size: doc.fileSize,
+    // Artifacts' total only when the ZIP could not be measured (its files are gone from storage).
+    file_size: doc.zipSize ?? doc.fileSize,
     created_at: isoSeconds(doc.createdAt),
     completed_at: doc.completedAt ? isoSeconds(doc.completedAt) : null,
     error_message: status === "failed" ? errorMessageOf(doc) : null,
@@ -100,6 +109,10 @@ export function detailView(doc: ExportDoc, dataset: DatasetDoc | null) {
     include_removed: filter.includeRemoved,
     notes: doc.formatNotes,
   };
+}
+
+function byReason(counts: readonly DropCountDoc[] | undefined): Record<string, number> {
+  return Object.fromEntries((counts ?? []).map((d) => [d.reason, d.count]));
 }
 
 export function logLineView(line: LogLineDoc) {

@@ -49,6 +49,8 @@ export const DEVELOPER_EXPORT_FORMAT = "coco";
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_LIST = 1000;
 const LINK_TTL_S = 3600;
+/** Storage listings at once when a list holds exports whose ZIP was never measured. */
+const MEASURE_CONCURRENCY = 8;
 const MAX_LINK_TTL_S = 7 * 24 * 3600;
 
 export interface DeveloperApiOptions extends Pick<Context, "database"> {
@@ -66,6 +68,22 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
 
   const route = (method: "GET" | "POST" | "DELETE", path: string, role: "viewer" | "editor", handler: RestHandler) =>
     rest.on(method, path, role, handler);
+
+  /**
+   * The job with its ZIP's size (file_size), measured now and recorded when completion could not
+   * (it raced this view, or storage failed then). Files gone from storage: left unmeasured.
+   */
+  async function measured(doc: ExportDoc): Promise<ExportDoc> {
+    if (doc.status !== "completed" || doc.zipSize !== undefined) return doc;
+    try {
+      const zipSize = await downloads.zipSize(doc);
+      await repo.recordZipSize(doc._id, zipSize);
+      return { ...doc, zipSize };
+    } catch (err) {
+      if (ConnectError.from(err).code === Code.NotFound) return doc;
+      throw err;
+    }
+  }
 
   /** The export `exportName` of dataset `datasetName` (also of a deleted dataset, by its name). */
   async function findExport(params: RestContext["params"]): Promise<{ doc: ExportDoc; dataset: DatasetDoc | null }> {
@@ -129,14 +147,14 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
       ...(status ? { statuses: jobStatusesOf[status as PublicStatus] } : {}),
     };
     const docs = await repo.list(listed);
-    sendJson(res, 200, docs.map(summaryView));
+    sendJson(res, 200, (await mapBounded(docs, measured)).map(summaryView));
   });
 
   const one = `${DEVELOPER_EXPORTS_PATH}/:datasetName/:exportName`;
 
   route("GET", one, "viewer", async ({ res, params }) => {
     const { doc, dataset } = await findExport(params);
-    sendJson(res, 200, detailView(doc, dataset));
+    sendJson(res, 200, detailView(await measured(doc), dataset));
   });
 
   route("GET", `${one}/download`, "viewer", async ({ res, params, query }) => {
@@ -275,6 +293,15 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
       },
     );
   }
+}
+
+/** `map` over `values`, at most MEASURE_CONCURRENCY at a time, results in order. */
+async function mapBounded<T>(values: readonly T[], map: (value: T) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < values.length; i += MEASURE_CONCURRENCY) {
+    out.push(...(await Promise.all(values.slice(i, i + MEASURE_CONCURRENCY).map(map))));
+  }
+  return out;
 }
 
 function mayDelete(principal: Principal, doc: ExportDoc): boolean {

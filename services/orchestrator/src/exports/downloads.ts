@@ -36,6 +36,8 @@ export interface Downloads {
     expiresInSeconds: number,
     options?: { zip?: boolean },
   ): Promise<DownloadLink>;
+  /** Bytes of the whole-export ZIP the download of `doc` streams (wholeExportZipSize). */
+  zipSize(doc: ExportDoc): Promise<number>;
 }
 
 /** `<dataset>-<exportId>-<UTC datetime>.<ext>`, e.g. street-scenes-1b2c...-20261127T101500Z.zip */
@@ -91,6 +93,38 @@ async function storedEntries(driver: StorageDriver, doc: ExportDoc): Promise<Zip
     );
   }
   return [...stored].map(([key, size]) => ({ key, size }));
+}
+
+type OpenEntry = (key: string, cb: (err: Error | null, stream: Readable) => void) => void;
+
+/**
+ * Adds the whole export to `zip` as downloads stream it (entries stored, not compressed, in
+ * `entries` order), ends it, and returns its exact size in bytes, known before any entry is read.
+ * yazl opens the first entry as soon as it is added, the others as the output is read.
+ */
+function writeWholeExportZip(zip: yazl.ZipFile, doc: ExportDoc, entries: readonly ZipEntry[], open: OpenEntry) {
+  const mtime = doc.completedAt ?? doc.createdAt;
+  for (const entry of entries) {
+    zip.addReadStreamLazy(entry.key, { size: entry.size, compress: false, mtime }, (cb) => open(entry.key, cb));
+  }
+  // yazl passes the final size (known: every entry is stored with its size); @types/yazl omits it.
+  // Its size calculation switches to the ZIP64 end record earlier than its writer does (for a
+  // central directory over 64 KiB), so always write that record: then the two agree.
+  const end = zip.end.bind(zip) as (options: object, onSize: (size: number) => void) => void;
+  let size = -1;
+  end({ forceZip64Format: true }, (total) => {
+    size = total;
+  });
+  return size;
+}
+
+/**
+ * Bytes of the ZIP a whole-export download of `doc` delivers, from the files storage holds now
+ * (what the developer exports API reports as file_size). NotFound naming a file that is gone.
+ */
+export async function wholeExportZipSize(driver: StorageDriver, doc: ExportDoc): Promise<number> {
+  // Sizing only: the ZIP is never read, so the entry yazl opens at once is never handed a stream.
+  return writeWholeExportZip(new yazl.ZipFile(), doc, await storedEntries(driver, doc), () => {});
 }
 
 export interface DownloadsOptions extends Pick<Context, "log" | "signingSecret" | "publicUrl"> {
@@ -160,34 +194,20 @@ export function createDownloads(options: DownloadsOptions): Downloads {
     const output = zip.outputStream as Readable;
     const abort = (err: Error) => output.destroy(err);
     zip.on("error", abort);
-    for (const entry of entries) {
-      zip.addReadStreamLazy(
-        entry.key,
-        { size: entry.size, compress: false, mtime: doc.completedAt ?? doc.createdAt },
-        (cb) => {
-          openArtifact(driver, doc, entry.key).then(
-            (stream) => {
-              if (done) {
-                stream.destroy();
-                return;
-              }
-              reading.add(stream);
-              stream.on("error", abort);
-              stream.once("close", () => reading.delete(stream));
-              cb(null, stream);
-            },
-            (err: Error) => cb(err, undefined as never),
-          );
+    const size = writeWholeExportZip(zip, doc, entries, (key, cb) => {
+      openArtifact(driver, doc, key).then(
+        (stream) => {
+          if (done) {
+            stream.destroy();
+            return;
+          }
+          reading.add(stream);
+          stream.on("error", abort);
+          stream.once("close", () => reading.delete(stream));
+          cb(null, stream);
         },
+        (err: Error) => cb(err, undefined as never),
       );
-    }
-    // yazl passes the final size (known: every entry is stored with its size); @types/yazl omits it.
-    // Its size calculation switches to the ZIP64 end record earlier than its writer does (for a
-    // central directory over 64 KiB), so always write that record: then the two agree.
-    const end = zip.end.bind(zip) as (options: object, onSize: (size: number) => void) => void;
-    let size = -1;
-    end({ forceZip64Format: true }, (total) => {
-      size = total;
     });
     res.writeHead(200, {
       "content-type": "application/zip",
@@ -223,6 +243,7 @@ export function createDownloads(options: DownloadsOptions): Downloads {
     register(rest) {
       rest.on("GET", "/downloads/:exportId", "public", serve);
     },
+    zipSize: (doc) => wholeExportZipSize(storages.driver(doc.storage), doc),
     async link(doc, artifactKey, expiresInSeconds, linkOptions = {}) {
       if (expiresInSeconds > MAX_EXPIRY_S) throw invalidArgument(`expires_in_seconds: at most ${MAX_EXPIRY_S}`);
       const artifact = artifactKey ? await artifactOf(doc, artifactKey) : undefined;
@@ -232,11 +253,17 @@ export function createDownloads(options: DownloadsOptions): Downloads {
       const fileName = downloadFileName(doc, single ? extensionOf(single.key) : "zip");
       const driver = storages.driver(doc.storage);
       // A link to files that are gone would fail only when followed: say so now, naming the file.
-      if (single || doc.artifacts.length < doc.counts.fileCount) await assertFilesPresent(driver, doc, single?.key);
-      else await storedEntries(driver, doc);
+      // A ZIP's size is the ZIP's, computed from the same listing the download streams.
+      let size: number;
+      if (single) {
+        await assertFilesPresent(driver, doc, single.key);
+        size = single.size;
+      } else {
+        size = await wholeExportZipSize(driver, doc);
+      }
       if (single && driver.capabilities.presign && driver.presignGet) {
         const url = await driver.presignGet(`${doc.path}/${single.key}`, { expiresInSeconds, fileName });
-        return { url, expiresAt, size: single.size, fileName };
+        return { url, expiresAt, size, fileName };
       }
       const expires = Math.floor(expiresAt.getTime() / 1000);
       const key = artifactKey;
@@ -249,7 +276,7 @@ export function createDownloads(options: DownloadsOptions): Downloads {
       return {
         url: `${publicUrl()}/downloads/${encodeURIComponent(doc._id)}?${query}`,
         expiresAt,
-        size: single?.size ?? doc.fileSize,
+        size,
         fileName,
       };
     },

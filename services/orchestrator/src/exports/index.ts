@@ -10,13 +10,12 @@ import { createPluginRegistry } from "./plugin-registry.ts";
 import { createExportRepository } from "./repository.ts";
 import { createExportJobs, createExportService } from "./service.ts";
 import { registerSnapshotRoute } from "./snapshot-route.ts";
-import { createStorages } from "./storages.ts";
 import { registerTrackExport } from "./track-export.ts";
 import { listenForTriggers } from "./triggers.ts";
 
 export type ExportsOptions = Pick<
   Context,
-  "config" | "log" | "database" | "nats" | "auth" | "signingSecret" | "publicUrl"
+  "config" | "log" | "database" | "nats" | "auth" | "signingSecret" | "publicUrl" | "storages"
 >;
 
 /** Connects the job bus (streams, consumers, subscriptions) and the NATS trigger subject. */
@@ -24,7 +23,7 @@ export async function startExports(options: ExportsOptions): Promise<FeatureModu
   const db = options.database.db;
   const repo = createExportRepository(db);
   const registry = createPluginRegistry(db);
-  const storages = createStorages(options.config);
+  const { storages } = options;
   const logs = createLogStore(db);
   const bus = await startJobBus({ ...options, repo, registry, storages, logs });
   const downloads = createDownloads({ ...options, repo, storages });
@@ -41,7 +40,6 @@ export async function startExports(options: ExportsOptions): Promise<FeatureModu
     async close() {
       triggers.unsubscribe();
       await bus.close();
-      await storages.dispose();
     },
   };
 }

@@ -1,4 +1,5 @@
-// Registered exporter plugins (the `plugins` collection): what formats exist and their option schemas.
+// Registered plugins (the `plugins` collection): which export and import formats exist, and their
+// option schemas.
 import { create, type JsonObject } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type PluginInfo, PluginInfoSchema } from "@labelport/sdk/contracts";
@@ -9,6 +10,8 @@ interface PluginDoc {
   name: string;
   version: string;
   formats: string[];
+  /** Upload formats, for importer plugins (older documents lack it). */
+  importFormats?: string[];
   optionsSchema: JsonObject;
   sdkRange: string;
   description: string;
@@ -20,6 +23,8 @@ export interface PluginRegistry {
   list(): Promise<PluginInfo[]>;
   /** The plugin serving a format, or undefined. */
   forFormat(format: string): Promise<PluginInfo | undefined>;
+  /** The importer reading an upload format, or undefined. */
+  forImportFormat(format: string): Promise<PluginInfo | undefined>;
 }
 
 export function createPluginRegistry(db: Db): PluginRegistry {
@@ -29,6 +34,7 @@ export function createPluginRegistry(db: Db): PluginRegistry {
       name: doc.name,
       version: doc.version,
       formats: doc.formats,
+      importFormats: doc.importFormats ?? [],
       optionsSchema: doc.optionsSchema,
       sdkRange: doc.sdkRange,
       description: doc.description,
@@ -43,6 +49,7 @@ export function createPluginRegistry(db: Db): PluginRegistry {
             name: info.name,
             version: info.version,
             formats: info.formats,
+            importFormats: info.importFormats,
             optionsSchema: info.optionsSchema ?? {},
             sdkRange: info.sdkRange,
             description: info.description,
@@ -57,6 +64,10 @@ export function createPluginRegistry(db: Db): PluginRegistry {
     },
     async forFormat(format) {
       const doc = await plugins.findOne({ formats: format }, { sort: { lastSeen: -1 } });
+      return doc ? toInfo(doc) : undefined;
+    },
+    async forImportFormat(format) {
+      const doc = await plugins.findOne({ importFormats: format }, { sort: { lastSeen: -1 } });
       return doc ? toInfo(doc) : undefined;
     },
   };

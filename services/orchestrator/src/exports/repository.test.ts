@@ -4,7 +4,7 @@
 // was; these specs check both.
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { type JobEvent, JobEventSchema } from "@labelport/sdk/contracts";
+import { ExportCountsSchema, type JobEvent, JobEventSchema } from "@labelport/sdk/contracts";
 import { type Db, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
@@ -13,6 +13,7 @@ import {
   type ExportRepository,
   type JobStatus,
   queuedExportDoc,
+  toProto,
 } from "./repository.ts";
 
 let client: MongoClient;
@@ -78,7 +79,14 @@ const progress = (processedItems: number): EventCase => ({
 const completion = {
   artifacts: [{ key: "exports/x/out.jsonl", size: 120n, sha256: "ab", contentType: "application/x-ndjson" }],
   manifestKey: "exports/x/manifest.json",
-  counts: { itemCount: 40n, annotationCount: 120n, fileCount: 1n },
+  counts: {
+    itemCount: 40n,
+    annotationCount: 120n,
+    fileCount: 1n,
+    receivedAnnotations: 130n,
+    dropped: [{ reason: "polyline: jsonl has no polylines", count: 10n }],
+    changed: [{ reason: "bbox: rounded to whole pixels", count: 7n }],
+  },
   formatNotes: ["note"],
   totalSize: 120n,
 };
@@ -219,13 +227,22 @@ describe("apply", () => {
       artifacts: [{ key: "exports/x/out.jsonl", size: 120, sha256: "ab", contentType: "application/x-ndjson" }],
       manifestKey: "exports/x/manifest.json",
       formatNotes: ["note"],
-      counts: { itemCount: 40, annotationCount: 120, fileCount: 1 },
+      counts: {
+        itemCount: 40,
+        annotationCount: 120,
+        fileCount: 1,
+        receivedAnnotations: 130,
+        dropped: [{ reason: "polyline: jsonl has no polylines", count: 10 }],
+        changed: [{ reason: "bbox: rounded to whole pixels", count: 7 }],
+      },
       fileSize: 120,
       errorMessage: "",
     });
     const doc = await job(id);
-    // Progress ends at what was exported.
-    expect(doc.progress).toMatchObject({ processedItems: 40, processedAnnotations: 120 });
+    // Progress ends at what was processed: every annotation received, written or not.
+    expect(doc.progress).toMatchObject({ processedItems: 40, processedAnnotations: 130 });
+    // GetExport and ListExports return the whole ExportCounts the plugin reported.
+    expect(toProto(doc).counts).toEqual(create(ExportCountsSchema, completion.counts));
     expect(doc.completedAt).toBeInstanceOf(Date);
     expect(doc.expiresAt?.getTime()).toBe((doc.completedAt as Date).getTime() + TTL_DAYS * 86_400_000);
     // A replay of the completion is dropped.
@@ -240,7 +257,20 @@ describe("apply", () => {
       itemCount: 0,
       annotationCount: 0,
       fileCount: 1,
+      receivedAnnotations: 0,
+      dropped: [],
+      changed: [],
     });
+  });
+
+  it("a job completed before drops were counted reports what it wrote as received", async () => {
+    const id = await queuedJob({
+      status: "completed",
+      counts: { itemCount: 2, annotationCount: 5, fileCount: 1 },
+    });
+    expect(toProto(await job(id)).counts).toEqual(
+      create(ExportCountsSchema, { itemCount: 2n, annotationCount: 5n, fileCount: 1n, receivedAnnotations: 5n }),
+    );
   });
 
   it("failed and retryable: records the error and keeps the job running for the next delivery", async () => {

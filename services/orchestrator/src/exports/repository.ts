@@ -4,6 +4,7 @@ import { create, fromJson, type JsonObject, type JsonValue, toJson } from "@bufb
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type Artifact,
+  type DropCount,
   type Export,
   ExportSchema,
   ExportStatus,
@@ -31,8 +32,14 @@ export interface ExportDoc {
   status: JobStatus;
   progress: { processedItems: number; totalItems: number; processedAnnotations: number };
   errorMessage: string;
-  counts: { itemCount: number; annotationCount: number; fileCount: number };
+  counts: ExportCountsDoc;
+  /** Total bytes of the artifacts (manifest.json not counted). */
   fileSize: number;
+  /**
+   * Bytes of the ZIP a whole-export download streams (every file, manifest.json included), set
+   * when the job completes; absent on jobs completed before it was recorded.
+   */
+  zipSize?: number;
   artifacts: Array<{ key: string; size: number; sha256: string; contentType: string }>;
   manifestKey: string;
   formatNotes: string[];
@@ -50,6 +57,25 @@ export interface ExportDoc {
   expiresAt?: Date;
   /** Items created after this instant are not exported. */
   snapshotTime: Date;
+}
+
+/** A job's ExportCounts as stored: `annotationCount` is what the files hold, the rest says what was not. */
+export interface ExportCountsDoc {
+  itemCount: number;
+  /** Annotations written into the delivered files. */
+  annotationCount: number;
+  fileCount: number;
+  /** Annotations the exporter received; absent on jobs completed before it was recorded. */
+  receivedAnnotations?: number;
+  /** Annotations not written, by reason (reasons sorted). */
+  dropped?: DropCountDoc[];
+  /** Annotations written but changed on the way, by reason (reasons sorted). */
+  changed?: DropCountDoc[];
+}
+
+export interface DropCountDoc {
+  reason: string;
+  count: number;
 }
 
 /** What the caller decides about a new job; everything else starts at zero. */
@@ -136,6 +162,9 @@ export function toProto(doc: ExportDoc): Export {
       itemCount: BigInt(doc.counts.itemCount),
       annotationCount: BigInt(doc.counts.annotationCount),
       fileCount: BigInt(doc.counts.fileCount),
+      receivedAnnotations: BigInt(receivedAnnotationsOf(doc)),
+      dropped: (doc.counts.dropped ?? []).map((d) => ({ reason: d.reason, count: BigInt(d.count) })),
+      changed: (doc.counts.changed ?? []).map((d) => ({ reason: d.reason, count: BigInt(d.count) })),
     },
     fileSize: BigInt(doc.fileSize),
     artifacts: doc.artifacts.map((a) => ({ ...a, size: BigInt(a.size) })),
@@ -151,6 +180,11 @@ export function toProto(doc: ExportDoc): Export {
     ...(doc.completedAt ? { completeTime: timestampFromDate(doc.completedAt) } : {}),
     ...(doc.expiresAt ? { expireTime: timestampFromDate(doc.expiresAt) } : {}),
   });
+}
+
+/** Annotations the exporter received; a job completed before drops were counted wrote all it received. */
+export function receivedAnnotationsOf(doc: ExportDoc): number {
+  return doc.counts.receivedAnnotations ?? doc.counts.annotationCount;
 }
 
 export interface ApplyResult {
@@ -186,6 +220,8 @@ export interface ExportRepository {
    */
   claim(id: string, delivery: number): Promise<ExportDoc | null>;
   apply(event: JobEvent, ttlDays: number): Promise<ApplyResult>;
+  /** Stores the size of a completed job's whole-export ZIP (see ExportDoc.zipSize). */
+  recordZipSize(id: string, size: number): Promise<void>;
   /** Final failure, e.g. after the last delivery; no-op on final jobs. */
   fail(id: string, message: string): Promise<ExportDoc | null>;
   cancel(id: string): Promise<ExportDoc | null>;
@@ -280,6 +316,9 @@ export function createExportRepository(db: Db): ExportRepository {
               itemCount: Number(c.counts?.itemCount ?? 0n),
               annotationCount: Number(c.counts?.annotationCount ?? 0n),
               fileCount: Number(c.counts?.fileCount ?? BigInt(artifacts.length)),
+              receivedAnnotations: Number(c.counts?.receivedAnnotations ?? c.counts?.annotationCount ?? 0n),
+              dropped: dropCountDocs(c.counts?.dropped ?? []),
+              changed: dropCountDocs(c.counts?.changed ?? []),
             },
             fileSize: Number(c.totalSize),
             errorMessage: "",
@@ -292,7 +331,7 @@ export function createExportRepository(db: Db): ExportRepository {
               {
                 $set: {
                   "progress.processedItems": changed.counts.itemCount,
-                  "progress.processedAnnotations": changed.counts.annotationCount,
+                  "progress.processedAnnotations": receivedAnnotationsOf(changed),
                 },
               },
             );
@@ -321,6 +360,9 @@ export function createExportRepository(db: Db): ExportRepository {
           return { changed: null, finished: false };
       }
     },
+    async recordZipSize(id, size) {
+      await collection.updateOne({ _id: id, status: "completed" }, { $set: { zipSize: size } });
+    },
     fail: (id, message) =>
       transition(
         { _id: id, status: { $in: ACTIVE } },
@@ -331,4 +373,8 @@ export function createExportRepository(db: Db): ExportRepository {
       await collection.deleteOne({ _id: id });
     },
   };
+}
+
+function dropCountDocs(counts: readonly DropCount[]): DropCountDoc[] {
+  return counts.map((d) => ({ reason: d.reason, count: Number(d.count) }));
 }

@@ -75,6 +75,7 @@ export class AnnotationBatches {
     batch: BatchWrite,
   ): Promise<void> {
     const { dataset, state, overlay } = this;
+    const { accounting } = state;
     const { duplicateIds, overlappingFrames, missingDependencies } = this.options.conflictResolution;
     const doc = parsed.doc;
     const id = doc._id;
@@ -83,6 +84,7 @@ export class AnnotationBatches {
     const video = this.lookups.videos.get(doc.itemId);
     if (video && video.datasetId !== dataset._id) {
       state.skipped.annotations++;
+      accounting.drop("video of another dataset");
       const message = `videoId: video "${doc.itemId}" belongs to another dataset`;
       await state.lineFailed(line, [{ type: "validation", field: "videoId", message }], id);
       return;
@@ -93,6 +95,8 @@ export class AnnotationBatches {
       const [name, missingId, field] = videoMissing
         ? ["Video", doc.itemId, "videoId"]
         : ["Persona", doc.personaId as string, "personaId"];
+      // `skip` keeps the import going; the annotation is still lost, not left out as asked.
+      accounting.drop(videoMissing ? "missing video" : "missing persona");
       if (missingDependencies === "fail") {
         await state.stop(line, "missing_dependency", `${name} "${missingId}" not found`, field, id);
         return;
@@ -111,6 +115,7 @@ export class AnnotationBatches {
     if (dup.exists) {
       if (dup.datasetId !== dataset._id) {
         state.skipped.annotations++;
+        accounting.drop("id of another dataset");
         const message = `id: annotation "${id}" belongs to another dataset`;
         await state.lineFailed(line, [{ type: "validation", field: "id", message }], id);
         return;
@@ -119,9 +124,11 @@ export class AnnotationBatches {
       state.issues.conflicts.add({ type: "duplicate_id", annotationId: id, message, line });
       if (duplicateIds === "skip") {
         state.skipped.annotations++;
+        accounting.skipped++;
         return;
       }
       if (duplicateIds === "fail") {
+        accounting.drop("duplicate id");
         await state.stop(line, "conflict", `Duplicate annotation ID "${id}"`, "id", id);
         return;
       }
@@ -156,10 +163,12 @@ export class AnnotationBatches {
       }
       if (overlappingFrames === "skip") {
         state.skipped.annotations++;
+        accounting.skipped++;
         return;
       }
       const first = others[0] as TrackRange;
       if (overlappingFrames === "fail") {
+        accounting.drop("overlapping frames");
         const message = `${overlapMessage(first.range, finalRange)} (annotation "${first.id}")`;
         await state.stop(line, "conflict", message, "boundingBoxSequence", id);
         return;
@@ -186,6 +195,10 @@ export class AnnotationBatches {
     if (videoMissing) this.placeholderVideo(doc.itemId, line, id, batch);
     if (personaMissing) this.placeholderPersona(doc.personaId as string, line, id, batch);
     state.imported.annotations++;
+    // Joined into another annotation (overlapping frames) or into the one with its id (duplicate merge).
+    if (mergedInto !== undefined || (duplicateHandled && duplicateIds === "merge")) accounting.merged++;
+    else accounting.written++;
+    if (parsed.warnings.some((w) => w.type === "unknown_field")) accounting.change("unknown fields ignored");
     state.imported.totalKeyframes += parsed.keyframes;
     if (parsed.keyframes === 1) state.imported.singleKeyframeSequences++;
   }

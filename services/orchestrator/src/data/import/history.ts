@@ -3,6 +3,9 @@
 import { hostname } from "node:os";
 import { create } from "@bufbuild/protobuf";
 import {
+  type AnnotationAccounting,
+  AnnotationAccountingSchema,
+  DropCountSchema,
   type ImportConflict,
   ImportConflictSchema,
   type ImportIssue,
@@ -14,6 +17,7 @@ import {
 import type { Db, Document } from "mongodb";
 import { timestamp } from "../convert.ts";
 import { Collections } from "../model.ts";
+import type { AnnotationAccountingEntry, ImportOutcomeName } from "./accounting.ts";
 import { type ImportOptions, importOptionsMessage } from "./options.ts";
 
 export type ImportStatusName = "running" | "completed" | "failed" | "rolled_back";
@@ -69,6 +73,11 @@ export interface ImportDoc {
   conflictCount: number;
   actor: string;
   errorMessage?: string;
+  /** completed, completed_with_losses or failed; absent while running and on entries older than it. */
+  outcome?: ImportOutcomeName;
+  /** The fate of every annotation of the upload. */
+  annotations?: AnnotationAccountingEntry;
+  notes?: string[];
   mode?: string;
   processedLines?: number;
   owner?: { host: string; pid: number; instanceId: string };
@@ -104,6 +113,9 @@ export type ImportOutcome = Pick<
   | "conflictCount"
   | "mode"
   | "processedLines"
+  | "outcome"
+  | "annotations"
+  | "notes"
 > & { errorMessage?: string; completedAt: Date };
 
 export async function finishImport(db: Db, id: string, outcome: ImportOutcome): Promise<void> {
@@ -135,7 +147,21 @@ export async function listImports(
   return { imports, total };
 }
 
-/** A row of GET /api/import/history, as the video annotation import documents it. */
+/**
+ * What an entry reports as its outcome: running while it runs; entries from before outcomes were
+ * recorded, and imports that ended before their annotations were counted, by their success.
+ */
+export function outcomeOf(doc: ImportDoc): ImportOutcomeName | "running" {
+  if (doc.outcome) return doc.outcome;
+  if (doc.status === "running") return "running";
+  return doc.success ? "completed" : "failed";
+}
+
+/**
+ * A row of GET /api/import/history: the video annotation import's fields, then the outcome, the
+ * format and the annotations' accounting (null where none was made: an import refused before it
+ * read the file, or one recorded before imports were accounted).
+ */
 export function historyRow(doc: ImportDoc) {
   return {
     id: doc._id,
@@ -144,7 +170,26 @@ export function historyRow(doc: ImportDoc) {
     itemsImported: doc.itemsImported,
     itemsSkipped: doc.itemsSkipped,
     createdAt: doc.createdAt.toISOString(),
+    status: outcomeOf(doc),
+    format: doc.format,
+    annotations: doc.annotations ?? null,
+    notes: doc.notes ?? [],
   };
+}
+
+const dropCounts = (counts: Record<string, number>) =>
+  Object.entries(counts).map(([reason, count]) => create(DropCountSchema, { reason, count: BigInt(count) }));
+
+export function accountingMessage(entry: AnnotationAccountingEntry): AnnotationAccounting {
+  return create(AnnotationAccountingSchema, {
+    received: BigInt(entry.received),
+    written: BigInt(entry.written),
+    merged: BigInt(entry.merged),
+    skipped: BigInt(entry.skipped),
+    dropped: BigInt(entry.dropped),
+    droppedByReason: dropCounts(entry.droppedByReason),
+    changed: dropCounts(entry.changed),
+  });
 }
 
 const statusOf: Record<ImportStatusName, ImportStatus> = {
@@ -193,5 +238,9 @@ export function importRecordMessage(doc: ImportDoc, withDetails: boolean): Impor
     warnings: withDetails ? (doc.warnings ?? []).map(issueMessage) : [],
     errors: withDetails ? (doc.errors ?? []).map(issueMessage) : [],
     conflicts: withDetails ? (doc.conflicts ?? []).map(conflictMessage) : [],
+    outcome: outcomeOf(doc),
+    ...(doc.annotations ? { annotations: accountingMessage(doc.annotations) } : {}),
+    format: doc.format,
+    notes: doc.notes ?? [],
   });
 }

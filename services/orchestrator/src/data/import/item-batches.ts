@@ -27,6 +27,8 @@ export class ItemBatches {
   private readonly itemLines = new Map<string, number>();
   /** The dataset's category ids, with the placeholders this import creates. */
   private readonly categoryIds: Set<number>;
+  /** The placeholder categories this import creates (`missingDependencies: create`). */
+  private readonly placeholderIds = new Set<number>();
 
   constructor(
     private readonly db: Db,
@@ -73,6 +75,7 @@ export class ItemBatches {
       const existing = existingItems.get(item._id);
       if (existing && existing.datasetId !== dataset._id) {
         state.skipped.items++;
+        state.accounting.drop("item of another dataset", value.annotations.length);
         await state.lineFailed(line, [
           { type: "validation", field: "id", message: `id: item "${item._id}" belongs to another dataset` },
         ]);
@@ -84,6 +87,7 @@ export class ItemBatches {
       });
       if (foreign) {
         state.skipped.items++;
+        state.accounting.drop("id of another dataset", value.annotations.length);
         await state.lineFailed(line, [
           {
             type: "validation",
@@ -105,9 +109,11 @@ export class ItemBatches {
         if (duplicateIds === "skip") {
           state.skipped.items++;
           state.skipped.annotations += value.annotations.length;
+          state.accounting.skipped += value.annotations.length;
           continue;
         }
         if (duplicateIds === "fail") {
+          state.accounting.drop("duplicate id", value.annotations.length);
           await state.stop(line, "conflict", `Duplicate item ID "${item._id}"`, "id");
           return;
         }
@@ -121,12 +127,15 @@ export class ItemBatches {
       );
       if (unknown.length > 0) {
         if (missingDependencies === "fail") {
+          state.accounting.drop("missing category", value.annotations.length);
           await state.stop(line, "missing_dependency", `Category ${unknown[0]} not found`, "annotations");
           return;
         }
         if (missingDependencies === "skip") {
           kept = value.annotations.filter((a) => a.categoryId === undefined || this.categoryIds.has(a.categoryId));
           state.skipped.annotations += value.annotations.length - kept.length;
+          // `skip` keeps the import going; the annotations are still lost, not left out as asked.
+          state.accounting.drop("missing category", value.annotations.length - kept.length);
           for (const c of unknown) {
             state.warn(line, {
               type: "missing_dependency",
@@ -136,6 +145,7 @@ export class ItemBatches {
         } else {
           for (const c of unknown) {
             this.categoryIds.add(c);
+            this.placeholderIds.add(c);
             newCategories.push(c);
             state.warn(line, { type: "missing_dependency", message: `Created placeholder category ${c}` });
           }
@@ -160,6 +170,10 @@ export class ItemBatches {
       }
       state.imported.items++;
       state.imported.annotations += kept.length;
+      state.accounting.written += kept.length;
+      const placeholders = kept.filter((a) => a.categoryId !== undefined && this.placeholderIds.has(a.categoryId));
+      // Stored under a category that has only an id: its name and keypoints were not in the file.
+      state.accounting.change("placeholder category", placeholders.length);
       for (const a of kept) {
         if (!a.boxSequence) continue;
         const n = keyframeCount(a.boxSequence.boxes);

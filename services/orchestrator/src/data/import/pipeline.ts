@@ -8,6 +8,7 @@ import type { Logger } from "../../logger.ts";
 import { uuidv7 } from "../ids.ts";
 import type { DatasetDoc } from "../model.ts";
 import { Collections } from "../model.ts";
+import type { AnnotationAccountingEntry, ConversionAccounting, ImportOutcomeName } from "./accounting.ts";
 import {
   type ConflictEntry,
   finishImport,
@@ -22,6 +23,7 @@ import {
 import type { ImportOptions } from "./options.ts";
 import type { SpooledFile } from "./reader.ts";
 import { type ImportFormat, ImportRun, type RunOutcome } from "./run.ts";
+import type { UploadConverter } from "./plugin-conversion.ts";
 import { createWriter, type WriterMode } from "./writer.ts";
 
 export interface ImportSettings {
@@ -54,6 +56,8 @@ export interface ImportContext {
   ready: Promise<void>;
   /** Imports this process is running (recovery leaves them alone). */
   active: Set<string>;
+  /** Converts uploads in other tools' formats with importer plugins (uploads.ts); absent in some tests. */
+  converter?: UploadConverter;
 }
 
 export interface ImportRequest {
@@ -63,12 +67,23 @@ export interface ImportRequest {
   format: ImportFormat;
   options: ImportOptions;
   actor: string;
+  /**
+   * What a conversion before the import (an importer plugin turning an upload into these
+   * records) dropped and changed; its counts join the import's own accounting.
+   */
+  conversion?: ConversionAccounting;
+  /** The upload as the user sent it, when `file` holds records converted from it (history shows it). */
+  source?: { format: string; size: number; sha256: string };
 }
 
 export interface ImportResult {
   importId: string;
   success: boolean;
   status: ImportStatusName;
+  /** completed (nothing dropped), completed_with_losses, or failed. */
+  outcome: ImportOutcomeName;
+  annotations: AnnotationAccountingEntry;
+  notes: string[];
   summary: SummaryEntry;
   warnings: IssueEntry[];
   errors: IssueEntry[];
@@ -76,7 +91,8 @@ export interface ImportResult {
   omitted: { warnings: number; errors: number; conflicts: number };
   errorMessage?: string;
   mode: WriterMode;
-  format: ImportFormat;
+  /** The upload's format (an importer's, when the records were converted from it). */
+  format: string;
 }
 
 /** Server capabilities, asked once: transactions need a replica set or mongos. */
@@ -137,6 +153,9 @@ function resultOf(importId: string, format: ImportFormat, mode: WriterMode, outc
     importId,
     success: outcome.success,
     status: outcome.status,
+    outcome: outcome.outcome,
+    annotations: outcome.annotations,
+    notes: outcome.notes,
     summary: outcome.summary,
     warnings: issues.warnings.items,
     errors: issues.errors.items,
@@ -169,6 +188,9 @@ function outcomeDoc(result: ImportResult): ImportOutcome {
     conflictCount: result.conflicts.length + result.omitted.conflicts,
     mode: result.mode,
     processedLines: result.summary.processedLines,
+    outcome: result.outcome,
+    annotations: result.annotations,
+    notes: result.notes,
     completedAt: new Date(),
   };
   if (result.errorMessage !== undefined) outcome.errorMessage = result.errorMessage;
@@ -197,6 +219,7 @@ function runInput(ctx: ImportContext, req: ImportRequest, importId: string, onPr
     maxLineBytes: ctx.settings.maxLineBytes,
     maxDepth: ctx.settings.maxDepth,
     ...(onProgress ? { onProgress } : {}),
+    ...(req.conversion ? { conversion: req.conversion } : {}),
   };
 }
 
@@ -211,9 +234,9 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
     _id: importId,
     datasetId: req.dataset._id,
     fileName: req.fileName,
-    fileSize: req.file.size,
-    sha256: req.file.sha256,
-    format: req.format,
+    fileSize: req.source?.size ?? req.file.size,
+    sha256: req.source?.sha256 ?? req.file.sha256,
+    format: req.source?.format ?? req.format,
     options: req.options,
     status: "running",
     success: false,
@@ -262,7 +285,7 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
       try {
         const result = await attemptImport(ctx, req, importId, mode, onProgress);
         log.info(
-          { status: result.status, imported: result.summary.importedItems, skipped: result.summary.skippedItems },
+          { status: result.status, outcome: result.outcome, annotations: result.annotations },
           "import finished",
         );
         return result;
@@ -286,6 +309,7 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
     if (!parse) log.error({ err }, "import failed");
     await finishImport(ctx.db, importId, {
       status: "failed",
+      outcome: "failed",
       success: false,
       itemsImported: 0,
       itemsSkipped: 0,
@@ -368,6 +392,7 @@ export async function recordRejectedImport(
     format: entry.format,
     options: entry.options,
     status: "failed",
+    outcome: "failed",
     success: false,
     itemsImported: 0,
     itemsSkipped: 0,

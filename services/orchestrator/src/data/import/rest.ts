@@ -2,6 +2,7 @@
 // (multipart `file` and `options`, streamed through busboy into a size-capped spool), and
 // GET /api/import/history.
 import type http from "node:http";
+import type { JsonObject } from "@bufbuild/protobuf";
 import busboy from "busboy";
 import {
   internal,
@@ -17,11 +18,11 @@ import { sendError, sendJson } from "../../rest/router.ts";
 import { importDataset, requireDataset } from "../datasets.ts";
 import { historyRow, listImports } from "./history.ts";
 import { defaultImportOptions, type ImportOptions, parseImportOptions } from "./options.ts";
-import { type ImportContext, type ImportResult, previewImport, recordRejectedImport, runImport } from "./pipeline.ts";
+import { type ImportContext, type ImportResult, recordRejectedImport } from "./pipeline.ts";
 import { type SpooledFile, spool } from "./reader.ts";
-import { IMPORT_FORMATS, type ImportFormat } from "./run.ts";
+import { importUpload, isRecordFormat, parseUploadFormat } from "./uploads.ts";
 
-const FIELDS = new Set(["options", "datasetId", "format"]);
+const FIELDS = new Set(["options", "datasetId", "format", "importerOptions"]);
 /** Room for the multipart framing and form fields around the file. */
 const FORM_OVERHEAD_BYTES = 1024 * 1024;
 
@@ -111,7 +112,9 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
     });
     parser.on("field", (name, value, info) => {
       if (!FIELDS.has(name)) {
-        setProblem(invalidArgument(`Unknown form field "${name}": expected file, options, datasetId or format`));
+        setProblem(
+          invalidArgument(`Unknown form field "${name}": expected file, options, datasetId, format or importerOptions`),
+        );
         return;
       }
       if (info.valueTruncated) {
@@ -134,7 +137,8 @@ function readUpload(ctx: RestContext, maxBytes: number): Promise<Upload> {
 }
 
 function importJson(result: ImportResult) {
-  const withItems = result.format === "labelport-items";
+  // Item formats (the lossless items and every importer's) count items; video annotation lines do not.
+  const withItems = !isRecordFormat(result.format) || result.format === "labelport-items";
   const counts = (c: ImportResult["summary"]["importedItems"]) => ({
     annotations: c.annotations,
     totalKeyframes: c.totalKeyframes,
@@ -159,7 +163,13 @@ function importJson(result: ImportResult) {
     conflicts: result.conflicts,
     ...(omitted > 0 ? { omitted: result.omitted } : {}),
     ...(result.errorMessage ? { message: result.errorMessage } : {}),
+    ...accountingJson(result),
   };
+}
+
+/** What both routes add to the seed's fields: the outcome and every annotation's fate. */
+function accountingJson(result: ImportResult) {
+  return { status: result.outcome, annotations: result.annotations, notes: result.notes };
 }
 
 function previewJson(result: ImportResult) {
@@ -170,7 +180,9 @@ function previewJson(result: ImportResult) {
       annotations: c.annotations,
       totalKeyframes: c.totalKeyframes,
       singleKeyframeSequences: c.singleKeyframeSequences,
-      ...(result.format === "labelport-items" || c.items > 0 ? { items: c.items } : {}),
+      ...(!isRecordFormat(result.format) || result.format === "labelport-items" || c.items > 0
+        ? { items: c.items }
+        : {}),
     },
     conflicts: result.conflicts,
     warnings: result.warnings.map(line),
@@ -178,13 +190,23 @@ function previewJson(result: ImportResult) {
     ...(result.omitted.warnings + result.omitted.errors + result.omitted.conflicts > 0
       ? { omitted: result.omitted }
       : {}),
+    ...accountingJson(result),
   };
 }
 
-function parseFormat(value: string | undefined): ImportFormat {
-  if (value === undefined || value === "") return "jsonl";
-  if ((IMPORT_FORMATS as readonly string[]).includes(value)) return value as ImportFormat;
-  throw invalidArgument(`Invalid format "${value}": expected one of ${IMPORT_FORMATS.join(", ")}`);
+/** The importer options field: a JSON object. */
+function parseImporterOptions(value: string | undefined): JsonObject | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (err) {
+    throw invalidArgument(`importerOptions: not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw invalidArgument("importerOptions: expected a JSON object");
+  }
+  return parsed as JsonObject;
 }
 
 function handleImport(ctx: ImportContext, preview: boolean) {
@@ -198,7 +220,11 @@ function handleImport(ctx: ImportContext, preview: boolean) {
       if (upload.problem) throw upload.problem;
       if (!upload.file) throw invalidArgument("No file provided");
       options = parseImportOptions(upload.fields.get("options"));
-      const parsedFormat = parseFormat(upload.fields.get("format") ?? rest.query.get("format") ?? undefined);
+      const parsedFormat = parseUploadFormat(
+        upload.fields.get("format") ?? rest.query.get("format") ?? undefined,
+        "format",
+      );
+      const importerOptions = parseImporterOptions(upload.fields.get("importerOptions"));
       format = parsedFormat;
       const named = upload.fields.get("datasetId") ?? rest.query.get("datasetId") ?? "";
       const dataset = await importDataset(ctx.db, named, { preview, field: "datasetId" });
@@ -210,12 +236,10 @@ function handleImport(ctx: ImportContext, preview: boolean) {
         format: parsedFormat,
         options,
         actor: rest.principal.name,
+        ...(importerOptions ? { importerOptions } : {}),
       };
-      if (preview) {
-        sendJson(rest.res, 200, previewJson(await previewImport(ctx, request)));
-      } else {
-        sendJson(rest.res, 200, importJson(await runImport(ctx, request)));
-      }
+      const result = await importUpload(ctx, request, preview);
+      sendJson(rest.res, 200, preview ? previewJson(result) : importJson(result));
     } catch (err) {
       if (!preview && !isImportPipelineError(err)) {
         // The pipeline records its own failures; requests refused before it are recorded here.

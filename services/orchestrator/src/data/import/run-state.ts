@@ -3,6 +3,7 @@
 // lines' outcomes here, and the run's summary is read from it at the end.
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import { ImportParseError } from "../../errors.ts";
+import { Accounting, type ConversionAccounting, reasonOfIssue } from "./accounting.ts";
 import type { LineIssue } from "./annotation-line.ts";
 import type { BatchWrites } from "./batch-writes.ts";
 import type { CountsEntry } from "./history.ts";
@@ -19,6 +20,10 @@ export interface RunRules {
   strictMode: boolean;
   /** Issues carry the line's annotation id (video track lines); a lossless item line is named by its line alone. */
   namesAnnotations: boolean;
+  /** The annotations a record of the file carries (one per video track line, those inline on an item line). */
+  annotationsIn(value: unknown): number;
+  /** The annotations of a line that is not JSON: one for a video track line, unknown for an item line. */
+  unreadableLineAnnotations: number | undefined;
 }
 
 export type LineParser<T> = (value: unknown) => { ok: true; value: T } | { ok: false; errors: LineIssue[] };
@@ -30,6 +35,10 @@ function idOf(value: unknown): string | undefined {
 
 export class RunState {
   readonly issues = new IssueLog();
+  /** The fate of every annotation of the upload. */
+  readonly accounting = new Accounting();
+  /** Lines that could not be read, so their annotations could not be counted (item lines). */
+  private uncountedLines = 0;
   readonly imported: CountsEntry = emptyCounts();
   readonly skipped: CountsEntry = emptyCounts();
   /** One time for every document the run creates or updates. */
@@ -46,7 +55,10 @@ export class RunState {
   constructor(
     readonly rules: RunRules,
     private readonly writes: BatchWrites,
-  ) {}
+    conversion?: ConversionAccounting,
+  ) {
+    if (conversion) this.accounting.addConversion(conversion);
+  }
 
   /** No further line is looked at. */
   get ended(): boolean {
@@ -65,6 +77,7 @@ export class RunState {
     this.failed = true;
     this.stopped = true;
     this.fatalMessage = message.includes(`line ${line}`) ? message : `Line ${line}: ${message}`;
+    this.accounting.note(`The import stopped at line ${line}; the lines after it were not imported`);
     if (this.rules.atomic) await this.writes.goDry();
   }
 
@@ -82,7 +95,8 @@ export class RunState {
     onSkip: () => void,
   ): Promise<Array<{ line: number; value: T }>> {
     const out: Array<{ line: number; value: T }> = [];
-    const { strictMode, namesAnnotations } = this.rules;
+    const { strictMode, namesAnnotations, annotationsIn } = this.rules;
+    const { accounting } = this;
     let n = 0;
     for (const record of records) {
       if (this.ended) break;
@@ -94,15 +108,19 @@ export class RunState {
         await this.recordParseError(record, onSkip);
         continue;
       }
+      const annotations = annotationsIn(record.value);
+      accounting.received += annotations;
       const result = parse(record.value);
       const id = namesAnnotations ? idOf(record.value) : undefined;
       if (!result.ok) {
         onSkip();
+        accounting.drop(reasonOfIssue(result.errors[0]?.type), annotations);
         await this.lineFailed(record.line, result.errors, id);
         continue;
       }
       if (strictMode && result.value.warnings.length > 0) {
         onSkip();
+        accounting.drop(reasonOfIssue("strict_mode"), annotations);
         await this.lineFailed(
           record.line,
           result.value.warnings.map((w) => ({
@@ -132,9 +150,31 @@ export class RunState {
       this.failed = true;
       this.truncated = true;
       this.fatalMessage = record.error;
+      this.accounting.note(
+        `The file could not be read from line ${record.line} on; annotations after it were not counted`,
+      );
       return;
     }
     onSkip();
+    const annotations = this.rules.unreadableLineAnnotations;
+    if (annotations === undefined) {
+      this.uncountedLines++;
+    } else {
+      this.accounting.received += annotations;
+      this.accounting.drop(reasonOfIssue("parse"), annotations);
+    }
     await this.lineFailed(record.line, [{ type: "parse", message: record.error }]);
+  }
+
+  /** Ends the accounting once the file was read, with what it could not count noted. */
+  finishAccounting(): void {
+    // Lines of the batch a `fail` policy stopped in were read but not decided on.
+    if (this.stopped) this.accounting.dropUndecided("import stopped");
+    const n = this.uncountedLines;
+    if (n > 0) {
+      this.accounting.note(
+        `${n} line${n === 1 ? "" : "s"} could not be read as JSON; ${n === 1 ? "its" : "their"} annotations were not counted`,
+      );
+    }
   }
 }

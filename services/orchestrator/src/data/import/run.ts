@@ -8,6 +8,12 @@
 import type { Db } from "mongodb";
 import { ImportEmptyFileError } from "../../errors.ts";
 import type { DatasetDoc } from "../model.ts";
+import {
+  type AnnotationAccountingEntry,
+  type ConversionAccounting,
+  type ImportOutcomeName,
+  outcomeName,
+} from "./accounting.ts";
 import { AnnotationBatches } from "./annotation-batches.ts";
 import { BatchWrites } from "./batch-writes.ts";
 import type { ImportStatusName, SummaryEntry } from "./history.ts";
@@ -32,6 +38,8 @@ export interface RunInput {
   maxDepth?: number;
   /** Called after each batch with the records processed so far. */
   onProgress?: (processedLines: number) => void;
+  /** What a conversion before this import (an importer plugin) dropped and changed. */
+  conversion?: ConversionAccounting;
 }
 
 export interface RunOutcome {
@@ -42,6 +50,15 @@ export interface RunOutcome {
   errorMessage?: string;
   /** True when an atomic import's writes were undone. */
   rolledBack: boolean;
+  outcome: ImportOutcomeName;
+  annotations: AnnotationAccountingEntry;
+  notes: string[];
+}
+
+/** The annotations inline on a lossless item line. */
+function itemLineAnnotations(value: unknown): number {
+  const annotations = (value as { annotations?: unknown } | null)?.annotations;
+  return Array.isArray(annotations) ? annotations.length : 0;
 }
 
 export class ImportRun {
@@ -56,15 +73,19 @@ export class ImportRun {
     private readonly input: RunInput,
   ) {
     const { dataset, options, format } = input;
+    const items = format === "labelport-items";
     this.atomic = options.transaction.atomic;
     this.writes = new BatchWrites(writer);
     this.state = new RunState(
       {
         atomic: this.atomic,
         strictMode: options.validation.strictMode,
-        namesAnnotations: format !== "labelport-items",
+        namesAnnotations: !items,
+        annotationsIn: items ? itemLineAnnotations : () => 1,
+        unreadableLineAnnotations: items ? undefined : 1,
       },
       this.writes,
+      input.conversion,
     );
     this.batches =
       format === "labelport-items"
@@ -116,8 +137,11 @@ export class ImportRun {
       importedItems: state.imported,
       skippedItems: state.skipped,
     };
+    state.finishAccounting();
+    // Nothing of an atomic import that failed is kept; a preview's accounting says so too, so it
+    // matches the commit's (its summary stays the seed's preview counts).
+    if (!success && this.atomic) state.accounting.rollBack();
     if (!success && this.atomic && !preview) {
-      // Nothing of an atomic import that failed was kept.
       summary.importedItems = emptyCounts();
       summary.skippedItems = {
         ...emptyCounts(),
@@ -125,7 +149,17 @@ export class ImportRun {
         items: state.imported.items + state.skipped.items,
       };
     }
-    const outcome: RunOutcome = { status, success, summary, issues: state.issues, rolledBack: writes.rolledBack };
+    const annotations = state.accounting.entry();
+    const outcome: RunOutcome = {
+      status,
+      success,
+      summary,
+      issues: state.issues,
+      rolledBack: writes.rolledBack,
+      outcome: outcomeName(success, annotations),
+      annotations,
+      notes: state.accounting.notes,
+    };
     if (!success) outcome.errorMessage = state.fatalMessage ?? this.failureMessage();
     return outcome;
   }

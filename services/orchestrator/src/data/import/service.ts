@@ -17,6 +17,7 @@ import { assertDatasetAccess, mayAccessDataset, principalOf } from "../../auth.t
 import { invalidArgument, isImportPipelineError, notFound, toConnectError } from "../../errors.ts";
 import { importDataset, requireDataset } from "../datasets.ts";
 import {
+  accountingMessage,
   type CountsEntry,
   conflictMessage,
   importRecordMessage,
@@ -25,9 +26,9 @@ import {
   listImports,
 } from "./history.ts";
 import { defaultImportOptions, type ImportOptions, importOptionsFromMessage } from "./options.ts";
-import { type ImportContext, type ImportResult, previewImport, recordRejectedImport, runImport } from "./pipeline.ts";
+import { type ImportContext, type ImportResult, recordRejectedImport } from "./pipeline.ts";
 import { type SpooledFile, spool } from "./reader.ts";
-import { IMPORT_FORMATS, type ImportFormat } from "./run.ts";
+import { importUpload, parseUploadFormat } from "./uploads.ts";
 
 const MAX_CHUNK_BYTES = 1024 * 1024;
 
@@ -58,12 +59,6 @@ async function receive(
   return { start, bytes: bytes() };
 }
 
-function formatOf(value: string): ImportFormat {
-  if (value === "") return "jsonl";
-  if ((IMPORT_FORMATS as readonly string[]).includes(value)) return value as ImportFormat;
-  throw invalidArgument(`format: expected one of ${IMPORT_FORMATS.join(", ")} (got "${value}")`);
-}
-
 function countsMessage(c: CountsEntry): ImportCounts {
   return create(ImportCountsSchema, {
     annotations: BigInt(c.annotations),
@@ -78,7 +73,6 @@ async function prepare(
   requests: AsyncIterable<{ part: Part }>,
   handler: HandlerContext,
   preview: boolean,
-  run: (request: Parameters<typeof runImport>[1]) => Promise<ImportResult>,
 ): Promise<ImportResult> {
   let file: SpooledFile | undefined;
   let start: ImportStart | undefined;
@@ -89,19 +83,24 @@ async function prepare(
     const received = await receive(requests);
     start = received.start;
     options = importOptionsFromMessage(start.options);
-    const format = formatOf(start.format);
+    const format = parseUploadFormat(start.format, "format");
     const dataset = await importDataset(ctx.db, start.datasetId, { preview, field: "dataset_id" });
     datasetId = dataset._id;
     file = await spool(received.bytes, ctx.settings.maxFileBytes);
     if (file.size === 0) throw invalidArgument("No file provided");
-    return await run({
-      dataset,
-      file,
-      fileName: start.fileName || "upload.jsonl",
-      format,
-      options,
-      actor: principal.name,
-    });
+    return await importUpload(
+      ctx,
+      {
+        dataset,
+        file,
+        fileName: start.fileName || "upload.jsonl",
+        format,
+        options,
+        actor: principal.name,
+        ...(start.importerOptions ? { importerOptions: start.importerOptions } : {}),
+      },
+      preview,
+    );
   } catch (err) {
     if (!preview && !isImportPipelineError(err)) {
       await recordRejectedImport(ctx, {
@@ -124,7 +123,7 @@ async function prepare(
 export function createImportService(ctx: ImportContext): Partial<ServiceImpl<typeof ImportService>> {
   return {
     async import(requests, handler) {
-      const result = await prepare(ctx, requests, handler, false, (r) => runImport(ctx, r));
+      const result = await prepare(ctx, requests, handler, false);
       return create(ImportResponseSchema, {
         importId: result.importId,
         success: result.success,
@@ -137,16 +136,22 @@ export function createImportService(ctx: ImportContext): Partial<ServiceImpl<typ
         warnings: result.warnings.map(issueMessage),
         errors: result.errors.map(issueMessage),
         conflicts: result.conflicts.map(conflictMessage),
+        status: result.outcome,
+        annotations: accountingMessage(result.annotations),
+        notes: result.notes,
       });
     },
 
     async previewImport(requests, handler) {
-      const result = await prepare(ctx, requests, handler, true, (r) => previewImport(ctx, r));
+      const result = await prepare(ctx, requests, handler, true);
       return create(PreviewImportResponseSchema, {
         counts: countsMessage(result.summary.importedItems),
         conflicts: result.conflicts.map(conflictMessage),
         warnings: result.warnings.map(issueMessage),
         errors: result.errors.map(issueMessage),
+        status: result.outcome,
+        annotations: accountingMessage(result.annotations),
+        notes: result.notes,
       });
     },
 

@@ -1,0 +1,89 @@
+// The import entry point of REST and ImportService. Record formats (video annotation lines, item
+// JSONL) go straight to the pipeline; any other format is an importer plugin's: the upload is
+// converted into records first (plugin-conversion.ts), its categories are merged into the dataset
+// (category-merge.ts), and the records are imported with the caller's options, the conversion's
+// drops joining the import's accounting. History records the upload as the user sent it.
+import type { JsonObject } from "@bufbuild/protobuf";
+import { isFormatName } from "@labelport/sdk";
+import { invalidArgument } from "../../errors.ts";
+import { appendCategories } from "../datasets.ts";
+import {
+  addPlannedCategories,
+  type CategoryPlan,
+  planCategories,
+  remapRecords,
+  removePlannedCategories,
+} from "./category-merge.ts";
+import { type ImportContext, type ImportRequest, type ImportResult, previewImport, runImport } from "./pipeline.ts";
+import { IMPORT_FORMATS, type ImportFormat } from "./run.ts";
+
+export interface UploadRequest extends Omit<ImportRequest, "format" | "conversion"> {
+  /** A record format, or the format of an importer plugin (coco, yolo, voc, ...). */
+  format: string;
+  /** The importer's own options (validated by the plugin against its schema). */
+  importerOptions?: JsonObject;
+}
+
+export function isRecordFormat(format: string): format is ImportFormat {
+  return (IMPORT_FORMATS as readonly string[]).includes(format);
+}
+
+/** The format named by a request: "" means jsonl; anything else must be a format name. */
+export function parseUploadFormat(value: string | undefined, field: string): string {
+  if (value === undefined || value === "") return "jsonl";
+  if (isRecordFormat(value) || isFormatName(value)) return value;
+  throw invalidArgument(
+    `${field}: "${value.slice(0, 64)}" is not a format; expected ${IMPORT_FORMATS.join(", ")} or an importer's ` +
+      "format such as coco, yolo, voc, labelme, cvat, dm-json, csv, labelport",
+  );
+}
+
+export async function importUpload(ctx: ImportContext, req: UploadRequest, preview: boolean): Promise<ImportResult> {
+  const run = preview ? previewImport : runImport;
+  const { importerOptions, ...rest } = req;
+  if (isRecordFormat(req.format)) {
+    if (importerOptions && Object.keys(importerOptions).length > 0) {
+      throw invalidArgument(`importerOptions: the ${req.format} format has none (they are for importer plugins)`);
+    }
+    return run(ctx, { ...rest, format: req.format });
+  }
+  if (!ctx.converter) throw invalidArgument(`format: "${req.format}" needs importer plugins, which this server lacks`);
+  const converted = await ctx.converter.convert({
+    importId: crypto.randomUUID(),
+    format: req.format,
+    fileName: req.fileName,
+    file: req.file,
+    datasetId: req.dataset._id,
+    options: importerOptions ?? {},
+    dryRun: preview,
+  });
+  let records = converted.items;
+  let plan: CategoryPlan | undefined;
+  try {
+    plan = planCategories(req.dataset, converted.categories);
+    // A preview sees the categories the import would add; only a real import adds them.
+    const dataset = preview
+      ? { ...req.dataset, ...appendCategories(req.dataset.categories, req.dataset.nextCategoryId, plan.created) }
+      : await addPlannedCategories(ctx.db, req.dataset._id, plan);
+    records = await remapRecords(records, plan);
+    const result = await run(ctx, {
+      ...rest,
+      dataset,
+      file: records,
+      format: "labelport-items",
+      source: { format: req.format, size: req.file.size, sha256: req.file.sha256 },
+      conversion: {
+        ...converted.conversion,
+        notes: [...plan.notes, ...converted.conversion.notes],
+      },
+    });
+    if (!preview && !result.success) await removePlannedCategories(ctx.db, req.dataset._id, plan);
+    return { ...result, format: req.format };
+  } catch (err) {
+    if (!preview && plan) await removePlannedCategories(ctx.db, req.dataset._id, plan).catch(() => undefined);
+    throw err;
+  } finally {
+    await records.dispose();
+    await converted.items.dispose();
+  }
+}

@@ -66,7 +66,17 @@ export async function runImport<Options>(input: RunImportInput<Options>): Promis
   });
   const write = async (text: string) => {
     if (writeError) throw writeError;
-    if (!out.write(text)) await Promise.race([once(out, "drain"), once(out, "error")]);
+    if (out.write(text)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        out.off("drain", done);
+        out.off("error", done);
+        resolve();
+      };
+      out.on("drain", done);
+      out.on("error", done);
+    });
+    if (writeError) throw writeError;
   };
   try {
     const batches = importer.import({

@@ -290,10 +290,13 @@ async function views(url: string, name: string, datasetId: string): Promise<unkn
   return JSON.parse(JSON.stringify(view, (_, v) => (typeof v === "bigint" ? String(v) : v)));
 }
 
+/** An item or annotation document: string ids. */
+type StoredDoc = Document & { _id: string };
+
 /** Rewrites a dataset's documents as versions before scoped ids stored them: `_id` is the public id. */
 async function makeLegacy(db: Db, datasetId: string): Promise<void> {
   for (const name of ["items", "annotations"]) {
-    const collection = db.collection<Document>(name);
+    const collection = db.collection<StoredDoc>(name);
     const docs = await collection.find({ datasetId }).toArray();
     await collection.deleteMany({ datasetId });
     await collection.insertMany(docs.map((doc) => ({ ...doc, _id: publicId(datasetId, String(doc._id)) })));
@@ -331,8 +334,10 @@ describe("the start-up migration of older databases", () => {
     // Only dataset one is older; "two" was written scoped (a crash after its migration).
     await makeLegacy(db, one);
     // A crash midway: some documents were copied to their new id and not yet deleted.
-    const copied = await db.collection<Document>("items").find({ datasetId: one }).limit(3).toArray();
-    await db.collection<Document>("items").insertMany(copied.map((d) => ({ ...d, _id: storedId(one, String(d._id)) })));
+    const copied = await db.collection<StoredDoc>("items").find({ datasetId: one }).limit(3).toArray();
+    await db
+      .collection<StoredDoc>("items")
+      .insertMany(copied.map((d) => ({ ...d, _id: storedId(one, String(d._id)) })));
     // An import a dead process left running, journaled with the old ids.
     const importId = randomUUID();
     const itemA = await db.collection<Document>("items").findOne({ _id: "a" as never });

@@ -6,6 +6,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
+import { storedId } from "../services/orchestrator/src/data/ids.ts";
 
 const TARGET_BYTES = 100 * 1024 * 1024 - 64 * 1024;
 const VIDEOS = 1000;
@@ -99,7 +100,7 @@ async function main(): Promise<void> {
     const now = new Date();
     await db.collection("items").insertMany(
       Array.from({ length: VIDEOS }, (_, i) => ({
-        _id: `video-${i}` as never,
+        _id: storedId(dataset.dataset.id, `video-${i}`) as never,
         datasetId: dataset.dataset.id,
         kind: "video",
         status: "approved",

@@ -10,6 +10,7 @@ import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestr
 import { ItemService } from "@labelport/sdk/contracts";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
 import { ProtoWriter, writeAnnotation, writeItemFields } from "../services/orchestrator/src/data/encode.ts";
+import { storedId } from "../services/orchestrator/src/data/ids.ts";
 import { RESPONSE_BYTES, streamItemBson } from "../services/orchestrator/src/data/stream.ts";
 
 const ITEMS = Number(process.env.ITEMS ?? 100_000);
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
       for (let i = start; i < Math.min(ITEMS, start + 2000); i++) {
         const id = `item-${String(i).padStart(8, "0")}`;
         items.push({
-          _id: id,
+          _id: storedId(datasetId, id),
           datasetId,
           kind: "image",
           status: "approved",
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
         });
         for (let k = 0; k < PER_ITEM; k++) {
           annotations.push({
-            _id: `${id}-${k}`,
+            _id: storedId(datasetId, `${id}-${k}`),
             datasetId,
             itemId: id,
             type: "bbox",

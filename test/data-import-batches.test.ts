@@ -4,6 +4,7 @@
 // import in one batch; and an atomic one that fails must leave nothing behind.
 import type { Db } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { publicId } from "../services/orchestrator/src/data/ids.ts";
 import { jsonl, upload, videoAnnotation } from "../services/orchestrator/src/data/testing.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
 
@@ -67,7 +68,11 @@ async function state(db: Db): Promise<unknown> {
   const out: Record<string, unknown[]> = {};
   for (const name of ["items", "annotations", "personas"]) {
     const docs = await db.collection(name).find({}).sort({ _id: 1 }).toArray();
-    out[name] = docs.map(({ createdAt: _c, updatedAt: _u, datasetId: _d, ...rest }) => rest);
+    out[name] = docs.map(({ createdAt: _c, updatedAt: _u, datasetId, _id, ...rest }) => ({
+      // Stored item and annotation ids carry the dataset's (data/ids.ts); personas' do not.
+      _id: name === "personas" ? _id : publicId(datasetId, String(_id)),
+      ...rest,
+    }));
   }
   out.categories = (await db.collection("datasets").find({}).sort({ name: 1 }).toArray()).map((d) => d.categories);
   return out;

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { storedId } from "../services/orchestrator/src/data/ids.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const VIDEOS = 200;
@@ -140,7 +141,7 @@ async function seed(dbName: string): Promise<string> {
   const now = new Date("2025-01-01T00:00:00Z");
   await db.collection("items").insertMany(
     Array.from({ length: VIDEOS }, (_, i) => ({
-      _id: `video-${i}` as never,
+      _id: storedId(datasetId, `video-${i}`) as never,
       datasetId,
       kind: "video",
       status: "approved",
@@ -157,7 +158,7 @@ async function seed(dbName: string): Promise<string> {
   // 1000 existing annotations whose ids the import overwrites: undoing must restore them.
   await db.collection("annotations").insertMany(
     Array.from({ length: 1000 }, (_, i) => ({
-      _id: `crash-${String(i * 37).padStart(7, "0")}` as never,
+      _id: storedId(datasetId, `crash-${String(i * 37).padStart(7, "0")}`) as never,
       datasetId,
       itemId: `video-${(i * 37) % VIDEOS}`,
       personaId: PERSONA,

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { ItemStatus } from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storedId } from "../services/orchestrator/src/data/ids.ts";
 import { ownerIsDead } from "../services/orchestrator/src/data/import/recovery.ts";
 import { recoverImports } from "../services/orchestrator/src/data/index.ts";
 import {
@@ -19,11 +20,16 @@ import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestr
 
 let orchestrator: TestOrchestrator;
 let api: DataClients;
+/** The stored `_id`s of two annotations of dataset "j". */
+let ok7: string;
+let halfWritten: string;
 
 beforeAll(async () => {
   orchestrator = await startTestOrchestrator({ LABELPORT_IMPORT_ATOMIC_MODE: "journal" });
   api = dataClients(orchestrator.url);
-  await api.datasets.createDataset({ name: "j" });
+  const { dataset } = await api.datasets.createDataset({ name: "j" });
+  ok7 = storedId(dataset?.id ?? "", "ok-7");
+  halfWritten = storedId(dataset?.id ?? "", "half-written");
   await api.items.upsertItems({
     datasetId: "j",
     items: Array.from({ length: 10 }, (_, i) => ({ id: `v-${i}`, kind: 2, status: ItemStatus.APPROVED })),
@@ -85,7 +91,7 @@ describe("journal mode", () => {
   it("recovery replays the journal of an import whose process died", async () => {
     const db = orchestrator.database.db;
     const importId = randomUUID();
-    const existing = await db.collection("annotations").findOne({ _id: "ok-7" as never });
+    const existing = await db.collection("annotations").findOne({ _id: ok7 as never });
     expect(existing).not.toBeNull();
     // What a dead process left: a running entry, a journal, and half-applied writes.
     await db.collection("imports").insertOne({
@@ -105,16 +111,16 @@ describe("journal mode", () => {
       importId,
       seq: 0,
       entries: [
-        { collection: "annotations", id: "ok-7", doc: existing },
-        { collection: "annotations", id: "half-written", doc: null },
+        { collection: "annotations", id: ok7, doc: existing },
+        { collection: "annotations", id: halfWritten, doc: null },
       ],
     });
-    await db.collection("annotations").updateOne({ _id: "ok-7" as never }, { $set: { personaId: "changed" } });
-    await db.collection("annotations").insertOne({ _id: "half-written" as never, datasetId: "x" });
+    await db.collection("annotations").updateOne({ _id: ok7 as never }, { $set: { personaId: "changed" } });
+    await db.collection("annotations").insertOne({ _id: halfWritten as never, datasetId: "x" });
     const result = await recoverImports({ database: orchestrator.database, log: createLogger("silent") });
     expect(result).toEqual({ completed: 0, rolledBack: 1 });
-    expect(await db.collection("annotations").findOne({ _id: "ok-7" as never })).toEqual(existing);
-    expect(await db.collection("annotations").findOne({ _id: "half-written" as never })).toBeNull();
+    expect(await db.collection("annotations").findOne({ _id: ok7 as never })).toEqual(existing);
+    expect(await db.collection("annotations").findOne({ _id: halfWritten as never })).toBeNull();
     expect(await db.collection("imports").findOne({ _id: importId as never })).toMatchObject({
       status: "rolled_back",
       success: false,

@@ -25,6 +25,7 @@ import {
 import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { storedId } from "../services/orchestrator/src/data/ids.ts";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";
 
 const PERSONA_1 = "660e8400-e29b-41d4-a716-446655440001";
@@ -562,7 +563,7 @@ describe("GET /api/export (video track export)", () => {
     const now = new Date();
     await stack.orchestrator.database.db.collection("annotations").insertMany(
       bad.map((b) => ({
-        _id: b._id,
+        _id: storedId(datasetId, b._id),
         datasetId,
         itemId: "v1",
         personaId: PERSONA_1,

@@ -12,6 +12,7 @@ import type {
   SequenceBox,
   SkeletonEdge,
 } from "@labelport/sdk/contracts";
+import { publicId } from "./ids.ts";
 import {
   type AnnotationDoc,
   annotationTypeOf,
@@ -77,7 +78,7 @@ function mediaMessage(doc: MediaDoc): Media {
 export function itemMessage(doc: ItemDoc, annotations: Annotation[] = []): Item {
   return {
     $typeName: "labelport.v1.Item",
-    id: doc._id,
+    id: publicId(doc.datasetId, doc._id),
     datasetId: doc.datasetId,
     kind: itemKindOf[doc.kind] ?? 0,
     status: itemStatusOf[doc.status] ?? 0,
@@ -162,7 +163,7 @@ function linkOf(doc: AnnotationDoc): Annotation["link"] {
 export function annotationMessage(doc: AnnotationDoc): Annotation {
   return {
     $typeName: "labelport.v1.Annotation",
-    id: doc._id,
+    id: publicId(doc.datasetId, doc._id),
     datasetId: doc.datasetId,
     itemId: doc.itemId,
     personaId: doc.personaId ?? "",

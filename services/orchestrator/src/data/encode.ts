@@ -148,6 +148,29 @@ function stringField(w: ProtoWriter, field: number, buf: Uint8Array, shape: Shap
   w.copy(buf, at + 4, at + 4 + length);
 }
 
+/**
+ * The public id of an item or annotation: the stored `_id` less its "<datasetId>/" prefix
+ * (data/ids.ts), whose length is the document's own `datasetId` in bytes plus one.
+ */
+function publicIdField(
+  w: ProtoWriter,
+  field: number,
+  buf: Uint8Array,
+  shape: Shape,
+  idSlot: number,
+  datasetSlot: number,
+): void {
+  const at = shape.at[idSlot] as number;
+  const datasetAt = shape.at[datasetSlot] as number;
+  if (at < 0 || shape.type[idSlot] !== BSON_STRING || datasetAt < 0) return;
+  const prefix = int32(buf, datasetAt);
+  const length = int32(buf, at) - 1 - prefix;
+  if (length <= 0) return;
+  w.tag(field, DELIMITED);
+  w.varint(length);
+  w.copy(buf, at + 4 + prefix, at + 4 + prefix + length);
+}
+
 /** A double field; +0 is not written, -0 is (as protobuf-es does). */
 function doubleField(w: ProtoWriter, field: number, buf: Uint8Array, shape: Shape, slot: number): void {
   const at = shape.at[slot] as number;
@@ -318,7 +341,7 @@ const objectLink = new Shape(["objectId", "objectType"]);
 /** The fields of an Item message from the BSON document at `doc`, without annotations (field 13 follows). */
 export function writeItemFields(w: ProtoWriter, buf: Uint8Array, doc: number): void {
   const s = item.scan(buf, doc);
-  stringField(w, 1, buf, s, 0);
+  publicIdField(w, 1, buf, s, 0, 1);
   stringField(w, 2, buf, s, 1);
   w.integer(3, enumValue(ITEM_KINDS, buf, s, 2));
   w.integer(4, enumValue(ITEM_STATUSES, buf, s, 3));
@@ -359,7 +382,7 @@ export function writeItemFields(w: ProtoWriter, buf: Uint8Array, doc: number): v
 export function writeAnnotation(w: ProtoWriter, buf: Uint8Array, doc: number): void {
   const lengthAt = w.begin(13);
   const s = annotation.scan(buf, doc);
-  stringField(w, 1, buf, s, 0);
+  publicIdField(w, 1, buf, s, 0, 1);
   stringField(w, 2, buf, s, 1);
   stringField(w, 3, buf, s, 2);
   stringField(w, 4, buf, s, 3);

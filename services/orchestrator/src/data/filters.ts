@@ -3,6 +3,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ItemFilter } from "@labelport/sdk/contracts";
 import type { Filter } from "mongodb";
 import { invalidArgument } from "../errors.ts";
+import { storedId } from "./ids.ts";
 import { type AnnotationDoc, annotationTypeName, type ItemDoc, itemStatusName } from "./model.ts";
 
 export interface CompiledFilter {
@@ -37,7 +38,7 @@ export function compileFilter(datasetId: string, filter: ItemFilter | undefined,
       selective = true;
     }
     if (filter.itemIds.length > 0) {
-      items._id = { $in: filter.itemIds };
+      items._id = { $in: filter.itemIds.map((id) => storedId(datasetId, id)) };
       selective = true;
     }
     if (filter.updatedAfter || filter.updatedBefore) {

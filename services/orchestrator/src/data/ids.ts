@@ -57,3 +57,28 @@ export function uuidv7(now: number = Date.now()): string {
   }
   return out;
 }
+
+/**
+ * Item and annotation ids are the caller's, unique within a dataset: two datasets may both hold
+ * item "a". MongoDB's `_id` is unique per collection, so it stores `<datasetId>/<id>`. Dataset ids
+ * are UUIDs (hex digits and dashes, ASCII: as many UTF-8 bytes as characters), so "/" never occurs
+ * in them, and the ids of one dataset are exactly the `_id`s in [`<datasetId>/`, `<datasetId>0`)
+ * ("0" follows "/"), in the order of their public ids. `itemId` stays public: every query on
+ * annotations names the dataset.
+ */
+export const ID_SEPARATOR = "/";
+
+/** The `_id` of item or annotation `id` of dataset `datasetId`. */
+export function storedId(datasetId: string, id: string): string {
+  return `${datasetId}${ID_SEPARATOR}${id}`;
+}
+
+/** The caller's id of a stored `_id` of dataset `datasetId`. */
+export function publicId(datasetId: string, stored: string): string {
+  return stored.slice(datasetId.length + 1);
+}
+
+/** The stored ids of a dataset's items or annotations lie in this `_id` range. */
+export function storedIdRange(datasetId: string): { $gte: string; $lt: string } {
+  return { $gte: `${datasetId}${ID_SEPARATOR}`, $lt: `${datasetId}0` };
+}

@@ -5,6 +5,7 @@ import type { Db } from "mongodb";
 import type { Config } from "../config.ts";
 import type { Context, FeatureModule } from "../context.ts";
 import { createDatasetService } from "./datasets.ts";
+import { migrateSchema } from "./id-migration.ts";
 import { uuidv7 } from "./ids.ts";
 import { type Instance, thisHost } from "./import/history.ts";
 import { type ImportContext, type ImportSettings, probeCapabilities } from "./import/pipeline.ts";
@@ -81,6 +82,8 @@ export async function startData(options: DataOptions): Promise<FeatureModule> {
   const { db, client } = options.database;
   const settings = importSettingsOf(options.config);
   const instance: Instance = { host: thisHost, pid: process.pid, instanceId: uuidv7() };
+  // Before anything reads items or annotations: they may still have the ids of an older version.
+  await migrateSchema(db, options.log.child({ area: "schema" }));
   const log = options.log.child({ area: "imports" });
   const active = new Set<string>();
   const sweep = () => recoverImports({ ...options, instance, staleMs: settings.staleMs, active });

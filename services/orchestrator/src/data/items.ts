@@ -16,6 +16,7 @@ import { invalidArgument, notFound } from "../errors.ts";
 import { annotationMessage, itemMessage } from "./convert.ts";
 import { requireDataset } from "./datasets.ts";
 import { compileFilter } from "./filters.ts";
+import { publicId, storedId } from "./ids.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./paging.ts";
 import { createItemStream } from "./stream.ts";
@@ -123,16 +124,6 @@ async function atomically(
   );
 }
 
-/** Ids among `ids` that exist in another dataset than `datasetId`. */
-async function foreignIds(db: Db, collection: string, datasetId: string, ids: string[]): Promise<Set<string>> {
-  if (ids.length === 0) return new Set();
-  const found = await db
-    .collection<{ _id: string; datasetId: string }>(collection)
-    .find({ _id: { $in: ids }, datasetId: { $ne: datasetId } }, { projection: { _id: 1 } })
-    .toArray();
-  return new Set(found.map((d) => d._id));
-}
-
 export interface ItemServiceOptions {
   db: Db;
   client: MongoClient;
@@ -158,35 +149,27 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const seenAnnotations = new Set<string>();
       req.items.forEach((item, i) => {
         const doc = itemDoc(item, options, `items[${i}]`, problems);
+        const id = publicId(dataset._id, doc._id);
         checkStoredSize(doc, `items[${i}]`, problems);
-        if (seenItems.has(doc._id)) problems.push({ field: `items[${i}].id`, message: `duplicate id "${doc._id}"` });
+        if (seenItems.has(doc._id)) problems.push({ field: `items[${i}].id`, message: `duplicate id "${id}"` });
         seenItems.add(doc._id);
         itemDocs.push(doc);
         if (item.annotations.length > 0) {
           replaced.set(
-            doc._id,
+            id,
             item.annotations.map((a, j) => {
               const path = `items[${i}].annotations[${j}]`;
-              const ann = annotationDoc(a, options, path, problems, doc._id);
+              const ann = annotationDoc(a, options, path, problems, id);
               checkStoredSize(ann, path, problems);
-              if (seenAnnotations.has(ann._id))
-                problems.push({ field: `${path}.id`, message: `duplicate id "${ann._id}"` });
+              if (seenAnnotations.has(ann._id)) {
+                problems.push({ field: `${path}.id`, message: `duplicate id "${publicId(dataset._id, ann._id)}"` });
+              }
               seenAnnotations.add(ann._id);
               return ann;
             }),
           );
         }
       });
-      throwProblems(problems);
-      const [foreignItems, foreignAnnotations] = await Promise.all([
-        foreignIds(db, Collections.items, dataset._id, [...seenItems]),
-        foreignIds(db, Collections.annotations, dataset._id, [...seenAnnotations]),
-      ]);
-      for (const id of foreignItems)
-        problems.push({ field: "items", message: `item "${id}" belongs to another dataset` });
-      for (const id of foreignAnnotations) {
-        problems.push({ field: "items", message: `annotation "${id}" belongs to another dataset` });
-      }
       throwProblems(problems);
       const annotationOps: AnyBulkWriteOperation<AnnotationDoc>[] = [];
       let annotationCount = 0;
@@ -223,16 +206,23 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const docs = req.annotations.map((a, i) => {
         const doc = annotationDoc(a, options, `annotations[${i}]`, problems);
         checkStoredSize(doc, `annotations[${i}]`, problems);
-        if (seen.has(doc._id)) problems.push({ field: `annotations[${i}].id`, message: `duplicate id "${doc._id}"` });
+        if (seen.has(doc._id)) {
+          problems.push({ field: `annotations[${i}].id`, message: `duplicate id "${publicId(dataset._id, doc._id)}"` });
+        }
         seen.add(doc._id);
         return doc;
       });
       throwProblems(problems);
       const itemIds = [...new Set(docs.map((d) => d.itemId))];
       const found = new Set(
-        (await items.find({ datasetId: dataset._id, _id: { $in: itemIds } }, { projection: { _id: 1 } }).toArray()).map(
-          (d) => d._id,
-        ),
+        (
+          await items
+            .find(
+              { datasetId: dataset._id, _id: { $in: itemIds.map((id) => storedId(dataset._id, id)) } },
+              { projection: { _id: 1 } },
+            )
+            .toArray()
+        ).map((d) => publicId(dataset._id, d._id)),
       );
       docs.forEach((doc, i) => {
         if (!found.has(doc.itemId)) {
@@ -242,9 +232,6 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
           });
         }
       });
-      for (const id of await foreignIds(db, Collections.annotations, dataset._id, [...seen])) {
-        problems.push({ field: "annotations", message: `annotation "${id}" belongs to another dataset` });
-      }
       throwProblems(problems);
       await atomically(client, transactions, (session) =>
         bulkInChunks(
@@ -260,9 +247,9 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
     async getItem(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
       assertDatasetAccess(principalOf(ctx), dataset._id);
-      const doc = await items.findOne({ _id: req.itemId, datasetId: dataset._id });
+      const doc = await items.findOne({ _id: storedId(dataset._id, req.itemId), datasetId: dataset._id });
       if (!doc) throw notFound(`item "${req.itemId}" not found in dataset "${dataset.name}"`);
-      const anns = await annotations.find({ datasetId: dataset._id, itemId: doc._id }).sort({ _id: 1 }).toArray();
+      const anns = await annotations.find({ datasetId: dataset._id, itemId: req.itemId }).sort({ _id: 1 }).toArray();
       return create(GetItemResponseSchema, { item: itemMessage(doc, anns.map(annotationMessage)) });
     },
 
@@ -272,7 +259,9 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const size = pageSize(req.pageSize, 100, 1000);
       const after = decodePageToken(req.pageToken);
       const { items: query } = compileFilter(dataset._id, req.filter);
-      if (after !== undefined) query._id = { ...(typeof query._id === "object" ? query._id : {}), $gt: after };
+      if (after !== undefined) {
+        query._id = { ...(typeof query._id === "object" ? query._id : {}), $gt: storedId(dataset._id, after) };
+      }
       const docs = await items
         .find(query)
         .sort({ _id: 1 })
@@ -282,7 +271,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const last = page[page.length - 1];
       return create(ListItemsResponseSchema, {
         items: page.map((d) => itemMessage(d)),
-        nextPageToken: docs.length > size && last ? encodePageToken(last._id) : "",
+        nextPageToken: docs.length > size && last ? encodePageToken(publicId(dataset._id, last._id)) : "",
       });
     },
 
@@ -308,7 +297,10 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
               .toArray()
           ).map((d) => d._id);
           if (ids.length === 0) break;
-          annotationCount += await annotations.countDocuments({ ...compiled.annotations, itemId: { $in: ids } });
+          annotationCount += await annotations.countDocuments({
+            ...compiled.annotations,
+            itemId: { $in: ids.map((id) => publicId(dataset._id, id)) },
+          });
           after = ids[ids.length - 1];
           if (ids.length < 5000) break;
         }
@@ -325,7 +317,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       if (req.itemIds.length > MAX_BATCH) throw invalidArgument(`item_ids: at most ${MAX_BATCH} per request`);
       const [anns, its] = await Promise.all([
         annotations.deleteMany({ datasetId: dataset._id, itemId: { $in: req.itemIds } }),
-        items.deleteMany({ datasetId: dataset._id, _id: { $in: req.itemIds } }),
+        items.deleteMany({ datasetId: dataset._id, _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } }),
       ]);
       return create(DeleteItemsResponseSchema, {
         deletedItems: BigInt(its.deletedCount),

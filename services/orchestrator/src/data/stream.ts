@@ -13,6 +13,7 @@ import { annotationMessage, itemMessage, timestamp } from "./convert.ts";
 import { requireDataset } from "./datasets.ts";
 import { ProtoWriter, writeAnnotation, writeItemFields } from "./encode.ts";
 import { compileFilter } from "./filters.ts";
+import { publicId, storedId } from "./ids.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
 import { rawFind } from "./raw-cursor.ts";
 
@@ -66,6 +67,7 @@ interface DocumentForm<I, A> {
   items(db: Db, find: FindSpec): Promise<I[]>;
   /** Annotations a batch at a time, the next batch requested while one is handled. */
   annotations(db: Db, find: FindSpec): AsyncGenerator<A[]>;
+  /** The stored `_id` of an item. */
   idOf(item: I): string;
   itemIdOf(annotation: A): string;
 }
@@ -143,7 +145,7 @@ async function* joinItems<I, A>(
   const fetchPage = (after: string | undefined, take: number): Promise<I[]> => {
     const filter: Filter<ItemDoc> = { ...compiled.items };
     if (after !== undefined) {
-      filter._id = { ...(typeof filter._id === "object" ? filter._id : {}), $gt: after };
+      filter._id = { ...(typeof filter._id === "object" ? filter._id : {}), $gt: storedId(query.datasetId, after) };
     }
     return form.items(db, { filter, sort: { _id: 1 }, limit: take, batchSize: take });
   };
@@ -158,7 +160,7 @@ async function* joinItems<I, A>(
     const page: I[] = await next;
     if (page.length === 0 || query.signal?.aborted) return;
     sent += page.length;
-    const ids = page.map(form.idOf);
+    const ids = page.map((item) => publicId(query.datasetId, form.idOf(item)));
     const last = ids[ids.length - 1] as string;
     const full: boolean = page.length === take;
     take = takeAfter(sent);

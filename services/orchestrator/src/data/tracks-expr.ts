@@ -218,7 +218,8 @@ function computedTrackStats(options: TrackStatsOptions, extra: { errors?: boolea
     $add: [
       LineLengths.base,
       separator,
-      strLen("$_id"),
+      // The public id: `_id` less its "<datasetId>/" prefix (data/ids.ts).
+      { $subtract: [strLen("$_id"), { $add: [strLen("$datasetId"), 1] }] },
       strLen("$itemId"),
       strLen("$personaId"),
       { $cond: [{ $eq: ["$$mode", ""] }, "linear".length, strLen("$$mode")] },

@@ -1,5 +1,6 @@
 // Sequence checks and the merge/trim operations of the import's conflict resolution.
 import { describe, expect, it } from "vitest";
+import { storedId } from "./ids.ts";
 import type { BoxDoc, TrackStatsDoc } from "./model.ts";
 import {
   checkSequence,
@@ -59,7 +60,7 @@ describe("merge and trim", () => {
 
   it("derives frame range and key", () => {
     const doc = deriveTrackFields({
-      _id: "a",
+      _id: storedId("d", "a"),
       datasetId: "d",
       itemId: "v",
       personaId: "p",

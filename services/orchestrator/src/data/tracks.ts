@@ -1,6 +1,7 @@
 // Bounding-box sequences (video tracks) as stored: checks, frame ranges, and the merge and trim
 // operations of the import's conflict resolution.
 import { SequenceErrors as sdkSequenceErrors, validateBoxSequence } from "@labelport/sdk";
+import { publicId } from "./ids.ts";
 import type { AnnotationDoc, BoxDoc, BoxSequenceDoc, TrackStatsDoc } from "./model.ts";
 
 /** The SDK's messages (what exports report), plus the import's own. */
@@ -203,7 +204,7 @@ export function trackStatsOf(doc: AnnotationDoc): TrackStatsDoc {
     valid,
     fixed:
       LineLengths.base +
-      textBytes(doc._id) +
+      textBytes(publicId(doc.datasetId, doc._id)) +
       textBytes(doc.itemId) +
       textBytes(doc.personaId) +
       (mode === "" ? "linear".length : textBytes(mode)),

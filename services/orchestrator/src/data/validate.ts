@@ -3,7 +3,7 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Annotation, Item } from "@labelport/sdk/contracts";
 import { invalidArgument } from "../errors.ts";
-import { uuidv7 } from "./ids.ts";
+import { storedId, uuidv7 } from "./ids.ts";
 import {
   type AnnotationDoc,
   type AnnotationTypeName,
@@ -85,7 +85,7 @@ export function itemDoc(item: Item, options: ConvertOptions, path: string, probl
   }
   const createdAt = timeOr(item.createTime, options.now, options.preserve);
   const doc: ItemDoc = {
-    _id: id,
+    _id: storedId(options.datasetId, id),
     datasetId: options.datasetId,
     kind: kind ?? "image",
     status: status ?? "draft",
@@ -175,7 +175,7 @@ export function annotationDoc(
     problems.push({ field: `${path}.categoryId`, message: `unknown category id ${categoryId} in this dataset` });
   }
   const doc: AnnotationDoc = {
-    _id: id,
+    _id: storedId(options.datasetId, id),
     datasetId: options.datasetId,
     itemId: owner,
     type,

@@ -4,6 +4,7 @@
 import { randomUUID } from "node:crypto";
 import { type Db, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { storedId } from "../data/ids.ts";
 import { type AnnotationDoc, type BoxDoc, Collections, type DatasetDoc } from "../data/model.ts";
 import { deriveTrackFields, TRACK_STATS_VERSION, TRACK_TOTALS_INDEX, withBoxes } from "../data/tracks.ts";
 import { type TrackStatsOptions, trackStatsProjection } from "../data/tracks-expr.ts";
@@ -43,7 +44,7 @@ const now = new Date("2025-10-06T14:30:00.000Z");
 let n = 0;
 function track(fields: Partial<AnnotationDoc>, boxes: BoxDoc[] | undefined, mode = "linear"): AnnotationDoc {
   return deriveTrackFields({
-    _id: `a-${String(n++).padStart(3, "0")}`,
+    _id: storedId("d", `a-${String(n++).padStart(3, "0")}`),
     datasetId: "d",
     itemId: "video-1",
     personaId: "persona-ü",
@@ -62,7 +63,7 @@ const docs: AnnotationDoc[] = [
   track({ link: { objectLink: { objectId: "obj-1", objectType: "entity" } } }, [box(2)]),
   track({ categoryId: 2 }, [box(0), box(4)]),
   track({ categoryId: 7 }, [box(0), box(4)]),
-  track({ _id: "ümlaut-id", itemId: "vidéo" }, [box(1), box(2), box(9)]),
+  track({ _id: storedId("d", "ümlaut-id"), itemId: "vidéo" }, [box(1), box(2), box(9)]),
   (() => {
     const doc = track({}, [box(0)]);
     delete doc.personaId;
@@ -76,7 +77,7 @@ const docs: AnnotationDoc[] = [
   track({}, []),
   track({}, undefined),
   {
-    _id: "a-bbox",
+    _id: storedId("d", "a-bbox"),
     datasetId: "d",
     itemId: "video-1",
     type: "bbox",

@@ -49,11 +49,17 @@ export async function exportStats(
     const [row] = await items
       .aggregate<{ items: number; itemBytes: number } & RpcTotals>([
         { $match: compiled.items },
-        { $project: { _id: 1, size: trackFormat ? { $literal: 0 } : { $bsonSize: "$$ROOT" } } },
+        {
+          $project: {
+            // Annotations name their item by its public id: `_id` less "<datasetId>/" (data/ids.ts).
+            id: { $substrBytes: ["$_id", { $add: [{ $strLenBytes: "$datasetId" }, 1] }, -1] },
+            size: trackFormat ? { $literal: 0 } : { $bsonSize: "$$ROOT" },
+          },
+        },
         {
           $lookup: {
             from: Collections.annotations,
-            localField: "_id",
+            localField: "id",
             foreignField: "itemId",
             pipeline: [{ $match: compiled.annotations }, { $project: projection }],
             as: "a",

@@ -63,11 +63,18 @@ export async function trackSummary(
                   ],
                 },
               },
-              { $project: trackStatsProjection(options, { errors: true }) },
+              { $project: { ...trackStatsProjection(options, { errors: true }), datasetId: 1 } },
               { $match: { "stats.valid": false } },
               { $sort: { _id: 1 } },
               { $limit: MAX_LISTED_INVALID },
-              { $project: { _id: 0, annotationId: "$_id", errors: "$stats.errors" } },
+              {
+                $project: {
+                  _id: 0,
+                  // The public id: `_id` less "<datasetId>/" (data/ids.ts).
+                  annotationId: { $substrBytes: ["$_id", { $add: [{ $strLenBytes: "$datasetId" }, 1] }, -1] },
+                  errors: "$stats.errors",
+                },
+              },
             ],
             inSession,
           )

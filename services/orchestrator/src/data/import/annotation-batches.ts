@@ -3,6 +3,7 @@
 // (missing dependencies, duplicate ids, overlapping frames), each decision recorded in the overlay
 // so the next line sees it, and the batch's documents staged for the writer.
 import type { Db } from "mongodb";
+import { publicId, storedId } from "../ids.ts";
 import type { AnnotationDoc, DatasetDoc, ItemDoc, PersonaDoc } from "../model.ts";
 import { Collections } from "../model.ts";
 import { parseAnnotationLine } from "./annotation-line.ts";
@@ -78,18 +79,12 @@ export class AnnotationBatches {
     const { accounting } = state;
     const { duplicateIds, overlappingFrames, missingDependencies } = this.options.conflictResolution;
     const doc = parsed.doc;
+    // Documents are keyed by their stored ids; reports name the public ones (data/ids.ts).
     const id = doc._id;
+    const shownId = publicId(dataset._id, id);
 
     // Dependencies: the video (an item of this dataset) and the persona.
-    const video = this.lookups.videos.get(doc.itemId);
-    if (video && video.datasetId !== dataset._id) {
-      state.skipped.annotations++;
-      accounting.drop("video of another dataset");
-      const message = `videoId: video "${doc.itemId}" belongs to another dataset`;
-      await state.lineFailed(line, [{ type: "validation", field: "videoId", message }], id);
-      return;
-    }
-    const videoMissing = !video;
+    const videoMissing = !this.lookups.videos.get(doc.itemId);
     const personaMissing = !!doc.personaId && !this.lookups.personas.get(doc.personaId);
     if ((videoMissing || personaMissing) && missingDependencies !== "create") {
       const [name, missingId, field] = videoMissing
@@ -98,11 +93,11 @@ export class AnnotationBatches {
       // `skip` keeps the import going; the annotation is still lost, not left out as asked.
       accounting.drop(videoMissing ? "missing video" : "missing persona");
       if (missingDependencies === "fail") {
-        await state.stop(line, "missing_dependency", `${name} "${missingId}" not found`, field, id);
+        await state.stop(line, "missing_dependency", `${name} "${missingId}" not found`, field, shownId);
         return;
       }
       const message = `${name} "${missingId}" not found; annotation skipped`;
-      state.warn(line, { type: "missing_dependency", field, message }, id);
+      state.warn(line, { type: "missing_dependency", field, message }, shownId);
       state.skipped.annotations++;
       return;
     }
@@ -113,15 +108,8 @@ export class AnnotationBatches {
     let duplicateHandled = false;
     const dup = overlay.presence(id, docs);
     if (dup.exists) {
-      if (dup.datasetId !== dataset._id) {
-        state.skipped.annotations++;
-        accounting.drop("id of another dataset");
-        const message = `id: annotation "${id}" belongs to another dataset`;
-        await state.lineFailed(line, [{ type: "validation", field: "id", message }], id);
-        return;
-      }
       const message = duplicateAnnotationMessage(dup.line);
-      state.issues.conflicts.add({ type: "duplicate_id", annotationId: id, message, line });
+      state.issues.conflicts.add({ type: "duplicate_id", annotationId: shownId, message, line });
       if (duplicateIds === "skip") {
         state.skipped.annotations++;
         accounting.skipped++;
@@ -129,7 +117,7 @@ export class AnnotationBatches {
       }
       if (duplicateIds === "fail") {
         accounting.drop("duplicate id");
-        await state.stop(line, "conflict", `Duplicate annotation ID "${id}"`, "id", id);
+        await state.stop(line, "conflict", `Duplicate annotation ID "${shownId}"`, "id", shownId);
         return;
       }
       duplicateHandled = true;
@@ -155,8 +143,8 @@ export class AnnotationBatches {
       for (const other of others) {
         state.issues.conflicts.add({
           type: "overlapping_frames",
-          annotationId: id,
-          existingAnnotationId: other.id,
+          annotationId: shownId,
+          existingAnnotationId: publicId(dataset._id, other.id),
           message: overlapMessage(other.range, finalRange),
           line,
         });
@@ -169,8 +157,8 @@ export class AnnotationBatches {
       const first = others[0] as TrackRange;
       if (overlappingFrames === "fail") {
         accounting.drop("overlapping frames");
-        const message = `${overlapMessage(first.range, finalRange)} (annotation "${first.id}")`;
-        await state.stop(line, "conflict", message, "boundingBoxSequence", id);
+        const message = `${overlapMessage(first.range, finalRange)} (annotation "${publicId(dataset._id, first.id)}")`;
+        await state.stop(line, "conflict", message, "boundingBoxSequence", shownId);
         return;
       }
       if (overlappingFrames === "merge" && !duplicateHandled) {
@@ -192,8 +180,8 @@ export class AnnotationBatches {
       }
     }
     // Placeholders are created only for a line that is imported.
-    if (videoMissing) this.placeholderVideo(doc.itemId, line, id, batch);
-    if (personaMissing) this.placeholderPersona(doc.personaId as string, line, id, batch);
+    if (videoMissing) this.placeholderVideo(doc.itemId, line, shownId, batch);
+    if (personaMissing) this.placeholderPersona(doc.personaId as string, line, shownId, batch);
     state.imported.annotations++;
     // Joined into another annotation (overlapping frames) or into the one with its id (duplicate merge).
     if (mergedInto !== undefined || (duplicateHandled && duplicateIds === "merge")) accounting.merged++;
@@ -240,11 +228,11 @@ export class AnnotationBatches {
 
   private placeholderVideo(videoId: string, line: number, annotationId: string, batch: BatchWrite): void {
     const { dataset, state } = this;
-    this.lookups.videos.set(videoId, { datasetId: dataset._id });
+    this.lookups.videos.set(videoId, true);
     state.imported.items++;
     if (!this.writes.dry) {
       const placeholder: ItemDoc = {
-        _id: videoId,
+        _id: storedId(dataset._id, videoId),
         datasetId: dataset._id,
         kind: "video",
         status: "draft",
@@ -254,7 +242,7 @@ export class AnnotationBatches {
         updatedAt: state.now,
         version: 1,
       };
-      stage(batch, Collections.items, videoId, null, placeholder);
+      stage(batch, Collections.items, placeholder._id, null, placeholder);
     }
     const message = `Created placeholder video "${videoId}"`;
     state.warn(line, { type: "missing_dependency", field: "videoId", message }, annotationId);

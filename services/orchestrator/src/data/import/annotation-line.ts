@@ -1,7 +1,7 @@
 // One video annotation (a JSON line or array element) -> an annotation document, with zod
 // validation; every problem names the field by its path.
 import { z } from "zod";
-import { uuidv7 } from "../ids.ts";
+import { storedId, uuidv7 } from "../ids.ts";
 import type { AnnotationDoc, BoxDoc, LinkDoc } from "../model.ts";
 import { checkSequence, deriveTrackFields, keyframeCount } from "../tracks.ts";
 import { checkId, type FieldProblem } from "../validate.ts";
@@ -188,7 +188,7 @@ export function parseAnnotationLine(
   }
   const createdAt = line.createdAt ? new Date(line.createdAt) : options.now;
   const doc: AnnotationDoc = {
-    _id: line.id ?? uuidv7(options.now.getTime()),
+    _id: storedId(options.datasetId, line.id ?? uuidv7(options.now.getTime())),
     datasetId: options.datasetId,
     itemId: line.videoId,
     type: "track",

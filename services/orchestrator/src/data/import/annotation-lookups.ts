@@ -4,6 +4,7 @@
 // documents a merge or trim may rewrite. Reads run one after another: a transaction's session
 // takes one operation at a time.
 import type { Collection, Db, Filter } from "mongodb";
+import { publicId, storedId } from "../ids.ts";
 import type { AnnotationDoc, ItemDoc, PersonaDoc } from "../model.ts";
 import { Collections } from "../model.ts";
 import { rangesOverlap } from "../tracks.ts";
@@ -12,10 +13,6 @@ import type { BatchWrites } from "./batch-writes.ts";
 import type { TrackRange } from "./conflict-rules.ts";
 import type { ImportOptions } from "./options.ts";
 import { type BatchDocs, groupKey, type ImportOverlay } from "./overlay.ts";
-
-export interface VideoInfo {
-  datasetId: string;
-}
 
 /** A batch's lookups, and the work its lines add to them. */
 export interface AnnotationBatchDocs extends BatchDocs {
@@ -33,8 +30,8 @@ type OverlappingFramesPolicy = ImportOptions["conflictResolution"]["overlappingF
 const unique = <T>(values: Iterable<T>): T[] => [...new Set(values)];
 
 export class AnnotationLookups {
-  /** Videos by id, across batches: null when it does not exist (a placeholder may be made). */
-  readonly videos = new Map<string, VideoInfo | null>();
+  /** Videos of this dataset by public id, across batches: whether it exists (a placeholder may be made). */
+  readonly videos = new Map<string, boolean>();
   /** Personas by id, across batches: whether it exists (in any dataset; see `lookUp`). */
   readonly personas = new Map<string, boolean>();
   private readonly items: Collection<ItemDoc>;
@@ -63,10 +60,13 @@ export class AnnotationLookups {
     const ids = unique(parsed.map((p) => p.value.doc._id));
     if (newVideoIds.length > 0) {
       const found = await this.items
-        .find({ _id: { $in: newVideoIds } }, { projection: { _id: 1, datasetId: 1 }, ...read })
+        .find(
+          { _id: { $in: newVideoIds.map((id) => storedId(this.datasetId, id)) } },
+          { projection: { _id: 1 }, ...read },
+        )
         .toArray();
-      for (const v of found) this.videos.set(v._id, { datasetId: v.datasetId });
-      for (const id of newVideoIds) if (!this.videos.has(id)) this.videos.set(id, null);
+      for (const v of found) this.videos.set(publicId(this.datasetId, v._id), true);
+      for (const id of newVideoIds) if (!this.videos.has(id)) this.videos.set(id, false);
     }
     if (personaIds.length > 0) {
       // Persona ids are unique per database: one another dataset created is the same persona (a

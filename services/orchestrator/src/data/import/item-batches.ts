@@ -3,6 +3,7 @@
 // items, `overwrite`) or joins (`merge`) what its item had, under the duplicate-id and
 // missing-category policies, and the batch's documents are staged for the writer.
 import type { Db } from "mongodb";
+import { publicId } from "../ids.ts";
 import type { AnnotationDoc, DatasetDoc, ItemDoc } from "../model.ts";
 import { Collections } from "../model.ts";
 import { keyframeCount } from "../tracks.ts";
@@ -72,37 +73,15 @@ export class ItemBatches {
     const newCategories: number[] = [];
     for (const { line, value } of parsed) {
       const item = value.item;
+      // Documents are keyed by stored ids; annotations name their item by its public id.
+      const itemId = publicId(dataset._id, item._id);
       const existing = existingItems.get(item._id);
-      if (existing && existing.datasetId !== dataset._id) {
-        state.skipped.items++;
-        state.accounting.drop("item of another dataset", value.annotations.length);
-        await state.lineFailed(line, [
-          { type: "validation", field: "id", message: `id: item "${item._id}" belongs to another dataset` },
-        ]);
-        continue;
-      }
-      const foreign = value.annotations.find((a) => {
-        const other = existingAnnotations.get(a._id);
-        return other !== undefined && other.datasetId !== dataset._id;
-      });
-      if (foreign) {
-        state.skipped.items++;
-        state.accounting.drop("id of another dataset", value.annotations.length);
-        await state.lineFailed(line, [
-          {
-            type: "validation",
-            field: "annotations",
-            message: `annotation "${foreign._id}" belongs to another dataset`,
-          },
-        ]);
-        continue;
-      }
       const earlierLine = this.itemLines.get(item._id);
       const duplicate = earlierLine !== undefined || existing !== undefined;
       if (duplicate) {
         state.issues.conflicts.add({
           type: "duplicate_item_id",
-          annotationId: item._id,
+          annotationId: itemId,
           message: duplicateItemMessage(earlierLine),
           line,
         });
@@ -114,7 +93,7 @@ export class ItemBatches {
         }
         if (duplicateIds === "fail") {
           state.accounting.drop("duplicate id", value.annotations.length);
-          await state.stop(line, "conflict", `Duplicate item ID "${item._id}"`, "id");
+          await state.stop(line, "conflict", `Duplicate item ID "${itemId}"`, "id");
           return;
         }
       }
@@ -156,12 +135,12 @@ export class ItemBatches {
       // overwrite (and new items): the line's annotations replace the item's; merge keeps the others.
       if (!duplicate || duplicateIds === "overwrite") {
         const keptIds = new Set(kept.map((k) => k._id));
-        for (const id of existingByItem.get(item._id) ?? []) {
+        for (const id of existingByItem.get(itemId) ?? []) {
           if (!keptIds.has(id)) annotationWork.set(id, null);
         }
-        for (const id of workByItem.get(item._id) ?? []) {
+        for (const id of workByItem.get(itemId) ?? []) {
           const a = annotationWork.get(id);
-          if (a && a.itemId === item._id && !keptIds.has(id)) annotationWork.set(id, null);
+          if (a && a.itemId === itemId && !keptIds.has(id)) annotationWork.set(id, null);
         }
       }
       for (const a of kept) {
@@ -210,7 +189,7 @@ export class ItemBatches {
 
   /**
    * The batch's items, the annotations they have, and any other annotation with the lines' ids
-   * (one that belongs to another item or dataset), with the batch in flight in their place.
+   * (one that belongs to another item), with the batch in flight in their place.
    */
   private async lookUp(itemIds: string[], annotationIds: string[], read: LookupOptions) {
     const { dataset, writes } = this;
@@ -220,13 +199,15 @@ export class ItemBatches {
     for (const doc of await items.find({ _id: { $in: itemIds } }, read).toArray()) existingItems.set(doc._id, doc);
     writes.patch(Collections.items, existingItems, itemIds);
     const existingAnnotations = new Map<string, AnnotationDoc>();
-    for (const doc of await annotations.find({ datasetId: dataset._id, itemId: { $in: itemIds } }, read).toArray()) {
+    const wanted = new Set(itemIds.map((id) => publicId(dataset._id, id)));
+    for (const doc of await annotations
+      .find({ datasetId: dataset._id, itemId: { $in: [...wanted] } }, read)
+      .toArray()) {
       existingAnnotations.set(doc._id, doc);
     }
     const flight = writes.inFlight(Collections.annotations);
     if (flight) {
       // The batch in flight decides which of its annotations these items have.
-      const wanted = new Set(itemIds);
       for (const [id, doc] of flight) {
         existingAnnotations.delete(id);
         const a = doc as AnnotationDoc | null;

@@ -2,6 +2,7 @@
 // annotations inline, as the JSON exporters write it. Times and versions are kept as written.
 import { type DescMessage, fromJson, type JsonValue } from "@bufbuild/protobuf";
 import { type Item, ItemSchema } from "@labelport/sdk/contracts";
+import { publicId } from "../ids.ts";
 import type { AnnotationDoc, ItemDoc } from "../model.ts";
 import { keyframeCount } from "../tracks.ts";
 import { annotationDoc, type FieldProblem, itemDoc } from "../validate.ts";
@@ -36,7 +37,8 @@ export function parseItemLine(
   const problems: FieldProblem[] = [];
   const convert = { ...options, preserve: true };
   const doc = itemDoc(item, convert, "", problems);
-  const annotations = item.annotations.map((a, i) => annotationDoc(a, convert, `annotations[${i}]`, problems, doc._id));
+  const itemId = publicId(options.datasetId, doc._id);
+  const annotations = item.annotations.map((a, i) => annotationDoc(a, convert, `annotations[${i}]`, problems, itemId));
   if (problems.length > 0) {
     return {
       ok: false,
@@ -61,7 +63,7 @@ export function parseItemLine(
       warnings.push({
         type: "single_keyframe",
         field: `annotations[${i}]`,
-        message: `Annotation ${a._id} has only one keyframe`,
+        message: `Annotation ${publicId(options.datasetId, a._id)} has only one keyframe`,
       });
     }
   });

@@ -88,14 +88,19 @@ export function convertCocoAnnotation(
       derivedArea = polygonArea((shapes[0] as { geometry: { value: { points: number[] } } }).geometry.value.points);
   }
 
+  let keypointBox: [number, number, number, number] | undefined;
   if (shapes.length === 0 && bbox !== undefined && bbox !== null) {
     if (!isNumberList(bbox) || bbox.length !== 4) return { drop: "bbox: not 4 numbers" };
     const [x, y, width, height] = bbox as [number, number, number, number];
     if (width < 0 || height < 0) return { drop: "bbox: negative width or height" };
     const keypointBounds = pointsBounds(labelled) ?? [0, 0, 0, 0];
-    // Our exporter writes a keypoints object's bbox as the bounds of its labelled points.
+    // Our exporter writes a keypoints object's bbox as the bounds of its labelled points, or as its
+    // `bbox` attribute: a person's box stays with its keypoints, one object as in the file.
     const derived = keypointGeometry && keypointBounds.every((v, i) => v === bbox[i]);
-    if (!derived) {
+    if (keypointGeometry && !derived) {
+      keypointBox = [x, y, width, height];
+      derivedArea = width * height;
+    } else if (!derived) {
       shapes.push({ type: AnnotationType.BBOX, geometry: { case: "bbox", value: { x, y, width, height } } });
       derivedArea = width * height;
     }
@@ -117,6 +122,7 @@ export function convertCocoAnnotation(
   }
   const crowd = typeof record.iscrowd === "boolean" ? Number(record.iscrowd) : record.iscrowd;
   if (typeof crowd === "number" && crowd !== defaultCrowd) primary.iscrowd = crowd;
+  if (keypointBox) primary.bbox = keypointBox;
   if (typeof record.area === "number" && !sameNumber(record.area, derivedArea)) primary.area = record.area;
   const cocoId = cocoAnnotationId(record);
   const group: JsonValue | undefined =

@@ -75,6 +75,18 @@ export interface CocoAnnotation {
 
 type CocoGeometry = Omit<CocoAnnotation, "id" | "image_id" | "category_id" | "iscrowd">;
 
+function areaAttribute(value: unknown): number | undefined {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : undefined;
+}
+
+/** A `bbox` attribute as [x, y, width, height], when it is four finite numbers with no negative size. */
+function boxAttribute(value: unknown): [number, number, number, number] | undefined {
+  if (!Array.isArray(value) || value.length !== 4) return undefined;
+  if (!value.every((n) => typeof n === "number" && Number.isFinite(n))) return undefined;
+  const [x, y, width, height] = value as [number, number, number, number];
+  return width >= 0 && height >= 0 ? [x, y, width, height] : undefined;
+}
+
 /** COCO geometry of one annotation without ids, or the reason (a key of `DROPPED`) it is not a COCO object. */
 export function cocoGeometry(
   annotation: Annotation,
@@ -103,11 +115,12 @@ export function cocoGeometry(
         keypoints.push(point?.x ?? 0, point?.y ?? 0, v);
         if (point && v > 0) labelled.push(point.x, point.y);
       }
-      const bounds = pointsBounds(labelled) ?? [0, 0, 0, 0];
+      // The object's own box when the annotation has one (COCO person boxes), else the points' bounds.
+      const box = boxAttribute(annotation.attributes?.bbox) ?? pointsBounds(labelled) ?? [0, 0, 0, 0];
       return {
         segmentation: [],
-        area: bounds[2] * bounds[3],
-        bbox: bounds,
+        area: box[2] * box[3],
+        bbox: box,
         keypoints,
         num_keypoints: labelled.length / 2,
       };
@@ -255,13 +268,16 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
             drop("mask of another size than its image");
             continue;
           }
-          if (Object.keys(annotation.attributes ?? {}).some((key) => key !== "iscrowd")) withAttributes += 1;
+          // iscrowd, and a keypoints object's bbox, are written as COCO fields.
+          const written = new Set(["iscrowd", "area", ...(geometry.keypoints ? ["bbox"] : [])]);
+          if (Object.keys(annotation.attributes ?? {}).some((key) => !written.has(key))) withAttributes += 1;
           const coco: CocoAnnotation = {
             id: files.annotations.count + 1,
             image_id: imageId,
             category_id: category.id,
             segmentation: geometry.segmentation,
-            area: geometry.area,
+            // An imported object's area that its shape does not give (a person's segmented area) is kept.
+            area: areaAttribute(annotation.attributes?.area) ?? geometry.area,
             bbox: geometry.bbox,
             iscrowd: iscrowdOf(annotation.attributes, mask ? 1 : 0),
           };

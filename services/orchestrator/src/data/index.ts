@@ -11,6 +11,7 @@ import { type Instance, thisHost } from "./import/history.ts";
 import { type ImportContext, type ImportSettings, probeCapabilities } from "./import/pipeline.ts";
 import { MAX_DEPTH, MAX_FILE_BYTES, MAX_LINE_BYTES } from "./import/reader.ts";
 import { recoverImports as recover } from "./import/recovery.ts";
+import { createUploadConverter } from "./import/plugin-conversion.ts";
 import { registerImportRoutes } from "./import/rest.ts";
 import { createImportService } from "./import/service.ts";
 import { createItemService } from "./items.ts";
@@ -23,7 +24,8 @@ const SWEEP_MS = 30_000;
 const HEARTBEAT_MS = 5000;
 const STALE_MS = 60_000;
 
-export type DataOptions = Pick<Context, "config" | "log" | "database">;
+export type DataOptions = Pick<Context, "config" | "log" | "database"> &
+  Partial<Pick<Context, "nats" | "storages">>;
 
 /** Indexes of the collections only this area uses (the shared ones are in db.ts). */
 async function ensureDataIndexes(db: Db): Promise<void> {
@@ -110,6 +112,18 @@ export async function startData(options: DataOptions): Promise<FeatureModule> {
     ready,
     active,
   };
+  const { nats, storages } = options;
+  if (nats && storages) {
+    // Uploads and their images go to the default storage, where exports read media from.
+    imports.converter = createUploadConverter({
+      nats,
+      log,
+      storage: () => ({
+        driver: storages.driver(storages.defaultName),
+        config: storages.configOf(storages.defaultName),
+      }),
+    });
+  }
   const transactions = async () => (await imports.capabilities()).transactions;
   return {
     register(router, rest) {

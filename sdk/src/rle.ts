@@ -107,3 +107,59 @@ export function decodeRleString(text: string): number[] {
   }
   return counts;
 }
+
+// A mask cropped to its box (row-major bits at left/top, as LabelMe and CVAT store masks) as the
+// `Mask` geometry over the whole image. Only the crop is visited: the cost is the box's area.
+export interface CroppedMask {
+  /** Row-major, one byte a pixel, non-zero = set. */
+  bits: Uint8Array;
+  width: number;
+  height: number;
+  left: number;
+  top: number;
+}
+
+export interface ImageMask {
+  width: number;
+  height: number;
+  counts: number[];
+  /** Set pixels of the crop that fell outside the image and were cut off. */
+  clipped: number;
+}
+
+export function cropToImageMask(crop: CroppedMask, imageWidth: number, imageHeight: number): ImageMask {
+  const counts: number[] = [];
+  let written = 0;
+  let runStart = -1;
+  let runEnd = -1;
+  let clipped = 0;
+  for (let cx = 0; cx < crop.width; cx++) {
+    const x = crop.left + cx;
+    for (let cy = 0; cy < crop.height; cy++) {
+      if (!crop.bits[cy * crop.width + cx]) continue;
+      const y = crop.top + cy;
+      if (x < 0 || y < 0 || x >= imageWidth || y >= imageHeight) {
+        clipped += 1;
+        continue;
+      }
+      const position = x * imageHeight + y;
+      if (position === runEnd) {
+        runEnd += 1;
+        continue;
+      }
+      if (runStart >= 0) {
+        counts.push(runStart - written, runEnd - runStart);
+        written = runEnd;
+      }
+      runStart = position;
+      runEnd = position + 1;
+    }
+  }
+  if (runStart >= 0) {
+    counts.push(runStart - written, runEnd - runStart);
+    written = runEnd;
+  }
+  const total = imageWidth * imageHeight;
+  if (written < total) counts.push(total - written);
+  return { width: imageWidth, height: imageHeight, counts, clipped };
+}

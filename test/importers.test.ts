@@ -232,11 +232,13 @@ describe("imports through importer plugins", () => {
     expect(dataset?.categories).toEqual([]);
   });
 
-  it("answers 503 naming the format when no importer for it runs, and 400 for a malformed format", async () => {
+  it("answers 400 listing the formats for one no importer reads", async () => {
     const datasetId = await newDataset("no-importer");
-    const missing = await upload(`${stack.orchestrator.url}/api/import`, "{}", { datasetId, format: "pascal-3d" });
-    expect(missing.status).toBe(503);
-    expect(JSON.stringify(missing.body)).toContain('no importer for format \\"pascal-3d\\"');
+    const unknown = await upload(`${stack.orchestrator.url}/api/import`, "{}", { datasetId, format: "pascal-3d" });
+    expect(unknown.status).toBe(400);
+    expect((unknown.body as { message: string }).message).toMatch(
+      /^Invalid format "pascal-3d": expected one of jsonl, json, labelport-items, .*coco.*yolo/,
+    );
     const malformed = await upload(`${stack.orchestrator.url}/api/import`, "{}", { datasetId, format: "a.b" });
     expect(malformed.status).toBe(400);
   });
@@ -260,5 +262,16 @@ describe("imports through importer plugins", () => {
     const res = await client.import(requests());
     expect(res.status).toBe("completed");
     expect(res.annotations?.written).toBe(3n);
+  });
+
+  it("answers 503 naming the format when its importers are registered but none runs", async () => {
+    await workers.stop();
+    const datasetId = await newDataset("importers-gone");
+    const res = await upload(`${stack.orchestrator.url}/api/import`, await cocoZip("gone"), {
+      datasetId,
+      format: "coco",
+    });
+    expect(res.status).toBe(503);
+    expect((res.body as { message: string }).message).toContain('no importer for format "coco" is running');
   });
 });

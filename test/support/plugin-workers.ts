@@ -13,6 +13,7 @@ export const BUILTIN_PLUGINS = JSON.parse(readFileSync(join(ROOT, "plugins", "bu
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 export interface PluginWorkers {
+  /** Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -35,10 +36,14 @@ export async function startPluginWorkers(
       for (const importer of plugin.importers) workers.push(await startImportWorker({ nats, importer, log: quiet }));
     }
   }
+  let stopped: Promise<void> | undefined;
   return {
-    async stop() {
-      await Promise.all(workers.map((w) => w.stop()));
-      await nats.drain();
+    stop() {
+      stopped ??= (async () => {
+        await Promise.all(workers.map((w) => w.stop()));
+        await nats.drain();
+      })();
+      return stopped;
     },
   };
 }

@@ -104,6 +104,12 @@ export const configSchema = z.object({
   LABELPORT_IMPORT_TRANSACTION_MAX_BYTES: z.coerce.number().int().positive().optional(),
   /** Lines per import batch. */
   LABELPORT_IMPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(1000),
+  /** Largest upload an import accepts, enforced while it streams (seed 001: 100 MB). */
+  LABELPORT_IMPORT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(100 * 1024 * 1024),
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -4,14 +4,15 @@ import { DatasetService, ImportService, ItemService } from "@labelport/sdk/contr
 import type { Db } from "mongodb";
 import type { Config } from "../config.ts";
 import type { Context, FeatureModule } from "../context.ts";
+import { createPluginRegistry } from "../exports/plugin-registry.ts";
 import { createDatasetService } from "./datasets.ts";
 import { migrateSchema } from "./id-migration.ts";
 import { uuidv7 } from "./ids.ts";
 import { type Instance, thisHost } from "./import/history.ts";
 import { type ImportContext, type ImportSettings, probeCapabilities } from "./import/pipeline.ts";
+import { createUploadConverter } from "./import/plugin-conversion.ts";
 import { MAX_DEPTH, MAX_FILE_BYTES, MAX_LINE_BYTES } from "./import/reader.ts";
 import { recoverImports as recover } from "./import/recovery.ts";
-import { createUploadConverter } from "./import/plugin-conversion.ts";
 import { registerImportRoutes } from "./import/rest.ts";
 import { createImportService } from "./import/service.ts";
 import { createItemService } from "./items.ts";
@@ -24,8 +25,7 @@ const SWEEP_MS = 30_000;
 const HEARTBEAT_MS = 5000;
 const STALE_MS = 60_000;
 
-export type DataOptions = Pick<Context, "config" | "log" | "database"> &
-  Partial<Pick<Context, "nats" | "storages">>;
+export type DataOptions = Pick<Context, "config" | "log" | "database"> & Partial<Pick<Context, "nats" | "storages">>;
 
 /** Indexes of the collections only this area uses (the shared ones are in db.ts). */
 async function ensureDataIndexes(db: Db): Promise<void> {
@@ -45,13 +45,16 @@ async function ensureDataIndexes(db: Db): Promise<void> {
 export function importSettingsOf(
   config: Pick<
     Config,
-    "LABELPORT_IMPORT_ATOMIC_MODE" | "LABELPORT_IMPORT_BATCH_SIZE" | "LABELPORT_IMPORT_TRANSACTION_MAX_BYTES"
+    | "LABELPORT_IMPORT_ATOMIC_MODE"
+    | "LABELPORT_IMPORT_BATCH_SIZE"
+    | "LABELPORT_IMPORT_TRANSACTION_MAX_BYTES"
+    | "LABELPORT_IMPORT_MAX_BYTES"
   >,
 ): ImportSettings {
   return {
     atomicMode: config.LABELPORT_IMPORT_ATOMIC_MODE,
     batchSize: config.LABELPORT_IMPORT_BATCH_SIZE,
-    maxFileBytes: MAX_FILE_BYTES,
+    maxFileBytes: config.LABELPORT_IMPORT_MAX_BYTES ?? MAX_FILE_BYTES,
     maxLineBytes: MAX_LINE_BYTES,
     maxDepth: MAX_DEPTH,
     ...(config.LABELPORT_IMPORT_TRANSACTION_MAX_BYTES
@@ -114,6 +117,8 @@ export async function startData(options: DataOptions): Promise<FeatureModule> {
   };
   const { nats, storages } = options;
   if (nats && storages) {
+    const registry = createPluginRegistry(db);
+    imports.importFormats = async () => [...new Set((await registry.list()).flatMap((p) => p.importFormats))].sort();
     // Uploads and their images go to the default storage, where exports read media from.
     imports.converter = createUploadConverter({
       nats,

@@ -58,6 +58,8 @@ export interface ImportContext {
   active: Set<string>;
   /** Converts uploads in other tools' formats with importer plugins (uploads.ts); absent in some tests. */
   converter?: UploadConverter;
+  /** Formats importer plugins registered (running or not). */
+  importFormats?: () => Promise<string[]>;
 }
 
 export interface ImportRequest {

@@ -220,10 +220,7 @@ function handleImport(ctx: ImportContext, preview: boolean) {
       if (upload.problem) throw upload.problem;
       if (!upload.file) throw invalidArgument("No file provided");
       options = parseImportOptions(upload.fields.get("options"));
-      const parsedFormat = parseUploadFormat(
-        upload.fields.get("format") ?? rest.query.get("format") ?? undefined,
-        "format",
-      );
+      const parsedFormat = parseUploadFormat(upload.fields.get("format") ?? rest.query.get("format") ?? undefined);
       const importerOptions = parseImporterOptions(upload.fields.get("importerOptions"));
       format = parsedFormat;
       const named = upload.fields.get("datasetId") ?? rest.query.get("datasetId") ?? "";

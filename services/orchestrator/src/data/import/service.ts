@@ -83,7 +83,7 @@ async function prepare(
     const received = await receive(requests);
     start = received.start;
     options = importOptionsFromMessage(start.options);
-    const format = parseUploadFormat(start.format, "format");
+    const format = parseUploadFormat(start.format);
     const dataset = await importDataset(ctx.db, start.datasetId, { preview, field: "dataset_id" });
     datasetId = dataset._id;
     file = await spool(received.bytes, ctx.settings.maxFileBytes);

@@ -28,13 +28,13 @@ export function isRecordFormat(format: string): format is ImportFormat {
   return (IMPORT_FORMATS as readonly string[]).includes(format);
 }
 
-/** The format named by a request: "" means jsonl; anything else must be a format name. */
-export function parseUploadFormat(value: string | undefined, field: string): string {
+/** The format named by a request: "" means jsonl; anything else must be a format name (checked again when used). */
+export function parseUploadFormat(value: string | undefined): string {
   if (value === undefined || value === "") return "jsonl";
   if (isRecordFormat(value) || isFormatName(value)) return value;
   throw invalidArgument(
-    `${field}: "${value.slice(0, 64)}" is not a format; expected ${IMPORT_FORMATS.join(", ")} or an importer's ` +
-      "format such as coco, yolo, voc, labelme, cvat, dm-json, csv, labelport",
+    `Invalid format "${value.slice(0, 64)}": expected one of ${IMPORT_FORMATS.join(", ")} or an importer's format ` +
+      "(coco, yolo, voc, labelme, cvat, dm-json, csv, labelport)",
   );
 }
 
@@ -48,6 +48,13 @@ export async function importUpload(ctx: ImportContext, req: UploadRequest, previ
     return run(ctx, { ...rest, format: req.format });
   }
   if (!ctx.converter) throw invalidArgument(`format: "${req.format}" needs importer plugins, which this server lacks`);
+  // A format no importer ever registered is a typo or a tool we do not read: say which formats exist.
+  const registered = (await ctx.importFormats?.()) ?? [];
+  if (!registered.includes(req.format)) {
+    throw invalidArgument(
+      `Invalid format "${req.format.slice(0, 64)}": expected one of ${[...IMPORT_FORMATS, ...registered].join(", ")}`,
+    );
+  }
   const converted = await ctx.converter.convert({
     importId: crypto.randomUUID(),
     format: req.format,

@@ -1,16 +1,18 @@
 // The web console end to end in a real headless Chromium against a real orchestrator, NATS,
 // MongoDB and plugin workers: API keys and roles, datasets, an export from a generated option
-// form watched to completion and downloaded, import preview and commit, and the server going away.
+// form watched to completion and downloaded, import preview and commit (video annotation lines, and
+// a COCO ZIP through the importer plugins), and the server going away.
 // Screenshots of the main views are written to .data/screenshots/ (docs/screenshots/ with
 // UPDATE_SCREENSHOTS=1, so an ordinary run does not rewrite the committed pictures).
 import { execFile, execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { ItemKind, ItemStatus } from "@labelport/sdk/contracts";
 import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
+import { writeSampleUpload } from "@labelport/sdk/testing";
 import { connect, type NatsConnection } from "nats";
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -20,6 +22,7 @@ import EchoExporter from "./fixtures/echo-plugin/index.ts";
 import { ensureChromium, launchBrowser, type TestBrowser } from "./support/browser.ts";
 import { type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
 import { startTestOrchestrator } from "./support/orchestrator.ts";
+import { BUILTIN_PLUGINS, type PluginWorkers, startPluginWorkers } from "./support/plugin-workers.ts";
 import { ROOT } from "./support/process.ts";
 
 const KEYS = { viewer: "viewer-key-0001", editor: "editor-key-0002", admin: "admin-key-0003" };
@@ -28,6 +31,8 @@ const API_KEYS = Object.entries(KEYS)
   .join(",");
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(ROOT, "docs", "screenshots") : join(ROOT, ".data", "screenshots");
 const VIDEO = "match-0001";
+/** The built-in importer plugins' formats. */
+const IMPORT_FORMATS = ["coco", "yolo", "voc", "labelme", "cvat", "dm-json", "csv", "labelport"];
 const PERSONA = "660e8400-e29b-41d4-a716-446655440001";
 
 const storageRoot = mkdtempSync(join(tmpdir(), "labelport-console-"));
@@ -37,6 +42,7 @@ let nats: NatsConnection;
 let browser: TestBrowser;
 let page: Page;
 const workers: Worker[] = [];
+let importers: PluginWorkers | undefined;
 const timings: Record<string, number> = {};
 
 beforeAll(async () => {
@@ -52,8 +58,16 @@ beforeAll(async () => {
   workers.push(await startWorker({ nats, exporter: csv, log: quiet }));
   workers.push(await startWorker({ nats, exporter: snapshot, log: quiet }));
   workers.push(await startWorker({ nats, exporter: EchoExporter, maxDeliver: 1, log: quiet }));
-  await waitFor(async () => (await stack.exports.listFormats({})).plugins.length === 3);
+  importers = await startPluginWorkers(stack, BUILTIN_PLUGINS, { exporters: false });
+  await waitFor(async () => {
+    const { plugins } = await stack.exports.listFormats({});
+    const importing = plugins.flatMap((p) => p.importFormats);
+    return (
+      plugins.filter((p) => p.formats.length > 0).length === 3 && IMPORT_FORMATS.every((f) => importing.includes(f))
+    );
+  });
   await seedVideoDataset();
+  await stack.datasets.createDataset({ name: "coco upload" });
   started = Date.now();
   browser = await launchBrowser();
   timings.launchMs = Date.now() - started;
@@ -67,6 +81,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await Promise.all(workers.map((w) => w.stop()));
+  await importers?.stop();
   await nats?.drain();
   await stack?.close();
   rmSync(storageRoot, { recursive: true, force: true });
@@ -257,6 +272,8 @@ describe("in Chromium", () => {
 
   it("builds the option form from the plugin's JSON Schema", async () => {
     await page.locator('#datasets tr[data-dataset="street scenes"]').getByRole("button", { name: "Export…" }).click();
+    // The viewer's form from the first test is still there until the admin's replaces it.
+    await eventually(() => page.locator("#export-form button[type=submit]").isDisabled()).toBe(false);
     const format = page.locator("#export-format");
     await format.selectOption("csv");
     const options = page.locator("#export-options");
@@ -314,7 +331,9 @@ describe("in Chromium", () => {
     expect(listing.names).toEqual(
       expect.arrayContaining(["annotations.csv", "manifest.json", "metadata/export_summary.json"]),
     );
-    expect(listing.csv.startsWith("\uFEFFitem_id,file_name,image_width,image_height,split,category_id,category_name,")).toBe(true);
+    expect(
+      listing.csv.startsWith("\uFEFFitem_id,file_name,image_width,image_height,split,category_id,category_name,"),
+    ).toBe(true);
     const rows = listing.csv.trim().split("\r\n");
     expect(rows).toHaveLength(121);
     expect(rows[1]).toMatch(/^item-00000,.*,car,item-00000-a1,bbox,/);
@@ -429,6 +448,82 @@ describe("in Chromium", () => {
     expect(await newest.locator(".status").textContent()).toBe("completed with losses");
     const { item } = await stack.items.getItem({ datasetId: "match footage", itemId: VIDEO });
     expect(item?.annotations.map((a) => a.id)).toEqual(expect.arrayContaining(["p-1", "p-3"]));
+  });
+
+  it("offers every import format by name and imports a COCO ZIP through the form, losses in amber", async () => {
+    await page.locator("#import-dataset").selectOption("coco upload");
+    const format = page.locator("#import-format");
+    expect(await format.locator("option").allTextContents()).toEqual([
+      "Video annotation JSONL (one annotation per line)",
+      "Video annotation JSON (an array)",
+      "Item JSONL (Labelport's items.jsonl)",
+      "COCO",
+      "YOLO",
+      "Pascal VOC",
+      "LabelMe",
+      "CVAT for images 1.1",
+      "DM Schema v1",
+      "Labelport CSV",
+      "Labelport export ZIP",
+    ]);
+    expect(await page.locator("#import-file").getAttribute("accept")).toMatch(/^\.zip,\.json,\.jsonl,.*\.xml,\.csv/);
+    // An importer with options gets their form; the video records' own options go away.
+    await format.selectOption("voc");
+    const importerOptions = page.locator("#import-importer-options");
+    await eventually(() => importerOptions.locator("legend").textContent()).toBe("Options of Pascal VOC");
+    expect(await importerOptions.isVisible()).toBe(true);
+    const coordinates = importerOptions.getByLabel("Coordinates", { exact: true });
+    expect(await coordinates.locator("option:checked").textContent()).toBe("one-based");
+    expect(await page.locator("#import-overlapping-frames").isVisible()).toBe(false);
+    expect(await page.locator('label[for="import-missing-dependencies"]').textContent()).toBe("Missing categories");
+    await format.selectOption("coco");
+    expect(await importerOptions.isVisible()).toBe(false);
+    expect(await page.locator("#import-format-note").textContent()).toMatch(/^coco-importer 1\.0\.0: MS COCO/);
+
+    const dir = mkdtempSync(join(storageRoot, "coco-upload-"));
+    const zip = await writeSampleUpload(dir, {
+      files: {
+        "street/annotations/instances_train.json": JSON.stringify({
+          images: [
+            { id: 1, file_name: "a.jpg", width: 64, height: 48 },
+            { id: 2, file_name: "b.jpg", width: 32, height: 32 },
+          ],
+          categories: [{ id: 3, name: "car" }],
+          annotations: [
+            { id: 11, image_id: 1, category_id: 3, bbox: [1, 2, 10, 8], iscrowd: 0 },
+            { id: 12, image_id: 1, category_id: 3, bbox: [5, 5, 10, 10], iscrowd: 0 },
+            { id: 13, image_id: 2, category_id: 3, segmentation: [[1, 1, 20, 1, 20, 20]], iscrowd: 0 },
+            { id: 14, image_id: 2, category_id: 99, bbox: [0, 0, 1, 1], iscrowd: 0 },
+          ],
+        }),
+      },
+    });
+    await page.locator("#import-file").setInputFiles({
+      name: "street.zip",
+      mimeType: "application/zip",
+      buffer: readFileSync(zip.path),
+    });
+    await page.getByRole("button", { name: "Preview" }).click();
+    const preview = page.locator("#import-preview");
+    await eventually(() => preview.locator("h3").textContent()).toMatch(/^Preview of street\.zip/);
+    const losses = preview.locator("#import-preview-accounting .losses");
+    expect(await losses.locator("h4").textContent()).toBe("1 of 4 annotations would be dropped");
+    expect(await losses.locator("li").allInnerTexts()).toEqual(["1 unknown category 99"]);
+    expect(await preview.locator("dl.counts").textContent()).toBe("Annotations3Items2");
+    await shot("import-coco-preview");
+
+    await page.locator("#import-commit").click();
+    const committed = page.locator("#import-commit-result");
+    await eventually(() => committed.locator("h3").textContent()).toBe("Imported with losses");
+    expect(await committed.locator(".accounting > p").first().textContent()).toBe(
+      "completed with losses 4 annotations: 3 written, 0 merged, 0 skipped as asked, 1 dropped.",
+    );
+    const newest = page.locator("#import-history tbody tr").first();
+    await eventually(() => newest.textContent()).toContain("street.zip");
+    expect(await newest.locator(".status").textContent()).toBe("completed with losses");
+    const { dataset } = await stack.datasets.getDataset({ datasetId: "coco upload" });
+    expect(dataset?.categories.map((c) => [c.id, c.name])).toEqual([[3, "car"]]);
+    expect([dataset?.itemCount, dataset?.annotationCount]).toEqual([2n, 3n]);
   });
 
   it("says so clearly when the server goes away", async () => {

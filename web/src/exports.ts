@@ -85,7 +85,11 @@ export function exportsView(ctx: Ctx): View {
   async function renderForm() {
     let datasets: Awaited<ReturnType<Ctx["datasets"]>>;
     try {
-      [datasets, plugins] = await Promise.all([ctx.datasets(), ctx.api.exports.listFormats({}).then((r) => r.plugins)]);
+      // Importer plugins are listed too, with import formats only: they have nothing to export.
+      [datasets, plugins] = await Promise.all([
+        ctx.datasets(),
+        ctx.api.exports.listFormats({}).then((r) => r.plugins.filter((p) => p.formats.length > 0)),
+      ]);
     } catch (err) {
       render(formArea, h("p", { class: "error" }, `Could not load datasets and formats: ${messageOf(err)}`));
       return;

@@ -1,16 +1,16 @@
-// Imports of annotation files: a preview (counts, conflicts, line-numbered warnings and errors)
-// before committing, then the import itself, and the import history. The two uploads are the
-// video annotation import's multipart REST routes; browsers cannot stream a request to ImportService.
-import { ImportStatus } from "@labelport/sdk/contracts";
+// Imports of annotation files and other tools' datasets: a preview (counts, conflicts,
+// line-numbered warnings and errors, every annotation's fate) before committing, then the import
+// itself, and the import history. The two uploads are the multipart REST routes; browsers cannot
+// stream a request to ImportService. Formats are the record formats plus the importer plugins'.
+import { ImportStatus, type PluginInfo } from "@labelport/sdk/contracts";
 import { type ImportAccountingJson, type ImportResult, messageOf, type PreviewResult } from "./api.ts";
 import type { Ctx, View } from "./context.ts";
 import { bytes, count, h, render, time } from "./dom.ts";
+import { importFormatChoices } from "./import-formats.ts";
+import { type SchemaForm, schemaForm } from "./schema-form.ts";
 
-const FORMATS = [
-  ["jsonl", "jsonl: video annotation lines"],
-  ["json", "json: an array of video annotations"],
-  ["labelport-items", "labelport-items: item JSONL of the exporters"],
-] as const;
+/** What the file input offers: archives and the annotation files the formats read. */
+const ACCEPT = ".zip,.json,.jsonl,.ndjson,.xml,.csv,application/zip,application/json";
 
 const CHOICES = {
   duplicateIds: ["skip", "overwrite", "merge", "fail"],
@@ -62,7 +62,17 @@ export function importsView(ctx: Ctx): View {
   );
 
   async function renderForm() {
-    const datasets = await ctx.datasets().catch(() => []);
+    let formatsProblem = "";
+    const [datasets, plugins] = await Promise.all([
+      ctx.datasets().catch(() => []),
+      ctx.api.exports.listFormats({}).then(
+        (r) => r.plugins,
+        (err: unknown): PluginInfo[] => {
+          formatsProblem = `Only the record formats: could not list the importer plugins (${messageOf(err)}).`;
+          return [];
+        },
+      ),
+    ]);
     const editor = ctx.session.can("editor");
     const dataset = h(
       "select",
@@ -70,12 +80,28 @@ export function importsView(ctx: Ctx): View {
       h("option", { value: "" }, "default (created on first import)"),
       datasets.map((d) => h("option", { value: d.name }, d.name)),
     );
+    const { records, importers } = importFormatChoices(plugins);
+    const choices = [...records, ...importers];
     const format = h(
       "select",
       { id: "import-format" },
-      FORMATS.map(([value, label]) => h("option", { value }, label)),
+      h(
+        "optgroup",
+        { label: "Labelport records" },
+        records.map((c) => h("option", { value: c.format }, c.label)),
+      ),
+      importers.length > 0
+        ? h(
+            "optgroup",
+            { label: "Datasets (importer plugins)" },
+            importers.map((c) => h("option", { value: c.format }, c.label)),
+          )
+        : null,
     );
-    const file = h("input", { id: "import-file", type: "file", accept: ".jsonl,.json,.ndjson,application/json" });
+    const formatNote = h("p", { class: "muted small", id: "import-format-note" });
+    const importerBox = h("fieldset", { class: "options", id: "import-importer-options", hidden: true });
+    let importerOptions: SchemaForm = schemaForm(undefined, "import-opt");
+    const file = h("input", { id: "import-file", type: "file", accept: ACCEPT });
     const duplicateIds = select("import-duplicate-ids", CHOICES.duplicateIds);
     const overlappingFrames = select("import-overlapping-frames", CHOICES.overlappingFrames);
     const missingDependencies = select("import-missing-dependencies", CHOICES.missingDependencies);
@@ -96,9 +122,46 @@ export function importsView(ctx: Ctx): View {
       atomic,
     ];
 
-    const formData = (): FormData | undefined => {
+    const overlappingField = h(
+      "div",
+      { class: "field" },
+      h("label", { for: overlappingFrames.id }, "Overlapping frames"),
+      overlappingFrames,
+    );
+    const requireKeyframesField = h(
+      "div",
+      { class: "field field-inline" },
+      h("label", { for: requireKeyframes.id }, requireKeyframes, " Require keyframes"),
+    );
+    const missingLabel = h("label", { for: missingDependencies.id });
+    const chosenFormat = () => choices.find((c) => c.format === format.value);
+    // The chosen format decides the importer's own options and which record options apply.
+    const pickFormat = () => {
+      const choice = chosenFormat();
+      const schema = choice?.plugin?.optionsSchema;
+      importerOptions = schemaForm(schema, `import-opt-${format.value}`);
+      const properties = schema?.properties;
+      importerBox.hidden = !(typeof properties === "object" && properties && Object.keys(properties).length > 0);
+      render(importerBox, h("legend", null, `Options of ${choice?.label ?? format.value}`), importerOptions.element);
+      const plugin = choice?.plugin;
+      render(
+        formatNote,
+        plugin ? `${plugin.name} ${plugin.version}: ${plugin.description || "no description"}` : "Read by the server.",
+      );
+      // Video records refer to videos and personas; items to categories.
+      render(missingLabel, choice?.video ? "Missing videos or personas" : "Missing categories");
+      overlappingField.hidden = !choice?.video;
+      requireKeyframesField.hidden = !choice?.video;
+    };
+    format.addEventListener("change", pickFormat);
+    pickFormat();
+
+    /** The request the inputs make, or what is missing or wrong in them. */
+    const formData = (): FormData | string => {
       const chosen = file.files?.[0];
-      if (!chosen) return undefined;
+      if (!chosen) return "Choose a file first.";
+      const ownOptions = importerOptions.values();
+      if (!ownOptions.ok) return ownOptions.error;
       const data = new FormData();
       data.append("file", chosen, chosen.name);
       data.append(
@@ -114,11 +177,12 @@ export function importsView(ctx: Ctx): View {
         }),
       );
       data.append("format", format.value);
+      if (chosenFormat()?.plugin) data.append("importerOptions", JSON.stringify(ownOptions.options));
       if (dataset.value) data.append("datasetId", dataset.value);
       return data;
     };
     // A preview is good for exactly the inputs it was made with.
-    for (const input of inputs) {
+    for (const input of [...inputs, importerBox]) {
       input.addEventListener("change", () => {
         commitButton.disabled = true;
       });
@@ -131,8 +195,8 @@ export function importsView(ctx: Ctx): View {
         onsubmit: async (event: Event) => {
           event.preventDefault();
           const data = formData();
-          if (!data) {
-            render(result, h("p", { class: "error" }, "Choose a file first."));
+          if (typeof data === "string") {
+            render(result, h("p", { class: "error" }, data));
             return;
           }
           previewButton.disabled = true;
@@ -153,9 +217,11 @@ export function importsView(ctx: Ctx): View {
         "div",
         { class: "grid" },
         h("div", { class: "field" }, h("label", { for: "import-file" }, "File"), file),
-        h("div", { class: "field" }, h("label", { for: "import-format" }, "Format"), format),
+        h("div", { class: "field" }, h("label", { for: "import-format" }, "Format"), format, formatNote),
         h("div", { class: "field" }, h("label", { for: "import-dataset" }, "Dataset"), dataset),
       ),
+      formatsProblem ? h("p", { class: "error small" }, formatsProblem) : null,
+      importerBox,
       h(
         "fieldset",
         { class: "options" },
@@ -164,18 +230,8 @@ export function importsView(ctx: Ctx): View {
           "div",
           { class: "grid" },
           h("div", { class: "field" }, h("label", { for: duplicateIds.id }, "Duplicate ids"), duplicateIds),
-          h(
-            "div",
-            { class: "field" },
-            h("label", { for: overlappingFrames.id }, "Overlapping frames"),
-            overlappingFrames,
-          ),
-          h(
-            "div",
-            { class: "field" },
-            h("label", { for: missingDependencies.id }, "Missing videos or personas"),
-            missingDependencies,
-          ),
+          overlappingField,
+          h("div", { class: "field" }, missingLabel, missingDependencies),
         ),
         h(
           "div",
@@ -183,11 +239,7 @@ export function importsView(ctx: Ctx): View {
           h("label", { for: strictMode.id }, strictMode, " Strict mode"),
           h("small", { class: "help" }, "Warnings fail the line too."),
         ),
-        h(
-          "div",
-          { class: "field field-inline" },
-          h("label", { for: requireKeyframes.id }, requireKeyframes, " Require keyframes"),
-        ),
+        requireKeyframesField,
         h(
           "div",
           { class: "field field-inline" },
@@ -206,7 +258,10 @@ export function importsView(ctx: Ctx): View {
     );
     commitButton.addEventListener("click", async () => {
       const data = formData();
-      if (!data) return;
+      if (typeof data === "string") {
+        result.prepend(h("p", { class: "error" }, data));
+        return;
+      }
       commitButton.disabled = true;
       try {
         const done = await ctx.api.commitImport(data);
@@ -338,10 +393,15 @@ function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
       { class: "counts" },
       h("dt", null, "Annotations"),
       h("dd", null, count(c.annotations)),
-      h("dt", null, "Keyframes"),
-      h("dd", null, count(c.totalKeyframes)),
-      h("dt", null, "Single-keyframe tracks"),
-      h("dd", null, count(c.singleKeyframeSequences)),
+      // Keyframes are the video records'; item uploads (any importer's) have none.
+      c.items === undefined || c.totalKeyframes > 0
+        ? [
+            h("dt", null, "Keyframes"),
+            h("dd", null, count(c.totalKeyframes)),
+            h("dt", null, "Single-keyframe tracks"),
+            h("dd", null, count(c.singleKeyframeSequences)),
+          ]
+        : null,
       c.items !== undefined ? [h("dt", null, "Items"), h("dd", null, count(c.items))] : null,
     ),
     p.conflicts.length > 0

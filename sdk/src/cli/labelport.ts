@@ -1,6 +1,6 @@
 // `labelport`: the command line for people, over the same Connect contracts a browser uses.
-import { createReadStream, statSync } from "node:fs";
-import { basename } from "node:path";
+import { createReadStream, type Stats, statSync } from "node:fs";
+import { basename, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { create, type JsonObject, toJson } from "@bufbuild/protobuf";
@@ -21,11 +21,15 @@ import {
   PreviewImportResponseSchema,
 } from "../gen/labelport/v1/import_service_pb.ts";
 import { downloadExport } from "./download.ts";
+import { catalogueText, formatCatalogue, IMPORTER_FORMATS } from "./formats.ts";
+import { zipFolder } from "./zip-folder.ts";
 
 const USAGE = `usage: labelport <command> [options]
 
 commands:
   datasets list
+  formats [--json]
+         the server's export and import formats, their plugins and options
   export create --dataset D --format F [--name N] [--option key=value ...] [--wait]
   export list [--dataset D] [--status queued|running|completed|failed|canceled]
   export get ID
@@ -33,8 +37,11 @@ commands:
          (-o x.csv: the export's one .csv file; -o x.zip or DIR/: the whole export)
   export logs ID [--follow]
   export stop ID
-  import FILE [--dataset D] [--format jsonl|json|labelport-items] [--options JSON] [--preview]
-         [--json] [--allow-losses]
+  import FILE|FOLDER [--dataset D] [--format F] [--options JSON] [--importer-option key=value ...]
+         [--importer-options JSON] [--preview] [--json] [--allow-losses]
+         F: jsonl (default), json, labelport-items, or an importer's: ${IMPORTER_FORMATS.join(", ")}
+         (labelport formats lists what the server runs); a FOLDER is uploaded as a ZIP of its files
+         --options: conflict resolution, validation, transaction; --importer-option: the format's own
          exit 0: completed, 3: completed with annotations dropped (0 with --allow-losses), 1: failed
 
 environment:
@@ -94,6 +101,53 @@ function parseOptionValue(raw: string): JsonObject[string] {
   } catch {
     return raw;
   }
+}
+
+/** A flag's JSON object (`--options '{...}'`), or a usage error naming the flag. */
+function jsonObjectFlag(flag: string, text: string): JsonObject {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${flag}: not JSON (${(err as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`${flag}: expected a JSON object`);
+  }
+  return parsed as JsonObject;
+}
+
+/** `key=value` pairs onto `base`; values are JSON when they parse as JSON, else text. */
+function keyValueOptions(flag: string, pairs: readonly string[], base: JsonObject = {}): JsonObject {
+  const options: JsonObject = { ...base };
+  for (const pair of pairs) {
+    const at = pair.indexOf("=");
+    if (at < 1) throw new UsageError(`${flag} expects key=value, got "${pair}"`);
+    options[pair.slice(0, at)] = parseOptionValue(pair.slice(at + 1));
+  }
+  return options;
+}
+
+interface Upload {
+  fileName: string;
+  /** What the progress bar counts to: the file's bytes, or the folder's files' bytes. */
+  size: number;
+  chunks: AsyncIterable<Buffer>;
+}
+
+/** A file as it is, or a folder as a ZIP of its files made while it uploads. */
+async function openUpload(path: string, stats: Stats, onRead: (bytes: number) => void): Promise<Upload> {
+  if (stats.isDirectory()) {
+    const zip = await zipFolder(path, onRead);
+    return { fileName: `${basename(resolve(path))}.zip`, size: zip.bytes, chunks: zip.stream };
+  }
+  async function* chunks() {
+    for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+      onRead((chunk as Buffer).length);
+      yield chunk as Buffer;
+    }
+  }
+  return { fileName: basename(path), size: stats.size, chunks: chunks() };
 }
 
 /** "  dropped 3 of 12 annotations: polyline: … (2); mask: … (1)", or "" when none met that fate. */
@@ -161,6 +215,8 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
       preview: { type: "boolean" },
       json: { type: "boolean" },
       "allow-losses": { type: "boolean" },
+      "importer-option": { type: "string", multiple: true },
+      "importer-options": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -179,6 +235,11 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
     return value;
   };
 
+  if (group === "formats" && !command) {
+    const catalogue = formatCatalogue((await client.exports.listFormats({})).plugins);
+    print(values.json ? JSON.stringify(catalogue, null, 2) : catalogueText(catalogue));
+    return 0;
+  }
   if (group === "datasets" && command === "list") {
     const { datasets } = await client.datasets.listDatasets({ pageSize: 1000 });
     for (const d of datasets) print(`${d.id}  ${d.name}  ${d.itemCount} items, ${d.annotationCount} annotations`);
@@ -187,12 +248,7 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
   if (group === "export") {
     switch (command) {
       case "create": {
-        const options: JsonObject = {};
-        for (const pair of values.option ?? []) {
-          const at = pair.indexOf("=");
-          if (at < 1) throw new UsageError(`--option expects key=value, got "${pair}"`);
-          options[pair.slice(0, at)] = parseOptionValue(pair.slice(at + 1));
-        }
+        const options = keyValueOptions("--option", values.option ?? []);
         const created = await client.exports.create({
           datasetId: need(values.dataset, "--dataset"),
           format: need(values.format, "--format"),
@@ -252,28 +308,41 @@ export async function run(argv: string[], io = { out: process.stdout, err: proce
     }
   }
   if (group === "import") {
-    const file = need(command, "FILE");
-    const size = statSync(file).size;
-    const start = {
-      datasetId: values.dataset ?? "",
-      fileName: basename(file),
-      format: values.format ?? "",
-      ...(values.options ? { options: JSON.parse(values.options) } : {}),
-    };
+    const path = need(command, "FILE or FOLDER");
+    const stats = statSync(path);
+    if (stats.isDirectory() && !values.format) {
+      throw new UsageError(`${path} is a folder: say its format with --format (labelport formats lists them)`);
+    }
+    const importerOptionPairs = values["importer-option"] ?? [];
+    const importerOptions =
+      values["importer-options"] !== undefined || importerOptionPairs.length > 0
+        ? keyValueOptions(
+            "--importer-option",
+            importerOptionPairs,
+            values["importer-options"] ? jsonObjectFlag("--importer-options", values["importer-options"]) : {},
+          )
+        : undefined;
     const bar = new SingleBar(
       { format: "{bar} {percentage}% | {value}/{total} bytes", stream: io.err, noTTYOutput: true },
       undefined,
     );
-    bar.start(size, 0);
+    let read = 0;
+    const upload = await openUpload(path, stats, (bytes) => {
+      read += bytes;
+      bar.update(read);
+    });
+    const start = {
+      datasetId: values.dataset ?? "",
+      fileName: upload.fileName,
+      format: values.format ?? "",
+      ...(values.options ? { options: jsonObjectFlag("--options", values.options) } : {}),
+      ...(importerOptions ? { importerOptions } : {}),
+    };
+    bar.start(upload.size, 0);
     // Import and PreviewImport take the same parts in two message types.
     async function* parts<T>(schema: typeof ImportRequestSchema | typeof PreviewImportRequestSchema) {
       yield create(schema, { part: { case: "start", value: start } }) as T;
-      let sent = 0;
-      for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
-        sent += (chunk as Buffer).length;
-        bar.update(sent);
-        yield create(schema, { part: { case: "chunk", value: chunk as Buffer } }) as T;
-      }
+      for await (const chunk of upload.chunks) yield create(schema, { part: { case: "chunk", value: chunk } }) as T;
     }
     const allowLosses = values["allow-losses"] ?? false;
     try {

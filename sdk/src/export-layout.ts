@@ -110,6 +110,7 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
   let missing = 0;
   let noMedia = 0;
   let skipped = 0;
+  let skippedAnnotations = 0;
 
   function unique(folder: string, stem: string): string {
     let candidate = stem;
@@ -162,6 +163,7 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
     },
     skip(item) {
       skipped += 1;
+      skippedAnnotations += item.annotations.length;
       ctx.progress(1, item.annotations.length);
     },
     async finish() {
@@ -172,7 +174,9 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
         datasetId: ctx.dataset.id,
         datasetName: ctx.dataset.name,
         itemCount: items,
-        annotationCount: annotations,
+        // What the files hold, as manifest.json counts it: received less what the format dropped.
+        annotationCount: Math.max(0, annotations + skippedAnnotations - ctx.accounted.dropped),
+        annotationsReceived: annotations + skippedAnnotations,
         skippedItemCount: skipped,
         originalFilesSaved: copied,
         splits: sortedObject(splits),

@@ -68,6 +68,8 @@ export interface ExportContext<Options> {
   drop(reason: string, count?: number): void;
   /** Annotations written but changed on the way (rounded to whole pixels, clipped), by reason. */
   changed(reason: string, count?: number): void;
+  /** Totals of drop() and changed() so far (for summaries the export writes itself). */
+  readonly accounted: { readonly dropped: number; readonly changed: number };
   readonly signal: AbortSignal;
   readonly log: ExportLogger;
   /** A private local directory for spill files, removed after the job. */

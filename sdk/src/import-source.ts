@@ -1,9 +1,10 @@
 // An upload as an importer sees it: the files of a ZIP (read on demand, never extracted to disk),
 // or the one file uploaded. Entry names are checked by yauzl (no absolute paths, no `..`), entry
 // sizes are checked against the bytes inflated, and a file read whole is capped.
+
+import { createReadStream } from "node:fs";
 import { open as openFile, stat } from "node:fs/promises";
 import { basename } from "node:path";
-import { createReadStream } from "node:fs";
 import type { Readable } from "node:stream";
 import yauzl from "yauzl";
 import { ImportSourceError } from "./errors.ts";

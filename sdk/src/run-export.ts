@@ -95,6 +95,14 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
       note: (message) => notes.add(message),
       drop: tally(dropped),
       changed: tally(changed),
+      accounted: {
+        get dropped() {
+          return [...dropped.values()].reduce((sum, n) => sum + n, 0);
+        },
+        get changed() {
+          return [...changed.values()].reduce((sum, n) => sum + n, 0);
+        },
+      },
       signal,
       log: input.log,
       scratchDir,

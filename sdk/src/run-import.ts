@@ -51,9 +51,11 @@ export async function runImport<Options>(input: RunImportInput<Options>): Promis
   signal.throwIfAborted();
   const dropped = new Map<string, number>();
   const changed = new Map<string, number>();
-  const tally = (counts: Map<string, number>) => (reason: string, count = 1) => {
-    if (count > 0) counts.set(reason, (counts.get(reason) ?? 0) + count);
-  };
+  const tally =
+    (counts: Map<string, number>) =>
+    (reason: string, count = 1) => {
+      if (count > 0) counts.set(reason, (counts.get(reason) ?? 0) + count);
+    };
   const notes = new Set<string>();
   const categories = new Map<number, Category>();
   const counted = { items: 0, annotations: 0, mediaFiles: 0, mediaBytes: 0 };

@@ -286,6 +286,7 @@ function createItemBuilder(ctx: ImportContext<unknown>, slots: readonly ImageSlo
       /** COCO id -> what its first object became, to merge person_keypoints into instances. */
       const byCocoId = new Map<string, { record: Record<string, unknown>; annotations: AnnotationInit[] }>();
       const taken = new Set<string>();
+      const annotationIdOf = sortableIds(records);
       for (const [, , record] of records) {
         const reason = unsupported(record);
         if (reason) {
@@ -297,7 +298,7 @@ function createItemBuilder(ctx: ImportContext<unknown>, slots: readonly ImageSlo
           ctx.drop(`unknown category ${JSON.stringify(categoryId ?? null)}`);
           continue;
         }
-        const cocoId = cocoAnnotationId(record) || `_${annotations.length + 1}`;
+        const cocoId = annotationIdOf(record, annotations.length + 1);
         const earlier = byCocoId.get(cocoId);
         if (earlier && sameObject(earlier.record, record)) {
           // person_keypoints_<split> repeats objects of instances_<split> with keypoints added.
@@ -345,6 +346,21 @@ function createItemBuilder(ctx: ImportContext<unknown>, slots: readonly ImageSlo
         );
       }
     },
+  };
+}
+
+/**
+ * An item's annotation ids sort as the COCO ids do: StreamItems orders annotations by id, so 9 and
+ * 10 become `09` and `10` (numbers padded to the widest of the image's), and an export of the
+ * import writes them back in the same order. Objects without an id are numbered in file order.
+ */
+function sortableIds(records: readonly SpillLine[]): (record: Record<string, unknown>, position: number) => string {
+  const isNumber = (id: unknown): id is number => typeof id === "number" && Number.isInteger(id) && id >= 0;
+  let width = String(records.length).length;
+  for (const [, , r] of records) if (isNumber(r.id)) width = Math.max(width, String(r.id).length);
+  return (record, position) => {
+    if (isNumber(record.id)) return String(record.id).padStart(width, "0");
+    return cocoAnnotationId(record) || `_${String(position).padStart(width, "0")}`;
   };
 }
 

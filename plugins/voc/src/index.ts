@@ -96,6 +96,8 @@ export default class VocExporter extends BaseExporter<VocOptions> {
     const imageSets = new Map<string, ArtifactWriter>();
     let unsized = 0;
     let videos = 0;
+    /** Objects written with a <truncated> or <difficult> their annotation had no attribute for. */
+    const defaultedFlags = { count: 0 };
     try {
       for await (const item of ctx.items()) {
         ctx.signal.throwIfAborted();
@@ -121,7 +123,7 @@ export default class VocExporter extends BaseExporter<VocOptions> {
             ctx.drop("no category: the annotation has none, or one the dataset does not have");
             continue;
           }
-          const object = vocObject(ctx, annotation, category, width, height);
+          const object = vocObject(ctx, annotation, category, width, height, defaultedFlags);
           if (object) objects.push(object);
         }
         await ctx.storage.writeFile(
@@ -150,6 +152,12 @@ export default class VocExporter extends BaseExporter<VocOptions> {
     });
     if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (VOC needs the size)`);
     if (videos > 0) ctx.note(`video: ${videos} items not exported (VOC has no video)`);
+    if (defaultedFlags.count > 0) {
+      // VOC requires both elements: an import reads them back as attributes the source did not have.
+      ctx.note(
+        `truncated, difficult: written for ${defaultedFlags.count} objects without those attributes (truncated when the box touches the border, difficult 0)`,
+      );
+    }
     await layout.finish();
   }
 }
@@ -180,6 +188,7 @@ function vocObject(
   category: Category,
   width: number,
   height: number,
+  defaultedFlags: { count: number },
 ): XmlNode | null {
   const source = boxOf(annotation, ctx.options.shapesAsBoxes);
   if (typeof source === "string") {
@@ -197,6 +206,9 @@ function vocObject(
   if (box.rounded) ctx.changed("box rounded to whole pixels");
   if (box.widened) ctx.changed("box smaller than a pixel widened to one pixel");
   const attributes = (annotation.attributes ?? {}) as Record<string, unknown>;
+  if (flagOf(attributes, "truncated") === undefined || flagOf(attributes, "difficult") === undefined) {
+    defaultedFlags.count += 1;
+  }
   const pose = attributes.pose;
   // VOC 2007 has no <occluded> (later years and datumaro add it): written only when the data has it.
   const occluded = flagOf(attributes, "occluded");

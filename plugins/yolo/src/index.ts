@@ -69,13 +69,21 @@ export function yoloBoxLine(
     const corners = [x1, y1, x2, y1, x2, y2, x1, y2];
     return { line: `${classId} ${normalisedPoints(corners, imageWidth, imageHeight).join(" ")}`, clipped };
   }
-  const values = [
-    (x1 + x2) / 2 / imageWidth,
-    (y1 + y2) / 2 / imageHeight,
-    (x2 - x1) / imageWidth,
-    (y2 - y1) / imageHeight,
-  ];
-  return { line: `${classId} ${values.map(fixed).join(" ")}`, clipped };
+  const [cx, w] = centreAndSize(x1 / imageWidth, x2 / imageWidth);
+  const [cy, h] = centreAndSize(y1 / imageHeight, y2 / imageHeight);
+  return { line: `${classId} ${cx} ${cy} ${w} ${h}`, clipped };
+}
+
+/**
+ * The centre and size of [low, high] (normalised) with 6 decimals. Rounded separately, they could
+ * put an edge up to 1e-6 outside [0, 1] (a box at the border: centre 0.083333, size 0.166667), which
+ * readers clip, so a re-import would not export the same line: the size is then shrunk by the
+ * rounding instead. Computed in whole millionths, so no floating-point noise decides it.
+ */
+function centreAndSize(low: number, high: number): [string, string] {
+  const centre = Math.round(((low + high) / 2) * 1e6);
+  const size = Math.min(Math.round((high - low) * 1e6), 2 * centre, 2e6 - 2 * centre);
+  return [fixed(centre / 1e6), fixed(size / 1e6)];
 }
 
 /** `class x1 y1 x2 y2 ...` of a polygon with its points clipped to the image. */
@@ -122,6 +130,7 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     const splits = new Set<string>();
     let unsized = 0;
     let videos = 0;
+    let withAttributes = 0;
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
       const width = item.media?.width ?? 0;
@@ -154,6 +163,7 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
           ctx.drop(`${annotationTypeName(annotation)}: outside the image`);
         } else {
           if (result.clipped) ctx.changed(`${annotationTypeName(annotation)} clipped to the image`);
+          if (Object.keys(annotation.attributes ?? {}).length > 0) withAttributes += 1;
           lines.push(result.line);
         }
       }
@@ -174,6 +184,9 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     });
     if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (YOLO normalises by size)`);
     if (videos > 0) ctx.note(`video: ${videos} items not exported (YOLO has no video)`);
+    if (withAttributes > 0) {
+      ctx.note(`attributes: dropped from ${withAttributes} annotations (YOLO has no attributes)`);
+    }
     await layout.finish();
   }
 

@@ -71,7 +71,9 @@ export function testImporter(Importer: ImporterClass<unknown>, suite: ImporterSu
           expect(annotationIds.size, `annotation ids of ${item.id} are unique`).toBe(item.annotations.length);
           for (const annotation of item.annotations) {
             if (annotation.categoryId !== undefined) {
-              expect(categoryIds.has(annotation.categoryId), `category ${annotation.categoryId} is declared`).toBe(true);
+              expect(categoryIds.has(annotation.categoryId), `category ${annotation.categoryId} is declared`).toBe(
+                true,
+              );
             }
           }
         }

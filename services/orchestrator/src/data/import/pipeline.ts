@@ -21,9 +21,9 @@ import {
   type SummaryEntry,
 } from "./history.ts";
 import type { ImportOptions } from "./options.ts";
+import type { UploadConverter } from "./plugin-conversion.ts";
 import type { SpooledFile } from "./reader.ts";
 import { type ImportFormat, ImportRun, type RunOutcome } from "./run.ts";
-import type { UploadConverter } from "./plugin-conversion.ts";
 import { createWriter, type WriterMode } from "./writer.ts";
 
 export interface ImportSettings {

@@ -310,6 +310,20 @@ describe("developer exports API", () => {
     expect(link.body.file_size).toBe(done.file_size);
     // Files are named with the dataset, the export id and the UTC datetime (hosted export conventions).
     expect(link.body.file_name).toMatch(new RegExp(`^${DATASET}-${created.body.id}-\\d{8}T\\d{6}Z\\.zip$`));
+    // One file of the export instead of the ZIP: `artifact` names it.
+    const single = await api(
+      "GET",
+      exportPath(DATASET, UNICODE_NAME, "/download?artifact=annotations%2Finstances_train.json"),
+      { key: KEYS.viewer },
+    );
+    expect(single.body.file_name).toMatch(/\.json$/);
+    const instances = await fetch(single.body.download_url as string).then((r) => r.text());
+    expect(Buffer.byteLength(instances)).toBe(single.body.file_size);
+    expect(JSON.parse(instances).images.length).toBeGreaterThan(0);
+    const unknown = await api("GET", exportPath(DATASET, UNICODE_NAME, "/download?artifact=nope.json"), {
+      key: KEYS.viewer,
+    });
+    expect(unknown.status).toBe(404);
     expect(zip.names).toEqual(
       expect.arrayContaining([
         "annotations/instances_train.json",

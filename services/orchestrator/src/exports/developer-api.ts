@@ -168,7 +168,9 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
       );
     }
     const expiresIn = intParam(query.get("expires_in"), "expires_in", 1, MAX_LINK_TTL_S) ?? LINK_TTL_S;
-    const link = await downloads.link(doc, "", expiresIn, { zip: true });
+    // `artifact` asks for one file of the export (e.g. annotations.csv) instead of the whole ZIP.
+    const artifact = query.get("artifact") ?? "";
+    const link = await downloads.link(doc, artifact, expiresIn, { zip: !artifact });
     sendJson(res, 200, {
       download_url: link.url,
       expires_at: isoSeconds(link.expiresAt),

@@ -100,6 +100,8 @@ export interface ImageSetSpec {
   /** Item ids are global: each set gets its own prefix (`<prefix>-0000001`). */
   prefix: string;
   seed?: number;
+  /** Extension of each item's media file name and URI (default ".jpg"). */
+  mediaExtension?: string;
 }
 
 export interface ImageSet {
@@ -122,6 +124,7 @@ export async function writeImageSet(dir: string, spec: ImageSetSpec): Promise<Im
   const set: ImageSet = { files: writer.files, items: 0, annotations: 0, bboxes: 0, polygons: 0 };
   const width = 1280;
   const height = 720;
+  const extension = spec.mediaExtension ?? ".jpg";
   try {
     for (let i = 1; set.annotations < spec.annotations; i++) {
       const id = `${spec.prefix}-${pad(i, 7)}`;
@@ -162,7 +165,7 @@ export async function writeImageSet(dir: string, spec: ImageSetSpec): Promise<Im
         kind: "ITEM_KIND_IMAGE",
         status: "ITEM_STATUS_APPROVED",
         split: i % 5 === 0 ? "val" : "train",
-        media: { uri: `media/${id}.jpg`, fileName: `${id}.jpg`, width, height },
+        media: { uri: `media/${id}${extension}`, fileName: `${id}${extension}`, width, height },
         createTime: FIXED_TIME,
         updateTime: FIXED_TIME,
         annotations,

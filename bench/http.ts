@@ -20,7 +20,7 @@ export async function postImport(baseUrl: string, path: string, fields: Record<s
     head += `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`;
   }
   head += `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${basename(path)}"\r\n`;
-  head += "Content-Type: application/x-ndjson\r\n\r\n";
+  head += `Content-Type: ${path.endsWith(".zip") ? "application/zip" : "application/x-ndjson"}\r\n\r\n`;
   const tail = `\r\n--${boundary}--\r\n`;
   const size = (await stat(path)).size;
   const url = new URL("/api/import", baseUrl);

@@ -92,7 +92,7 @@ export function formatTable(rows: Row[]): string {
       format,
       fmt(r.annotations),
       r.seconds > 0 ? r.seconds.toFixed(2) : "n/a",
-      r.note?.startsWith("export failed") ? "failed" : r.seconds > 0 ? compact(r.annotationsPerSec) : "n/a",
+      /^(export|import) failed/.test(r.note ?? "") ? "failed" : r.seconds > 0 ? compact(r.annotationsPerSec) : "n/a",
       r.mbPerSec === undefined ? "" : r.mbPerSec.toFixed(1),
       r.peakRssMb.plugin === null ? "" : r.peakRssMb.plugin.toFixed(0),
       r.peakRssMb.orchestrator > 0 ? r.peakRssMb.orchestrator.toFixed(0) : "",
@@ -215,4 +215,48 @@ export function evaluateTargets(rows: Row[], exportFormats: string[]): TargetLin
 export function formatTargets(lines: TargetLine[]): string {
   const w = Math.max(...lines.map((l) => l.target.length));
   return lines.map((l) => `${l.status.padEnd(6)}  ${l.target.padEnd(w)}  ${l.measured}`).join("\n");
+}
+
+/**
+ * The import-formats case as one table: per importer format, the upload, what was written, the
+ * end-to-end rate and each process's peak memory. Empty when the run had no such case.
+ */
+export function formatImportTable(rows: Row[]): string {
+  const measured = rows.filter((r) => r.case.startsWith("import-formats") && r.format.startsWith("import:"));
+  if (measured.length === 0) return "";
+  const header = [
+    "case",
+    "format",
+    "upload MB",
+    "items",
+    "annotations",
+    "seconds",
+    "ann/s",
+    "orch MB",
+    "plugin MB",
+    "CPU s orch/plugin/mongod",
+  ];
+  const body = measured.map((r) => {
+    const failed = /^import failed/.test(r.note ?? "");
+    return [
+      r.case,
+      r.format.slice("import:".length),
+      r.bytes === undefined ? "" : (r.bytes / 1e6).toFixed(1),
+      fmt(r.items),
+      fmt(r.annotations),
+      r.seconds > 0 ? r.seconds.toFixed(2) : "n/a",
+      failed ? "failed" : r.seconds > 0 ? compact(r.annotationsPerSec) : "n/a",
+      r.peakRssMb.orchestrator > 0 ? r.peakRssMb.orchestrator.toFixed(0) : "",
+      r.peakRssMb.plugin === null ? "" : r.peakRssMb.plugin.toFixed(0),
+      cpuCell(r.cpuSeconds),
+      r.note ? `(${r.note.length > 100 ? `${r.note.slice(0, 97)}...` : r.note})` : "",
+    ];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i <= 1 || i >= header.length ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? c.length)))
+      .join("  ")
+      .trimEnd();
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...body.map(line)].join("\n");
 }

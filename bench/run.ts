@@ -1,7 +1,8 @@
 // `npm run bench [-- --quick] [--only CASES] [--formats LIST] [--profile] [--keep]`: imports
 // deterministic synthetic datasets through POST /api/import, streams them back with StreamItems,
 // exports them in every format through the real job path (orchestrator, NATS, one plugin process per
-// format, local storage) and runs the peers users have today on the same data, on the same machine.
+// format, local storage) and runs the peers users have today on the same data, on the same machine;
+// then uploads one image set in every importer's format (import-formats.ts) and imports each.
 // Prints one table and writes bench/results/latest.json. Not part of `npm test`.
 import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -15,10 +16,20 @@ import { createItemSource } from "../sdk/src/runtime/item-stream.ts";
 import { findProcess, meterCpu } from "./cpu.ts";
 import { CATEGORIES, type GeneratedFile, writeImageSet, writeVideoSet } from "./datasets.ts";
 import { postImport, timedGet } from "./http.ts";
+import { buildUpload, IMPORT_FORMATS, type ImportFormatsContext, measureImport, writeMedia } from "./import-formats.ts";
 import { type Child, PLUGINS, ROOT, startOrchestratorChild, startPluginChild } from "./processes.ts";
 import { formatSummary, summarizeProfile } from "./profile-summary.ts";
 import { ensureBenchPython, type PeerRun, runPeer } from "./python.ts";
-import { evaluateTargets, formatTable, formatTargets, mbPerSec, type PeerResult, type Row, rate } from "./report.ts";
+import {
+  evaluateTargets,
+  formatImportTable,
+  formatTable,
+  formatTargets,
+  mbPerSec,
+  type PeerResult,
+  type Row,
+  rate,
+} from "./report.ts";
 import { sampleRss } from "./rss.ts";
 
 const ALL_FORMATS = ["coco", "yolo", "voc", "csv", "jsonl", "json-snapshot"];
@@ -36,7 +47,14 @@ interface VideoCase {
   tracksPerVideo: number;
 }
 
-type BenchCase = ImageCase | VideoCase;
+/** The same images uploaded in every importer's format (bench/import-formats.ts). */
+interface ImportFormatsCase {
+  kind: "import-formats";
+  name: string;
+  annotations: number;
+}
+
+type BenchCase = ImageCase | VideoCase | ImportFormatsCase;
 
 function casesFor(quick: boolean): BenchCase[] {
   const images: ImageCase[] = [
@@ -48,7 +66,10 @@ function casesFor(quick: boolean): BenchCase[] {
   const video: VideoCase = quick
     ? { kind: "video", name: "video-3k-tracks", videos: 60, tracksPerVideo: 50 }
     : { kind: "video", name: "video-23k-tracks", videos: 290, tracksPerVideo: 80 };
-  return [...images, video];
+  const importFormats: ImportFormatsCase = quick
+    ? { kind: "import-formats", name: "import-formats-10k", annotations: 10_000 }
+    : { kind: "import-formats", name: "import-formats-100k", annotations: 100_000 };
+  return [...images, video, importFormats];
 }
 
 const { values: args } = parseArgs({
@@ -56,6 +77,7 @@ const { values: args } = parseArgs({
     quick: { type: "boolean", default: false },
     only: { type: "string" },
     formats: { type: "string" },
+    "import-formats": { type: "string" },
     profile: { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
@@ -64,10 +86,13 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  process.stdout.write(`usage: npm run bench -- [--quick] [--only CASES] [--formats LIST] [--profile] [--keep]
-  --quick     the 10k and 100k image cases and a small video set (under three minutes)
-  --only      comma-separated case names or prefixes (images-10k, images-100k, images-1m, video)
+  process.stdout.write(`usage: npm run bench -- [--quick] [--only CASES] [--formats LIST] [--import-formats LIST] [--profile] [--keep]
+  --quick     the 10k and 100k image cases, a small video set and import-formats at 10k (about four minutes)
+  --only      comma-separated case names or prefixes (images-10k, images-100k, images-1m, video,
+              import-formats)
   --formats   comma-separated export formats (default: ${ALL_FORMATS.join(",")})
+  --import-formats  comma-separated uploads of the import-formats case
+              (default: ${IMPORT_FORMATS.map((f) => f.name).join(",")})
   --profile   write CPU profiles (.data/bench-profiles/) of the orchestrator (import and export
               phases apart) and the plugins per case, and print where the time went
   --keep      keep the run's state directory (.data/bench/<run>) for inspection
@@ -79,6 +104,14 @@ const quick = args.quick === true;
 const formats = args.formats ? args.formats.split(",").map((f) => f.trim()) : ALL_FORMATS;
 for (const format of formats) {
   if (!PLUGINS[format]) throw new Error(`unknown format ${format}: expected some of ${ALL_FORMATS.join(", ")}`);
+}
+const importFormats = args["import-formats"]
+  ? args["import-formats"].split(",").map((f) => f.trim())
+  : IMPORT_FORMATS.map((f) => f.name);
+for (const name of importFormats) {
+  if (!IMPORT_FORMATS.some((f) => f.name === name)) {
+    throw new Error(`unknown upload ${name}: expected some of ${IMPORT_FORMATS.map((f) => f.name).join(", ")}`);
+  }
 }
 // coco first: datumaro's peers convert its output.
 formats.sort((a, b) => (a === "coco" ? -1 : b === "coco" ? 1 : 0));
@@ -113,8 +146,19 @@ let orchestrator: (Child & { url: string }) | undefined;
 const plugins = new Map<string, Child>();
 let client: LabelportClient | undefined;
 
+/** What a case needs served: plugin processes (by package, plugins/<name>), export and import formats. */
+interface PluginNeeds {
+  plugins: string[];
+  exports: string[];
+  imports: string[];
+}
+
 /** Starts what is not running; with --profile, `tag` names the profiles (`<case>-<phase>`). */
-async function startServices(caseName: string, phase: string): Promise<void> {
+async function startServices(
+  caseName: string,
+  phase: string,
+  needs: PluginNeeds = { plugins: formats, exports: formats, imports: [] },
+): Promise<void> {
   const profileTag = profileDir ? `${caseName}-${phase}` : undefined;
   if (!orchestrator) {
     orchestrator = await startOrchestratorChild({
@@ -130,7 +174,7 @@ async function startServices(caseName: string, phase: string): Promise<void> {
     });
     client = createLabelportClient({ baseUrl: orchestrator.url });
   }
-  const missing = formats.filter((f) => !plugins.has(f));
+  const missing = needs.plugins.filter((f) => !plugins.has(f));
   const started = await Promise.all(
     missing.map((format) =>
       startPluginChild({
@@ -146,9 +190,15 @@ async function startServices(caseName: string, phase: string): Promise<void> {
   // The orchestrator learns of plugins from their announcements.
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const served = new Set((await api().exports.listFormats({})).plugins.flatMap((p) => p.formats));
-    if (formats.every((f) => served.has(f))) break;
-    if (Date.now() > deadline) throw new Error(`plugins not registered: ${formats.filter((f) => !served.has(f))}`);
+    const listed = (await api().exports.listFormats({})).plugins;
+    const exported = new Set(listed.flatMap((p) => p.formats));
+    const imported = new Set(listed.flatMap((p) => p.importFormats));
+    const waiting = [
+      ...needs.exports.filter((f) => !exported.has(f)),
+      ...needs.imports.filter((f) => !imported.has(f)),
+    ];
+    if (waiting.length === 0) break;
+    if (Date.now() > deadline) throw new Error(`plugins not registered: ${waiting.join(", ")}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -533,6 +583,71 @@ async function runVideoCase(c: VideoCase): Promise<void> {
   if (profileDir) await stopServices();
 }
 
+/**
+ * Every importer format, the same data: the source dataset is imported as lossless items (the
+ * baseline row), its media written as images, each upload made (exported with images, or
+ * generated), then each upload imported into a fresh dataset, one at a time, timed and measured.
+ */
+async function runImportFormatsCase(c: ImportFormatsCase): Promise<void> {
+  const specs = IMPORT_FORMATS.filter((f) => importFormats.includes(f.name));
+  say(`${c.name}: generating ${c.annotations.toLocaleString("en-US")} annotations...`);
+  const set = await writeImageSet(dataDir, { annotations: c.annotations, prefix: c.name, mediaExtension: ".png" });
+  const itemFiles = set.files.map((f) => f.path);
+  const exportFormats = [...new Set(specs.flatMap((f) => ("export" in f.upload ? [f.upload.export] : [])))];
+  await startServices(c.name, "1-import", {
+    plugins: [...new Set([...specs.map((f) => f.plugin), ...exportFormats])],
+    exports: exportFormats,
+    imports: [...new Set(specs.map((f) => f.format))],
+  });
+  const { dataset } = await api().datasets.createDataset({
+    name: `${c.name} ${stamp}`,
+    categories: CATEGORIES.map((name) => ({ name, supercategory: "object" })),
+  });
+  const datasetId = dataset?.id ?? "";
+  rows.push(await importFiles(c.name, set.files, "labelport-items", { datasetId }));
+  await writeMedia(storageRoot, itemFiles);
+  const ctx: ImportFormatsContext = {
+    api: api(),
+    baseUrl: orchestrator?.url ?? "",
+    storageRoot,
+    dataDir,
+    caseName: c.name,
+    stamp,
+    pids: { orchestrator: orchestratorPid(), mongod: mongodPid(), plugin: (name) => plugins.get(name)?.pid },
+  };
+  for (const spec of specs) {
+    if (interrupted) break;
+    let row: Row;
+    try {
+      const upload = await buildUpload(ctx, spec, datasetId, itemFiles);
+      say(`  ${spec.name} upload: ${(upload.bytes / 1e6).toFixed(1)} MB`);
+      const measured = await measureImport(ctx, spec, upload, set.annotations);
+      await rm(upload.path, { force: true });
+      row = measured.row;
+      if (!measured.ok) failed = true;
+    } catch (err) {
+      // One format failing says nothing about the others: record it, go on.
+      failed = true;
+      row = {
+        case: c.name,
+        format: `import:${spec.name}`,
+        annotations: 0,
+        seconds: 0,
+        annotationsPerSec: 0,
+        peakRssMb: { plugin: null, orchestrator: 0 },
+        peer: null,
+        note: `import failed: ${(err as Error).message}`,
+      };
+    }
+    say(
+      `  import ${spec.name}: ${row.seconds.toFixed(2)} s, ${Math.round(row.annotationsPerSec)} annotations/s, plugin ${row.peakRssMb.plugin?.toFixed(0) ?? "n/a"} MB, orchestrator ${row.peakRssMb.orchestrator.toFixed(0)} MB${row.note ? ` (${row.note})` : ""}`,
+    );
+    rows.push(row);
+  }
+  for (const file of itemFiles) await rm(file, { force: true });
+  if (profileDir) await stopServices();
+}
+
 /** The video track export, GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
 async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
   const rss = sampleRss(orchestratorPid());
@@ -606,7 +721,8 @@ try {
     const t0 = performance.now();
     try {
       if (c.kind === "images") await runImageCase(c);
-      else await runVideoCase(c);
+      else if (c.kind === "video") await runVideoCase(c);
+      else await runImportFormatsCase(c);
     } catch (err) {
       failed = true;
       say(`${c.name} failed: ${(err as Error).stack ?? err}`);
@@ -624,7 +740,7 @@ await mkdir(resultsDir, { recursive: true });
 const json = `${JSON.stringify(rows, null, 2)}\n`;
 await writeFile(join(resultsDir, "latest.json"), json);
 // A run of some cases or formats only must not replace the last complete quick or full results.
-const partial = only !== undefined || args.formats !== undefined;
+const partial = only !== undefined || args.formats !== undefined || args["import-formats"] !== undefined;
 await writeFile(join(resultsDir, `latest-${partial ? "partial" : quick ? "quick" : "full"}.json`), json);
 
 const seconds = (performance.now() - started) / 1000;
@@ -637,6 +753,8 @@ process.stdout.write(
     "MB/s: the export's file_size over that time; peer s: the peer's own work time (imports and interpreter start-up excluded);\n" +
     "x peer: peer seconds / ours.\n\n",
 );
+const importTable = formatImportTable(rows);
+if (importTable) process.stdout.write(`import per format (POST /api/import, end to end):\n${importTable}\n\n`);
 process.stdout.write(`targets (reported, not asserted):\n${formatTargets(evaluateTargets(rows, formats))}\n`);
 process.stdout.write(`\nwrote bench/results/latest.json (${rows.length} rows)\n`);
 if (profileDir) {

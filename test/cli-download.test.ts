@@ -1,18 +1,16 @@
 // `labelport export download` as a child process against a real orchestrator and the CSV plugin:
 // which file it fetches for -o x.csv, --artifact, -o x.zip and -o DIR/.
-import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLabelportClient } from "@labelport/sdk/client";
 import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./support/cli.ts";
 import { type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
 
-const repoRoot = resolve(import.meta.dirname, "..");
-const CLI = join(repoRoot, "sdk", "bin", "labelport.mjs");
 const KEY = "cli-download-admin-key-0123";
 const DATASET = "cli-download-scenes";
 
@@ -46,25 +44,7 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, LABELPORT_URL: stack.orchestrator.url, LABELPORT_API_KEY: KEY },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[]) => runCli(args, { url: stack.orchestrator.url, apiKey: KEY });
 
 describe("labelport export download", () => {
   it("-o x.csv writes the export's one CSV file, not a ZIP of all its files", async () => {

@@ -2,17 +2,15 @@
 // (sdk/bin/labelport.mjs) against a real orchestrator whose uploads go to the built-in importer
 // plugins over NATS: a folder zipped on the fly, importer options as flags, the server's own
 // refusals, and the catalogue of formats with their options.
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { crc32, deflateSync } from "node:zlib";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CliResult, runCli } from "./support/cli.ts";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";
 import { type PluginWorkers, startPluginWorkers } from "./support/plugin-workers.ts";
+import { png } from "./support/png.ts";
 
-const repoRoot = resolve(import.meta.dirname, "..");
-const CLI = join(repoRoot, "sdk", "bin", "labelport.mjs");
 const PLUGINS = ["@labelport/plugin-coco", "@labelport/plugin-labelme", "@labelport/plugin-voc"];
 
 const storageRoot = mkdtempSync(join(tmpdir(), "labelport-cli-import-"));
@@ -43,53 +41,7 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[]): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LABELPORT_URL: stack.orchestrator.url };
-    delete env.LABELPORT_API_KEY;
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: repoRoot, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-
-/** A valid grey PNG of the given size, enough for any image reader. */
-function png(width: number, height: number): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 0, 0, 0, 0], 8);
-  const rows = Buffer.alloc((width + 1) * height, 0x80);
-  for (let y = 0; y < height; y++) rows[y * (width + 1)] = 0;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk("IHDR", header),
-    chunk("IDAT", deflateSync(rows)),
-    chunk("IEND", Buffer.alloc(0)),
-  ]);
-}
+const cli = (args: string[]): Promise<CliResult> => runCli(args, { url: stack.orchestrator.url });
 
 /** Writes `files` (path -> content) under a new folder named `name` and returns its path. */
 function folder(name: string, files: Record<string, string | Buffer>): string {
@@ -248,10 +200,10 @@ describe("labelport import with importer formats", () => {
 
     const missing = await cli(["import", labelme, "--format", "pascal-3d", "--dataset", datasetId]);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain('no importer for format "pascal-3d" is running');
+    expect(missing.stderr).toContain('Invalid format "pascal-3d": expected one of jsonl, json, labelport-items, coco');
     const malformed = await cli(["import", lines, "--format", "a.b", "--dataset", datasetId]);
     expect(malformed.code).toBe(1);
-    expect(malformed.stderr).toContain('format: "a.b" is not a format; expected jsonl, json, labelport-items');
+    expect(malformed.stderr).toContain('Invalid format "a.b": expected one of jsonl, json, labelport-items');
     expect(await itemsOf(datasetId)).toEqual([]);
   });
 

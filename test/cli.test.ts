@@ -1,9 +1,8 @@
 // The `labelport` CLI as a child process (sdk/bin/labelport.mjs, LABELPORT_URL/LABELPORT_API_KEY)
 // and the SDK client's create-and-wait and download, against a real orchestrator and plugin workers.
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { createLabelportClient, ExportFailedError } from "@labelport/sdk/client";
 import { ExportStatus } from "@labelport/sdk/contracts";
@@ -11,10 +10,9 @@ import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/run
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import EchoExporter from "./fixtures/echo-plugin/index.ts";
+import { type CliResult, runCli } from "./support/cli.ts";
 import { type JobStack, seedDataset, startJobStack } from "./support/job-stack.ts";
 
-const repoRoot = resolve(import.meta.dirname, "..");
-const CLI = join(repoRoot, "sdk", "bin", "labelport.mjs");
 const KEYS = { admin: "cli-admin-key-0123", editor: "cli-editor-key-0123", viewer: "cli-viewer-key-0123" };
 const API_KEYS = `admin:admin:${KEYS.admin},editor:editor:${KEYS.editor},viewer:viewer:${KEYS.viewer}`;
 const DATASET = "cli-scenes";
@@ -50,31 +48,8 @@ afterAll(async () => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], key: string = KEYS.editor): Promise<CliResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, LABELPORT_URL: stack.orchestrator.url, LABELPORT_API_KEY: key },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
+const cli = (args: string[], key: string = KEYS.editor): Promise<CliResult> =>
+  runCli(args, { url: stack.orchestrator.url, apiKey: key });
 
 const idOf = (stdout: string) => stdout.match(/^created export (\S+)$/m)?.[1] ?? "";
 

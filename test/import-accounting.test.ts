@@ -2,10 +2,9 @@
 // is written, merged, skipped as asked or dropped with a reason (received = the sum), the outcome
 // says completed only when nothing was dropped, preview reports what the commit does, history keeps
 // it, a conversion before the import adds its own counts, and the CLI exits 3 on losses.
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { createLogger } from "@labelport/orchestrator";
 import { ItemStatus } from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -22,10 +21,9 @@ import {
   upload,
   videoAnnotation,
 } from "../services/orchestrator/src/data/testing.ts";
+import { runCli } from "./support/cli.ts";
 import { startTestOrchestrator, type TestOrchestrator } from "./support/orchestrator.ts";
 
-const repoRoot = resolve(import.meta.dirname, "..");
-const CLI = join(repoRoot, "sdk", "bin", "labelport.mjs");
 const TIME = "2025-10-06T14:30:00Z";
 const PERSONA = "660e8400-e29b-41d4-a716-446655440001";
 
@@ -320,25 +318,7 @@ describe("a conversion before the import", () => {
 });
 
 describe("labelport import (the CLI)", () => {
-  function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((done, reject) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        cwd: repoRoot,
-        env: { ...process.env, LABELPORT_URL: orchestrator.url },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (chunk: Buffer) => {
-        stdout += chunk.toString();
-      });
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      child.on("error", reject);
-      child.on("close", (code) => done({ code, stdout, stderr }));
-    });
-  }
+  const cli = (args: string[]) => runCli(args, { url: orchestrator.url });
 
   it("exits 3 on losses with the reasons first, 0 with --allow-losses or a clean import, JSON with --json", async () => {
     const lossy = join(scratch, `lossy-${counter}.jsonl`);

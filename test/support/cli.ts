@@ -1,0 +1,32 @@
+// Runs the real `labelport` CLI binary (sdk/bin/labelport.mjs) as a user would, against a server.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { ROOT } from "./process.ts";
+
+export const CLI = join(ROOT, "sdk", "bin", "labelport.mjs");
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `labelport <args>` with LABELPORT_URL set to `url` and the API key given (none when omitted). */
+export function runCli(args: string[], options: { url: string; apiKey?: string }): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LABELPORT_URL: options.url };
+    if (options.apiKey) env.LABELPORT_API_KEY = options.apiKey;
+    else delete env.LABELPORT_API_KEY;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}

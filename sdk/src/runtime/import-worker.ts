@@ -23,10 +23,11 @@ import {
   ImportJobReplySchema,
   ImportJobSchema,
 } from "../gen/labelport/v1/plugin_pb.ts";
-import { openImportSource } from "../import-source.ts";
+import { openImportSource, type SourceFile } from "../import-source.ts";
 import type { ImporterClass } from "../importer.ts";
 import { validateManifest } from "../manifest.ts";
 import { runImport } from "../run-import.ts";
+import type { StorageDriver } from "../storage/driver.ts";
 import { createStorage, storageConfigSchema } from "../storage/index.ts";
 import { importerQueue, Subjects } from "./subjects.ts";
 import { jsonLogger } from "./worker.ts";
@@ -182,6 +183,7 @@ export async function startImportWorker(options: ImportWorkerOptions): Promise<I
       jobLog.info("import conversion started", { format: job.format, files: source.files.length });
       const itemsPath = join(dir, "items.jsonl");
       let conversion: Awaited<ReturnType<typeof runImport>>;
+      const media = createMediaWriter(storage, controller.signal);
       try {
         conversion = await runImport({
           importer,
@@ -190,9 +192,8 @@ export async function startImportWorker(options: ImportWorkerOptions): Promise<I
           datasetId: job.datasetId,
           storeMedia: async (file) => {
             const key = mediaKey(job.mediaPrefix, file.path);
-            if (job.dryRun) return { uri: key, bytes: file.size };
-            const put = await storage.put(key, await file.stream(), { signal: controller.signal });
-            return { uri: key, bytes: put.size };
+            if (!job.dryRun) await media.put(key, file);
+            return { uri: key, bytes: file.size };
           },
           itemsPath,
           signal: controller.signal,
@@ -202,7 +203,10 @@ export async function startImportWorker(options: ImportWorkerOptions): Promise<I
             processed.annotations += delta.annotations;
           },
         });
+        // Every image is stored before the records are handed on: items never name a missing file.
+        await media.flush();
       } finally {
+        await media.settle();
         await source.close();
       }
       await storage.put(
@@ -262,6 +266,41 @@ export async function startImportWorker(options: ImportWorkerOptions): Promise<I
         while (running.size > 0) await new Promise((resolve) => setTimeout(resolve, 50));
       })();
       return stopped;
+    },
+  };
+}
+
+/** Images stored at once by one conversion: puts are mostly waiting on the disk or the network. */
+const MEDIA_PUTS_IN_FLIGHT = 8;
+
+/**
+ * Stores the upload's images with a few puts in flight (each streams its file; the importer goes
+ * on with the next item). put() waits while the pool is full and throws the first failure.
+ */
+function createMediaWriter(storage: StorageDriver, signal: AbortSignal) {
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  return {
+    async put(key: string, file: SourceFile): Promise<void> {
+      while (inFlight.size >= MEDIA_PUTS_IN_FLIGHT) await Promise.race(inFlight);
+      if (failure !== undefined) throw failure;
+      const put: Promise<void> = (async () => {
+        await storage.put(key, await file.stream(), { signal });
+      })()
+        .catch((err: unknown) => {
+          failure ??= err;
+        })
+        .finally(() => inFlight.delete(put));
+      inFlight.add(put);
+    },
+    /** Waits for every put; throws the first failure. */
+    async flush(): Promise<void> {
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+    },
+    /** Waits for every put, failed or not (cleanup). */
+    async settle(): Promise<void> {
+      await Promise.all(inFlight);
     },
   };
 }

@@ -134,6 +134,8 @@ export async function startPluginChild(options: {
   logDir: string;
   profileDir?: string | undefined;
   profileName?: string;
+  /** More environment (the media-copy case's LABELPORT_MEDIA_SOURCES and the credentials it names). */
+  env?: Record<string, string>;
 }): Promise<Child> {
   const spec = PLUGINS[options.format];
   if (!spec) throw new Error(`no built-in plugin for format ${options.format}`);
@@ -145,7 +147,7 @@ export async function startPluginChild(options: {
       "run",
       spec,
     ],
-    env: { NATS_URL: options.natsUrl },
+    env: { NATS_URL: options.natsUrl, ...options.env },
     logDir: options.logDir,
     ready: /serving/,
   });

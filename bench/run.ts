@@ -4,19 +4,20 @@
 // format, local storage) and runs the peers users have today on the same data, on the same machine;
 // then uploads one image set in every importer's format (import-formats.ts) and imports each.
 // Prints one table and writes bench/results/latest.json. Not part of `npm test`.
-import { mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { createLabelportClient, type LabelportClient } from "@labelport/sdk/client";
 import type { Export } from "@labelport/sdk/contracts";
-import { startStack } from "../scripts/stack/index.ts";
+import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
 import { freePort } from "../scripts/stack/processes.ts";
 import { createItemSource } from "../sdk/src/runtime/item-stream.ts";
 import { findProcess, meterCpu } from "./cpu.ts";
 import { CATEGORIES, type GeneratedFile, writeImageSet, writeVideoSet } from "./datasets.ts";
 import { postImport, timedGet } from "./http.ts";
 import { buildUpload, IMPORT_FORMATS, type ImportFormatsContext, measureImport, writeMedia } from "./import-formats.ts";
+import { mediaSourcesEnv, prepareMediaSet } from "./media-copy.ts";
 import { type Child, PLUGINS, ROOT, startOrchestratorChild, startPluginChild } from "./processes.ts";
 import { formatSummary, summarizeProfile } from "./profile-summary.ts";
 import { ensureBenchPython, type PeerRun, runPeer } from "./python.ts";
@@ -54,7 +55,14 @@ interface ImportFormatsCase {
   annotations: number;
 }
 
-type BenchCase = ImageCase | VideoCase | ImportFormatsCase;
+/** Originals in the S3 test server copied into an export with save_original_file (bench/media-copy.ts). */
+interface MediaCopyCase {
+  kind: "media-copy";
+  name: string;
+  images: number;
+}
+
+type BenchCase = ImageCase | VideoCase | ImportFormatsCase | MediaCopyCase;
 
 function casesFor(quick: boolean): BenchCase[] {
   const images: ImageCase[] = [
@@ -69,7 +77,10 @@ function casesFor(quick: boolean): BenchCase[] {
   const importFormats: ImportFormatsCase = quick
     ? { kind: "import-formats", name: "import-formats-10k", annotations: 10_000 }
     : { kind: "import-formats", name: "import-formats-100k", annotations: 100_000 };
-  return [...images, video, importFormats];
+  const mediaCopy: MediaCopyCase = quick
+    ? { kind: "media-copy", name: "media-copy-1k", images: 1_000 }
+    : { kind: "media-copy", name: "media-copy-10k", images: 10_000 };
+  return [...images, video, importFormats, mediaCopy];
 }
 
 const { values: args } = parseArgs({
@@ -89,7 +100,7 @@ if (args.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only CASES] [--formats LIST] [--import-formats LIST] [--profile] [--keep]
   --quick     the 10k and 100k image cases, a small video set and import-formats at 10k (about four minutes)
   --only      comma-separated case names or prefixes (images-10k, images-100k, images-1m, video,
-              import-formats)
+              import-formats, media-copy)
   --formats   comma-separated export formats (default: ${ALL_FORMATS.join(",")})
   --import-formats  comma-separated uploads of the import-formats case
               (default: ${IMPORT_FORMATS.map((f) => f.name).join(",")})
@@ -352,6 +363,7 @@ async function measureExport(
   datasetId: string,
   format: string,
   annotations: number,
+  saveOriginalFile = false,
 ): Promise<ExportMeasurement> {
   const plugin = plugins.get(format);
   if (!plugin) throw new Error(`no plugin process for ${format}`);
@@ -366,7 +378,7 @@ async function measureExport(
   try {
     // Wall time from job creation to the completed event, as a caller waits for it.
     exported = await api().exports.create(
-      { datasetId, format, saveOriginalFile: false, name: `bench ${caseName} ${format} ${stamp}` },
+      { datasetId, format, saveOriginalFile, name: `bench ${caseName} ${format} ${stamp}` },
       {
         wait: true,
         onProgress: (e) => {
@@ -648,6 +660,63 @@ async function runImportFormatsCase(c: ImportFormatsCase): Promise<void> {
   if (profileDir) await stopServices();
 }
 
+/**
+ * Images of about 100 KB in the S3 test server, referenced as s3:// URIs, copied into a COCO export
+ * with save_original_file by a plugin process that alone has the bucket as a media source (the other
+ * plugin processes are stopped so none of them takes the job): MB/s and the plugin's peak RSS.
+ */
+async function runMediaCopyCase(c: MediaCopyCase): Promise<void> {
+  say(`${c.name}: ${c.images.toLocaleString("en-US")} images into the S3 test server...`);
+  const set = await prepareMediaSet({ stateDir, dataDir: DATA_DIR, images: c.images, say });
+  let dir: string | undefined;
+  try {
+    await Promise.all([...plugins.values()].map((p) => p.stop()));
+    plugins.clear();
+    const plugin = await startPluginChild({
+      format: "coco",
+      natsUrl: stack.natsUrl,
+      logDir,
+      profileDir,
+      env: mediaSourcesEnv(set.s3),
+      ...(profileDir ? { profileName: `${c.name}-plugin-coco` } : {}),
+    });
+    plugins.set("coco", plugin);
+    await startServices(c.name, "1-export", { plugins: ["coco"], exports: ["coco"], imports: [] });
+    const { dataset } = await api().datasets.createDataset({
+      name: `${c.name} ${stamp}`,
+      categories: CATEGORIES.map((name) => ({ name, supercategory: "object" })),
+    });
+    const datasetId = dataset?.id ?? "";
+    await importFiles(c.name, [set.itemsFile], "labelport-items", { datasetId });
+    const measured = await measureExport(c.name, datasetId, "coco", c.images, true);
+    dir = measured.dir;
+    const row = {
+      ...measured.row,
+      format: "coco+media (s3)",
+      bytes: set.bytes,
+      mbPerSec: mbPerSec(set.bytes, measured.row.seconds),
+    };
+    const summary = JSON.parse(await readFile(join(dir, "metadata", "export_summary.json"), "utf8")) as {
+      originalFilesSaved?: number;
+    };
+    if (summary.originalFilesSaved !== c.images) {
+      failed = true;
+      row.note = `copied ${summary.originalFilesSaved ?? 0} of ${c.images} originals`;
+    }
+    say(
+      `  export coco with ${c.images} originals: ${row.seconds.toFixed(2)} s, ${row.mbPerSec.toFixed(1)} MB/s, plugin ${row.peakRssMb.plugin?.toFixed(0)} MB`,
+    );
+    rows.push(row);
+  } finally {
+    // The next cases start plugins without the bucket's source.
+    await plugins.get("coco")?.stop();
+    plugins.delete("coco");
+    if (dir && !args.keep) await rm(dir, { recursive: true, force: true });
+    await rm(set.itemsFile.path, { force: true });
+    await set.s3.stop();
+  }
+}
+
 /** The video track export, GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
 async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
   const rss = sampleRss(orchestratorPid());
@@ -722,6 +791,7 @@ try {
     try {
       if (c.kind === "images") await runImageCase(c);
       else if (c.kind === "video") await runVideoCase(c);
+      else if (c.kind === "media-copy") await runMediaCopyCase(c);
       else await runImportFormatsCase(c);
     } catch (err) {
       failed = true;

@@ -3,7 +3,14 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { createLogger, loadConfig, startOrchestrator } from "@labelport/orchestrator";
 import { loadPlugin } from "@labelport/sdk/plugin-cli";
-import { natsConnectOptions, PLUGIN_INBOX_PREFIX, startImportWorker, startWorker } from "@labelport/sdk/runtime";
+import {
+  loadMediaSources,
+  type MediaSources,
+  natsConnectOptions,
+  PLUGIN_INBOX_PREFIX,
+  startImportWorker,
+  startWorker,
+} from "@labelport/sdk/runtime";
 import { connect } from "nats";
 import { DATA_DIR, ROOT, startStack } from "./stack/index.ts";
 import { freePort } from "./stack/processes.ts";
@@ -19,6 +26,15 @@ const ports: { mongo: number; nats: number } = existsSync(portsFile)
   ? JSON.parse(readFileSync(portsFile, "utf8"))
   : { mongo: await freePort(), nats: await freePort() };
 writeFileSync(portsFile, JSON.stringify(ports));
+
+// The in-process export workers read media sources as any worker does; a bad value stops here.
+let mediaSources: MediaSources;
+try {
+  mediaSources = loadMediaSources(process.env);
+} catch (err) {
+  process.stderr.write(`${(err as Error).message}\n`);
+  process.exit(1);
+}
 
 process.stdout.write("starting MongoDB and NATS...\n");
 const stack = await startStack({ stateDir, ports });
@@ -56,7 +72,7 @@ const credentials = s3Credentials ? { s3Credentials } : {};
 for (const name of BUILTIN_PLUGINS) {
   const { exporter, importers } = await loadPlugin(name);
   if (exporter) {
-    workers.push(await startWorker({ nats, exporter, ...credentials }));
+    workers.push(await startWorker({ nats, exporter, mediaSources, ...credentials }));
     process.stdout.write(`plugin ${exporter.manifest.name}: exports ${exporter.manifest.formats.join(", ")}\n`);
   }
   for (const importer of importers) {
@@ -98,6 +114,7 @@ process.stdout.write(
     `  attach a plugin            ${attachLine}`,
     `  data                       ${database}`,
     `  exports                    ${storage}`,
+    `  media sources              ${mediaSources.names.length > 0 ? mediaSources.names.join(", ") : "none (relative keys only; see LABELPORT_MEDIA_SOURCES)"}`,
     `  authentication             ${authentication}`,
     `listening on ${orchestrator.url}`,
     "",

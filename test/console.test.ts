@@ -338,7 +338,12 @@ describe("in Chromium", () => {
     expect(rows).toHaveLength(121);
     expect(rows[1]).toMatch(/^item-00000,.*,car,item-00000-a1,bbox,/);
     const { export: stored } = await stack.exports.getExport({ exportId: id });
-    expect(stored?.options).toEqual({ bom: true, categoryFolders: false, neutralizeFormulas: true });
+    expect(stored?.options).toEqual({
+      bom: true,
+      categoryFolders: false,
+      neutralizeFormulas: true,
+      onMissingMedia: "note",
+    });
     expect(stored?.name).toBe("csv for the spreadsheet");
     timings.exportRoundTripMs = Date.now() - started;
   });

@@ -61,6 +61,7 @@ const LABELPORT_ERROR_NAMES: ReadonlySet<string> = new Set([
   "ManifestError",
   "OptionsError",
   "ImportSourceError",
+  "MissingMediaError",
 ]);
 
 function nameOf(err: unknown): string | undefined {
@@ -104,5 +105,7 @@ const PERMANENT_CODES: ReadonlySet<Code> = new Set([
  */
 export function isPermanentError(err: unknown): boolean {
   if (isPluginLoadError(err) || isManifestError(err) || isOptionsError(err) || isInvalidStorageKey(err)) return true;
+  // onMissingMedia "fail": the same originals are missing on the next attempt (export-layout.ts).
+  if (nameOf(err) === "MissingMediaError") return true;
   return err instanceof ConnectError && PERMANENT_CODES.has(err.code);
 }

@@ -1,10 +1,13 @@
 // Where an item's files go in every format (the plugin export layout): split folders,
-// meta.category sub-folders, de-duplicated file stems, original media (save_original_file) and
+// meta.category sub-folders, de-duplicated file stems, original media (save_original_file, copied
+// by a bounded pool; missing ones are noted, not fatal), image sizes from headers, and
 // metadata/export_summary.json.
 
-import type { ExportContext } from "./exporter.ts";
+import { LabelportError } from "./errors.ts";
+import type { ArtifactWriter, ExportContext, MediaProblem, MediaProblemKind } from "./exporter.ts";
 import type { Item } from "./gen/labelport/v1/dataset_pb.ts";
-import { annotationTypeName } from "./item-json.ts";
+import { type ImageSize, readMediaImageSize } from "./image-header.ts";
+import { annotationTypeName, isVideoItem } from "./item-json.ts";
 import { createKeyTable } from "./storage/key-table.ts";
 
 /** Split folder of items without a split (COCO `instances_default.json`, YOLO `images/default`). */
@@ -69,22 +72,54 @@ export interface ItemPlacement {
 
 export interface ExportLayoutOptions {
   categoryFolders: boolean;
+  /** "fail": finish() fails the export when an original could not be copied (default "note"). */
+  onMissingMedia?: "note" | "fail";
+  /** Original files copied at once by saveOriginalFile (default MEDIA_COPY_CONCURRENCY). */
+  mediaConcurrency?: number;
+}
+
+/** Copies in flight at once: enough to hide an object store's latency, few enough to stay small. */
+export const MEDIA_COPY_CONCURRENCY = 8;
+
+/** How many URIs the note (and a failure's message) lists; metadata/missing_media.json has all. */
+export const LISTED_MISSING_MEDIA = 100;
+const LISTED_IN_ERROR = 10;
+
+/** Thrown by finish() when originals could not be copied and the export asked `onMissingMedia: "fail"`. */
+export class MissingMediaError extends LabelportError {
+  override name = "MissingMediaError";
 }
 
 export interface ExportLayout {
   /** Names the item's files; call once per item, in item order (de-duplication depends on it). */
   place(item: Item): ItemPlacement;
-  /** Copies the original media when the export asks for it (`save_original_file`). */
+  /**
+   * Copies the original media when the export asks for it (`save_original_file`). Resolves once
+   * the copy is started (it waits while the pool is full); finish() waits for the rest. One that
+   * is missing or refused is counted and listed, never an error; a storage failure is thrown by a
+   * later call or by finish().
+   */
   saveOriginalFile(item: Item, placement: ItemPlacement): Promise<void>;
+  /**
+   * The image's width and height: the item's media.width/height, else read from its image header
+   * through the media sources (the first bytes only); 0 × 0 when neither gives them, or for videos.
+   */
+  imageSize(item: Item): Promise<ImageSize>;
   /** Counts the item for the summary and reports progress. */
   done(item: Item, placement: ItemPlacement): void;
   /** Reports progress for an item the format could not carry (counted as skipped). */
   skip(item: Item): void;
-  /** Writes metadata/export_summary.json and the notes about missing media. */
+  /**
+   * Waits for the copies, writes metadata/export_summary.json (and metadata/missing_media.json
+   * when originals were not copied) and the notes about them; a MissingMediaError instead when
+   * the export asked `onMissingMedia: "fail"`.
+   */
   finish(): Promise<void>;
 }
 
 export const EXPORT_SUMMARY_KEY = "metadata/export_summary.json";
+/** Every original not copied, in item order: `[{itemId, uri, key, kind, reason}, ...]`. */
+export const MISSING_MEDIA_KEY = "metadata/missing_media.json";
 
 interface Count {
   items: number;
@@ -106,9 +141,8 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
   const types = new Map<string, number>();
   let items = 0;
   let annotations = 0;
-  let copied = 0;
-  let missing = 0;
-  let noMedia = 0;
+  const media = createMediaCopies(ctx, options);
+  let sizedFromHeaders = 0;
   let skipped = 0;
   let skippedAnnotations = 0;
 
@@ -138,14 +172,18 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
       return { split, folder, stem, fileName, path, file, imageKey: `images/${split}/${file}` };
     },
     async saveOriginalFile(item, placement) {
-      if (!ctx.export.saveOriginalFile) return;
+      if (ctx.export.saveOriginalFile) await media.copy(item, placement.imageKey);
+    },
+    async imageSize(item) {
+      const width = item.media?.width ?? 0;
+      const height = item.media?.height ?? 0;
       const uri = item.media?.uri;
-      if (!uri) {
-        noMedia += 1;
-        return;
-      }
-      if (await ctx.storage.copyMedia(uri, placement.imageKey)) copied += 1;
-      else missing += 1;
+      if ((width && height) || !uri || isVideoItem(item)) return { width, height };
+      ctx.signal.throwIfAborted();
+      const size = await readMediaImageSize(ctx.storage, uri);
+      if (!size) return { width, height };
+      sizedFromHeaders += 1;
+      return size;
     },
     done(item, placement) {
       items += 1;
@@ -167,8 +205,10 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
       ctx.progress(1, item.annotations.length);
     },
     async finish() {
-      if (missing > 0) ctx.note(`save_original_file: ${missing} original files not found, not copied`);
-      if (noMedia > 0) ctx.note(`save_original_file: ${noMedia} items have no media to copy`);
+      const copies = await media.finish();
+      if (sizedFromHeaders > 0) {
+        ctx.note(`image size: read from the image header for ${sizedFromHeaders} items without width/height`);
+      }
       const summary = {
         format: ctx.export.format,
         datasetId: ctx.dataset.id,
@@ -178,7 +218,10 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
         annotationCount: Math.max(0, annotations + skippedAnnotations - ctx.accounted.dropped),
         annotationsReceived: annotations + skippedAnnotations,
         skippedItemCount: skipped,
-        originalFilesSaved: copied,
+        originalFilesSaved: copies.copied,
+        originalFilesMissing: copies.missing,
+        originalFilesRefused: copies.refused,
+        originalFilesFailed: copies.failed,
         splits: sortedObject(splits),
         ...(options.categoryFolders ? { itemCategories: sortedObject(folders) } : {}),
         categories: ctx.dataset.categories.map((category) => ({
@@ -197,4 +240,145 @@ function sortedObject<V>(map: Map<string, V>): Record<string, V> {
   const out: Record<string, V> = {};
   for (const key of [...map.keys()].sort()) out[key] = map.get(key) as V;
   return out;
+}
+
+interface MediaCopyCounts {
+  copied: number;
+  missing: number;
+  refused: number;
+  failed: number;
+}
+
+/**
+ * save_original_file's copies, at most `mediaConcurrency` at once. copy() waits while the pool is
+ * full, so the exporter's loop slows down to the copies' pace and memory stays flat. Copies end
+ * in any order; what they report does not: problems are released in item order (a copy's result
+ * waits until every earlier one has finished), so missing_media.json, the note and the error list
+ * the same URIs in the same order whatever the timing. Which keys are written is fixed by place().
+ */
+function createMediaCopies(ctx: ExportContext<unknown>, options: ExportLayoutOptions) {
+  const limit = Math.max(1, Math.floor(options.mediaConcurrency ?? MEDIA_COPY_CONCURRENCY));
+  const running = new Set<Promise<void>>();
+  /** Copies finished after an earlier one still running, by sequence number; null: copied. */
+  const finished = new Map<number, MissingMedia | null>();
+  const listed: MissingMedia[] = [];
+  const counts: MediaCopyCounts = { copied: 0, missing: 0, refused: 0, failed: 0 };
+  let started = 0;
+  let released = 0;
+  let noMedia = 0;
+  let failure: { error: unknown } | undefined;
+  let list: ArtifactWriter | undefined;
+  let pending = "";
+
+  function release(sequence: number, problem: MissingMedia | null): void {
+    finished.set(sequence, problem);
+    while (finished.has(released)) {
+      const next = finished.get(released) as MissingMedia | null;
+      finished.delete(released);
+      released += 1;
+      if (!next) continue;
+      counts[next.kind] += 1;
+      if (listed.length < LISTED_MISSING_MEDIA) listed.push(next);
+      pending += `${counts.missing + counts.refused + counts.failed > 1 ? ",\n" : "[\n"}  ${JSON.stringify(next)}`;
+    }
+  }
+
+  /** Writes the problems released so far to missing_media.json (opened with the first one). */
+  async function flush(): Promise<void> {
+    if (pending === "") return;
+    list ??= await ctx.storage.open(MISSING_MEDIA_KEY, { contentType: "application/json" });
+    const text = pending;
+    pending = "";
+    await list.write(text);
+  }
+
+  function rethrow(): void {
+    if (failure) throw failure.error;
+  }
+
+  async function run(sequence: number, item: Item, uri: string, key: string): Promise<void> {
+    let problem: MediaProblem | undefined;
+    try {
+      const copied = await ctx.storage.copyMedia(uri, key, {
+        onProblem: (reported) => {
+          problem = reported;
+        },
+      });
+      if (copied) counts.copied += 1;
+      release(
+        sequence,
+        copied ? null : missingMedia(item, key, problem ?? { uri, kind: "missing", reason: "not found" }),
+      );
+    } catch (error) {
+      failure ??= { error };
+      release(sequence, null);
+    }
+  }
+
+  return {
+    async copy(item: Item, key: string): Promise<void> {
+      rethrow();
+      const uri = item.media?.uri;
+      if (!uri) {
+        noMedia += 1;
+        return;
+      }
+      while (running.size >= limit) await Promise.race(running);
+      rethrow();
+      ctx.signal.throwIfAborted();
+      const task = run(started++, item, uri, key);
+      running.add(task);
+      void task.finally(() => running.delete(task));
+      if (pending.length >= 64 * 1024) await flush();
+    },
+
+    async finish(): Promise<MediaCopyCounts> {
+      await Promise.all(running);
+      rethrow();
+      await flush();
+      if (list) {
+        await list.write("\n]\n");
+        await list.close();
+      }
+      const notCopied = counts.missing + counts.refused + counts.failed;
+      if (notCopied > 0 && options.onMissingMedia === "fail") {
+        const shown = listed.slice(0, LISTED_IN_ERROR).map(describe);
+        const more = notCopied > shown.length ? `, and ${notCopied - shown.length} more` : "";
+        throw new MissingMediaError(
+          `save_original_file: ${notCopied} of ${started} original files could not be copied ` +
+            `(onMissingMedia: "fail"): ${shown.join(", ")}${more}`,
+        );
+      }
+      if (notCopied > 0) {
+        const kinds = (["missing", "refused", "failed"] as const).filter((kind) => counts[kind] > 0);
+        const first = listed.length < notCopied ? `the first ${listed.length}` : "they are";
+        ctx.note(
+          `save_original_file: ${notCopied} of ${started} original files not copied ` +
+            `(${kinds.map((kind) => `${counts[kind]} ${kind}`).join(", ")}; all in ${MISSING_MEDIA_KEY}); ` +
+            `${first}: ${listed.map(describe).join(", ")}`,
+        );
+      }
+      if (noMedia > 0) ctx.note(`save_original_file: ${noMedia} items have no media to copy`);
+      return counts;
+    },
+  };
+}
+
+interface MissingMedia {
+  itemId: string;
+  uri: string;
+  key: string;
+  kind: MediaProblemKind;
+  reason: string;
+}
+
+function missingMedia(item: Item, key: string, problem: MediaProblem): MissingMedia {
+  return { itemId: item.id, uri: problem.uri, key, kind: problem.kind, reason: problem.reason };
+}
+
+/** A missing file's URI says it all; a refusal or failure says why (missing_media.json has every reason). */
+function describe(problem: MissingMedia): string {
+  return problem.kind === "missing"
+    ? `${problem.uri} (missing)`
+    : `${problem.uri} (${problem.kind}: ${problem.reason})`;
 }

@@ -12,9 +12,15 @@ export const commonOptionsShape = {
     .boolean()
     .default(false)
     .describe("Put per-item files in sub-folders named after the item's meta.category."),
+  onMissingMedia: z
+    .enum(["note", "fail"])
+    .default("note")
+    .describe(
+      "With save_original_file, an original that is missing or refused: note it (counted, listed in metadata/missing_media.json) or fail the export.",
+    ),
 };
 
-export type CommonOptions = { categoryFolders: boolean };
+export type CommonOptions = { categoryFolders: boolean; onMissingMedia: "note" | "fail" };
 
 /**
  * An export's raw options through the exporter's schema (defaults applied), as the runtime and the

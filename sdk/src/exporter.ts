@@ -1,4 +1,5 @@
 // The exporter extension point: a manifest, an options schema and one export(ctx) method.
+import type { Readable } from "node:stream";
 import type { z } from "zod";
 import type { Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
 import type { Export } from "./gen/labelport/v1/export_pb.ts";
@@ -27,13 +28,41 @@ export interface ArtifactWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Why copyMedia() copied nothing or readMedia() read nothing. missing: the source has no such file
+ * (404, NoSuchKey, ENOENT); refused: no media source serves the URI, or it resolves to an address
+ * the source may not reach (never fetched); failed: the source kept failing after the retries.
+ */
+export type MediaProblemKind = "missing" | "refused" | "failed";
+
+export interface MediaProblem {
+  readonly uri: string;
+  readonly kind: MediaProblemKind;
+  /** Why, for notes and logs; never a credential. */
+  readonly reason: string;
+}
+
+export interface MediaReadOptions {
+  /** Told why, once, before copyMedia() resolves false or readMedia() resolves null. */
+  onProblem?: (problem: MediaProblem) => void;
+}
+
 /** The export's storage, rooted at the job's prefix. Every file written becomes an artifact. */
 export interface ExportStorage {
   writeFile(key: string, body: StorageBody, options?: { contentType?: string }): Promise<void>;
   writeJson(key: string, value: unknown, options?: { pretty?: boolean }): Promise<void>;
   open(key: string, options?: { contentType?: string }): Promise<ArtifactWriter>;
-  /** Copies an item's original media (its `media.uri` in the source storage) to `key`. */
-  copyMedia(uri: string, key: string): Promise<boolean>;
+  /**
+   * Copies an item's original media (its `media.uri` in the source storage) to `key`; false when
+   * there is nothing to copy (see MediaProblemKind), so a missing original never fails the export.
+   */
+  copyMedia(uri: string, key: string, options?: MediaReadOptions): Promise<boolean>;
+  /**
+   * Bytes `start` to `end` (inclusive, cut at the end of the file) of an item's media, resolved as
+   * copyMedia() resolves it; null when there is nothing to read. For image headers: read what is
+   * needed, then destroy the stream (a source that ignores the range sends the whole file).
+   */
+  readMedia(uri: string, range: { start: number; end: number }, options?: MediaReadOptions): Promise<Readable | null>;
 }
 
 /** Runs on every item before formatting; returns the item to export or null to drop it. */

@@ -9,6 +9,7 @@ import { DropCountSchema, type Item } from "./gen/labelport/v1/dataset_pb.ts";
 import { type Artifact, type Export, type ExportCounts, ExportCountsSchema } from "./gen/labelport/v1/export_pb.ts";
 import type { StorageDriver } from "./storage/driver.ts";
 import { createExportStorage } from "./storage/export-storage.ts";
+import type { MediaSources } from "./storage/media-sources.ts";
 
 export interface RunExportInput<Options> {
   exporter: BaseExporter<Options>;
@@ -21,8 +22,12 @@ export interface RunExportInput<Options> {
   items: () => AsyncIterable<Item>;
   totalItems: number;
   storage: StorageDriver;
-  /** Where original media are read from for save_original_file (defaults to `storage`). */
+  /** Where original media with relative keys are read from for save_original_file (defaults to `storage`). */
   mediaStorage?: StorageDriver;
+  /** The worker's media sources for s3://, http(s):// and file:/// URIs (LABELPORT_MEDIA_SOURCES). */
+  mediaSources?: MediaSources;
+  /** First retry delay of a transient media failure (tests shorten it). */
+  mediaRetryDelayMs?: number;
   /** Key prefix of the export, e.g. exports/<id>. */
   prefix: string;
   /** The export's snapshot instant, written as exportedAt so a retry writes the same bytes. */
@@ -48,8 +53,17 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
   await input.storage.deletePrefix(`${input.prefix}/`);
   // Canceled while it was being claimed: an exporter that only listens for "abort" would wait forever.
   signal.throwIfAborted();
+  let loggedProblems = 0;
   const storage = createExportStorage(input.storage, input.prefix, {
     mediaDriver: input.mediaStorage ?? input.storage,
+    mediaSources: input.mediaSources,
+    mediaRetryDelayMs: input.mediaRetryDelayMs,
+    // The exporter notes and counts them (export-layout); the job's log shows the first few.
+    onMediaProblem: (problem) => {
+      if (loggedProblems++ < LOGGED_MEDIA_PROBLEMS) {
+        input.log.warn("media not copied", { uri: problem.uri, kind: problem.kind, reason: problem.reason });
+      }
+    },
     signal,
   });
   const processors = exporter.processors(input.options);
@@ -140,12 +154,18 @@ export async function runExport<Options>(input: RunExportInput<Options>): Promis
       formatNotes,
     };
   } catch (err) {
+    // Copies the exporter started may still be writing: a file landing after the delete would stay.
+    await storage.settled();
     await input.storage.deletePrefix(`${input.prefix}/`).catch(() => undefined);
     throw err;
   } finally {
+    await storage.dispose();
     await rm(scratchDir, { recursive: true, force: true });
   }
 }
+
+/** Media problems logged one by one per export; the exporter's notes count them all. */
+const LOGGED_MEDIA_PROBLEMS = 20;
 
 /** Counts by reason as messages, reasons sorted (the same export reports them in the same order). */
 function dropCounts(counts: Map<string, number>) {

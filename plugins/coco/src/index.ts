@@ -248,8 +248,7 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
           splits.set(placement.split, files);
         }
         const imageId = files.images.count + 1;
-        const width = item.media?.width ?? 0;
-        const height = item.media?.height ?? 0;
+        const { width, height } = await layout.imageSize(item);
         if (!width || !height) unsized += 1;
         files.images.append(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
         for (const annotation of item.annotations) {

@@ -101,8 +101,7 @@ export default class VocExporter extends BaseExporter<VocOptions> {
     try {
       for await (const item of ctx.items()) {
         ctx.signal.throwIfAborted();
-        const width = item.media?.width ?? 0;
-        const height = item.media?.height ?? 0;
+        const { width, height } = await layout.imageSize(item);
         if (isVideoItem(item)) {
           videos += 1;
           ctx.drop("video: VOC has no video", item.annotations.length);
@@ -128,7 +127,7 @@ export default class VocExporter extends BaseExporter<VocOptions> {
         }
         await ctx.storage.writeFile(
           `Annotations/${placement.path}.xml`,
-          annotationXml(item, placement, objects, devkit),
+          annotationXml(item, placement, objects, devkit, { width, height }),
           { contentType: "application/xml" },
         );
         let list = imageSets.get(placement.split);
@@ -257,7 +256,13 @@ function vocObject(
   ];
 }
 
-function annotationXml(item: Item, placement: ItemPlacement, objects: XmlNode[], devkit: boolean): string {
+function annotationXml(
+  item: Item,
+  placement: ItemPlacement,
+  objects: XmlNode[],
+  devkit: boolean,
+  size: { width: number; height: number },
+): string {
   const media = item.media;
   // Readers join <filename> to the image folder: in the devkit layout it is the path below
   // JPEGImages/ (with its meta.category folder, if any).
@@ -274,8 +279,8 @@ function annotationXml(item: Item, placement: ItemPlacement, objects: XmlNode[],
       [
         "size",
         [
-          ["width", media?.width ?? 0],
-          ["height", media?.height ?? 0],
+          ["width", size.width],
+          ["height", size.height],
           ["depth", media?.depth || 3],
         ],
       ],

@@ -133,8 +133,7 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     let withAttributes = 0;
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
-      const width = item.media?.width ?? 0;
-      const height = item.media?.height ?? 0;
+      const { width, height } = await layout.imageSize(item);
       if (isVideoItem(item)) {
         videos += 1;
         ctx.drop("video: YOLO has no video", item.annotations.length);

@@ -272,6 +272,8 @@ export async function startImportWorker(options: ImportWorkerOptions): Promise<I
 
 /** Images stored at once by one conversion: puts are mostly waiting on the disk or the network. */
 const MEDIA_PUTS_IN_FLIGHT = 8;
+/** Images up to this size are read whole before they are stored (8 in flight: 8 MiB at most). */
+const SMALL_MEDIA_BYTES = 1024 * 1024;
 
 /**
  * Stores the upload's images with a few puts in flight (each streams its file; the importer goes
@@ -285,7 +287,9 @@ function createMediaWriter(storage: StorageDriver, signal: AbortSignal) {
       while (inFlight.size >= MEDIA_PUTS_IN_FLIGHT) await Promise.race(inFlight);
       if (failure !== undefined) throw failure;
       const put: Promise<void> = (async () => {
-        await storage.put(key, await file.stream(), { signal });
+        // Small images go as one buffer (one write, no stream plumbing); big ones stream.
+        const body = file.size <= SMALL_MEDIA_BYTES ? await file.bytes() : await file.stream();
+        await storage.put(key, body, { signal });
       })()
         .catch((err: unknown) => {
           failure ??= err;

@@ -28,6 +28,7 @@ import {
 import { validateManifest } from "../manifest.ts";
 import { runExport } from "../run-export.ts";
 import { createStorage, ownExportPrefix, storageConfigSchema } from "../storage/index.ts";
+import { loadMediaSources, type MediaSources } from "../storage/media-sources.ts";
 import { createItemSource } from "./item-stream.ts";
 import {
   consumerName,
@@ -57,6 +58,11 @@ export interface WorkerOptions {
    * default chain applies (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles).
    */
   s3Credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Where s3://, http(s):// and file:/// media are read from, with their credentials: the worker's
+   * own configuration, never the claim's. Default: LABELPORT_MEDIA_SOURCES from this process's environment.
+   */
+  mediaSources?: MediaSources;
 }
 
 export interface Worker {
@@ -84,6 +90,8 @@ const MAX_EVENT_ARTIFACTS = 1000;
 export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const { nats } = options;
   const info = pluginInfoOf(options.exporter);
+  // Read before anything connects: a wrong configuration stops the worker at start, not a job later.
+  const mediaSources = options.mediaSources ?? loadMediaSources(process.env);
   const workerId = options.workerId ?? `${info.name}-${randomUUID().slice(0, 8)}`;
   const log = options.log ?? jsonLogger({ plugin: info.name, workerId });
   const jsm = await nats.jetstreamManager();
@@ -255,6 +263,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         }),
         totalItems,
         storage,
+        mediaSources,
         // Each attempt starts by deleting its prefix: only ever one that belongs to this export alone.
         prefix: ownExportPrefix(exported.id, exported.path),
         exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),

@@ -254,7 +254,12 @@ describe("createExportStorage", () => {
     expect(await storage.copyMedia("file://images/my%20cat.jpg", "images/my cat.jpg")).toBe(true);
     // The missing one did not claim its key.
     await storage.writeFile("images/missing.png", "placeholder");
-    await expect(storage.copyMedia("s3://bucket/x.png", "x.png")).rejects.toSatisfy(isInvalidStorageKey);
+    // No media source serves it: refused and reported, not fatal (media-sources.test.ts has the rest).
+    const problems: unknown[] = [];
+    expect(await storage.copyMedia("s3://bucket/x.png", "x.png", { onProblem: (p) => problems.push(p) })).toBe(false);
+    expect(problems).toEqual([
+      { uri: "s3://bucket/x.png", kind: "refused", reason: 'no media source serves bucket "bucket"' },
+    ]);
     const { artifacts } = await storage.commit(fields);
     expect(artifacts.map((a) => [a.key, a.contentType])).toEqual([
       ["images/missing.png", "image/png"],

@@ -3,15 +3,17 @@
 // in storage always describes a complete export. Records are packed (key bytes, a 32-byte digest,
 // a size) and the manifest is streamed, so an export of a million files stays small in memory.
 import { once } from "node:events";
-import type { Readable } from "node:stream";
 import { PassThrough } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
-import type { ArtifactWriter, ExportStorage } from "../exporter.ts";
+import type { ArtifactWriter, ExportStorage, MediaProblem, MediaReadOptions } from "../exporter.ts";
 import { type Artifact, ArtifactSchema } from "../gen/labelport/v1/export_pb.ts";
 import type { PutResult, StorageBody, StorageDriver } from "./driver.ts";
-import { DuplicateArtifactError, InvalidStorageKeyError, isStorageNotFound, StorageError } from "./errors.ts";
+import { DuplicateArtifactError, InvalidStorageKeyError, StorageError } from "./errors.ts";
 import { createKeyTable } from "./key-table.ts";
 import { joinKey, validateKey } from "./keys.ts";
+import { createMediaResolver, type MediaSources, NO_MEDIA_SOURCES } from "./media-sources.ts";
+import { classifyMediaError, type MediaProblemError, type OpenedMedia } from "./media-sources-fetch.ts";
 
 /** Relative to the export's prefix; exporters may not write it themselves. */
 export const MANIFEST_KEY = "manifest.json";
@@ -19,9 +21,20 @@ export const MANIFEST_KEY = "manifest.json";
 /** How many artifacts commit() returns as messages (a job event lists no more); the manifest has all. */
 export const COMMIT_ARTIFACT_LIMIT = 1000;
 
+/** Tries of one media copy when its source fails transiently (5xx, reset, timeout). */
+export const MEDIA_ATTEMPTS = 3;
+/** Wait before the second try; the third waits four times as long. */
+const MEDIA_RETRY_DELAY_MS = 250;
+
 export interface ExportStorageOptions {
-  /** Where copyMedia() reads originals; the export's own driver when absent. */
+  /** Where copyMedia() reads relative keys and file://<key>; the export's own driver when absent. */
   mediaDriver?: StorageDriver | undefined;
+  /** The worker's media sources for s3://, http(s):// and file:/// URIs; none when absent. */
+  mediaSources?: MediaSources | undefined;
+  /** Told of every media file copyMedia() or readMedia() gave up on, besides the call's own onProblem. */
+  onMediaProblem?: ((problem: MediaProblem) => void) | undefined;
+  /** First retry delay of a transient media failure (tests shorten it). */
+  mediaRetryDelayMs?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -77,6 +90,10 @@ export interface ExportCommit {
 export interface CommittableExportStorage extends ExportStorage {
   /** Writes manifest.json; refused while a file is still being written, and after a commit. */
   commit(fields: ExportManifestFields): Promise<ExportCommit>;
+  /** Closes the media sources' connections; idempotent. */
+  dispose(): Promise<void>;
+  /** Waits until no media copy is running (a failed export deletes its files only after that). */
+  settled(): Promise<void>;
 }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -107,6 +124,12 @@ export function guessContentType(key: string): string {
   return type ?? "application/octet-stream";
 }
 
+/** A copied file's type: from its key's extension, else what the source declared. */
+function mediaContentType(key: string, declared: string | undefined): string {
+  const guessed = guessContentType(key);
+  return guessed === "application/octet-stream" && declared ? declared : guessed;
+}
+
 export function createExportStorage(
   driver: StorageDriver,
   prefix: string,
@@ -114,10 +137,59 @@ export function createExportStorage(
 ): CommittableExportStorage {
   const root = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
   validateKey(root);
-  const media = options.mediaDriver ?? driver;
+  const resolver = createMediaResolver(options.mediaSources ?? NO_MEDIA_SOURCES, options.mediaDriver ?? driver);
   const { signal } = options;
+  const retryDelayMs = options.mediaRetryDelayMs ?? MEDIA_RETRY_DELAY_MS;
   const records = createArtifactRecords();
   let committing = false;
+  /** Media copies running (copyMedia), so a failed export can wait for them before cleaning up. */
+  const copying = new Set<Promise<boolean>>();
+
+  /** What a failed open or read means; an abort is not a media problem, it ends the export. */
+  function problemOf(err: unknown): MediaProblemError {
+    if (signal?.aborted) throw signal.reason;
+    return classifyMediaError(err);
+  }
+
+  /** After a transient problem, waits (backing off) and says to try again, up to MEDIA_ATTEMPTS tries. */
+  async function retrying(problem: MediaProblemError, attempt: number): Promise<boolean> {
+    if (!problem.transient || attempt >= MEDIA_ATTEMPTS) return false;
+    await sleep(retryDelayMs * 4 ** (attempt - 1), undefined, signal ? { signal } : {});
+    return true;
+  }
+
+  function report(uri: string, error: MediaProblemError, callOptions: MediaReadOptions): false {
+    const problem: MediaProblem = { uri, kind: error.kind, reason: error.message };
+    callOptions.onProblem?.(problem);
+    options.onMediaProblem?.(problem);
+    return false;
+  }
+
+  /**
+   * One try at copying `uri` to `key`: undefined when copied, else why not (the key is released).
+   * Only the source's failures are media problems; the export's own storage failing throws.
+   */
+  async function copyOnce(uri: string, key: string): Promise<MediaProblemError | undefined> {
+    const { full, record } = claim(key);
+    let opened: OpenedMedia;
+    try {
+      opened = await resolver.open(uri, { signal });
+    } catch (err) {
+      records.release(record);
+      return problemOf(err);
+    }
+    const contentType = mediaContentType(key, opened.contentType);
+    try {
+      // settle() releases the key when the put fails.
+      await settle(record, contentType, () => driver.put(full, opened.body, putOptions(contentType)));
+      return undefined;
+    } catch (err) {
+      opened.body.destroy();
+      const problem = opened.problem();
+      if (!problem || signal?.aborted) throw err;
+      return problem;
+    }
+  }
 
   function claim(key: string): { full: string; record: number } {
     signal?.throwIfAborted();
@@ -194,20 +266,42 @@ export function createExportStorage(
       };
     },
 
-    async copyMedia(uri, key) {
-      const source = mediaKey(uri);
-      const { full, record } = claim(key);
-      const contentType = guessContentType(key);
-      let body: Readable;
-      try {
-        body = await media.get(source);
-      } catch (err) {
-        records.release(record);
-        if (isStorageNotFound(err)) return false;
-        throw err;
+    copyMedia(uri, key, copyOptions = {}) {
+      const copy = (async () => {
+        for (let attempt = 1; ; attempt++) {
+          const problem = await copyOnce(uri, key);
+          if (!problem) return true;
+          if (!(await retrying(problem, attempt))) return report(uri, problem, copyOptions);
+        }
+      })();
+      copying.add(copy);
+      void copy.then(
+        () => copying.delete(copy),
+        () => copying.delete(copy),
+      );
+      return copy;
+    },
+
+    async settled() {
+      await Promise.allSettled([...copying]);
+    },
+
+    // Reads only (no artifact): an exporter's look at an image header.
+    async readMedia(uri, range, readOptions = {}) {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await resolver.open(uri, { signal, range })).body;
+        } catch (err) {
+          const problem = problemOf(err);
+          if (await retrying(problem, attempt)) continue;
+          report(uri, problem, readOptions);
+          return null;
+        }
       }
-      await settle(record, contentType, () => driver.put(full, body, putOptions(contentType)));
-      return true;
+    },
+
+    async dispose() {
+      await resolver.dispose();
     },
 
     async commit(fields) {
@@ -392,21 +486,6 @@ async function* manifestJson(
     }
   }
   yield `${chunk}\n  ]\n}\n`;
-}
-
-/** An item's media.uri as a key in the media driver: a plain relative key, or file://<key>. */
-function mediaKey(uri: string): string {
-  if (uri.startsWith("file://")) {
-    try {
-      return decodeURIComponent(uri.slice("file://".length));
-    } catch {
-      throw new InvalidStorageKeyError(uri, "malformed percent-encoding in file:// URI");
-    }
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new InvalidStorageKeyError(uri, "unsupported media URI scheme (expected a relative key or file://<key>)");
-  }
-  return uri;
 }
 
 /** A copy with keys in sorted order: the manifest's bytes must not depend on the order of drops. */

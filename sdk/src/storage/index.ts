@@ -28,6 +28,14 @@ export {
 } from "./export-storage.ts";
 export { compareKeys, joinKey, MAX_KEY_BYTES, validateKey, validatePrefix } from "./keys.ts";
 export { createLocalStorage, type LocalStorageOptions } from "./local.ts";
+export {
+  loadMediaSources,
+  MEDIA_SOURCES_ENV,
+  type MediaSources,
+  type MediaSourcesConfig,
+  MediaSourcesConfigError,
+  parseMediaSources,
+} from "./media-sources.ts";
 export { attachmentDisposition, createS3Storage, type S3StorageOptions } from "./s3.ts";
 
 export const storageConfigSchema = z.discriminatedUnion("kind", [

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { imageSize } from "image-size";
 import { ImportSourceError } from "./errors.ts";
 import type { ExportLogger } from "./exporter.ts";
-import type { Category } from "./gen/labelport/v1/dataset_pb.ts";
+import type { Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
 import type { ImportSource, SourceFile } from "./import-source.ts";
 import type { BaseImporter } from "./importer.ts";
 import { itemToJson } from "./item-json.ts";
@@ -58,6 +58,7 @@ export async function runImport<Options>(input: RunImportInput<Options>): Promis
     };
   const notes = new Set<string>();
   const categories = new Map<number, Category>();
+  const annotationIds = new Set<string>();
   const counted = { items: 0, annotations: 0, mediaFiles: 0, mediaBytes: 0 };
   const scratchDir = await mkdtemp(join(tmpdir(), "labelport-import-"));
   const out = createWriteStream(input.itemsPath);
@@ -102,6 +103,7 @@ export async function runImport<Options>(input: RunImportInput<Options>): Promis
     for await (const batch of batches) {
       signal.throwIfAborted();
       for (const category of batch.categories ?? []) {
+        checkCategory(category);
         const known = categories.get(category.id);
         if (known && known.name !== category.name) {
           throw new ImportSourceError(
@@ -114,7 +116,8 @@ export async function runImport<Options>(input: RunImportInput<Options>): Promis
       let annotations = 0;
       for (const item of batch.items ?? []) {
         if (!item.id) throw new ImportSourceError("the importer yielded an item without an id");
-        text += `${JSON.stringify(itemToJson(item))}\n`;
+        dropRepeatedAnnotationIds(item, annotationIds, tally(dropped));
+        text += `${JSON.stringify(itemJson(item))}\n`;
         annotations += item.annotations.length;
       }
       if (text) await write(text);
@@ -140,6 +143,67 @@ export async function runImport<Options>(input: RunImportInput<Options>): Promis
     out.destroy();
     await rm(scratchDir, { recursive: true, force: true });
   }
+}
+
+/** A category the dataset would refuse, refused here with what is wrong with it. */
+function checkCategory(category: Category): void {
+  const name = `category ${category.id} "${category.name}"`;
+  if (category.name.trim() === "") throw new ImportSourceError(`category ${category.id}: the name is empty`);
+  const n = category.keypoints.length;
+  for (const edge of category.skeleton) {
+    for (const end of [edge.fromKeypoint, edge.toKeypoint]) {
+      if (!Number.isInteger(end) || end < 1 || end > n) {
+        throw new ImportSourceError(
+          `${name}: skeleton edge [${edge.fromKeypoint}, ${edge.toKeypoint}] names keypoint ${end}; ` +
+            `keypoints are numbered 1 to ${n}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Keeps the first annotation of each id in the upload: a dataset stores one annotation per id, so
+ * a second one would be counted as written and never stored.
+ */
+function dropRepeatedAnnotationIds(item: Item, seen: Set<string>, drop: (reason: string) => void): void {
+  const kept = item.annotations.filter((annotation) => {
+    if (!annotation.id) return true;
+    if (!seen.has(annotation.id)) {
+      seen.add(annotation.id);
+      return true;
+    }
+    drop("annotation id used twice in the upload");
+    return false;
+  });
+  if (kept.length !== item.annotations.length) item.annotations = kept;
+}
+
+/** The item as a record; a value no record can hold (a number such as 1e999 read as Infinity) is named. */
+function itemJson(item: Item): ReturnType<typeof itemToJson> {
+  try {
+    return itemToJson(item);
+  } catch (err) {
+    const file = item.media?.fileName ? ` (${item.media.fileName})` : "";
+    const field = nonFiniteField(item, "");
+    const problem = field ? `${field.path} is ${field.value}, which JSON cannot hold` : (err as Error).message;
+    throw new ImportSourceError(`item "${item.id}"${file}: ${problem}`);
+  }
+}
+
+/** The first number that is not finite in `value`, by its path. */
+function nonFiniteField(value: unknown, path: string, depth = 0): { path: string; value: number } | undefined {
+  if (typeof value === "number") return Number.isFinite(value) ? undefined : { path, value };
+  if (value === null || typeof value !== "object" || depth > 64) return undefined;
+  for (const [key, child] of Object.entries(value)) {
+    const found = nonFiniteField(
+      child,
+      Array.isArray(value) ? `${path}[${key}]` : path ? `${path}.${key}` : key,
+      depth + 1,
+    );
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function sortedRecord(counts: Map<string, number>): Record<string, number> {

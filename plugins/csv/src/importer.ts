@@ -18,6 +18,7 @@ import {
   type ImportSource,
   ImportSourceError,
   type Item,
+  MAX_LINE_BYTES,
   type SourceFile,
   z,
 } from "@labelport/sdk";
@@ -161,8 +162,11 @@ async function* readRows(file: SourceFile): AsyncGenerator<{ row: Row; line: num
       columns: (header: string[]) => header.map((h) => h.trim().toLowerCase()),
       info: true,
       skip_empty_lines: true,
+      max_record_size: MAX_LINE_BYTES,
     }),
   );
+  // pipe() does not pass on the source's errors: the parser must fail with them, or they go unheard.
+  stream.once("error", (err) => parser.destroy(err));
   let headerChecked = false;
   try {
     for await (const { record, info } of parser as AsyncIterable<{ record: Row; info: { lines: number } }>) {

@@ -5,7 +5,6 @@
 // (images/<split>/...) is stored as media of the dataset and the item points to it instead.
 // items.jsonl and our snapshot.json (one element a line) are read line by line: memory is bounded
 // by the batch, not by the upload.
-import { createInterface } from "node:readline";
 import { fromJson, type JsonValue } from "@bufbuild/protobuf";
 import {
   BaseImporter,
@@ -18,6 +17,7 @@ import {
   type Item,
   itemFromJson,
   originalFileParts,
+  readLines,
   type SourceFile,
   splitFolder,
   z,
@@ -136,7 +136,7 @@ async function* readItems(found: ExportFiles): AsyncGenerator<Item> {
   if (items.kind === "artifacts") {
     for (const file of items.files) yield parseItem(await file.text(), file.path);
   } else if (items.kind === "jsonl") {
-    for await (const { line, number } of lines(items.file)) {
+    for await (const { line, number } of readLines(items.file)) {
       if (line.trim() !== "") yield parseItem(line, `${items.file.path}: line ${number}`);
     }
   } else {
@@ -150,7 +150,7 @@ async function* readItems(found: ExportFiles): AsyncGenerator<Item> {
  */
 async function* readSnapshot(file: SourceFile): AsyncGenerator<Item> {
   if (await isOneElementPerLine(file)) {
-    for await (const { line, number } of lines(file)) {
+    for await (const { line, number } of readLines(file)) {
       const element = line.trim().replace(/,$/, "");
       if (element === "[" || element === "]" || element === "") continue;
       yield parseItem(element, `${file.path}: line ${number}`);
@@ -169,27 +169,12 @@ async function* readSnapshot(file: SourceFile): AsyncGenerator<Item> {
 
 async function isOneElementPerLine(file: SourceFile): Promise<boolean> {
   const head: string[] = [];
-  for await (const { line } of lines(file)) {
+  for await (const { line } of readLines(file)) {
     head.push(line.trim());
     if (head.length === 2) break;
   }
   const [open, element = ""] = head;
   return open === "[" && (element === "]" || (element.startsWith("{") && /\},?$/.test(element)));
-}
-
-async function* lines(file: SourceFile): AsyncGenerator<{ line: string; number: number }> {
-  const stream = await file.stream();
-  const reader = createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY });
-  let number = 0;
-  try {
-    for await (const raw of reader) {
-      number += 1;
-      yield { line: number === 1 ? raw.replace(/^\uFEFF/, "") : raw, number };
-    }
-  } finally {
-    reader.close();
-    stream.destroy();
-  }
 }
 
 function parseItem(text: string, where: string): Item {

@@ -106,8 +106,9 @@ export async function removePlannedCategories(db: Db, datasetId: string, plan: C
 /** The records with annotation category ids renumbered by the plan (the same file when none move). */
 export async function remapRecords(file: SpooledFile, plan: CategoryPlan): Promise<SpooledFile> {
   if (plan.remap.size === 0) return file;
-  const input = createInterface({ input: createReadStream(file.path), crlfDelay: Number.POSITIVE_INFINITY });
   async function* lines(): AsyncGenerator<Uint8Array> {
+    // Made where it is read: readline reads from the start and drops lines nobody iterates yet.
+    const input = createInterface({ input: createReadStream(file.path), crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of input) {
       if (line.trim() === "") continue;
       const item = JSON.parse(line) as { annotations?: Array<{ categoryId?: number }> };

@@ -203,7 +203,10 @@ async function awaitCompletion(
           const { errorMessage, retryable } = event.event.value;
           if (request.signal?.aborted) throw unavailable("import canceled");
           // Not retryable: the upload or the options are at fault, and the message says where.
-          if (!retryable) throw invalidArgument(`${request.fileName}: ${errorMessage}`);
+          if (!retryable) {
+            const named = errorMessage.startsWith(`${request.fileName}: `);
+            throw invalidArgument(named ? errorMessage : `${request.fileName}: ${errorMessage}`);
+          }
           throw internal(`the ${request.format} importer failed: ${errorMessage}`);
         }
         default:

@@ -4,6 +4,7 @@
 // (category-merge.ts), and the records are imported with the caller's options, the conversion's
 // drops joining the import's accounting. History records the upload as the user sent it.
 import type { JsonObject } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { isFormatName } from "@labelport/sdk";
 import { invalidArgument } from "../../errors.ts";
 import { appendCategories } from "../datasets.ts";
@@ -67,11 +68,17 @@ export async function importUpload(ctx: ImportContext, req: UploadRequest, previ
   let records = converted.items;
   let plan: CategoryPlan | undefined;
   try {
-    plan = planCategories(req.dataset, converted.categories);
+    if (converted.counts.items === 0) {
+      throw invalidArgument(`${req.fileName}: the ${req.format} importer found no items in it`);
+    }
+    const planned = planCategories(req.dataset, converted.categories);
+    plan = planned;
     // A preview sees the categories the import would add; only a real import adds them.
-    const dataset = preview
-      ? { ...req.dataset, ...appendCategories(req.dataset.categories, req.dataset.nextCategoryId, plan.created) }
-      : await addPlannedCategories(ctx.db, req.dataset._id, plan);
+    const dataset = await inUpload(req.fileName, async () =>
+      preview
+        ? { ...req.dataset, ...appendCategories(req.dataset.categories, req.dataset.nextCategoryId, planned.created) }
+        : await addPlannedCategories(ctx.db, req.dataset._id, planned),
+    );
     records = await remapRecords(records, plan);
     const result = await run(ctx, {
       ...rest,
@@ -92,5 +99,16 @@ export async function importUpload(ctx: ImportContext, req: UploadRequest, previ
   } finally {
     await records.dispose();
     await converted.items.dispose();
+  }
+}
+
+/** Runs `step`, naming the upload in the errors its content causes (categories the dataset refuses). */
+async function inUpload<T>(fileName: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (err) {
+    const cause = ConnectError.from(err);
+    if (cause.code !== Code.InvalidArgument && cause.code !== Code.AlreadyExists) throw err;
+    throw new ConnectError(`${fileName}: the categories in it: ${cause.rawMessage}`, cause.code);
   }
 }

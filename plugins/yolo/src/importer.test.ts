@@ -115,12 +115,12 @@ describe("yolo import", () => {
   it("denormalises boxes and polygons by the image size, keeps confidences, drops what it cannot place", async () => {
     const run = await runSampleImport(YoloImporter, { files: ultralytics });
     const items = byId(run);
-    expect([...items.keys()]).toEqual(["images__train__a", "images__train__b", "images__val__c", "images__val__d"]);
+    expect([...items.keys()]).toEqual(["a", "b", "c", "d"]);
     expect(run.conversion.categories.map((c) => [c.id, c.name])).toEqual([
       [1, "person"],
       [2, "car"],
     ]);
-    const a = items.get("images__train__a");
+    const a = items.get("a");
     expect(a?.split).toBe("train");
     expect(a?.media).toMatchObject({
       uri: "media/sample/coco8/images/train/a.JPG",
@@ -129,19 +129,19 @@ describe("yolo import", () => {
       height: 480,
     });
     expect(a?.annotations.map((x) => [x.id, x.categoryId, x.geometry.value, x.attributes])).toEqual([
-      ["images__train__a:000001", 1, expect.objectContaining({ x: 240, y: 120, width: 160, height: 240 }), undefined],
+      ["a:000001", 1, expect.objectContaining({ x: 240, y: 120, width: 160, height: 240 }), undefined],
       [
-        "images__train__a:000002",
+        "a:000002",
         2,
         expect.objectContaining({ x: 32, y: 24, width: 64, height: 48 }),
         { confidence: 0.87 },
       ],
     ]);
-    const polygon = items.get("images__train__b")?.annotations[0];
+    const polygon = items.get("b")?.annotations[0];
     expect(polygon?.geometry.case).toBe("polygon");
     expect(polygon?.geometry.value).toMatchObject({ points: [10, 10, 50, 10, 50, 40] });
-    expect(items.get("images__val__c")).toMatchObject({ split: "val", annotations: [] });
-    expect(items.get("images__val__d")).toMatchObject({ split: "val", annotations: [] });
+    expect(items.get("c")).toMatchObject({ split: "val", annotations: [] });
+    expect(items.get("d")).toMatchObject({ split: "val", annotations: [] });
     expect(run.conversion.dropped).toEqual({ "class 7 is not in the class names": 1, "no image to read its size": 2 });
     expect(run.conversion.notes).toEqual([
       "1 images have no label file: imported without annotations",
@@ -152,9 +152,9 @@ describe("yolo import", () => {
   it("reads Roboflow's ../<split>/images paths and a names map; darknet lists with their data/ prefix", async () => {
     const rf = byId(await runSampleImport(YoloImporter, { files: roboflow }));
     expect([...rf.values()].map((i) => [i.id, i.split])).toEqual([
-      ["test__images__z_jpg.rf.3", "test"],
-      ["train__images__x_jpg.rf.1", "train"],
-      ["valid__images__y_jpg.rf.2", "val"],
+      ["z_jpg.rf.3", "test"],
+      ["x_jpg.rf.1", "train"],
+      ["y_jpg.rf.2", "val"],
     ]);
     const dn = await runSampleImport(YoloImporter, { files: darknet });
     expect(dn.conversion.categories.map((c) => c.name)).toEqual(["cat", "dog"]);
@@ -320,14 +320,14 @@ describe("yolo written by datumaro", () => {
       ]);
       expect(boxes).toEqual([
         [
-          "images__train__a",
+          "a",
           "train",
           [
             [1, 10, 5, 20, 10],
             [2, 0, 0, 60, 40],
           ],
         ],
-        ["images__val__b", "val", [[2, 3, 4, 5, 6]]],
+        ["b", "val", [[2, 3, 4, 5, 6]]],
       ]);
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -40,6 +40,15 @@ const UNSPLIT_FOLDER = "default";
 const NO_IMAGE = "no image to read its size";
 
 /** Annotation ids sort as the lines came: StreamItems orders an item's annotations by id. */
+/**
+ * The part of an image's path that names the item: without the layout's `images/<split>/` (our
+ * exporter's and Ultralytics') or `<split>/images/` (Roboflow's), so an exported item comes back
+ * under its own id. Names that repeat across splits keep their folders (createItemIds).
+ */
+export function idPath(relative: string): string {
+  return relative.replace(/^images\/[^/]+\/(?=.)/, "").replace(/^[^/]+\/images\/(?=.)/, "");
+}
+
 export function annotationId(itemId: string, n: number): string {
   return `${itemId}:${String(n).padStart(6, "0")}`;
 }
@@ -145,7 +154,7 @@ export class YoloImporter extends BaseImporter<YoloImportOptions> {
       else withoutLabels += 1;
       const size = await ctx.imageSize(image);
       const relative = image.path.startsWith(config.root) ? image.path.slice(config.root.length) : image.path;
-      const id = itemId(relative);
+      const id = itemId(idPath(relative));
       let annotations: Annotation[] = [];
       if (label && size) annotations = await this.annotations(ctx, config, label, id, size.width, size.height);
       else if (label) {

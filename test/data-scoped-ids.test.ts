@@ -188,6 +188,32 @@ describe("ids scoped per dataset", () => {
     });
   });
 
+  it("treats an annotation id another item of the dataset has as a duplicate, under the same policy", async () => {
+    // Item "z" is new, but its annotation "a:1" belongs to item "a" of this dataset.
+    const line = `${JSON.stringify({
+      id: "z",
+      kind: "ITEM_KIND_IMAGE",
+      status: "ITEM_STATUS_APPROVED",
+      annotations: [
+        { id: "a:1", categoryId: 1, bbox: { x: 9, y: 9, width: 1, height: 1 } },
+        { id: "z:1", categoryId: 1, bbox: { x: 1, y: 1, width: 1, height: 1 } },
+      ],
+    })}\n`;
+    const skipped = await upload(`${orchestrator.url}/api/import?datasetId=second&format=labelport-items`, line);
+    expect(skipped.body).toMatchObject({
+      status: "completed",
+      annotations: { received: 2, written: 1, skipped: 1, dropped: 0 },
+      conflicts: [{ type: "duplicate_id", annotationId: "a:1", message: 'annotation id already used by item "a"' }],
+    });
+    const a = (await api.items.getItem({ datasetId: "second", itemId: "a" })).item;
+    expect(a?.annotations.map((x) => x.id)).toContain("a:1");
+    const failed = await upload(`${orchestrator.url}/api/import?datasetId=second&format=labelport-items`, line, {
+      options: JSON.stringify({ conflictResolution: { duplicateIds: "fail" } }),
+    });
+    expect(failed.body).toMatchObject({ success: false, status: "failed" });
+    await api.items.deleteItems({ datasetId: "second", itemIds: ["z"] });
+  });
+
   it("upserts, reads, pages, counts and deletes the same id in two datasets independently", async () => {
     for (const name of ["second", "third"]) {
       await api.items.upsertItems({

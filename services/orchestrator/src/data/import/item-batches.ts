@@ -130,6 +130,39 @@ export class ItemBatches {
           }
         }
       }
+      // Annotation ids another item of the dataset (or an earlier line) already has: the same
+      // duplicate-id policy as items; overwrite and merge move the annotation to this item.
+      const taken = kept.filter((a) => {
+        const other = annotationWork.has(a._id) ? annotationWork.get(a._id) : existingAnnotations.get(a._id);
+        return other != null && other.itemId !== itemId;
+      });
+      if (taken.length > 0) {
+        for (const a of taken) {
+          const other = (annotationWork.get(a._id) ?? existingAnnotations.get(a._id)) as AnnotationDoc;
+          state.issues.conflicts.add({
+            type: "duplicate_id",
+            annotationId: publicId(dataset._id, a._id),
+            message: `annotation id already used by item "${other.itemId}"`,
+            line,
+          });
+        }
+        if (duplicateIds === "fail") {
+          state.accounting.drop("duplicate id", value.annotations.length);
+          await state.stop(
+            line,
+            "conflict",
+            `Duplicate annotation ID "${publicId(dataset._id, taken[0]?._id ?? "")}"`,
+            "annotations",
+          );
+          return;
+        }
+        if (duplicateIds === "skip") {
+          const skip = new Set(taken.map((a) => a._id));
+          kept = kept.filter((a) => !skip.has(a._id));
+          state.skipped.annotations += taken.length;
+          state.accounting.skipped += taken.length;
+        }
+      }
       this.itemLines.set(item._id, line);
       itemWork.set(item._id, item);
       // overwrite (and new items): the line's annotations replace the item's; merge keeps the others.

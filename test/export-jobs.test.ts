@@ -68,6 +68,11 @@ describe("export jobs", () => {
     expect(seen[0]?.status).toBeLessThanOrEqual(ExportStatus.RUNNING);
     expect(final?.status).toBe(ExportStatus.COMPLETED);
     expect(final?.counts).toMatchObject({ itemCount: 40n, annotationCount: 80n, fileCount: 2n });
+    // The total is known from the claim on, so a progress bar has it before the first item.
+    expect(final?.progress).toMatchObject({ totalItems: 40n, processedItems: 40n });
+    for (const state of seen.filter((e) => e.status === ExportStatus.RUNNING && e.pluginName !== "")) {
+      expect(state.progress?.totalItems).toBe(40n);
+    }
     expect(final?.artifacts.map((a) => a.key)).toEqual(["items.jsonl", "summary.json"]);
     const files = storedFiles(final?.path ?? "");
     expect([...files.keys()].sort()).toEqual(["items.jsonl", "manifest.json", "summary.json"]);

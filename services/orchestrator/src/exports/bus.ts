@@ -31,12 +31,14 @@ import { AckPolicy, DeliverPolicy, type Msg, type NatsConnection, type Subscript
 import type { Context } from "../context.ts";
 import { categoryMessage } from "../data/convert.ts";
 import { findDataset } from "../data/datasets.ts";
+import { compileFilter } from "../data/filters.ts";
+import { Collections, type ItemDoc } from "../data/model.ts";
 import type { Logger } from "../logger.ts";
 import { wholeExportZipSize } from "./downloads.ts";
 import { removeExportFiles } from "./export-files.ts";
 import type { LogStore } from "./logs.ts";
 import type { PluginRegistry } from "./plugin-registry.ts";
-import { type ExportDoc, type ExportRepository, toProto } from "./repository.ts";
+import { type ExportDoc, type ExportRepository, filterOf, toProto } from "./repository.ts";
 import type { Storages } from "./storages.ts";
 
 export interface JobBus {
@@ -99,8 +101,23 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     }),
   );
 
+  /**
+   * Items the export will stream, so progress has a total before the first item. Counted with a
+   * time limit: the worker waits 5 s for its claim, and 0 (unknown) is better than a lost claim.
+   */
+  async function selectedItems(doc: ExportDoc): Promise<number> {
+    const { items } = compileFilter(doc.datasetId, filterOf(doc), doc.snapshotTime);
+    return database.db
+      .collection<ItemDoc>(Collections.items)
+      .countDocuments(items, { maxTimeMS: 2000 })
+      .catch(() => 0);
+  }
+
   async function claim(exportId: string, delivery: number) {
-    const doc = await repo.claim(exportId, delivery);
+    // Counted before the claim only for a job that may still run (repo.claim decides).
+    const queued = await repo.get(exportId);
+    const claimable = queued && (queued.status === "queued" || queued.status === "running");
+    const doc = claimable ? await repo.claim(exportId, delivery, await selectedItems(queued)) : null;
     if (!doc) {
       const current = await repo.get(exportId);
       return create(ClaimJobResponseSchema, {
@@ -112,11 +129,12 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     nats.publish(updates(exportId));
     await logs.append(exportId, "info", `attempt ${doc.attempts} started (delivery ${delivery})`, "orchestrator");
     const dataset = await findDataset(database.db, doc.datasetId);
+    const exported = toProto(doc);
     return create(ClaimJobResponseSchema, {
       proceed: true,
       attempt: doc.attempts,
       job: {
-        export: toProto(doc),
+        export: exported,
         orchestratorUrl: publicUrl(),
         token: auth.issueJobToken(doc.datasetId, JOB_TOKEN_TTL_S, doc._id),
         snapshotTime: timestampFromDate(doc.snapshotTime),

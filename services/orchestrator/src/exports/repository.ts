@@ -218,7 +218,7 @@ export interface ExportRepository {
    * duplicate message must not start a second worker); a redelivery may restart a running one.
    * Null when the job may not run (final, deleted, or already running).
    */
-  claim(id: string, delivery: number): Promise<ExportDoc | null>;
+  claim(id: string, delivery: number, totalItems?: number): Promise<ExportDoc | null>;
   apply(event: JobEvent, ttlDays: number): Promise<ApplyResult>;
   /** Stores the size of a completed job's whole-export ZIP (see ExportDoc.zipSize). */
   recordZipSize(id: string, size: number): Promise<void>;
@@ -259,10 +259,15 @@ export function createExportRepository(db: Db): ExportRepository {
       return collection.find(filter).sort({ createdAt: -1, _id: -1 }).limit(query.limit).toArray();
     },
     queued: () => collection.find({ status: "queued" }),
-    claim: (id, delivery) =>
+    claim: (id, delivery, totalItems) =>
       transition(
         { _id: id, status: { $in: delivery > 1 ? ACTIVE : ["queued"] } },
-        { status: "running", eventSequence: 0, errorMessage: "" },
+        {
+          status: "running",
+          eventSequence: 0,
+          errorMessage: "",
+          ...(totalItems !== undefined ? ({ "progress.totalItems": totalItems } as Partial<ExportDoc>) : {}),
+        },
         { attempts: 1 },
       ).then(async (doc) => {
         if (doc && !doc.startedAt) await collection.updateOne({ _id: id }, { $set: { startedAt: new Date() } });

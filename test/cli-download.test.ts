@@ -96,9 +96,9 @@ describe("labelport export download", () => {
     expect(readFileSync(join(existing, name ?? ""), "utf8").startsWith("item_id,")).toBe(true);
   });
 
-  it("an unknown artifact is an error naming it", async () => {
+  it("an unknown artifact is an error naming it, exit 5 (not found)", async () => {
     const result = await cli(["export", "download", exportId, "--artifact", "nope.txt", "-o", join(scratch, "n")]);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(5);
     expect(result.stderr).toContain('artifact "nope.txt" not found');
   });
 });

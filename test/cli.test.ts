@@ -94,7 +94,10 @@ describe("labelport CLI", () => {
     // By dataset id: ListExports does not resolve dataset names (reported, not this file's to fix).
     const listed = await cli(["export", "list", "--dataset", datasetId], KEYS.viewer);
     expect(listed.code, listed.stderr).toBe(0);
-    expect(listed.stdout).toMatch(new RegExp(`^${exportId}  completed\\s+coco\\s+\\S+Z  cli one$`, "m"));
+    // A table under a header, the dataset by name; piped, so no colour escapes.
+    expect(listed.stdout).toMatch(/^ID\s+DATASET\s+FORMAT\s+STATUS\s+CREATED\s+NAME$/m);
+    expect(listed.stdout).toMatch(new RegExp(`^${exportId}  ${DATASET}\\s+coco\\s+completed\\s+\\S+Z  cli one$`, "m"));
+    expect(listed.stdout).not.toContain("\u001b[");
     const running = await cli(["export", "list", "--dataset", datasetId, "--status", "running"], KEYS.viewer);
     expect(running.stdout).not.toContain(exportId);
     const bad = await cli(["export", "list", "--status", "sleeping"], KEYS.viewer);
@@ -145,7 +148,7 @@ describe("labelport CLI", () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/^labelport: export is already canceled/);
     const viewer = await cli(["export", "stop", slowId], KEYS.viewer);
-    expect(viewer.code).toBe(1);
+    expect(viewer.code).toBe(4);
     expect(viewer.stderr).toContain('API key "viewer" has role viewer; this needs editor');
   });
 
@@ -168,15 +171,16 @@ describe("labelport CLI", () => {
   it("datasets list shows datasets with their counts", async () => {
     const result = await cli(["datasets", "list"], KEYS.viewer);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`${datasetId}  ${DATASET}  12 items, 24 annotations`);
+    expect(result.stdout).toMatch(/^ID\s+NAME\s+ITEMS\s+ANNOTATIONS\s+CATEGORIES$/m);
+    expect(result.stdout).toMatch(new RegExp(`^${datasetId}  ${DATASET}\\s+12\\s+24\\s+\\d+$`, "m"));
   });
 
   it("reports unknown datasets, bad keys and usage errors", async () => {
     const missing = await cli(["export", "create", "--dataset", "nowhere", "--format", "coco"]);
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(5);
     expect(missing.stderr).toContain('dataset "nowhere" not found');
     const badKey = await cli(["datasets", "list"], "wrong-key");
-    expect(badKey.code).toBe(1);
+    expect(badKey.code).toBe(4);
     expect(badKey.stderr).toContain("invalid API key");
     const usage = await cli(["export", "create", "--format", "coco"]);
     expect(usage.code).toBe(2);

@@ -30,3 +30,44 @@ export function runCli(args: string[], options: { url: string; apiKey?: string }
     child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
   });
 }
+
+const shellQuote = (arg: string) => `'${arg.replaceAll("'", `'\\''`)}'`;
+
+/**
+ * `labelport <args>` on a pseudo-terminal (util-linux `script`), as a person at a terminal runs it:
+ * stdout is a TTY, so colour applies unless `env` sets NO_COLOR. Output lines end in \r\n.
+ */
+export function runCliInTerminal(
+  args: string[],
+  options: { url: string; apiKey?: string; env?: NodeJS.ProcessEnv },
+): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      ...options.env,
+      LABELPORT_URL: options.url,
+      TERM: "xterm-256color",
+    };
+    if (options.apiKey) env.LABELPORT_API_KEY = options.apiKey;
+    else delete env.LABELPORT_API_KEY;
+    // Only what the caller asks for decides colour, not the test runner's environment.
+    if (options.env?.NO_COLOR === undefined) delete env.NO_COLOR;
+    delete env.FORCE_COLOR;
+    const command = [process.execPath, CLI, ...args].map(shellQuote).join(" ");
+    const child = spawn("script", ["-qfec", command, "/dev/null"], {
+      cwd: ROOT,
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}

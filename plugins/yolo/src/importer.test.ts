@@ -130,12 +130,7 @@ describe("yolo import", () => {
     });
     expect(a?.annotations.map((x) => [x.id, x.categoryId, x.geometry.value, x.attributes])).toEqual([
       ["a:000001", 1, expect.objectContaining({ x: 240, y: 120, width: 160, height: 240 }), undefined],
-      [
-        "a:000002",
-        2,
-        expect.objectContaining({ x: 32, y: 24, width: 64, height: 48 }),
-        { confidence: 0.87 },
-      ],
+      ["a:000002", 2, expect.objectContaining({ x: 32, y: 24, width: 64, height: 48 }), { confidence: 0.87 }],
     ]);
     const polygon = items.get("b")?.annotations[0];
     expect(polygon?.geometry.case).toBe("polygon");

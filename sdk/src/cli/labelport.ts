@@ -1,15 +1,14 @@
 // `labelport`: the command line for people, over the same Connect contracts a browser uses.
-import { createReadStream, type Stats, statSync } from "node:fs";
+import { createReadStream, readFileSync, type Stats, statSync } from "node:fs";
 import { basename, resolve } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { create, type JsonObject, toJson } from "@bufbuild/protobuf";
+import { create, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { ConnectError } from "@connectrpc/connect";
 import { SingleBar } from "cli-progress";
 import { createLabelportClient, type LabelportClient } from "../client/client.ts";
-import type { DropCount } from "../gen/labelport/v1/dataset_pb.ts";
-import { type Export, ExportSchema, ExportStatus } from "../gen/labelport/v1/export_pb.ts";
+import { type Dataset, DatasetSchema, type DropCount } from "../gen/labelport/v1/dataset_pb.ts";
+import { type Export, ExportLogLineSchema, ExportSchema, ExportStatus } from "../gen/labelport/v1/export_pb.ts";
 import {
   type AnnotationAccounting,
   type ImportIssue,
@@ -21,37 +20,15 @@ import {
   PreviewImportResponseSchema,
 } from "../gen/labelport/v1/import_service_pb.ts";
 import { downloadExport } from "./download.ts";
-import { catalogueText, formatCatalogue, IMPORTER_FORMATS } from "./formats.ts";
+import { describeFailure, EXIT, UsageError } from "./exit-codes.ts";
+import { resolveExportId } from "./export-id.ts";
+import { catalogueText, formatCatalogue } from "./formats.ts";
+import { COMMANDS, commandHelp, groupHelp, overview } from "./help.ts";
+import { importOptionsFromJson } from "./import-options.ts";
+import { styleFor, table } from "./table.ts";
 import { zipFolder } from "./zip-folder.ts";
 
-const USAGE = `usage: labelport <command> [options]
-
-commands:
-  datasets list
-  formats [--json]
-         the server's export and import formats, their plugins and options
-  export create --dataset D --format F [--name N] [--option key=value ...] [--wait]
-  export list [--dataset D] [--status queued|running|completed|failed|canceled]
-  export get ID
-  export download ID -o FILE|DIR/ [--artifact KEY]
-         (-o x.csv: the export's one .csv file; -o x.zip or DIR/: the whole export)
-  export logs ID [--follow]
-  export stop ID
-  import FILE|FOLDER [--dataset D] [--format F] [--options JSON] [--importer-option key=value ...]
-         [--importer-options JSON] [--preview] [--json] [--allow-losses]
-         F: jsonl (default), json, labelport-items, or an importer's: ${IMPORTER_FORMATS.join(", ")}
-         (labelport formats lists what the server runs); a FOLDER is uploaded as a ZIP of its files
-         --options: conflict resolution, validation, transaction; --importer-option: the format's own
-         exit 0: completed, 3: completed with annotations dropped (0 with --allow-losses), 1: failed
-
-environment:
-  LABELPORT_URL      orchestrator URL (default http://127.0.0.1:8080)
-  LABELPORT_API_KEY  API key, when the server has keys configured`;
-
 const statusName = (s: ExportStatus) => ExportStatus[s].toLowerCase();
-
-/** An import's (or preview's) exit code: annotations it dropped are not a success unless allowed. */
-const IMPORT_EXIT = { completed: 0, failed: 1, losses: 3 } as const;
 
 interface ImportReport {
   importId?: string;
@@ -89,10 +66,11 @@ function importSummary(r: ImportReport, preview: boolean): string {
   return lines.join("\n");
 }
 
+/** An import's (or preview's) exit code: annotations it dropped are not a success unless allowed. */
 function importExitCode(status: string, allowLosses: boolean): number {
-  if (status === "completed") return IMPORT_EXIT.completed;
-  if (status === "completed_with_losses") return allowLosses ? IMPORT_EXIT.completed : IMPORT_EXIT.losses;
-  return IMPORT_EXIT.failed;
+  if (status === "completed") return EXIT.ok;
+  if (status === "completed_with_losses") return allowLosses ? EXIT.ok : EXIT.losses;
+  return EXIT.failed;
 }
 
 function parseOptionValue(raw: string): JsonObject[string] {
@@ -197,188 +175,339 @@ async function follow(client: LabelportClient, exportId: string, out: NodeJS.Wri
   }
 }
 
-export async function run(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      dataset: { type: "string" },
-      format: { type: "string" },
-      name: { type: "string" },
-      option: { type: "string", multiple: true },
-      options: { type: "string" },
-      status: { type: "string" },
-      output: { type: "string", short: "o" },
-      artifact: { type: "string" },
-      wait: { type: "boolean" },
-      follow: { type: "boolean" },
-      preview: { type: "boolean" },
-      json: { type: "boolean" },
-      "allow-losses": { type: "boolean" },
-      "importer-option": { type: "string", multiple: true },
-      "importer-options": { type: "string" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  const [group, command, arg] = positionals;
-  if (values.help || !group) {
-    io.out.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
-  }
-  const client = createLabelportClient({
-    baseUrl: process.env.LABELPORT_URL ?? "http://127.0.0.1:8080",
-    apiKey: process.env.LABELPORT_API_KEY,
-  });
-  const print = (text: string) => io.out.write(`${text}\n`);
-  const need = (value: string | undefined, what: string): string => {
-    if (!value) throw new UsageError(`missing ${what}`);
-    return value;
-  };
+const OPTIONS = {
+  dataset: { type: "string" },
+  format: { type: "string" },
+  name: { type: "string" },
+  description: { type: "string" },
+  category: { type: "string", multiple: true },
+  option: { type: "string", multiple: true },
+  options: { type: "string" },
+  status: { type: "string" },
+  output: { type: "string", short: "o" },
+  artifact: { type: "string" },
+  wait: { type: "boolean" },
+  follow: { type: "boolean" },
+  preview: { type: "boolean" },
+  json: { type: "boolean" },
+  "allow-losses": { type: "boolean" },
+  "importer-option": { type: "string", multiple: true },
+  "importer-options": { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const;
 
-  if (group === "formats" && !command) {
-    const catalogue = formatCatalogue((await client.exports.listFormats({})).plugins);
-    print(values.json ? JSON.stringify(catalogue, null, 2) : catalogueText(catalogue));
-    return 0;
-  }
-  if (group === "datasets" && command === "list") {
-    const { datasets } = await client.datasets.listDatasets({ pageSize: 1000 });
-    for (const d of datasets) print(`${d.id}  ${d.name}  ${d.itemCount} items, ${d.annotationCount} annotations`);
-    return 0;
-  }
-  if (group === "export") {
-    switch (command) {
-      case "create": {
-        const options = keyValueOptions("--option", values.option ?? []);
-        const created = await client.exports.create({
-          datasetId: need(values.dataset, "--dataset"),
-          format: need(values.format, "--format"),
-          name: values.name ?? "",
-          options,
-        });
-        print(`created export ${created.id}`);
-        if (!values.wait) return 0;
-        const final = await follow(client, created.id, io.err);
-        print(summary(final));
-        return 0;
-      }
-      case "list": {
-        const wanted = values.status
-          ? ExportStatus[values.status.toUpperCase() as keyof typeof ExportStatus]
-          : undefined;
-        if (values.status && wanted === undefined) throw new UsageError(`unknown --status "${values.status}"`);
-        const { exports } = await client.exports.listExports({
-          datasetId: values.dataset ?? "",
-          statuses: wanted === undefined ? [] : [wanted],
-          pageSize: 100,
-        });
-        for (const e of exports) {
-          const created = e.createTime ? timestampDate(e.createTime).toISOString() : "";
-          print(`${e.id}  ${statusName(e.status).padEnd(9)}  ${e.format.padEnd(13)}  ${created}  ${e.name}`);
-        }
-        return 0;
-      }
-      case "get": {
-        const { export: e } = await client.exports.getExport({ exportId: need(arg, "export id") });
-        print(e ? JSON.stringify(toJson(ExportSchema, e), null, 2) : "");
-        return 0;
-      }
-      case "download": {
-        const output = need(values.output, "-o FILE");
-        const { path, bytes } = await downloadExport(client, need(arg, "export id"), output, values.artifact);
-        print(`wrote ${bytes} bytes to ${path}`);
-        return 0;
-      }
-      case "logs": {
-        for await (const chunk of client.exports.getExportLogs({
-          exportId: need(arg, "export id"),
-          follow: values.follow ?? false,
-        })) {
-          for (const line of chunk.lines) {
-            const time = line.time ? timestampDate(line.time).toISOString() : "";
-            print(`${time} ${line.level.padEnd(5)} [${line.source}] ${line.message}`);
-          }
-        }
-        return 0;
-      }
-      case "stop": {
-        const { export: e } = await client.exports.cancelExport({ exportId: need(arg, "export id") });
-        print(`export ${e?.id} is ${e ? statusName(e.status) : "gone"}`);
-        return 0;
-      }
-    }
-  }
-  if (group === "import") {
-    const path = need(command, "FILE or FOLDER");
-    const stats = statSync(path);
-    if (stats.isDirectory() && !values.format) {
-      throw new UsageError(`${path} is a folder: say its format with --format (labelport formats lists them)`);
-    }
-    const importerOptionPairs = values["importer-option"] ?? [];
-    const importerOptions =
-      values["importer-options"] !== undefined || importerOptionPairs.length > 0
-        ? keyValueOptions(
-            "--importer-option",
-            importerOptionPairs,
-            values["importer-options"] ? jsonObjectFlag("--importer-options", values["importer-options"]) : {},
-          )
-        : undefined;
-    const bar = new SingleBar(
-      { format: "{bar} {percentage}% | {value}/{total} bytes", stream: io.err, noTTYOutput: true },
-      undefined,
-    );
-    let read = 0;
-    const upload = await openUpload(path, stats, (bytes) => {
-      read += bytes;
-      bar.update(read);
-    });
-    const start = {
-      datasetId: values.dataset ?? "",
-      fileName: upload.fileName,
-      format: values.format ?? "",
-      ...(values.options ? { options: jsonObjectFlag("--options", values.options) } : {}),
-      ...(importerOptions ? { importerOptions } : {}),
-    };
-    bar.start(upload.size, 0);
-    // Import and PreviewImport take the same parts in two message types.
-    async function* parts<T>(schema: typeof ImportRequestSchema | typeof PreviewImportRequestSchema) {
-      yield create(schema, { part: { case: "start", value: start } }) as T;
-      for await (const chunk of upload.chunks) yield create(schema, { part: { case: "chunk", value: chunk } }) as T;
-    }
-    const allowLosses = values["allow-losses"] ?? false;
-    try {
-      if (values.preview) {
-        const preview = await client.imports.previewImport(parts<PreviewImportRequest>(PreviewImportRequestSchema));
-        bar.stop();
-        print(
-          values.json
-            ? JSON.stringify(toJson(PreviewImportResponseSchema, preview), null, 2)
-            : importSummary(preview, true),
-        );
-        return importExitCode(preview.status, allowLosses);
-      }
-      const result = await client.imports.import(parts<ImportRequest>(ImportRequestSchema));
-      bar.stop();
-      print(values.json ? JSON.stringify(toJson(ImportResponseSchema, result), null, 2) : importSummary(result, false));
-      return importExitCode(result.status, allowLosses);
-    } finally {
-      bar.stop();
-    }
-  }
-  throw new UsageError(`unknown command "${positionals.join(" ")}"`);
+type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
+
+interface Io {
+  out: NodeJS.WriteStream;
+  err: NodeJS.WriteStream;
 }
 
-class UsageError extends Error {
-  override name = "UsageError";
+/** The SDK's version, from its package.json (two levels up from src/cli/ and from dist/cli/). */
+function sdkVersion(): string {
+  const manifest = readFileSync(fileURLToPath(new URL("../../package.json", import.meta.url)), "utf8");
+  return (JSON.parse(manifest) as { version: string }).version;
+}
+
+/** The help key a command line names: "import", "formats", or "group command". */
+function commandKey(group: string | undefined, command: string | undefined): string {
+  if (group === undefined) return "";
+  if (group in COMMANDS) return group;
+  return command === undefined ? group : `${group} ${command}`;
+}
+
+const isoSeconds = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
+
+function exportRows(exports: readonly Export[]): string[][] {
+  return exports.map((e) => [
+    e.id,
+    e.datasetName || e.datasetId,
+    e.format,
+    statusName(e.status),
+    e.createTime ? isoSeconds(timestampDate(e.createTime)) : "",
+    e.name,
+  ]);
+}
+
+function datasetLine(d: Dataset): string {
+  const categories = d.categories.map((c) => `${c.id} ${c.name}`).join(", ");
+  return `dataset ${d.id} "${d.name}": ${d.categories.length} categories${categories ? ` (${categories})` : ""}`;
+}
+
+export async function run(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
+  const print = (text: string) => io.out.write(`${text}\n`);
+  if (values.version) {
+    print(values.json ? JSON.stringify({ version: sdkVersion() }) : sdkVersion());
+    return EXIT.ok;
+  }
+  const [group, command] = positionals;
+  const key = commandKey(group, command);
+  if (values.help) {
+    print(COMMANDS[key] ? commandHelp(key) : (groupHelp(group ?? "") ?? overview()));
+    return EXIT.ok;
+  }
+  if (!group) {
+    io.err.write(`${overview()}\n`);
+    return EXIT.usage;
+  }
+  const client = createLabelportClient({ baseUrl: serverUrl(), apiKey: process.env.LABELPORT_API_KEY });
+  try {
+    return await dispatch({ client, io, values, positionals, key, print });
+  } catch (err) {
+    // Usage errors raised below (option parsers) show the usage of the command they came from.
+    if (err instanceof UsageError && !err.command && key in COMMANDS) throw new UsageError(err.message, key);
+    throw err;
+  }
+}
+
+interface Invocation {
+  client: LabelportClient;
+  io: Io;
+  values: Values;
+  positionals: string[];
+  key: string;
+  print: (text: string) => void;
+}
+
+const serverUrl = () => process.env.LABELPORT_URL ?? "http://127.0.0.1:8080";
+
+async function dispatch(inv: Invocation): Promise<number> {
+  const { client, values, key, print } = inv;
+  const style = styleFor(inv.io.out);
+  /** Prints `value` as the command's whole output: the --json answer. */
+  const json = (value: JsonValue) => {
+    print(JSON.stringify(value, null, 2));
+    return EXIT.ok;
+  };
+  const need = (value: string | undefined, what: string): string => {
+    if (!value) throw new UsageError(`missing ${what}`, key);
+    return value;
+  };
+  // Positionals after the command words: `export get ID` has one, `import FILE` too.
+  const operand = inv.positionals[key.split(" ").length];
+  const exportId = async () => resolveExportId(client, need(operand, "export id"), key);
+
+  switch (key) {
+    case "formats": {
+      const catalogue = formatCatalogue((await client.exports.listFormats({})).plugins);
+      print(values.json ? JSON.stringify(catalogue, null, 2) : catalogueText(catalogue));
+      return EXIT.ok;
+    }
+    case "datasets list": {
+      const datasets: Dataset[] = [];
+      let pageToken = "";
+      do {
+        const page = await client.datasets.listDatasets({ pageSize: 1000, pageToken });
+        datasets.push(...page.datasets);
+        pageToken = page.nextPageToken;
+      } while (pageToken);
+      if (values.json) return json(datasets.map((d) => toJson(DatasetSchema, d)));
+      const rows = datasets.map((d) => [
+        d.id,
+        d.name,
+        String(d.itemCount),
+        String(d.annotationCount),
+        String(d.categories.length),
+      ]);
+      print(table(["id", "name", "items", "annotations", "categories"], rows, style));
+      return EXIT.ok;
+    }
+    case "datasets create": {
+      const { dataset } = await client.datasets.createDataset({
+        name: need(operand, "dataset NAME"),
+        description: values.description ?? "",
+        categories: (values.category ?? []).map((name) => ({ name })),
+      });
+      if (!dataset) throw new Error("server returned no dataset");
+      if (values.json) return json(toJson(DatasetSchema, dataset));
+      print(`created ${datasetLine(dataset)}`);
+      return EXIT.ok;
+    }
+    case "datasets add-categories": {
+      const categories = (values.category ?? []).map((name) => ({ name }));
+      if (categories.length === 0) throw new UsageError("missing --category NAME", key);
+      const { dataset } = await client.datasets.addCategories({ datasetId: need(operand, "DATASET"), categories });
+      if (!dataset) throw new Error("server returned no dataset");
+      if (values.json) return json(toJson(DatasetSchema, dataset));
+      print(datasetLine(dataset));
+      return EXIT.ok;
+    }
+    case "export create": {
+      const options = keyValueOptions("--option", values.option ?? []);
+      const created = await client.exports.create({
+        datasetId: need(values.dataset, "--dataset"),
+        format: need(values.format, "--format"),
+        name: values.name ?? "",
+        options,
+      });
+      const final = values.wait ? await follow(client, created.id, inv.io.err) : created;
+      if (values.json) return json(toJson(ExportSchema, final));
+      print(`created export ${created.id}`);
+      if (values.wait) print(summary(final));
+      return EXIT.ok;
+    }
+    case "export list": {
+      const wanted = values.status ? ExportStatus[values.status.toUpperCase() as keyof typeof ExportStatus] : undefined;
+      if (values.status && wanted === undefined) throw new UsageError(`unknown --status "${values.status}"`, key);
+      const { exports } = await client.exports.listExports({
+        datasetId: values.dataset ?? "",
+        statuses: wanted === undefined ? [] : [wanted],
+        pageSize: 100,
+      });
+      if (values.json) return json(exports.map((e) => toJson(ExportSchema, e)));
+      print(
+        table(["id", "dataset", "format", "status", "created", "name"], exportRows(exports), style, (column, text) =>
+          column === 3 ? style.status(text) : text,
+        ),
+      );
+      return EXIT.ok;
+    }
+    case "export get": {
+      const { export: e } = await client.exports.getExport({ exportId: await exportId() });
+      if (!e) throw new Error("server returned no export");
+      if (values.json) return json(toJson(ExportSchema, e));
+      print(summary(e));
+      for (const a of e.artifacts) print(`  file ${a.key} (${a.size} bytes)`);
+      return EXIT.ok;
+    }
+    case "export download": {
+      const output = need(values.output, "-o FILE");
+      const { path, bytes } = await downloadExport(client, await exportId(), output, values.artifact);
+      if (values.json) return json({ path, bytes });
+      print(`wrote ${bytes} bytes to ${path}`);
+      return EXIT.ok;
+    }
+    case "export logs": {
+      for await (const chunk of client.exports.getExportLogs({
+        exportId: await exportId(),
+        follow: values.follow ?? false,
+      })) {
+        for (const line of chunk.lines) {
+          if (values.json) {
+            print(JSON.stringify(toJson(ExportLogLineSchema, line)));
+            continue;
+          }
+          const time = line.time ? timestampDate(line.time).toISOString() : "";
+          print(`${time} ${line.level.padEnd(5)} [${line.source}] ${line.message}`);
+        }
+      }
+      return EXIT.ok;
+    }
+    case "export stop": {
+      const { export: e } = await client.exports.cancelExport({ exportId: await exportId() });
+      if (values.json) return json(e ? toJson(ExportSchema, e) : null);
+      print(`export ${e?.id} is ${e ? statusName(e.status) : "gone"}`);
+      return EXIT.ok;
+    }
+    case "import":
+      return await importFile(inv, need(inv.positionals[1], "FILE or FOLDER"));
+  }
+  const group = inv.positionals[0] ?? "";
+  const commands = Object.keys(COMMANDS).filter((k) => k.startsWith(`${group} `));
+  const choices =
+    commands.length > 0 ? `; ${group} commands: ${commands.map((k) => k.slice(group.length + 1)).join(", ")}` : "";
+  throw new UsageError(`unknown command "${inv.positionals.join(" ")}"${choices}`);
+}
+
+async function importFile({ client, io, values, print }: Invocation, path: string): Promise<number> {
+  const stats = statIfExists(path);
+  if (!stats) throw new UsageError(`${path}: no such file or folder`, "import");
+  if (stats.isDirectory() && !values.format) {
+    throw new UsageError(`${path} is a folder: say its format with --format (labelport formats lists them)`, "import");
+  }
+  const importerOptionPairs = values["importer-option"] ?? [];
+  const importerOptions =
+    values["importer-options"] !== undefined || importerOptionPairs.length > 0
+      ? keyValueOptions(
+          "--importer-option",
+          importerOptionPairs,
+          values["importer-options"] ? jsonObjectFlag("--importer-options", values["importer-options"]) : {},
+        )
+      : undefined;
+  const options = values.options
+    ? importOptionsFromJson("--options", jsonObjectFlag("--options", values.options))
+    : undefined;
+  const bar = new SingleBar(
+    { format: "{bar} {percentage}% | {value}/{total} bytes", stream: io.err, noTTYOutput: true },
+    undefined,
+  );
+  let read = 0;
+  const upload = await openUpload(path, stats, (bytes) => {
+    read += bytes;
+    bar.update(read);
+  });
+  const start = {
+    datasetId: values.dataset ?? "",
+    fileName: upload.fileName,
+    format: values.format ?? "",
+    ...(options ? { options } : {}),
+    ...(importerOptions ? { importerOptions } : {}),
+  };
+  bar.start(upload.size, 0);
+  // Import and PreviewImport take the same parts in two message types.
+  async function* parts<T>(schema: typeof ImportRequestSchema | typeof PreviewImportRequestSchema) {
+    yield create(schema, { part: { case: "start", value: start } }) as T;
+    for await (const chunk of upload.chunks) yield create(schema, { part: { case: "chunk", value: chunk } }) as T;
+  }
+  const allowLosses = values["allow-losses"] ?? false;
+  try {
+    if (values.preview) {
+      const preview = await client.imports.previewImport(parts<PreviewImportRequest>(PreviewImportRequestSchema));
+      bar.stop();
+      print(
+        values.json
+          ? JSON.stringify(toJson(PreviewImportResponseSchema, preview), null, 2)
+          : importSummary(preview, true),
+      );
+      return importExitCode(preview.status, allowLosses);
+    }
+    const result = await client.imports.import(parts<ImportRequest>(ImportRequestSchema));
+    bar.stop();
+    print(values.json ? JSON.stringify(toJson(ImportResponseSchema, result), null, 2) : importSummary(result, false));
+    return importExitCode(result.status, allowLosses);
+  } finally {
+    bar.stop();
+  }
+}
+
+function statIfExists(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+/** Resolves once everything written to `stream` so far has been handed to the OS. */
+const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((done) => stream.write("", () => done()));
+
+/**
+ * Exits only after stdout and stderr drained: a pipe takes 64 KiB before writes go asynchronous,
+ * and exiting earlier cuts the output there. (The HTTP/2 session would keep the loop alive, so the
+ * exit itself stays explicit.)
+ */
+async function exitWhenFlushed(code: number): Promise<never> {
+  process.exitCode = code;
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+function reportFailure(err: unknown): number {
+  const failure = describeFailure(err, serverUrl());
+  let text = `labelport: ${failure.message}\n`;
+  if (failure.usage) {
+    const command = err instanceof UsageError ? err.command : undefined;
+    text += command
+      ? `usage: labelport ${COMMANDS[command]?.usage}\n(labelport ${command} --help shows an example)\n`
+      : "labelport --help lists the commands\n";
+  }
+  process.stderr.write(text);
+  return failure.exitCode;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  run(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      if (err instanceof UsageError) process.stderr.write(`labelport: ${err.message}\n\n${USAGE}\n`);
-      else if (err instanceof ConnectError) process.stderr.write(`labelport: ${err.rawMessage} (${err.code})\n`);
-      else process.stderr.write(`labelport: ${(err as Error).message}\n`);
-      process.exit(err instanceof UsageError ? 2 : 1);
-    },
-  );
+  run(process.argv.slice(2)).then(exitWhenFlushed, (err: unknown) => exitWhenFlushed(reportFailure(err)));
 }

@@ -75,7 +75,7 @@ describe("labelport CLI", () => {
     expect(result.stdout).toContain(`dataset ${DATASET}`);
     expect(result.stdout).toMatch(/12 items, 24 annotations, \d+ files, \d+ bytes/);
     // The bar stays off stdout, so `labelport ... > file` stays clean.
-    expect(result.stderr).toMatch(/100% \| 12\/12 items \| completed/);
+    expect(result.stderr).toMatch(/100% \| 12\/12 items \| \d+ items\/s \| ETA \d+s \| completed/);
     expect(result.stdout).not.toMatch(/%|█|░/);
   });
 

@@ -154,20 +154,24 @@ function summary(e: Export): string {
 
 /** Follows an export with a progress bar on stderr; resolves with the final state. */
 async function follow(client: LabelportClient, exportId: string, out: NodeJS.WriteStream): Promise<Export> {
+  // The total is known from the claim on (the server counts the selection), so rate and ETA mean something.
   const bar = new SingleBar({
-    format: "{bar} {percentage}% | {value}/{total} items | {status}",
+    format: "{bar} {percentage}% | {value}/{total} items | {rate} items/s | ETA {eta_formatted} | {status}",
     stream: out,
     noTTYOutput: true,
     notTTYSchedule: 2000,
     hideCursor: true,
   });
-  bar.start(1, 0, { status: "queued" });
+  bar.start(1, 0, { status: "queued", rate: 0 });
+  const started = Date.now();
   try {
     return await client.exports.wait(exportId, {
       onProgress: (e) => {
+        const done = Number(e.progress?.processedItems ?? 0n);
         const total = Number(e.progress?.totalItems ?? 0n);
-        bar.setTotal(Math.max(total, Number(e.progress?.processedItems ?? 0n), 1));
-        bar.update(Number(e.progress?.processedItems ?? 0n), { status: statusName(e.status) });
+        const seconds = (Date.now() - started) / 1000;
+        bar.setTotal(Math.max(total, done, 1));
+        bar.update(done, { status: statusName(e.status), rate: seconds > 0 ? Math.round(done / seconds) : 0 });
       },
     });
   } finally {

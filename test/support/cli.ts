@@ -53,6 +53,9 @@ export function runCliInTerminal(
     // Only what the caller asks for decides colour, not the test runner's environment.
     if (options.env?.NO_COLOR === undefined) delete env.NO_COLOR;
     delete env.FORCE_COLOR;
+    delete env.NODE_DISABLE_COLORS;
+    // Node gives a terminal under CI=true (as .ci/run sets it) only 2 colours: a person's terminal has no CI.
+    delete env.CI;
     const command = [process.execPath, CLI, ...args].map(shellQuote).join(" ");
     const child = spawn("script", ["-qfec", command, "/dev/null"], {
       cwd: ROOT,

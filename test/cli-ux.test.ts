@@ -183,7 +183,9 @@ describe("help and version", () => {
     const result = await cli(["export", "create", "--format", "coco"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toBe(
-      "labelport: missing --dataset\nusage: labelport export create --dataset D --format F [--name N] [--option key=value ...] [--wait] [--json]\n(labelport export create --help shows an example)\n",
+      "labelport: missing --dataset\nusage: labelport export create --dataset D --format F [--name N] [--option key=value ...] " +
+        "[--split S ...] [--tag T ...] [--category C ...] [--item-status draft|in_review|approved|rejected|all ...] " +
+        "[--no-media] [--wait] [--json]\n(labelport export create --help shows an example)\n",
     );
   });
 });
@@ -211,6 +213,32 @@ describe("--json and human output", () => {
       status: string;
     };
     expect(created.status).toBe("EXPORT_STATUS_COMPLETED");
+    // Filters by flag: split, category by name, every item status, no media.
+    const filtered = (await parse([
+      ...["export", "create", "--dataset", DATASET, "--format", "coco", "--split", "val", "--category", "person"],
+      ...["--item-status", "all", "--no-media", "--wait"],
+    ])) as { filter: object; saveOriginalFile: boolean; counts: { itemCount: string }; status: string };
+    expect(filtered).toMatchObject({
+      status: "EXPORT_STATUS_COMPLETED",
+      filter: { splits: ["val"], categoryIds: [2], allStatuses: true },
+      counts: { itemCount: "2" },
+    });
+    expect(filtered.saveOriginalFile ?? false).toBe(false);
+    const badStatus = await cli([
+      "export",
+      "create",
+      "--dataset",
+      DATASET,
+      "--format",
+      "coco",
+      "--item-status",
+      "done",
+    ]);
+    expect(badStatus.code).toBe(2);
+    expect(badStatus.stderr).toContain('unknown --item-status "done"');
+    const badCategory = await cli(["export", "create", "--dataset", DATASET, "--format", "coco", "--category", "cat"]);
+    expect(badCategory.code).toBe(2);
+    expect(badCategory.stderr).toContain('unknown --category "cat": the dataset has car, person');
     // Logs are one JSON object a line, so `--follow` can stream them.
     const logs = await cli(["export", "logs", created.id, "--json"]);
     expect(logs.code, logs.stderr).toBe(0);

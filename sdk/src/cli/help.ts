@@ -31,9 +31,14 @@ export const COMMANDS: Record<string, CommandHelp> = {
     example: "labelport formats",
   },
   "export create": {
-    usage: "export create --dataset D --format F [--name N] [--option key=value ...] [--wait] [--json]",
+    usage:
+      "export create --dataset D --format F [--name N] [--option key=value ...] [--split S ...] [--tag T ...] " +
+      "[--category C ...] [--item-status draft|in_review|approved|rejected|all ...] [--no-media] [--wait] [--json]",
     summary: "start an export; --wait follows it with a progress bar (on stderr) and prints its summary",
-    details: "--option: the format's own options (labelport formats lists them); values are JSON or text",
+    details:
+      "--option: the format's own options (labelport formats lists them); values are JSON or text. " +
+      "Filters: --split, --tag, --category (name or id) and --item-status select items (approved only " +
+      "by default); --no-media leaves the original files out",
     example: "labelport export create --dataset street-scenes --format coco --name nightly --wait",
   },
   "export list": {

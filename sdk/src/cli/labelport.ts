@@ -7,7 +7,7 @@ import { create, type JsonObject, type JsonValue, toJson } from "@bufbuild/proto
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { SingleBar } from "cli-progress";
 import { createLabelportClient, type LabelportClient } from "../client/client.ts";
-import { type Dataset, DatasetSchema, type DropCount } from "../gen/labelport/v1/dataset_pb.ts";
+import { type Dataset, DatasetSchema, type DropCount, ItemStatus } from "../gen/labelport/v1/dataset_pb.ts";
 import { type Export, ExportLogLineSchema, ExportSchema, ExportStatus } from "../gen/labelport/v1/export_pb.ts";
 import {
   type AnnotationAccounting,
@@ -152,6 +152,48 @@ function summary(e: Export): string {
     .join("\n");
 }
 
+const ITEM_STATUSES: Record<string, ItemStatus> = {
+  draft: ItemStatus.DRAFT,
+  in_review: ItemStatus.IN_REVIEW,
+  approved: ItemStatus.APPROVED,
+  rejected: ItemStatus.REJECTED,
+};
+
+/**
+ * The ItemFilter of `export create`'s flags: --split, --tag, --item-status (or `all`) and
+ * --category by name or id (names are looked up in the dataset). No flag: the server's default,
+ * approved items.
+ */
+async function exportFilter(client: LabelportClient, datasetId: string, values: Values, key: string) {
+  const statuses = values["item-status"] ?? [];
+  const unknown = statuses.find((s) => s !== "all" && !(s in ITEM_STATUSES));
+  if (unknown !== undefined) {
+    throw new UsageError(
+      `unknown --item-status "${unknown}": expected ${Object.keys(ITEM_STATUSES).join(", ")} or all`,
+      key,
+    );
+  }
+  let categoryIds: number[] = [];
+  if ((values.category ?? []).length > 0) {
+    const { dataset } = await client.datasets.getDataset({ datasetId });
+    const byName = new Map((dataset?.categories ?? []).map((c) => [c.name, c.id]));
+    categoryIds = (values.category ?? []).map((given) => {
+      const id = byName.get(given) ?? (/^\d+$/.test(given) ? Number(given) : undefined);
+      if (id === undefined) {
+        throw new UsageError(`unknown --category "${given}": the dataset has ${[...byName.keys()].join(", ")}`, key);
+      }
+      return id;
+    });
+  }
+  return {
+    splits: values.split ?? [],
+    tags: values.tag ?? [],
+    categoryIds,
+    allStatuses: statuses.includes("all"),
+    statuses: statuses.filter((s) => s !== "all").map((s) => ITEM_STATUSES[s] as ItemStatus),
+  };
+}
+
 /** Follows an export with a progress bar on stderr; resolves with the final state. */
 async function follow(client: LabelportClient, exportId: string, out: NodeJS.WriteStream): Promise<Export> {
   // The total is known from the claim on (the server counts the selection), so rate and ETA mean something.
@@ -188,6 +230,10 @@ const OPTIONS = {
   option: { type: "string", multiple: true },
   options: { type: "string" },
   status: { type: "string" },
+  split: { type: "string", multiple: true },
+  tag: { type: "string", multiple: true },
+  "item-status": { type: "string", multiple: true },
+  "no-media": { type: "boolean" },
   output: { type: "string", short: "o" },
   artifact: { type: "string" },
   wait: { type: "boolean" },
@@ -340,11 +386,14 @@ async function dispatch(inv: Invocation): Promise<number> {
     }
     case "export create": {
       const options = keyValueOptions("--option", values.option ?? []);
+      const datasetId = need(values.dataset, "--dataset");
       const created = await client.exports.create({
-        datasetId: need(values.dataset, "--dataset"),
+        datasetId,
         format: need(values.format, "--format"),
         name: values.name ?? "",
         options,
+        filter: await exportFilter(client, datasetId, values, key),
+        ...(values["no-media"] ? { saveOriginalFile: false } : {}),
       });
       const final = values.wait ? await follow(client, created.id, inv.io.err) : created;
       if (values.json) return json(toJson(ExportSchema, final));

@@ -6,16 +6,13 @@ import { createWriteStream } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { imageSize } from "image-size";
 import { ImportSourceError } from "./errors.ts";
 import type { ExportLogger } from "./exporter.ts";
 import type { Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
+import { type ImageSize, imageSizeFromChunks } from "./image-header.ts";
 import type { ImportSource, SourceFile } from "./import-source.ts";
 import type { BaseImporter } from "./importer.ts";
 import { itemToJson } from "./item-json.ts";
-
-/** Bytes of an image's header read to find its size: enough for JPEG EXIF blocks before SOF. */
-const IMAGE_HEADER_BYTES = 256 * 1024;
 
 export interface RunImportInput<Options> {
   importer: BaseImporter<Options>;
@@ -212,28 +209,15 @@ function sortedRecord(counts: Map<string, number>): Record<string, number> {
   return out;
 }
 
-/** The size in an image's header, reading at most IMAGE_HEADER_BYTES. */
-export async function readImageSize(file: SourceFile): Promise<{ width: number; height: number } | undefined> {
+/** The size in an image's header (the same reader exporters use), reading at most IMAGE_HEADER_BYTES. */
+export async function readImageSize(file: SourceFile): Promise<ImageSize | undefined> {
   const stream = await file.stream();
-  const chunks: Buffer[] = [];
-  let total = 0;
+  // An error after the early stop must not become an unhandled event.
+  stream.on("error", () => undefined);
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      chunks.push(chunk);
-      total += chunk.length;
-      if (total >= IMAGE_HEADER_BYTES) break;
-    }
+    return await imageSizeFromChunks(stream);
   } finally {
     stream.destroy();
-  }
-  try {
-    const size = imageSize(Buffer.concat(chunks, total));
-    if (!size.width || !size.height) return undefined;
-    // EXIF orientations 5-8 rotate by 90 degrees: labelling tools show (and label) the rotated image.
-    const rotated = (size.orientation ?? 1) >= 5;
-    return rotated ? { width: size.height, height: size.width } : { width: size.width, height: size.height };
-  } catch {
-    return undefined;
   }
 }
 

@@ -28,9 +28,9 @@ import type { ImporterClass } from "../importer.ts";
 import { validateManifest } from "../manifest.ts";
 import { runImport } from "../run-import.ts";
 import type { StorageDriver } from "../storage/driver.ts";
-import { createStorage, storageConfigSchema } from "../storage/index.ts";
+import { createStorage } from "../storage/index.ts";
 import { importerQueue, Subjects } from "./subjects.ts";
-import { jsonLogger } from "./worker.ts";
+import { jsonLogger, withCredentials } from "./worker.ts";
 
 export interface ImportWorkerOptions {
   nats: NatsConnection;
@@ -313,11 +313,6 @@ function createMediaWriter(storage: StorageDriver, signal: AbortSignal) {
 function mediaKey(prefix: string, path: string): string {
   const segments = path.split(/[\\/]+/).filter((s) => s !== "" && s !== "." && s !== "..");
   return `${prefix}/${segments.join("/")}`;
-}
-
-function withCredentials(config: unknown, s3Credentials: ImportWorkerOptions["s3Credentials"]) {
-  const parsed = storageConfigSchema.parse(config);
-  return parsed.kind === "s3" && s3Credentials ? { ...parsed, ...s3Credentials } : parsed;
 }
 
 function errorText(err: unknown): string {

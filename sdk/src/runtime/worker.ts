@@ -337,7 +337,7 @@ function exportIdOf(data: Uint8Array): string | undefined {
 }
 
 /** The claim's storage configuration (never with secrets) plus this worker's own S3 credentials. */
-function withCredentials(config: unknown, s3Credentials: WorkerOptions["s3Credentials"]) {
+export function withCredentials(config: unknown, s3Credentials: WorkerOptions["s3Credentials"]) {
   const parsed = storageConfigSchema.parse(config);
   return parsed.kind === "s3" && s3Credentials ? { ...parsed, ...s3Credentials } : parsed;
 }

@@ -173,6 +173,9 @@ export function annotationMessage(doc: AnnotationDoc): Annotation {
     geometry: geometryOf(doc),
     link: linkOf(doc),
     removed: doc.removed ?? false,
+    createdBy: doc.createdBy ?? "",
+    reviewedBy: doc.reviewedBy ?? "",
+    reviewTime: doc.reviewTime === undefined ? undefined : timestamp(doc.reviewTime),
     createTime: timestamp(doc.createdAt),
     updateTime: timestamp(doc.updatedAt),
   };

@@ -125,6 +125,10 @@ export interface AnnotationDoc {
   removed: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Who made it (the writer's `createdBy`, else the caller's key name) and who last reviewed it. */
+  createdBy?: string;
+  reviewedBy?: string;
+  reviewTime?: Date;
 }
 
 /** Per-track export statistics that do not depend on the request (exports/track-summary.ts sums them). */

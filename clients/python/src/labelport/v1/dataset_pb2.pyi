@@ -229,7 +229,7 @@ class ObjectLink(_message.Message):
     def __init__(self, object_id: _Optional[str] = ..., object_type: _Optional[str] = ...) -> None: ...
 
 class Annotation(_message.Message):
-    __slots__ = ("id", "dataset_id", "item_id", "persona_id", "type", "category_id", "attributes", "bbox", "polygon", "polyline", "keypoints", "box_sequence", "mask", "type_assignment", "object_link", "removed", "create_time", "update_time")
+    __slots__ = ("id", "dataset_id", "item_id", "persona_id", "type", "category_id", "attributes", "bbox", "polygon", "polyline", "keypoints", "box_sequence", "mask", "type_assignment", "object_link", "removed", "create_time", "update_time", "created_by", "reviewed_by", "review_time")
     ID_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -248,6 +248,9 @@ class Annotation(_message.Message):
     REMOVED_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_BY_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_TIME_FIELD_NUMBER: _ClassVar[int]
     id: str
     dataset_id: str
     item_id: str
@@ -266,7 +269,10 @@ class Annotation(_message.Message):
     removed: bool
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
-    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., persona_id: _Optional[str] = ..., type: _Optional[_Union[AnnotationType, str]] = ..., category_id: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., bbox: _Optional[_Union[BoundingBox, _Mapping]] = ..., polygon: _Optional[_Union[PointList, _Mapping]] = ..., polyline: _Optional[_Union[PointList, _Mapping]] = ..., keypoints: _Optional[_Union[KeypointList, _Mapping]] = ..., box_sequence: _Optional[_Union[BoundingBoxSequence, _Mapping]] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., type_assignment: _Optional[_Union[TypeAssignment, _Mapping]] = ..., object_link: _Optional[_Union[ObjectLink, _Mapping]] = ..., removed: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    created_by: str
+    reviewed_by: str
+    review_time: _timestamp_pb2.Timestamp
+    def __init__(self, id: _Optional[str] = ..., dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., persona_id: _Optional[str] = ..., type: _Optional[_Union[AnnotationType, str]] = ..., category_id: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., bbox: _Optional[_Union[BoundingBox, _Mapping]] = ..., polygon: _Optional[_Union[PointList, _Mapping]] = ..., polyline: _Optional[_Union[PointList, _Mapping]] = ..., keypoints: _Optional[_Union[KeypointList, _Mapping]] = ..., box_sequence: _Optional[_Union[BoundingBoxSequence, _Mapping]] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., type_assignment: _Optional[_Union[TypeAssignment, _Mapping]] = ..., object_link: _Optional[_Union[ObjectLink, _Mapping]] = ..., removed: _Optional[bool] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_by: _Optional[str] = ..., reviewed_by: _Optional[str] = ..., review_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DropCount(_message.Message):
     __slots__ = ("reason", "count")
@@ -277,7 +283,7 @@ class DropCount(_message.Message):
     def __init__(self, reason: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
 
 class ItemFilter(_message.Message):
-    __slots__ = ("statuses", "all_statuses", "splits", "tags", "category_ids", "annotation_types", "persona_ids", "item_ids", "updated_after", "updated_before", "include_removed", "link_kinds")
+    __slots__ = ("statuses", "all_statuses", "splits", "tags", "category_ids", "annotation_types", "persona_ids", "item_ids", "updated_after", "updated_before", "include_removed", "link_kinds", "users")
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     ALL_STATUSES_FIELD_NUMBER: _ClassVar[int]
     SPLITS_FIELD_NUMBER: _ClassVar[int]
@@ -290,6 +296,7 @@ class ItemFilter(_message.Message):
     UPDATED_BEFORE_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_REMOVED_FIELD_NUMBER: _ClassVar[int]
     LINK_KINDS_FIELD_NUMBER: _ClassVar[int]
+    USERS_FIELD_NUMBER: _ClassVar[int]
     statuses: _containers.RepeatedScalarFieldContainer[ItemStatus]
     all_statuses: bool
     splits: _containers.RepeatedScalarFieldContainer[str]
@@ -302,4 +309,5 @@ class ItemFilter(_message.Message):
     updated_before: _timestamp_pb2.Timestamp
     include_removed: bool
     link_kinds: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, statuses: _Optional[_Iterable[_Union[ItemStatus, str]]] = ..., all_statuses: _Optional[bool] = ..., splits: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., category_ids: _Optional[_Iterable[int]] = ..., annotation_types: _Optional[_Iterable[_Union[AnnotationType, str]]] = ..., persona_ids: _Optional[_Iterable[str]] = ..., item_ids: _Optional[_Iterable[str]] = ..., updated_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_removed: _Optional[bool] = ..., link_kinds: _Optional[_Iterable[str]] = ...) -> None: ...
+    users: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, statuses: _Optional[_Iterable[_Union[ItemStatus, str]]] = ..., all_statuses: _Optional[bool] = ..., splits: _Optional[_Iterable[str]] = ..., tags: _Optional[_Iterable[str]] = ..., category_ids: _Optional[_Iterable[int]] = ..., annotation_types: _Optional[_Iterable[_Union[AnnotationType, str]]] = ..., persona_ids: _Optional[_Iterable[str]] = ..., item_ids: _Optional[_Iterable[str]] = ..., updated_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_before: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., include_removed: _Optional[bool] = ..., link_kinds: _Optional[_Iterable[str]] = ..., users: _Optional[_Iterable[str]] = ...) -> None: ...

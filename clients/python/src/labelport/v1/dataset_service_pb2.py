@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from labelport.v1 import dataset_pb2 as labelport_dot_v1_dot_dataset__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"labelport/v1/dataset_service.proto\x12\x0clabelport.v1\x1a\x1alabelport/v1/dataset.proto\"e\n\x14\x43reateDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12*\n\ncategories\x18\x03 \x03(\x0b\x32\x16.labelport.v1.Category\"?\n\x15\x43reateDatasetResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"<\n\x12GetDatasetResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"<\n\x13ListDatasetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListDatasetsResponse\x12\'\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x15.labelport.v1.Dataset\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x14\x41\x64\x64\x43\x61tegoriesRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12*\n\ncategories\x18\x02 \x03(\x0b\x32\x16.labelport.v1.Category\"?\n\x15\x41\x64\x64\x43\x61tegoriesResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"*\n\x14\x44\x65leteDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"K\n\x15\x44\x65leteDatasetResponse\x12\x15\n\rdeleted_items\x18\x01 \x01(\x04\x12\x1b\n\x13\x64\x65leted_annotations\x18\x02 \x01(\x04\x32\xc6\x03\n\x0e\x44\x61tasetService\x12X\n\rCreateDataset\x12\".labelport.v1.CreateDatasetRequest\x1a#.labelport.v1.CreateDatasetResponse\x12O\n\nGetDataset\x12\x1f.labelport.v1.GetDatasetRequest\x1a .labelport.v1.GetDatasetResponse\x12U\n\x0cListDatasets\x12!.labelport.v1.ListDatasetsRequest\x1a\".labelport.v1.ListDatasetsResponse\x12X\n\rAddCategories\x12\".labelport.v1.AddCategoriesRequest\x1a#.labelport.v1.AddCategoriesResponse\x12X\n\rDeleteDataset\x12\".labelport.v1.DeleteDatasetRequest\x1a#.labelport.v1.DeleteDatasetResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"labelport/v1/dataset_service.proto\x12\x0clabelport.v1\x1a\x1alabelport/v1/dataset.proto\"e\n\x14\x43reateDatasetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12*\n\ncategories\x18\x03 \x03(\x0b\x32\x16.labelport.v1.Category\"?\n\x15\x43reateDatasetResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"\'\n\x11GetDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"<\n\x12GetDatasetResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"<\n\x13ListDatasetsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\"X\n\x14ListDatasetsResponse\x12\'\n\x08\x64\x61tasets\x18\x01 \x03(\x0b\x32\x15.labelport.v1.Dataset\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"V\n\x14\x41\x64\x64\x43\x61tegoriesRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12*\n\ncategories\x18\x02 \x03(\x0b\x32\x16.labelport.v1.Category\"?\n\x15\x41\x64\x64\x43\x61tegoriesResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"\x8a\x01\n\x15UpdateCategoryRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\r\x12\x11\n\x04name\x18\x03 \x01(\tH\x00\x88\x01\x01\x12\x1a\n\rsupercategory\x18\x04 \x01(\tH\x01\x88\x01\x01\x42\x07\n\x05_nameB\x10\n\x0e_supercategory\"@\n\x16UpdateCategoryResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"@\n\x15\x44\x65leteCategoryRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63\x61tegory_id\x18\x02 \x01(\r\"@\n\x16\x44\x65leteCategoryResponse\x12&\n\x07\x64\x61taset\x18\x01 \x01(\x0b\x32\x15.labelport.v1.Dataset\"*\n\x14\x44\x65leteDatasetRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\"K\n\x15\x44\x65leteDatasetResponse\x12\x15\n\rdeleted_items\x18\x01 \x01(\x04\x12\x1b\n\x13\x64\x65leted_annotations\x18\x02 \x01(\x04\x32\x80\x05\n\x0e\x44\x61tasetService\x12X\n\rCreateDataset\x12\".labelport.v1.CreateDatasetRequest\x1a#.labelport.v1.CreateDatasetResponse\x12O\n\nGetDataset\x12\x1f.labelport.v1.GetDatasetRequest\x1a .labelport.v1.GetDatasetResponse\x12U\n\x0cListDatasets\x12!.labelport.v1.ListDatasetsRequest\x1a\".labelport.v1.ListDatasetsResponse\x12X\n\rAddCategories\x12\".labelport.v1.AddCategoriesRequest\x1a#.labelport.v1.AddCategoriesResponse\x12[\n\x0eUpdateCategory\x12#.labelport.v1.UpdateCategoryRequest\x1a$.labelport.v1.UpdateCategoryResponse\x12[\n\x0e\x44\x65leteCategory\x12#.labelport.v1.DeleteCategoryRequest\x1a$.labelport.v1.DeleteCategoryResponse\x12X\n\rDeleteDataset\x12\".labelport.v1.DeleteDatasetRequest\x1a#.labelport.v1.DeleteDatasetResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,10 +48,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADDCATEGORIESREQUEST']._serialized_end=589
   _globals['_ADDCATEGORIESRESPONSE']._serialized_start=591
   _globals['_ADDCATEGORIESRESPONSE']._serialized_end=654
-  _globals['_DELETEDATASETREQUEST']._serialized_start=656
-  _globals['_DELETEDATASETREQUEST']._serialized_end=698
-  _globals['_DELETEDATASETRESPONSE']._serialized_start=700
-  _globals['_DELETEDATASETRESPONSE']._serialized_end=775
-  _globals['_DATASETSERVICE']._serialized_start=778
-  _globals['_DATASETSERVICE']._serialized_end=1232
+  _globals['_UPDATECATEGORYREQUEST']._serialized_start=657
+  _globals['_UPDATECATEGORYREQUEST']._serialized_end=795
+  _globals['_UPDATECATEGORYRESPONSE']._serialized_start=797
+  _globals['_UPDATECATEGORYRESPONSE']._serialized_end=861
+  _globals['_DELETECATEGORYREQUEST']._serialized_start=863
+  _globals['_DELETECATEGORYREQUEST']._serialized_end=927
+  _globals['_DELETECATEGORYRESPONSE']._serialized_start=929
+  _globals['_DELETECATEGORYRESPONSE']._serialized_end=993
+  _globals['_DELETEDATASETREQUEST']._serialized_start=995
+  _globals['_DELETEDATASETREQUEST']._serialized_end=1037
+  _globals['_DELETEDATASETRESPONSE']._serialized_start=1039
+  _globals['_DELETEDATASETRESPONSE']._serialized_end=1114
+  _globals['_DATASETSERVICE']._serialized_start=1117
+  _globals['_DATASETSERVICE']._serialized_end=1757
 # @@protoc_insertion_point(module_scope)

@@ -65,6 +65,38 @@ class AddCategoriesResponse(_message.Message):
     dataset: _dataset_pb2.Dataset
     def __init__(self, dataset: _Optional[_Union[_dataset_pb2.Dataset, _Mapping]] = ...) -> None: ...
 
+class UpdateCategoryRequest(_message.Message):
+    __slots__ = ("dataset_id", "category_id", "name", "supercategory")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SUPERCATEGORY_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    category_id: int
+    name: str
+    supercategory: str
+    def __init__(self, dataset_id: _Optional[str] = ..., category_id: _Optional[int] = ..., name: _Optional[str] = ..., supercategory: _Optional[str] = ...) -> None: ...
+
+class UpdateCategoryResponse(_message.Message):
+    __slots__ = ("dataset",)
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    dataset: _dataset_pb2.Dataset
+    def __init__(self, dataset: _Optional[_Union[_dataset_pb2.Dataset, _Mapping]] = ...) -> None: ...
+
+class DeleteCategoryRequest(_message.Message):
+    __slots__ = ("dataset_id", "category_id")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_ID_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    category_id: int
+    def __init__(self, dataset_id: _Optional[str] = ..., category_id: _Optional[int] = ...) -> None: ...
+
+class DeleteCategoryResponse(_message.Message):
+    __slots__ = ("dataset",)
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    dataset: _dataset_pb2.Dataset
+    def __init__(self, dataset: _Optional[_Union[_dataset_pb2.Dataset, _Mapping]] = ...) -> None: ...
+
 class DeleteDatasetRequest(_message.Message):
     __slots__ = ("dataset_id",)
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]

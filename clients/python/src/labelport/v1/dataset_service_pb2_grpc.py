@@ -55,6 +55,16 @@ class DatasetServiceStub:
                 request_serializer=labelport_dot_v1_dot_dataset__service__pb2.AddCategoriesRequest.SerializeToString,
                 response_deserializer=labelport_dot_v1_dot_dataset__service__pb2.AddCategoriesResponse.FromString,
                 _registered_method=True)
+        self.UpdateCategory = channel.unary_unary(
+                '/labelport.v1.DatasetService/UpdateCategory',
+                request_serializer=labelport_dot_v1_dot_dataset__service__pb2.UpdateCategoryRequest.SerializeToString,
+                response_deserializer=labelport_dot_v1_dot_dataset__service__pb2.UpdateCategoryResponse.FromString,
+                _registered_method=True)
+        self.DeleteCategory = channel.unary_unary(
+                '/labelport.v1.DatasetService/DeleteCategory',
+                request_serializer=labelport_dot_v1_dot_dataset__service__pb2.DeleteCategoryRequest.SerializeToString,
+                response_deserializer=labelport_dot_v1_dot_dataset__service__pb2.DeleteCategoryResponse.FromString,
+                _registered_method=True)
         self.DeleteDataset = channel.unary_unary(
                 '/labelport.v1.DatasetService/DeleteDataset',
                 request_serializer=labelport_dot_v1_dot_dataset__service__pb2.DeleteDatasetRequest.SerializeToString,
@@ -91,6 +101,20 @@ class DatasetServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdateCategory(self, request, context):
+        """Renames a category or changes its supercategory; the id never changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteCategory(self, request, context):
+        """Removes a category no annotation uses; FAILED_PRECONDITION (naming the count) otherwise.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def DeleteDataset(self, request, context):
         """Removes the dataset with its items, annotations and import history.
         Refused with FAILED_PRECONDITION while an export of it is running.
@@ -121,6 +145,16 @@ def add_DatasetServiceServicer_to_server(servicer, server):
                     servicer.AddCategories,
                     request_deserializer=labelport_dot_v1_dot_dataset__service__pb2.AddCategoriesRequest.FromString,
                     response_serializer=labelport_dot_v1_dot_dataset__service__pb2.AddCategoriesResponse.SerializeToString,
+            ),
+            'UpdateCategory': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateCategory,
+                    request_deserializer=labelport_dot_v1_dot_dataset__service__pb2.UpdateCategoryRequest.FromString,
+                    response_serializer=labelport_dot_v1_dot_dataset__service__pb2.UpdateCategoryResponse.SerializeToString,
+            ),
+            'DeleteCategory': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteCategory,
+                    request_deserializer=labelport_dot_v1_dot_dataset__service__pb2.DeleteCategoryRequest.FromString,
+                    response_serializer=labelport_dot_v1_dot_dataset__service__pb2.DeleteCategoryResponse.SerializeToString,
             ),
             'DeleteDataset': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteDataset,
@@ -237,6 +271,60 @@ class DatasetService:
             '/labelport.v1.DatasetService/AddCategories',
             labelport_dot_v1_dot_dataset__service__pb2.AddCategoriesRequest.SerializeToString,
             labelport_dot_v1_dot_dataset__service__pb2.AddCategoriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateCategory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelport.v1.DatasetService/UpdateCategory',
+            labelport_dot_v1_dot_dataset__service__pb2.UpdateCategoryRequest.SerializeToString,
+            labelport_dot_v1_dot_dataset__service__pb2.UpdateCategoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteCategory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelport.v1.DatasetService/DeleteCategory',
+            labelport_dot_v1_dot_dataset__service__pb2.DeleteCategoryRequest.SerializeToString,
+            labelport_dot_v1_dot_dataset__service__pb2.DeleteCategoryResponse.FromString,
             options,
             channel_credentials,
             insecure,

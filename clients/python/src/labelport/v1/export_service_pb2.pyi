@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateExportRequest(_message.Message):
-    __slots__ = ("request_id", "name", "description", "dataset_id", "format", "filter", "storage", "path", "save_original_file", "options")
+    __slots__ = ("request_id", "name", "description", "dataset_id", "format", "filter", "storage", "path", "save_original_file", "options", "version_id", "target")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -24,6 +24,8 @@ class CreateExportRequest(_message.Message):
     PATH_FIELD_NUMBER: _ClassVar[int]
     SAVE_ORIGINAL_FILE_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     name: str
     description: str
@@ -34,7 +36,9 @@ class CreateExportRequest(_message.Message):
     path: str
     save_original_file: bool
     options: _struct_pb2.Struct
-    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    version_id: str
+    target: str
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version_id: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
 
 class CreateExportResponse(_message.Message):
     __slots__ = ("export",)
@@ -55,24 +59,28 @@ class GetExportResponse(_message.Message):
     def __init__(self, export: _Optional[_Union[_export_pb2.Export, _Mapping]] = ...) -> None: ...
 
 class ListExportsRequest(_message.Message):
-    __slots__ = ("dataset_id", "statuses", "page_size", "page_token")
+    __slots__ = ("dataset_id", "statuses", "page_size", "page_token", "formats")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     STATUSES_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    FORMATS_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     statuses: _containers.RepeatedScalarFieldContainer[_export_pb2.ExportStatus]
     page_size: int
     page_token: str
-    def __init__(self, dataset_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_export_pb2.ExportStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    formats: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, dataset_id: _Optional[str] = ..., statuses: _Optional[_Iterable[_Union[_export_pb2.ExportStatus, str]]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., formats: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListExportsResponse(_message.Message):
-    __slots__ = ("exports", "next_page_token")
+    __slots__ = ("exports", "next_page_token", "total_count")
     EXPORTS_FIELD_NUMBER: _ClassVar[int]
     NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_COUNT_FIELD_NUMBER: _ClassVar[int]
     exports: _containers.RepeatedCompositeFieldContainer[_export_pb2.Export]
     next_page_token: str
-    def __init__(self, exports: _Optional[_Iterable[_Union[_export_pb2.Export, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+    total_count: int
+    def __init__(self, exports: _Optional[_Iterable[_Union[_export_pb2.Export, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_count: _Optional[int] = ...) -> None: ...
 
 class CancelExportRequest(_message.Message):
     __slots__ = ("export_id",)
@@ -131,16 +139,18 @@ class GetExportDownloadResponse(_message.Message):
     def __init__(self, download_url: _Optional[str] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., file_size: _Optional[int] = ..., file_name: _Optional[str] = ...) -> None: ...
 
 class GetExportStatsRequest(_message.Message):
-    __slots__ = ("dataset_id", "filter", "format", "include_interpolated")
+    __slots__ = ("dataset_id", "filter", "format", "include_interpolated", "version_id")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_INTERPOLATED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     filter: _dataset_pb2.ItemFilter
     format: str
     include_interpolated: bool
-    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., format: _Optional[str] = ..., include_interpolated: _Optional[bool] = ...) -> None: ...
+    version_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., format: _Optional[str] = ..., include_interpolated: _Optional[bool] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class GetExportStatsResponse(_message.Message):
     __slots__ = ("total_size", "total_size_mb", "item_count", "annotation_count", "sequence_count", "keyframe_count", "interpolated_frame_count", "warning")

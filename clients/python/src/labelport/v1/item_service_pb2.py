@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from labelport.v1 import dataset_pb2 as labelport_dot_v1_dot_dataset__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flabelport/v1/item_service.proto\x12\x0clabelport.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\"K\n\x12UpsertItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.labelport.v1.Item\"K\n\x13UpsertItemsResponse\x12\x16\n\x0eupserted_items\x18\x01 \x01(\x04\x12\x1c\n\x14upserted_annotations\x18\x02 \x01(\x04\"]\n\x18UpsertAnnotationsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12-\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x18.labelport.v1.Annotation\"9\n\x19UpsertAnnotationsResponse\x12\x1c\n\x14upserted_annotations\x18\x01 \x01(\x04\"5\n\x0eGetItemRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\"3\n\x0fGetItemResponse\x12 \n\x04item\x18\x01 \x01(\x0b\x32\x12.labelport.v1.Item\"w\n\x10ListItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\"O\n\x11ListItemsResponse\x12!\n\x05items\x18\x01 \x03(\x0b\x32\x12.labelport.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"Q\n\x11\x43ountItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\"B\n\x12\x43ountItemsResponse\x12\x12\n\nitem_count\x18\x01 \x01(\x04\x12\x18\n\x10\x61nnotation_count\x18\x02 \x01(\x04\":\n\x12\x44\x65leteItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"I\n\x13\x44\x65leteItemsResponse\x12\x15\n\rdeleted_items\x18\x01 \x01(\x04\x12\x1b\n\x13\x64\x65leted_annotations\x18\x02 \x01(\x04\"\xba\x01\n\x12StreamItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x10\n\x08\x61\x66ter_id\x18\x03 \x01(\t\x12\x31\n\rsnapshot_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbatch_size\x18\x05 \x01(\r\x12\r\n\x05limit\x18\x06 \x01(\x04\"k\n\x13StreamItemsResponse\x12!\n\x05items\x18\x01 \x03(\x0b\x32\x12.labelport.v1.Item\x12\x31\n\rsnapshot_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xd8\x04\n\x0bItemService\x12R\n\x0bUpsertItems\x12 .labelport.v1.UpsertItemsRequest\x1a!.labelport.v1.UpsertItemsResponse\x12\x64\n\x11UpsertAnnotations\x12&.labelport.v1.UpsertAnnotationsRequest\x1a\'.labelport.v1.UpsertAnnotationsResponse\x12\x46\n\x07GetItem\x12\x1c.labelport.v1.GetItemRequest\x1a\x1d.labelport.v1.GetItemResponse\x12L\n\tListItems\x12\x1e.labelport.v1.ListItemsRequest\x1a\x1f.labelport.v1.ListItemsResponse\x12O\n\nCountItems\x12\x1f.labelport.v1.CountItemsRequest\x1a .labelport.v1.CountItemsResponse\x12R\n\x0b\x44\x65leteItems\x12 .labelport.v1.DeleteItemsRequest\x1a!.labelport.v1.DeleteItemsResponse\x12T\n\x0bStreamItems\x12 .labelport.v1.StreamItemsRequest\x1a!.labelport.v1.StreamItemsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1flabelport/v1/item_service.proto\x12\x0clabelport.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\"K\n\x12UpsertItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12!\n\x05items\x18\x02 \x03(\x0b\x32\x12.labelport.v1.Item\"K\n\x13UpsertItemsResponse\x12\x16\n\x0eupserted_items\x18\x01 \x01(\x04\x12\x1c\n\x14upserted_annotations\x18\x02 \x01(\x04\"]\n\x18UpsertAnnotationsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12-\n\x0b\x61nnotations\x18\x02 \x03(\x0b\x32\x18.labelport.v1.Annotation\"9\n\x19UpsertAnnotationsResponse\x12\x1c\n\x14upserted_annotations\x18\x01 \x01(\x04\"I\n\x0eGetItemRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x0f\n\x07item_id\x18\x02 \x01(\t\x12\x12\n\nversion_id\x18\x03 \x01(\t\"3\n\x0fGetItemResponse\x12 \n\x04item\x18\x01 \x01(\x0b\x32\x12.labelport.v1.Item\"\x8b\x01\n\x10ListItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x12\n\nversion_id\x18\x05 \x01(\t\"O\n\x11ListItemsResponse\x12!\n\x05items\x18\x01 \x03(\x0b\x32\x12.labelport.v1.Item\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"e\n\x11\x43ountItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x12\n\nversion_id\x18\x03 \x01(\t\"B\n\x12\x43ountItemsResponse\x12\x12\n\nitem_count\x18\x01 \x01(\x04\x12\x18\n\x10\x61nnotation_count\x18\x02 \x01(\x04\":\n\x12\x44\x65leteItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12\x10\n\x08item_ids\x18\x02 \x03(\t\"I\n\x13\x44\x65leteItemsResponse\x12\x15\n\rdeleted_items\x18\x01 \x01(\x04\x12\x1b\n\x13\x64\x65leted_annotations\x18\x02 \x01(\x04\"\xce\x01\n\x12StreamItemsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x10\n\x08\x61\x66ter_id\x18\x03 \x01(\t\x12\x31\n\rsnapshot_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbatch_size\x18\x05 \x01(\r\x12\r\n\x05limit\x18\x06 \x01(\x04\x12\x12\n\nversion_id\x18\x07 \x01(\t\"k\n\x13StreamItemsResponse\x12!\n\x05items\x18\x01 \x03(\x0b\x32\x12.labelport.v1.Item\x12\x31\n\rsnapshot_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp2\xd8\x04\n\x0bItemService\x12R\n\x0bUpsertItems\x12 .labelport.v1.UpsertItemsRequest\x1a!.labelport.v1.UpsertItemsResponse\x12\x64\n\x11UpsertAnnotations\x12&.labelport.v1.UpsertAnnotationsRequest\x1a\'.labelport.v1.UpsertAnnotationsResponse\x12\x46\n\x07GetItem\x12\x1c.labelport.v1.GetItemRequest\x1a\x1d.labelport.v1.GetItemResponse\x12L\n\tListItems\x12\x1e.labelport.v1.ListItemsRequest\x1a\x1f.labelport.v1.ListItemsResponse\x12O\n\nCountItems\x12\x1f.labelport.v1.CountItemsRequest\x1a .labelport.v1.CountItemsResponse\x12R\n\x0b\x44\x65leteItems\x12 .labelport.v1.DeleteItemsRequest\x1a!.labelport.v1.DeleteItemsResponse\x12T\n\x0bStreamItems\x12 .labelport.v1.StreamItemsRequest\x1a!.labelport.v1.StreamItemsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,25 +42,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPSERTANNOTATIONSRESPONSE']._serialized_start=359
   _globals['_UPSERTANNOTATIONSRESPONSE']._serialized_end=416
   _globals['_GETITEMREQUEST']._serialized_start=418
-  _globals['_GETITEMREQUEST']._serialized_end=471
-  _globals['_GETITEMRESPONSE']._serialized_start=473
-  _globals['_GETITEMRESPONSE']._serialized_end=524
-  _globals['_LISTITEMSREQUEST']._serialized_start=526
-  _globals['_LISTITEMSREQUEST']._serialized_end=645
-  _globals['_LISTITEMSRESPONSE']._serialized_start=647
-  _globals['_LISTITEMSRESPONSE']._serialized_end=726
-  _globals['_COUNTITEMSREQUEST']._serialized_start=728
-  _globals['_COUNTITEMSREQUEST']._serialized_end=809
-  _globals['_COUNTITEMSRESPONSE']._serialized_start=811
-  _globals['_COUNTITEMSRESPONSE']._serialized_end=877
-  _globals['_DELETEITEMSREQUEST']._serialized_start=879
-  _globals['_DELETEITEMSREQUEST']._serialized_end=937
-  _globals['_DELETEITEMSRESPONSE']._serialized_start=939
-  _globals['_DELETEITEMSRESPONSE']._serialized_end=1012
-  _globals['_STREAMITEMSREQUEST']._serialized_start=1015
-  _globals['_STREAMITEMSREQUEST']._serialized_end=1201
-  _globals['_STREAMITEMSRESPONSE']._serialized_start=1203
-  _globals['_STREAMITEMSRESPONSE']._serialized_end=1310
-  _globals['_ITEMSERVICE']._serialized_start=1313
-  _globals['_ITEMSERVICE']._serialized_end=1913
+  _globals['_GETITEMREQUEST']._serialized_end=491
+  _globals['_GETITEMRESPONSE']._serialized_start=493
+  _globals['_GETITEMRESPONSE']._serialized_end=544
+  _globals['_LISTITEMSREQUEST']._serialized_start=547
+  _globals['_LISTITEMSREQUEST']._serialized_end=686
+  _globals['_LISTITEMSRESPONSE']._serialized_start=688
+  _globals['_LISTITEMSRESPONSE']._serialized_end=767
+  _globals['_COUNTITEMSREQUEST']._serialized_start=769
+  _globals['_COUNTITEMSREQUEST']._serialized_end=870
+  _globals['_COUNTITEMSRESPONSE']._serialized_start=872
+  _globals['_COUNTITEMSRESPONSE']._serialized_end=938
+  _globals['_DELETEITEMSREQUEST']._serialized_start=940
+  _globals['_DELETEITEMSREQUEST']._serialized_end=998
+  _globals['_DELETEITEMSRESPONSE']._serialized_start=1000
+  _globals['_DELETEITEMSRESPONSE']._serialized_end=1073
+  _globals['_STREAMITEMSREQUEST']._serialized_start=1076
+  _globals['_STREAMITEMSREQUEST']._serialized_end=1282
+  _globals['_STREAMITEMSRESPONSE']._serialized_start=1284
+  _globals['_STREAMITEMSRESPONSE']._serialized_end=1391
+  _globals['_ITEMSERVICE']._serialized_start=1394
+  _globals['_ITEMSERVICE']._serialized_end=1994
 # @@protoc_insertion_point(module_scope)

@@ -41,12 +41,14 @@ class UpsertAnnotationsResponse(_message.Message):
     def __init__(self, upserted_annotations: _Optional[int] = ...) -> None: ...
 
 class GetItemRequest(_message.Message):
-    __slots__ = ("dataset_id", "item_id")
+    __slots__ = ("dataset_id", "item_id", "version_id")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     item_id: str
-    def __init__(self, dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ...) -> None: ...
+    version_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., item_id: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class GetItemResponse(_message.Message):
     __slots__ = ("item",)
@@ -55,16 +57,18 @@ class GetItemResponse(_message.Message):
     def __init__(self, item: _Optional[_Union[_dataset_pb2.Item, _Mapping]] = ...) -> None: ...
 
 class ListItemsRequest(_message.Message):
-    __slots__ = ("dataset_id", "filter", "page_size", "page_token")
+    __slots__ = ("dataset_id", "filter", "page_size", "page_token", "version_id")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     filter: _dataset_pb2.ItemFilter
     page_size: int
     page_token: str
-    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    version_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class ListItemsResponse(_message.Message):
     __slots__ = ("items", "next_page_token")
@@ -75,12 +79,14 @@ class ListItemsResponse(_message.Message):
     def __init__(self, items: _Optional[_Iterable[_Union[_dataset_pb2.Item, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CountItemsRequest(_message.Message):
-    __slots__ = ("dataset_id", "filter")
+    __slots__ = ("dataset_id", "filter", "version_id")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     filter: _dataset_pb2.ItemFilter
-    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ...) -> None: ...
+    version_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class CountItemsResponse(_message.Message):
     __slots__ = ("item_count", "annotation_count")
@@ -107,20 +113,22 @@ class DeleteItemsResponse(_message.Message):
     def __init__(self, deleted_items: _Optional[int] = ..., deleted_annotations: _Optional[int] = ...) -> None: ...
 
 class StreamItemsRequest(_message.Message):
-    __slots__ = ("dataset_id", "filter", "after_id", "snapshot_time", "batch_size", "limit")
+    __slots__ = ("dataset_id", "filter", "after_id", "snapshot_time", "batch_size", "limit", "version_id")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     AFTER_ID_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_TIME_FIELD_NUMBER: _ClassVar[int]
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     filter: _dataset_pb2.ItemFilter
     after_id: str
     snapshot_time: _timestamp_pb2.Timestamp
     batch_size: int
     limit: int
-    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., after_id: _Optional[str] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_size: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+    version_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., after_id: _Optional[str] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_size: _Optional[int] = ..., limit: _Optional[int] = ..., version_id: _Optional[str] = ...) -> None: ...
 
 class StreamItemsResponse(_message.Message):
     __slots__ = ("items", "snapshot_time")

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file labelport/v1/dataset_service.proto.
  */
 export const file_labelport_v1_dataset_service: GenFile = /*@__PURE__*/
-  fileDesc("CiJsYWJlbHBvcnQvdjEvZGF0YXNldF9zZXJ2aWNlLnByb3RvEgxsYWJlbHBvcnQudjEiZQoUQ3JlYXRlRGF0YXNldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIqCgpjYXRlZ29yaWVzGAMgAygLMhYubGFiZWxwb3J0LnYxLkNhdGVnb3J5Ij8KFUNyZWF0ZURhdGFzZXRSZXNwb25zZRImCgdkYXRhc2V0GAEgASgLMhUubGFiZWxwb3J0LnYxLkRhdGFzZXQiJwoRR2V0RGF0YXNldFJlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCSI8ChJHZXREYXRhc2V0UmVzcG9uc2USJgoHZGF0YXNldBgBIAEoCzIVLmxhYmVscG9ydC52MS5EYXRhc2V0IjwKE0xpc3REYXRhc2V0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiWAoUTGlzdERhdGFzZXRzUmVzcG9uc2USJwoIZGF0YXNldHMYASADKAsyFS5sYWJlbHBvcnQudjEuRGF0YXNldBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVgoUQWRkQ2F0ZWdvcmllc1JlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCRIqCgpjYXRlZ29yaWVzGAIgAygLMhYubGFiZWxwb3J0LnYxLkNhdGVnb3J5Ij8KFUFkZENhdGVnb3JpZXNSZXNwb25zZRImCgdkYXRhc2V0GAEgASgLMhUubGFiZWxwb3J0LnYxLkRhdGFzZXQiKgoURGVsZXRlRGF0YXNldFJlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCSJLChVEZWxldGVEYXRhc2V0UmVzcG9uc2USFQoNZGVsZXRlZF9pdGVtcxgBIAEoBBIbChNkZWxldGVkX2Fubm90YXRpb25zGAIgASgEMsYDCg5EYXRhc2V0U2VydmljZRJYCg1DcmVhdGVEYXRhc2V0EiIubGFiZWxwb3J0LnYxLkNyZWF0ZURhdGFzZXRSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLkNyZWF0ZURhdGFzZXRSZXNwb25zZRJPCgpHZXREYXRhc2V0Eh8ubGFiZWxwb3J0LnYxLkdldERhdGFzZXRSZXF1ZXN0GiAubGFiZWxwb3J0LnYxLkdldERhdGFzZXRSZXNwb25zZRJVCgxMaXN0RGF0YXNldHMSIS5sYWJlbHBvcnQudjEuTGlzdERhdGFzZXRzUmVxdWVzdBoiLmxhYmVscG9ydC52MS5MaXN0RGF0YXNldHNSZXNwb25zZRJYCg1BZGRDYXRlZ29yaWVzEiIubGFiZWxwb3J0LnYxLkFkZENhdGVnb3JpZXNSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLkFkZENhdGVnb3JpZXNSZXNwb25zZRJYCg1EZWxldGVEYXRhc2V0EiIubGFiZWxwb3J0LnYxLkRlbGV0ZURhdGFzZXRSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLkRlbGV0ZURhdGFzZXRSZXNwb25zZWIGcHJvdG8z", [file_labelport_v1_dataset]);
+  fileDesc("CiJsYWJlbHBvcnQvdjEvZGF0YXNldF9zZXJ2aWNlLnByb3RvEgxsYWJlbHBvcnQudjEiZQoUQ3JlYXRlRGF0YXNldFJlcXVlc3QSDAoEbmFtZRgBIAEoCRITCgtkZXNjcmlwdGlvbhgCIAEoCRIqCgpjYXRlZ29yaWVzGAMgAygLMhYubGFiZWxwb3J0LnYxLkNhdGVnb3J5Ij8KFUNyZWF0ZURhdGFzZXRSZXNwb25zZRImCgdkYXRhc2V0GAEgASgLMhUubGFiZWxwb3J0LnYxLkRhdGFzZXQiJwoRR2V0RGF0YXNldFJlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCSI8ChJHZXREYXRhc2V0UmVzcG9uc2USJgoHZGF0YXNldBgBIAEoCzIVLmxhYmVscG9ydC52MS5EYXRhc2V0IjwKE0xpc3REYXRhc2V0c1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgNEhIKCnBhZ2VfdG9rZW4YAiABKAkiWAoUTGlzdERhdGFzZXRzUmVzcG9uc2USJwoIZGF0YXNldHMYASADKAsyFS5sYWJlbHBvcnQudjEuRGF0YXNldBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiVgoUQWRkQ2F0ZWdvcmllc1JlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCRIqCgpjYXRlZ29yaWVzGAIgAygLMhYubGFiZWxwb3J0LnYxLkNhdGVnb3J5Ij8KFUFkZENhdGVnb3JpZXNSZXNwb25zZRImCgdkYXRhc2V0GAEgASgLMhUubGFiZWxwb3J0LnYxLkRhdGFzZXQiigEKFVVwZGF0ZUNhdGVnb3J5UmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEhMKC2NhdGVnb3J5X2lkGAIgASgNEhEKBG5hbWUYAyABKAlIAIgBARIaCg1zdXBlcmNhdGVnb3J5GAQgASgJSAGIAQFCBwoFX25hbWVCEAoOX3N1cGVyY2F0ZWdvcnkiQAoWVXBkYXRlQ2F0ZWdvcnlSZXNwb25zZRImCgdkYXRhc2V0GAEgASgLMhUubGFiZWxwb3J0LnYxLkRhdGFzZXQiQAoVRGVsZXRlQ2F0ZWdvcnlSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSEwoLY2F0ZWdvcnlfaWQYAiABKA0iQAoWRGVsZXRlQ2F0ZWdvcnlSZXNwb25zZRImCgdkYXRhc2V0GAEgASgLMhUubGFiZWxwb3J0LnYxLkRhdGFzZXQiKgoURGVsZXRlRGF0YXNldFJlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCSJLChVEZWxldGVEYXRhc2V0UmVzcG9uc2USFQoNZGVsZXRlZF9pdGVtcxgBIAEoBBIbChNkZWxldGVkX2Fubm90YXRpb25zGAIgASgEMoAFCg5EYXRhc2V0U2VydmljZRJYCg1DcmVhdGVEYXRhc2V0EiIubGFiZWxwb3J0LnYxLkNyZWF0ZURhdGFzZXRSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLkNyZWF0ZURhdGFzZXRSZXNwb25zZRJPCgpHZXREYXRhc2V0Eh8ubGFiZWxwb3J0LnYxLkdldERhdGFzZXRSZXF1ZXN0GiAubGFiZWxwb3J0LnYxLkdldERhdGFzZXRSZXNwb25zZRJVCgxMaXN0RGF0YXNldHMSIS5sYWJlbHBvcnQudjEuTGlzdERhdGFzZXRzUmVxdWVzdBoiLmxhYmVscG9ydC52MS5MaXN0RGF0YXNldHNSZXNwb25zZRJYCg1BZGRDYXRlZ29yaWVzEiIubGFiZWxwb3J0LnYxLkFkZENhdGVnb3JpZXNSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLkFkZENhdGVnb3JpZXNSZXNwb25zZRJbCg5VcGRhdGVDYXRlZ29yeRIjLmxhYmVscG9ydC52MS5VcGRhdGVDYXRlZ29yeVJlcXVlc3QaJC5sYWJlbHBvcnQudjEuVXBkYXRlQ2F0ZWdvcnlSZXNwb25zZRJbCg5EZWxldGVDYXRlZ29yeRIjLmxhYmVscG9ydC52MS5EZWxldGVDYXRlZ29yeVJlcXVlc3QaJC5sYWJlbHBvcnQudjEuRGVsZXRlQ2F0ZWdvcnlSZXNwb25zZRJYCg1EZWxldGVEYXRhc2V0EiIubGFiZWxwb3J0LnYxLkRlbGV0ZURhdGFzZXRSZXF1ZXN0GiMubGFiZWxwb3J0LnYxLkRlbGV0ZURhdGFzZXRSZXNwb25zZWIGcHJvdG8z", [file_labelport_v1_dataset]);
 
 /**
  * @generated from message labelport.v1.CreateDatasetRequest
@@ -180,6 +180,96 @@ export const AddCategoriesResponseSchema: GenMessage<AddCategoriesResponse> = /*
   messageDesc(file_labelport_v1_dataset_service, 7);
 
 /**
+ * @generated from message labelport.v1.UpdateCategoryRequest
+ */
+export type UpdateCategoryRequest = Message<"labelport.v1.UpdateCategoryRequest"> & {
+  /**
+   * @generated from field: string dataset_id = 1;
+   */
+  datasetId: string;
+
+  /**
+   * @generated from field: uint32 category_id = 2;
+   */
+  categoryId: number;
+
+  /**
+   * Unset fields are left as they are.
+   *
+   * @generated from field: optional string name = 3;
+   */
+  name?: string | undefined;
+
+  /**
+   * @generated from field: optional string supercategory = 4;
+   */
+  supercategory?: string | undefined;
+};
+
+/**
+ * Describes the message labelport.v1.UpdateCategoryRequest.
+ * Use `create(UpdateCategoryRequestSchema)` to create a new message.
+ */
+export const UpdateCategoryRequestSchema: GenMessage<UpdateCategoryRequest> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_dataset_service, 8);
+
+/**
+ * @generated from message labelport.v1.UpdateCategoryResponse
+ */
+export type UpdateCategoryResponse = Message<"labelport.v1.UpdateCategoryResponse"> & {
+  /**
+   * @generated from field: labelport.v1.Dataset dataset = 1;
+   */
+  dataset?: Dataset | undefined;
+};
+
+/**
+ * Describes the message labelport.v1.UpdateCategoryResponse.
+ * Use `create(UpdateCategoryResponseSchema)` to create a new message.
+ */
+export const UpdateCategoryResponseSchema: GenMessage<UpdateCategoryResponse> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_dataset_service, 9);
+
+/**
+ * @generated from message labelport.v1.DeleteCategoryRequest
+ */
+export type DeleteCategoryRequest = Message<"labelport.v1.DeleteCategoryRequest"> & {
+  /**
+   * @generated from field: string dataset_id = 1;
+   */
+  datasetId: string;
+
+  /**
+   * @generated from field: uint32 category_id = 2;
+   */
+  categoryId: number;
+};
+
+/**
+ * Describes the message labelport.v1.DeleteCategoryRequest.
+ * Use `create(DeleteCategoryRequestSchema)` to create a new message.
+ */
+export const DeleteCategoryRequestSchema: GenMessage<DeleteCategoryRequest> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_dataset_service, 10);
+
+/**
+ * @generated from message labelport.v1.DeleteCategoryResponse
+ */
+export type DeleteCategoryResponse = Message<"labelport.v1.DeleteCategoryResponse"> & {
+  /**
+   * @generated from field: labelport.v1.Dataset dataset = 1;
+   */
+  dataset?: Dataset | undefined;
+};
+
+/**
+ * Describes the message labelport.v1.DeleteCategoryResponse.
+ * Use `create(DeleteCategoryResponseSchema)` to create a new message.
+ */
+export const DeleteCategoryResponseSchema: GenMessage<DeleteCategoryResponse> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_dataset_service, 11);
+
+/**
  * @generated from message labelport.v1.DeleteDatasetRequest
  */
 export type DeleteDatasetRequest = Message<"labelport.v1.DeleteDatasetRequest"> & {
@@ -194,7 +284,7 @@ export type DeleteDatasetRequest = Message<"labelport.v1.DeleteDatasetRequest"> 
  * Use `create(DeleteDatasetRequestSchema)` to create a new message.
  */
 export const DeleteDatasetRequestSchema: GenMessage<DeleteDatasetRequest> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_dataset_service, 8);
+  messageDesc(file_labelport_v1_dataset_service, 12);
 
 /**
  * @generated from message labelport.v1.DeleteDatasetResponse
@@ -216,7 +306,7 @@ export type DeleteDatasetResponse = Message<"labelport.v1.DeleteDatasetResponse"
  * Use `create(DeleteDatasetResponseSchema)` to create a new message.
  */
 export const DeleteDatasetResponseSchema: GenMessage<DeleteDatasetResponse> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_dataset_service, 9);
+  messageDesc(file_labelport_v1_dataset_service, 13);
 
 /**
  * Datasets and their category lists.
@@ -257,6 +347,26 @@ export const DatasetService: GenService<{
     methodKind: "unary";
     input: typeof AddCategoriesRequestSchema;
     output: typeof AddCategoriesResponseSchema;
+  },
+  /**
+   * Renames a category or changes its supercategory; the id never changes.
+   *
+   * @generated from rpc labelport.v1.DatasetService.UpdateCategory
+   */
+  updateCategory: {
+    methodKind: "unary";
+    input: typeof UpdateCategoryRequestSchema;
+    output: typeof UpdateCategoryResponseSchema;
+  },
+  /**
+   * Removes a category no annotation uses; FAILED_PRECONDITION (naming the count) otherwise.
+   *
+   * @generated from rpc labelport.v1.DatasetService.DeleteCategory
+   */
+  deleteCategory: {
+    methodKind: "unary";
+    input: typeof DeleteCategoryRequestSchema;
+    output: typeof DeleteCategoryResponseSchema;
   },
   /**
    * Removes the dataset with its items, annotations and import history.

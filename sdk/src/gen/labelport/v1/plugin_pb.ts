@@ -56,7 +56,7 @@ export type ExportJob = Message<"labelport.v1.ExportJob"> & {
   storageConfigJson: string;
 
   /**
-   * Dataset categories as JSON ([{id,name,...}]), so formats need not ask for them.
+   * Dataset categories as JSON ([{id,name,...}]), so formats need not ask for them (a version's when `export.version_id` is set).
    *
    * @generated from field: string categories_json = 6;
    */

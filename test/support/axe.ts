@@ -20,11 +20,11 @@ export interface A11yViolation {
 export async function a11yViolations(page: Page): Promise<A11yViolation[]> {
   if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: AXE_SOURCE });
   return page.evaluate(async (tags) => {
-    const axe = (window as unknown as { axe: { run(ctx: unknown, opts: unknown): Promise<AxeResults> } }).axe;
+    const axe = (window as unknown as { axe: { run(opts: unknown): Promise<AxeResults> } }).axe;
     interface AxeResults {
       violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[];
     }
-    const results = await axe.run(document, { runOnly: { type: "tag", values: tags } });
+    const results = await axe.run({ runOnly: { type: "tag", values: tags } });
     return results.violations.map((v) => ({
       id: v.id,
       impact: v.impact ?? "unknown",
@@ -44,5 +44,5 @@ export async function expectNoSeriousA11yViolations(page: Page, view: string): P
 
 /** Fails when the page scrolls sideways at its current viewport (issue 18: none at 390 px). */
 export async function horizontalOverflow(page: Page): Promise<number> {
-  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  return page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
 }

@@ -18,9 +18,9 @@ export interface A11yViolation {
 
 /** The violations axe finds in the page as it is now, every impact level. */
 export async function a11yViolations(page: Page): Promise<A11yViolation[]> {
-  if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ content: AXE_SOURCE });
+  if (!(await page.evaluate<boolean>('"axe" in window'))) await page.addScriptTag({ content: AXE_SOURCE });
   return page.evaluate(async (tags) => {
-    const axe = (window as unknown as { axe: { run(opts: unknown): Promise<AxeResults> } }).axe;
+    const axe = (globalThis as unknown as { axe: { run(opts: unknown): Promise<AxeResults> } }).axe;
     interface AxeResults {
       violations: { id: string; impact: string | null; help: string; nodes: { target: unknown[] }[] }[];
     }

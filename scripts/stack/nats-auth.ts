@@ -103,12 +103,14 @@ export function natsUsers(dir: string): NatsUsers {
 }
 
 /**
- * nats-server configuration (JSON is valid NATS config) with those users and permissions;
- * rewritten at every start so permissions follow the code. No user means no connection.
+ * nats-server configuration (JSON is valid NATS config) with those users and permissions, plus
+ * `extra` settings (a cluster node's name, ports and routes); rewritten at every start so
+ * permissions follow the code. No user means no connection.
  */
-export function writeNatsConfig(dir: string, users: NatsUsers): string {
+export function writeNatsConfig(dir: string, users: NatsUsers, extra: Record<string, unknown> = {}): string {
   const file = join(dir, "nats.conf");
   const config = {
+    ...extra,
     authorization: {
       users: Object.values(users).map(({ user, password }) => {
         const { publish, subscribe, allowResponses } = NATS_PERMISSIONS[user];

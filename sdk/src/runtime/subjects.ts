@@ -50,9 +50,13 @@ const ns = (ms: number) => ms * 1_000_000;
 
 /**
  * Creates the streams, and (unless `createOnly`) brings existing ones to this configuration;
- * idempotent. Plugin workers only create: their NATS user may not reconfigure a stream.
+ * idempotent. Plugin workers only create: their NATS user may not reconfigure a stream, and the
+ * orchestrator then raises `replicas` (each stream's copies on a cluster) to its configuration.
  */
-export async function ensureStreams(jsm: JetStreamManager, { createOnly = false } = {}): Promise<void> {
+export async function ensureStreams(
+  jsm: JetStreamManager,
+  { createOnly = false, replicas = 1 }: { createOnly?: boolean; replicas?: number } = {},
+): Promise<void> {
   const streams = [
     {
       name: Streams.jobs,
@@ -75,7 +79,7 @@ export async function ensureStreams(jsm: JetStreamManager, { createOnly = false 
     },
   ];
   for (const config of streams) {
-    const full = { storage: StorageType.File, discard: DiscardPolicy.Old, ...config };
+    const full = { storage: StorageType.File, discard: DiscardPolicy.Old, num_replicas: replicas, ...config };
     try {
       await jsm.streams.info(config.name);
       if (!createOnly) await jsm.streams.update(config.name, full);

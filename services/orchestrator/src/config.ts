@@ -18,6 +18,8 @@ export const configSchema = z.object({
     .regex(/^[A-Za-z0-9_-]{1,63}$/, "expected a database name")
     .default("labelport"),
   NATS_URL: z.string().regex(/^(nats|tls|ws|wss):\/\//, "expected a nats:// URL"),
+  /** Replicas of each JetStream stream: 1 on a single server, 3 on a NATS cluster (docs/deploy.md). */
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   DATA_DIR: z.string().min(1).default(".data"),
   /** Base URL written into download links; defaults to http://HOST:PORT. */
   PUBLIC_URL: z.url().optional(),

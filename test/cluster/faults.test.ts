@@ -1,0 +1,200 @@
+// Labelport's promises on clusters: with a MongoDB replica set and a NATS cluster (3-replica
+// streams) under it, killing, pausing or stepping down one node in the middle of an export or an
+// atomic import loses nothing. Every acknowledged export completes once with byte-identical
+// artifacts, an atomic import is applied whole or not at all, no job stays stuck. Each fault's
+// time to recover is printed and kept in .data/cluster-recovery.json.
+import { ExportStatus } from "@labelport/sdk/contracts";
+import { MongoClient } from "mongodb";
+import { connect } from "nats";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { natsConnectOptions } from "../../sdk/src/runtime/nats-connection.ts";
+import {
+  artifactHashes,
+  type ClusterStack,
+  importItems,
+  itemLines,
+  recordRecovery,
+  startClusterStack,
+  waitFor,
+  waitForEnd,
+  waitForProgress,
+} from "./support.ts";
+
+const ITEMS = 200;
+/** Per item: slow enough that a fault lands mid-export on any machine, fast enough for CI. */
+const DELAY_MS = 40;
+
+let stack: ClusterStack;
+let datasetId = "";
+let reference: string[][] | undefined;
+
+beforeAll(async () => {
+  stack = await startClusterStack();
+  const { dataset } = await stack
+    .datasets()
+    .createDataset({ name: "cluster", categories: [{ name: "car" }, { name: "person" }] });
+  datasetId = dataset?.id ?? "";
+  const imported = await importItems(stack.url(), datasetId, itemLines(ITEMS));
+  expect(imported).toMatchObject({ status: 200 });
+  const { export: first } = await stack.exports().createExport({ datasetId, format: "echo", options: { delayMs: 0 } });
+  const done = await waitForEnd(stack, first?.id ?? "");
+  expect(done.status).toBe(ExportStatus.COMPLETED);
+  reference = artifactHashes(done);
+}, 600_000);
+
+afterAll(async () => {
+  await stack?.close();
+});
+
+/** Starts a slow export, waits until it is under way, applies `fault`, then checks the outcome. */
+async function exportThrough(fault: () => Promise<void>, name: string): Promise<void> {
+  const { export: created } = await stack
+    .exports()
+    .createExport({ datasetId, format: "echo", options: { delayMs: DELAY_MS } });
+  const id = created?.id ?? "";
+  await waitForProgress(stack, id, 20n);
+  const before = (await stack.exports().getExport({ exportId: id })).export?.progress?.processedItems ?? 0n;
+  const started = Date.now();
+  await fault();
+  // Recovered: the job moves again (or has finished) as seen through the API.
+  await waitFor(
+    async () => {
+      const e = (await stack.exports().getExport({ exportId: id })).export;
+      return e?.status === ExportStatus.COMPLETED || (e?.progress?.processedItems ?? 0n) > before;
+    },
+    120_000,
+    `export to move again after ${name}`,
+  );
+  recordRecovery(name, Date.now() - started);
+  const final = await waitForEnd(stack, id);
+  expect(final.status, final.errorMessage).toBe(ExportStatus.COMPLETED);
+  expect(artifactHashes(final)).toEqual(reference);
+}
+
+async function streamLeader(stream: string): Promise<string> {
+  const nc = await connect({ ...natsConnectOptions(stack.nats.url), name: "cluster-test" });
+  try {
+    const info = await (await nc.jetstreamManager()).streams.info(stream);
+    return info.cluster?.leader ?? "";
+  } finally {
+    await nc.close();
+  }
+}
+
+describe("NATS cluster", () => {
+  it("keeps the job streams on three replicas", async () => {
+    const nc = await connect({ ...natsConnectOptions(stack.nats.url), name: "cluster-test" });
+    try {
+      const jsm = await nc.jetstreamManager();
+      for (const name of ["LABELPORT_JOBS", "LABELPORT_EVENTS", "LABELPORT_EXPORTS"]) {
+        expect((await jsm.streams.info(name)).config.num_replicas, name).toBe(3);
+      }
+    } finally {
+      await nc.close();
+    }
+  });
+
+  it("finishes an export when the node leading the jobs stream is killed", async () => {
+    let killed = "";
+    await exportThrough(async () => {
+      killed = await streamLeader("LABELPORT_JOBS");
+      const node = stack.nats.nodes.find((n) => n.name === killed);
+      expect(node, `leader ${killed}`).toBeDefined();
+      await node?.kill();
+    }, "NATS jobs-stream leader killed");
+    await stack.nats.nodes.find((n) => n.name === killed)?.start();
+  });
+
+  it("finishes an export while one NATS node is partitioned (SIGSTOP) past the timeouts", async () => {
+    const paused = stack.nats.nodes[0];
+    try {
+      await exportThrough(async () => {
+        paused?.pause();
+      }, "NATS node paused");
+    } finally {
+      paused?.resume();
+    }
+  });
+});
+
+describe("MongoDB replica set", () => {
+  it("finishes an export when the primary is killed", async () => {
+    let killed = "";
+    await exportThrough(async () => {
+      const primary = await stack.mongo.primary();
+      killed = primary.name;
+      await primary.kill();
+    }, "MongoDB primary killed during an export");
+    await stack.mongo.members.find((m) => m.name === killed)?.start();
+  });
+
+  it("finishes an export when the primary steps down", async () => {
+    await exportThrough(async () => {
+      await stack.mongo.stepDown();
+    }, "MongoDB primary stepped down during an export");
+  });
+
+  it("finishes an export while the primary is partitioned (SIGSTOP) past the election timeout", async () => {
+    const primary = await stack.mongo.primary();
+    try {
+      await exportThrough(async () => primary.pause(), "MongoDB primary paused during an export");
+    } finally {
+      primary.resume();
+    }
+  });
+
+  it("applies an atomic import whole or not at all when the primary is killed in the middle", async () => {
+    const { dataset } = await stack.datasets().createDataset({ name: "import under failover" });
+    const target = dataset?.id ?? "";
+    const count = 4000;
+    const started = Date.now();
+    const importing = importItems(stack.url(), target, itemLines(count, "fo"));
+    // Kill the primary once the import has begun writing (its history record exists).
+    const client = new MongoClient(stack.mongo.url);
+    try {
+      await waitFor(
+        async () => (await client.db("labelport").collection("imports").countDocuments({ datasetId: target })) > 0,
+        60_000,
+        "import to start",
+      );
+      const primary = await stack.mongo.primary();
+      await primary.kill();
+      const result = await importing;
+      recordRecovery("MongoDB primary killed during an atomic import (request answered)", Date.now() - started);
+      await primary.start();
+      // Whatever the answer, the dataset ends with all of the upload or none of it, and the
+      // history says which (recovery may finish an interrupted import's undo after a restart).
+      await waitFor(
+        async () => {
+          const annotations = await client
+            .db("labelport")
+            .collection("annotations")
+            .countDocuments({ datasetId: target });
+          const items = await client.db("labelport").collection("items").countDocuments({ datasetId: target });
+          return (annotations === 0 && items === 0) || (annotations === 2 * count && items === count);
+        },
+        120_000,
+        "the import to be whole or absent",
+      );
+      const records = await client.db("labelport").collection("imports").find({ datasetId: target }).toArray();
+      expect(records).toHaveLength(1);
+      const items = await client.db("labelport").collection("items").countDocuments({ datasetId: target });
+      if (items === count) expect(records[0]).toMatchObject({ success: true });
+      else expect(records[0]).toMatchObject({ success: false });
+      if ("status" in result && result.status === 200) expect(items).toBe(count);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe("two orchestrators", () => {
+  it("finishes an export when the orchestrator that created it is killed", async () => {
+    const first = stack.orchestrators[0];
+    await exportThrough(async () => {
+      first?.child.kill("SIGKILL");
+      await first?.exited;
+    }, "orchestrator killed (the other serves)");
+    await stack.startOrchestrator();
+  });
+});

@@ -5,7 +5,14 @@ import { createHash } from "node:crypto";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
-import { DatasetService, ExportService, ImportService, ItemService } from "@labelport/sdk/contracts";
+import {
+  AuthService,
+  DatasetService,
+  ExportService,
+  ImportService,
+  ItemService,
+  VersionService,
+} from "@labelport/sdk/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";
 
@@ -40,7 +47,7 @@ function transport(key?: string, header = "x-api-key"): Transport {
 
 function requiredRole(method: DescMethod): Role {
   if (/^Delete/.test(method.name)) return "admin";
-  if (/^(Get|List|Count|Stream|Watch)/.test(method.name)) return "viewer";
+  if (/^(Get|List|Count|Stream|Watch|Diff)/.test(method.name) || method.name === "WhoAmI") return "viewer";
   return "editor";
 }
 
@@ -62,7 +69,7 @@ async function call(service: DescService, method: DescMethod, t: Transport): Pro
   }
 }
 
-const services = [DatasetService, ItemService, ImportService, ExportService];
+const services = [DatasetService, ItemService, ImportService, ExportService, VersionService, AuthService];
 const methods = services.flatMap((service) => service.methods.map((method) => ({ service, method })));
 
 describe("every RPC", () => {

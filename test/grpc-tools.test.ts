@@ -65,10 +65,12 @@ describe("server reflection", () => {
       "grpc.health.v1.Health",
       "grpc.reflection.v1.ServerReflection",
       "grpc.reflection.v1alpha.ServerReflection",
+      "labelport.v1.AuthService",
       "labelport.v1.DatasetService",
       "labelport.v1.ExportService",
       "labelport.v1.ImportService",
       "labelport.v1.ItemService",
+      "labelport.v1.VersionService",
     ]);
   });
 
@@ -229,10 +231,12 @@ describe("grpc.health.v1.Health", () => {
     const listed = await client.list({});
     expect(Object.keys(listed.statuses).sort()).toEqual([
       "",
+      "labelport.v1.AuthService",
       "labelport.v1.DatasetService",
       "labelport.v1.ExportService",
       "labelport.v1.ImportService",
       "labelport.v1.ItemService",
+      "labelport.v1.VersionService",
     ]);
     const unknown = await client.check({ service: "acme.v1.Nothing" }).catch((err) => ConnectError.from(err));
     expect(unknown).toMatchObject({ code: Code.NotFound });

@@ -2,7 +2,14 @@
 // of @labelport/sdk/contracts) and the two multipart REST routes that imports are by design.
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
-import { DatasetService, ExportService, ImportService, ItemService } from "@labelport/sdk/contracts";
+import {
+  AuthService,
+  DatasetService,
+  ExportService,
+  ImportService,
+  ItemService,
+  VersionService,
+} from "@labelport/sdk/contracts";
 import type { Session } from "./session.ts";
 
 /** What went wrong, in the few kinds the console reacts to. */
@@ -111,16 +118,16 @@ export function createApi(session: Session, hooks: Hooks) {
       hooks.online();
       return res;
     } catch (err) {
-      notice(req.method.name, err);
+      notice(err);
       throw err;
     }
   };
-  const notice = (method: string, err: unknown) => {
+  // A refusal for the role (PermissionDenied) is the caller's to show: the role came from the server.
+  const notice = (err: unknown) => {
     const trouble = troubleOf(err);
     if (trouble.kind === "offline") hooks.offline(trouble.message);
     else hooks.online();
     if (trouble.kind === "unauthenticated") hooks.unauthenticated(trouble.message);
-    if (trouble.kind === "denied") session.refused(method, trouble.message);
   };
   const transport = createConnectTransport({ baseUrl: location.origin, interceptors: [withKey] });
 
@@ -132,7 +139,7 @@ export function createApi(session: Session, hooks: Hooks) {
     try {
       res = await fetch(path, { method, headers, ...(body ? { body } : {}) });
     } catch (err) {
-      notice(method, err);
+      notice(err);
       throw new ApiError(troubleOf(err));
     }
     const text = await res.text();
@@ -154,15 +161,17 @@ export function createApi(session: Session, hooks: Hooks) {
     else if (res.status === 502 || res.status === 504) trouble = { kind: "offline", message: OFFLINE };
     else trouble = { kind: "other", message };
     const err = new ApiError(trouble, res.status, json);
-    notice(method === "GET" ? "Get" : "Import", err);
+    notice(err);
     throw err;
   }
 
   return {
+    auth: createClient(AuthService, transport),
     datasets: createClient(DatasetService, transport),
     items: createClient(ItemService, transport),
     exports: createClient(ExportService, transport),
     imports: createClient(ImportService, transport),
+    versions: createClient(VersionService, transport),
     previewImport: (form: FormData) => rest<PreviewResult>("POST", "/api/import/preview", form),
     commitImport: (form: FormData) => rest<ImportResult>("POST", "/api/import", form),
     /** 200 when MongoDB and NATS answer; 503 with which one does not. */

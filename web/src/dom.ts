@@ -73,12 +73,18 @@ export function time(ts: { seconds: bigint; nanos: number } | undefined): string
   });
 }
 
-/** "categoryFolders" → "Category folders". */
+/** Words written in capitals wherever they appear in a label. */
+const ACRONYMS = new Set(["bom", "csv", "id", "ids", "json", "jsonl", "rle", "s3", "uri", "url", "utf", "xml", "zip"]);
+
+/** "categoryFolders" → "Category folders", "bom" → "BOM", "itemIds" → "Item IDs". */
 export function humanize(key: string): string {
   const words = key
     .replace(/[_-]+/g, " ")
     .replace(/([a-z0-9])([A-Z])/g, "$1 $2")
     .toLowerCase()
-    .trim();
+    .trim()
+    .split(/\s+/)
+    .map((word) => (ACRONYMS.has(word) ? (word === "ids" ? "IDs" : word.toUpperCase()) : word))
+    .join(" ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }

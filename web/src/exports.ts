@@ -1,22 +1,27 @@
-// New exports (a format picker whose option form comes from the plugin's JSON Schema) and the
-// job list, kept live by WatchExport streams, with progress, errors, sizes and downloads.
-import { type Export, ExportStatus, type PluginInfo } from "@labelport/sdk/contracts";
+// The exports view: the new-export form and the job list (paged, filtered by dataset, status and
+// format, filters kept in the URL hash), kept live by WatchExport streams; and, at #/exports/<id>,
+// one job's page (export-detail.ts).
+import { type Dataset, type Export, ExportStatus, type PluginInfo } from "@labelport/sdk/contracts";
 import { messageOf } from "./api.ts";
 import type { Ctx, View } from "./context.ts";
-import { bytes, count, h, render, time } from "./dom.ts";
-import { type SchemaForm, schemaForm } from "./schema-form.ts";
+import { bytes, count, h, render } from "./dom.ts";
+import { type ExportDetail, exportDetail } from "./export-detail.ts";
+import { exportForm } from "./export-form.ts";
+import { exportFormats, formatChoiceLabel, formatName } from "./export-formats.ts";
+import {
+  ACTIVE,
+  droppedOf,
+  exportLabel,
+  hasLosses,
+  localTime,
+  progressOf,
+  STATUS_NAMES,
+  statusBadge,
+} from "./export-status.ts";
+import { versionPicker } from "./versions.ts";
 
 const POLL_MS = 5000;
-const ACTIVE = [ExportStatus.QUEUED, ExportStatus.RUNNING];
-
-const statusName: Record<ExportStatus, string> = {
-  [ExportStatus.UNSPECIFIED]: "unknown",
-  [ExportStatus.QUEUED]: "queued",
-  [ExportStatus.RUNNING]: "running",
-  [ExportStatus.COMPLETED]: "completed",
-  [ExportStatus.FAILED]: "failed",
-  [ExportStatus.CANCELED]: "canceled",
-};
+const PAGE_SIZE = 25;
 
 interface Entry {
   exp: Export;
@@ -24,66 +29,86 @@ interface Entry {
   watch?: AbortController | undefined;
 }
 
-/** crypto.randomUUID needs a secure context; getRandomValues does not. */
-function requestId(): string {
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = ((b[6] ?? 0) & 0x0f) | 0x40;
-  b[8] = ((b[8] ?? 0) & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+/** The job list's filters, as the hash keeps them (`#/exports?dataset=…&status=failed&format=coco`). */
+interface ListFilters {
+  dataset: string;
+  status: string;
+  format: string;
 }
 
-/** Annotations received but not written (the format could not carry them), summed over reasons. */
-const droppedOf = (e: Export) => (e.counts?.dropped ?? []).reduce((n, d) => n + d.count, 0n);
+const FILTER_STATUSES = [
+  ExportStatus.QUEUED,
+  ExportStatus.RUNNING,
+  ExportStatus.COMPLETED,
+  ExportStatus.FAILED,
+  ExportStatus.CANCELED,
+];
 
 const millis = (e: Export) => Number(e.createTime?.seconds ?? 0n) * 1000 + (e.createTime?.nanos ?? 0) / 1e6;
 
 export function exportsView(ctx: Ctx): View {
   const formArea = h("div", { class: "panel" });
+  const filterArea = h("form", { id: "jobs-filters", class: "filters", "aria-label": "Filter jobs" });
   const tbody = h("tbody");
   const listNote = h("p", { class: "empty", hidden: true }, "No exports yet.");
   const listError = h("p", { class: "error", hidden: true });
-  const element = h(
-    "section",
-    { class: "view" },
+  const pageInfo = h("p", { id: "jobs-page", class: "muted", "aria-live": "polite" });
+  const newer = h("button", { type: "button", id: "jobs-newer", onclick: () => void turn(-1) }, "← Newer");
+  const older = h("button", { type: "button", id: "jobs-older", onclick: () => void turn(1) }, "Older →");
+  const listArea = h(
+    "div",
+    null,
     h("h2", null, "New export"),
     formArea,
     h("h2", { id: "jobs-title" }, "Jobs"),
+    filterArea,
     listError,
     h(
       "div",
-      { class: "table-wrap" },
+      { class: "table-wrap", role: "region", "aria-labelledby": "jobs-title", tabindex: 0 },
       h(
         "table",
-        { id: "jobs" },
+        { id: "jobs", class: "stack" },
         h(
           "thead",
           null,
           h(
             "tr",
             null,
-            ["Export", "Dataset", "Format", "Status", "Progress", "Size", "Created", ""].map((t) =>
-              h("th", { class: t === "Size" ? "num" : undefined }, t),
+            ["Export", "Dataset", "Format", "Status", "Progress", "Size", "Created"].map((t) =>
+              h("th", { scope: "col", class: t === "Size" ? "num" : undefined }, t),
             ),
+            h("th", { scope: "col" }, h("span", { class: "sr-only" }, "Actions")),
           ),
         ),
         tbody,
       ),
     ),
     listNote,
+    h("nav", { class: "pager", "aria-label": "Job pages" }, newer, pageInfo, older),
   );
+  const detailArea = h("div");
+  const element = h("section", { class: "view" }, listArea, detailArea);
   const entries = new Map<string, Entry>();
   /** Item counts of jobs whose plugin reports no total: what CountItems says the filter selects. */
   const estimates = new Map<string, number>();
   let visible = false;
   let pollTimer: number | undefined;
-  let plugins: PluginInfo[] = [];
-  let preselect = "";
+  let filters: ListFilters = { dataset: "", status: "", format: "" };
+  /** Page tokens of the pages before the current one; the current page's token. */
+  let previousTokens: string[] = [];
+  let pageToken = "";
+  let nextToken = "";
+  let detail: ExportDetail | undefined;
+  let detailId = "";
+  let listRequests = 0;
+  let stopForm: (() => void) | undefined;
 
-  // ---- the form ----
+  // ---- the form and the filters ----
 
-  async function renderForm() {
-    let datasets: Awaited<ReturnType<Ctx["datasets"]>>;
+  async function renderForm(preselect: string) {
+    let datasets: Dataset[];
+    let plugins: PluginInfo[];
     try {
       // Importer plugins are listed too, with import formats only: they have nothing to export.
       [datasets, plugins] = await Promise.all([
@@ -94,6 +119,9 @@ export function exportsView(ctx: Ctx): View {
       render(formArea, h("p", { class: "error" }, `Could not load datasets and formats: ${messageOf(err)}`));
       return;
     }
+    renderFilters(datasets, plugins);
+    stopForm?.();
+    stopForm = undefined;
     if (datasets.length === 0 || plugins.length === 0) {
       render(
         formArea,
@@ -107,125 +135,134 @@ export function exportsView(ctx: Ctx): View {
       );
       return;
     }
-    const editor = ctx.session.can("editor");
-    const dataset = h(
-      "select",
-      { id: "export-dataset", name: "dataset", required: true },
-      datasets.map((d) => h("option", { value: d.id }, `${d.name} (${count(d.itemCount)} items)`)),
-    );
-    if (preselect && datasets.some((d) => d.id === preselect)) dataset.value = preselect;
-    const format = h(
-      "select",
-      { id: "export-format", name: "format", required: true },
-      [...plugins]
-        .sort((a, b) => a.name.localeCompare(b.name))
-        .map((p) =>
-          h(
-            "optgroup",
-            { label: `${p.name} ${p.version}` },
-            p.formats.map((f) => h("option", { value: f }, f)),
-          ),
-        ),
-    );
-    const name = h("input", { id: "export-name", name: "name", type: "text", placeholder: "optional" });
-    const allStatuses = h("input", { id: "export-all-statuses", type: "checkbox" });
-    const saveOriginal = h("input", { id: "export-save-original", type: "checkbox", checked: true });
-    const pluginNote = h("p", { class: "muted small", id: "plugin-description" });
-    const optionsBox = h("fieldset", { class: "options", id: "export-options" });
-    let options: SchemaForm = schemaForm(undefined, "opt");
-    const pickFormat = () => {
-      const plugin = plugins.find((p) => p.formats.includes(format.value));
-      options = schemaForm(plugin?.optionsSchema, `opt-${format.value}`);
-      render(pluginNote, plugin ? `${plugin.name} ${plugin.version}: ${plugin.description || "no description"}` : "");
-      render(optionsBox, h("legend", null, `Options of ${format.value}`), options.element);
-    };
-    format.addEventListener("change", pickFormat);
-    pickFormat();
-    const problem = h("p", { class: "error", role: "alert", hidden: true });
-    const submit = h("button", { type: "submit", class: "primary", disabled: !editor }, "Start export");
-    const form = h(
-      "form",
-      {
-        id: "export-form",
-        novalidate: true,
-        onsubmit: async (event: Event) => {
-          event.preventDefault();
-          problem.hidden = true;
-          const values = options.values();
-          if (!values.ok) {
-            render(problem, values.error);
-            problem.hidden = false;
-            return;
-          }
-          submit.disabled = true;
-          try {
-            const { export: created } = await ctx.api.exports.createExport({
-              requestId: requestId(),
-              datasetId: dataset.value,
-              format: format.value,
-              name: name.value.trim(),
-              saveOriginalFile: saveOriginal.checked,
-              options: values.options,
-              ...(allStatuses.checked ? { filter: { allStatuses: true } } : {}),
-            });
-            if (created) {
-              ctx.notify(`Export ${created.name || created.id} queued.`);
-              upsert(created);
-              name.value = "";
-            }
-          } catch (err) {
-            render(problem, `Could not start the export: ${messageOf(err)}`);
-            problem.hidden = false;
-          } finally {
-            submit.disabled = !ctx.session.can("editor");
-          }
-        },
+    const form = exportForm(ctx, {
+      datasets,
+      plugins,
+      preselect,
+      sections: [versionPicker(ctx)],
+      created(created) {
+        // Back to the first page, where the new job is.
+        previousTokens = [];
+        pageToken = "";
+        if (matches(created)) upsert(created);
+        void refreshList();
       },
+    });
+    stopForm = form.stop;
+    render(formArea, form.element);
+  }
+
+  function renderFilters(datasets: Dataset[], plugins: PluginInfo[]) {
+    const select = (id: string, label: string, any: string, choices: Array<[string, string]>, value: string) => {
+      const control = h(
+        "select",
+        { id, name: id },
+        h("option", { value: "" }, any),
+        choices.map(([v, text]) => h("option", { value: v }, text)),
+      );
+      // A filter from the hash that is not offered (e.g. a plugin no longer running) stays chosen.
+      if (value && !choices.some(([v]) => v === value)) control.append(h("option", { value }, value));
+      control.value = value;
+      return h("div", { class: "field" }, h("label", { for: id }, label), control);
+    };
+    const formats = new Set([...exportFormats(plugins).map((f) => f.format)]);
+    render(
+      filterArea,
       h(
         "div",
         { class: "grid" },
-        h("div", { class: "field" }, h("label", { for: "export-dataset" }, "Dataset"), dataset),
-        h("div", { class: "field" }, h("label", { for: "export-format" }, "Format"), format, pluginNote),
-        h("div", { class: "field" }, h("label", { for: "export-name" }, "Name"), name),
-      ),
-      h(
-        "div",
-        { class: "field field-inline" },
-        h("label", { for: "export-all-statuses" }, allStatuses, " All item statuses"),
-        h("small", { class: "help" }, "Otherwise approved items only."),
-      ),
-      h(
-        "div",
-        { class: "field field-inline" },
-        h("label", { for: "export-save-original" }, saveOriginal, " Copy the original media files"),
-      ),
-      optionsBox,
-      problem,
-      h(
-        "div",
-        { class: "actions" },
-        submit,
-        editor ? null : h("span", { class: "muted" }, ` Your role (${ctx.session.role}) may not start exports.`),
+        select(
+          "jobs-dataset",
+          "Dataset",
+          "All datasets",
+          datasets.map((d) => [d.id, d.name]),
+          filters.dataset,
+        ),
+        select(
+          "jobs-status",
+          "Status",
+          "Any status",
+          FILTER_STATUSES.map((s) => [STATUS_NAMES[s], STATUS_NAMES[s]]),
+          filters.status,
+        ),
+        select(
+          "jobs-format",
+          "Format",
+          "Any format",
+          [...formats].map((f) => [f, formatChoiceLabel(f)]),
+          filters.format,
+        ),
       ),
     );
-    render(formArea, form);
   }
+
+  filterArea.addEventListener("change", () => {
+    const value = (id: string) => (filterArea.querySelector(`#${id}`) as HTMLSelectElement | null)?.value ?? "";
+    filters = { dataset: value("jobs-dataset"), status: value("jobs-status"), format: value("jobs-format") };
+    // The hash keeps the filters (a reload shows the same jobs) without re-rendering the view.
+    history.replaceState(null, "", listAddress());
+    previousTokens = [];
+    pageToken = "";
+    void refreshList();
+  });
+
+  /** The list's address with its filters: `#/exports?dataset=…&status=…&format=…`. */
+  const listAddress = () => {
+    const query = new URLSearchParams(Object.entries(filters).filter(([, v]) => v)).toString();
+    return `#/exports${query ? `?${query}` : ""}`;
+  };
+
+  const statusOf = (name: string) => FILTER_STATUSES.find((s) => STATUS_NAMES[s] === name);
+
+  /** Whether a job belongs in the list as filtered. */
+  const matches = (e: Export) =>
+    (!filters.dataset || e.datasetId === filters.dataset) &&
+    (!filters.status || STATUS_NAMES[e.status] === filters.status) &&
+    (!filters.format || e.format === filters.format);
 
   // ---- the job list ----
 
   function actionsOf(e: Export): HTMLElement[] {
     const out: HTMLElement[] = [];
+    const label = exportLabel(e);
     if (e.status === ExportStatus.COMPLETED) {
-      out.push(h("button", { type: "button", class: "primary", onclick: () => void download(e) }, "Download"));
+      out.push(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "primary",
+            "aria-label": `Download export ${label}`,
+            onclick: () => void download(e),
+          },
+          "Download",
+        ),
+      );
     }
     if (ACTIVE.includes(e.status) && ctx.session.can("editor")) {
-      out.push(h("button", { type: "button", onclick: () => void cancel(e) }, "Cancel"));
+      out.push(
+        h(
+          "button",
+          { type: "button", "aria-label": `Cancel export ${label}`, onclick: () => void cancel(e).then(upsertIf) },
+          "Cancel",
+        ),
+      );
     }
     if (ctx.session.can("admin")) {
-      out.push(h("button", { type: "button", class: "danger", onclick: () => void remove(e) }, "Delete"));
+      out.push(
+        h(
+          "button",
+          { type: "button", class: "danger", "aria-label": `Delete export ${label}`, onclick: () => void remove(e) },
+          "Delete",
+        ),
+      );
     }
     return out;
   }
+
+  const upsertIf = (e: Export | undefined) => {
+    if (e) upsert(e);
+  };
 
   /** Counts the items a running job's filter selects, once, when its plugin gives no total. */
   function estimate(entry: Entry) {
@@ -241,69 +278,32 @@ export function exportsView(ctx: Ctx): View {
       .catch(() => undefined);
   }
 
-  function progressOf(e: Export): HTMLElement {
-    const total = Number(e.progress?.totalItems ?? 0n) || (estimates.get(e.id) ?? 0);
-    const done = Number(e.progress?.processedItems ?? 0n);
-    if (e.status === ExportStatus.COMPLETED) {
-      const items = Number(e.counts?.itemCount ?? BigInt(done));
-      // What the files hold; "of N" when the format could not carry all N annotations received.
-      const written = count(e.counts?.annotationCount ?? 0n);
-      const annotations =
-        droppedOf(e) > 0n
-          ? `${written} of ${count(e.counts?.receivedAnnotations ?? 0n)} annotations`
-          : `${written} annotations`;
-      return h(
-        "div",
-        { class: "progress" },
-        h("progress", { max: 1, value: 1, "aria-label": "progress" }),
-        h("span", { class: "small" }, `${count(items)} items, ${annotations}`),
-      );
-    }
-    const bar =
-      total > 0
-        ? h("progress", { max: total, value: Math.min(done, total), "aria-label": "progress" })
-        : h("progress", { "aria-label": "progress" });
-    if (!ACTIVE.includes(e.status)) bar.classList.add("stopped");
-    return h(
-      "div",
-      { class: "progress" },
-      bar,
-      h(
-        "span",
-        { class: "small" },
-        total > 0 ? `${count(done)} / ${count(total)} items` : done > 0 ? `${count(done)} items` : "",
-      ),
-    );
-  }
-
   function fillRow(entry: Entry) {
     estimate(entry);
     const e = entry.exp;
-    const status = statusName[e.status] ?? "unknown";
-    entry.row.dataset.status = status;
+    entry.row.dataset.status = STATUS_NAMES[e.status] ?? "unknown";
     const dropped = droppedOf(e);
-    // A completed export that left annotations out is amber, never green, with the reasons first.
-    const losses = e.status === ExportStatus.COMPLETED && dropped > 0n;
     render(
       entry.row,
       h(
         "td",
-        null,
-        h("div", null, e.name || "(unnamed)"),
+        { "data-label": "Export" },
+        h("a", { href: `#/exports/${encodeURIComponent(e.id)}`, class: "job-link" }, e.name || "(unnamed)"),
         // Default names already end in the short id.
-        e.name.includes(e.id.slice(0, 8)) ? null : h("code", { class: "small muted", title: e.id }, e.id.slice(0, 8)),
+        e.name.includes(e.id.slice(0, 8))
+          ? null
+          : h("div", null, h("code", { class: "small muted", title: e.id }, e.id.slice(0, 8))),
       ),
-      h("td", null, e.datasetName || e.datasetId),
-      h("td", null, e.format),
+      h("td", { "data-label": "Dataset" }, e.datasetName || e.datasetId),
+      h("td", { "data-label": "Format" }, formatName(e.format)),
       h(
         "td",
-        null,
-        losses
-          ? h("span", { class: "status status-losses" }, "completed with losses")
-          : h("span", { class: `status status-${status}` }, status),
+        { "data-label": "Status" },
+        statusBadge(e),
         e.attempts > 1 ? h("span", { class: "small muted" }, ` attempt ${e.attempts}`) : null,
         e.errorMessage ? h("div", { class: "error small job-error" }, e.errorMessage) : null,
-        losses
+        // A completed export that left annotations out is amber, never green, with the reasons first.
+        hasLosses(e)
           ? h(
               "details",
               { class: "small export-losses", open: true },
@@ -321,20 +321,23 @@ export function exportsView(ctx: Ctx): View {
           : null,
         e.formatNotes.length > 0
           ? h(
-              "details",
+              "div",
               { class: "small" },
-              h("summary", null, `${e.formatNotes.length} note${e.formatNotes.length > 1 ? "s" : ""}`),
               h(
-                "ul",
-                null,
-                e.formatNotes.map((n) => h("li", null, n)),
+                "a",
+                { href: `#/exports/${encodeURIComponent(e.id)}` },
+                `${e.formatNotes.length} note${e.formatNotes.length > 1 ? "s" : ""}`,
               ),
             )
           : null,
       ),
-      h("td", null, progressOf(e)),
-      h("td", { class: "num nowrap" }, e.status === ExportStatus.COMPLETED ? bytes(e.fileSize) : ""),
-      h("td", { class: "small nowrap" }, time(e.createTime)),
+      h("td", { "data-label": "Progress" }, progressOf(e, estimates.get(e.id))),
+      h(
+        "td",
+        { class: "num nowrap", "data-label": "Size" },
+        e.status === ExportStatus.COMPLETED ? bytes(e.fileSize) : null,
+      ),
+      h("td", { class: "small nowrap", "data-label": "Created" }, localTime(e.createTime)),
       h("td", { class: "row-actions" }, actionsOf(e)),
     );
   }
@@ -356,7 +359,7 @@ export function exportsView(ctx: Ctx): View {
       entry.exp = exp;
       fillRow(entry);
     }
-    if (ACTIVE.includes(exp.status) && visible) void watch(entry);
+    if (ACTIVE.includes(exp.status) && visible && !detail) void watch(entry);
   }
 
   /** Follows one job until it ends; a broken stream is picked up again while the view is open. */
@@ -383,38 +386,84 @@ export function exportsView(ctx: Ctx): View {
     }
   }
 
+  function stopWatching() {
+    for (const entry of entries.values()) entry.watch?.abort();
+  }
+
   async function refreshList() {
+    const status = statusOf(filters.status);
+    // Filters and pages change faster than answers come: only the newest request's answer is shown.
+    const request = ++listRequests;
     try {
-      const { exports } = await ctx.api.exports.listExports({ pageSize: 30 });
+      const res = await ctx.api.exports.listExports({
+        pageSize: PAGE_SIZE,
+        pageToken,
+        ...(filters.dataset ? { datasetId: filters.dataset } : {}),
+        ...(status !== undefined ? { statuses: [status] } : {}),
+        ...(filters.format ? { formats: [filters.format] } : {}),
+      });
+      if (request !== listRequests) return;
       listError.hidden = true;
-      const seen = new Set(exports.map((e) => e.id));
+      const seen = new Set(res.exports.map((e) => e.id));
       for (const [id, entry] of entries) {
-        if (!seen.has(id) && !entry.watch) entries.delete(id);
+        if (!seen.has(id)) {
+          entry.watch?.abort();
+          entries.delete(id);
+        }
       }
-      for (const exp of exports) {
+      for (const exp of res.exports) {
         const entry = entries.get(exp.id);
         // A watched job is newer from its stream than from the list.
         if (!entry?.watch) upsert(exp);
       }
       ordered();
+      nextToken = res.nextPageToken;
+      const first = previousTokens.length * PAGE_SIZE;
+      const total = Number(res.totalCount);
+      render(
+        pageInfo,
+        res.exports.length > 0
+          ? `${count(first + 1)}–${count(first + res.exports.length)} of ${count(total)} exports`
+          : `0 of ${count(total)} exports`,
+      );
+      render(
+        listNote,
+        filters.dataset || filters.status || filters.format ? "No exports match these filters." : "No exports yet.",
+      );
+      newer.disabled = previousTokens.length === 0;
+      older.disabled = !nextToken;
     } catch (err) {
+      if (request !== listRequests) return;
       render(listError, `Could not load exports: ${messageOf(err)}`);
       listError.hidden = false;
     }
   }
 
+  async function turn(step: 1 | -1) {
+    if (step === 1 && nextToken) {
+      previousTokens.push(pageToken);
+      pageToken = nextToken;
+    } else if (step === -1 && previousTokens.length > 0) {
+      pageToken = previousTokens.pop() ?? "";
+    } else return;
+    await refreshList();
+    document.getElementById("jobs-title")?.scrollIntoView({ block: "start" });
+  }
+
   function poll() {
     window.clearTimeout(pollTimer);
     pollTimer = window.setTimeout(async () => {
-      if (!visible) return;
+      if (!visible || detail) return;
       await refreshList();
       poll();
     }, POLL_MS);
   }
 
-  async function download(e: Export) {
+  // ---- actions (list and job page) ----
+
+  async function download(e: Export, artifactKey = "") {
     try {
-      const link = await ctx.api.exports.getExportDownload({ exportId: e.id });
+      const link = await ctx.api.exports.getExportDownload({ exportId: e.id, artifactKey });
       const a = h("a", { href: link.downloadUrl, download: link.fileName, hidden: true });
       document.body.append(a);
       a.click();
@@ -425,27 +474,43 @@ export function exportsView(ctx: Ctx): View {
     }
   }
 
-  async function cancel(e: Export) {
+  async function cancel(e: Export): Promise<Export | undefined> {
     try {
       const { export: canceled } = await ctx.api.exports.cancelExport({ exportId: e.id });
-      if (canceled) upsert(canceled);
+      return canceled;
     } catch (err) {
       ctx.notify(`Cancel failed: ${messageOf(err)}`, "error");
+      return undefined;
     }
   }
 
-  async function remove(e: Export) {
-    if (!window.confirm(`Delete export ${e.name || e.id} and its files?`)) return;
+  async function remove(e: Export): Promise<boolean> {
+    if (!window.confirm(`Delete export ${exportLabel(e)} and its files?`)) return false;
     try {
       await ctx.api.exports.deleteExport({ exportId: e.id });
       const entry = entries.get(e.id);
       entry?.watch?.abort();
       entries.delete(e.id);
       ordered();
-      ctx.notify(`Deleted export ${e.name || e.id}.`);
+      ctx.notify(`Deleted export ${exportLabel(e)}.`);
+      return true;
     } catch (err) {
       ctx.notify(`Delete failed: ${messageOf(err)}`, "error");
+      return false;
     }
+  }
+
+  function leaveDetail() {
+    detail?.stop();
+    detail = undefined;
+    detailArea.replaceChildren();
+  }
+
+  function showDetail(id: string) {
+    leaveDetail();
+    detail = exportDetail(ctx, id, { download, cancel, remove }, listAddress());
+    detailId = id;
+    detailArea.replaceChildren(detail.element);
   }
 
   return {
@@ -454,18 +519,42 @@ export function exportsView(ctx: Ctx): View {
     element,
     async show(params) {
       visible = true;
-      preselect = params.get("dataset") ?? preselect;
-      await Promise.all([renderForm(), refreshList()]);
+      leaveDetail();
+      const id = params.get("id");
+      if (id) {
+        // One job's page: the list stops following its jobs until it is shown again.
+        window.clearTimeout(pollTimer);
+        stopWatching();
+        listArea.hidden = true;
+        showDetail(id);
+        return;
+      }
+      listArea.hidden = false;
+      const next: ListFilters = {
+        dataset: params.get("dataset") ?? "",
+        status: params.get("status") ?? "",
+        format: params.get("format") ?? "",
+      };
+      if (JSON.stringify(next) !== JSON.stringify(filters)) {
+        previousTokens = [];
+        pageToken = "";
+      }
+      filters = next;
+      await Promise.all([renderForm(filters.dataset), refreshList()]);
+      for (const entry of entries.values()) if (ACTIVE.includes(entry.exp.status)) void watch(entry);
       poll();
     },
     hide() {
       visible = false;
       window.clearTimeout(pollTimer);
-      for (const entry of entries.values()) entry.watch?.abort();
+      stopForm?.();
+      stopWatching();
+      leaveDetail();
     },
     roleChanged() {
       for (const entry of entries.values()) fillRow(entry);
-      if (visible) void renderForm();
+      if (visible && detail) showDetail(detailId);
+      else if (visible) void renderForm(filters.dataset);
     },
   };
 }

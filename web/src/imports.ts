@@ -33,6 +33,8 @@ const OUTCOMES: Record<string, { label: string; chip: string }> = {
   failed: { label: "failed", chip: "status-failed" },
 };
 
+const HISTORY_COLUMNS = ["When", "File", "Dataset", "Status", "Imported", "Skipped", "Dropped", "By", "Problem"];
+
 /** "Line 3: message" → [3, "message"]. */
 function splitLine(text: string): [number | undefined, string] {
   const match = /^Line (\d+): ([\s\S]*)$/.exec(text);
@@ -53,8 +55,8 @@ export function importsView(ctx: Ctx): View {
   const history = h("div", { class: "table-wrap", id: "import-history" });
   const element = h(
     "section",
-    { class: "view" },
-    h("h2", null, "Import annotations"),
+    { class: "view", "aria-labelledby": "imports-title" },
+    h("h2", { id: "imports-title" }, "Import annotations"),
     formArea,
     result,
     h("h2", null, "Import history"),
@@ -229,7 +231,7 @@ export function importsView(ctx: Ctx): View {
         h(
           "div",
           { class: "grid" },
-          h("div", { class: "field" }, h("label", { for: duplicateIds.id }, "Duplicate ids"), duplicateIds),
+          h("div", { class: "field" }, h("label", { for: duplicateIds.id }, "Duplicate IDs"), duplicateIds),
           overlappingField,
           h("div", { class: "field" }, missingLabel, missingDependencies),
         ),
@@ -299,15 +301,19 @@ export function importsView(ctx: Ctx): View {
         history,
         h(
           "table",
-          null,
+          { class: "stack" },
           h(
             "thead",
             null,
             h(
               "tr",
               null,
-              ["When", "File", "Dataset", "Status", "Imported", "Skipped", "Dropped", "By", ""].map((t) =>
-                h("th", { class: ["Imported", "Skipped", "Dropped"].includes(t) ? "num" : undefined }, t),
+              HISTORY_COLUMNS.map((t) =>
+                h(
+                  "th",
+                  { scope: "col", class: ["Imported", "Skipped", "Dropped"].includes(t) ? "num" : undefined },
+                  t === "Problem" ? h("span", { class: "sr-only" }, t) : t,
+                ),
               ),
             ),
           ),
@@ -323,15 +329,21 @@ export function importsView(ctx: Ctx): View {
               return h(
                 "tr",
                 { "data-import-id": r.id },
-                h("td", { class: "small nowrap" }, time(r.createTime)),
-                h("td", null, r.fileName, h("div", { class: "small muted" }, bytes(r.fileSize))),
-                h("td", null, names.get(r.datasetId) ?? r.datasetId),
-                h("td", null, h("span", { class: `status ${chip}` }, status)),
-                h("td", { class: "num" }, count(a ? a.written + a.merged : r.itemsImported)),
-                h("td", { class: "num" }, count(a ? a.skipped : r.itemsSkipped)),
-                h("td", { class: a && a.dropped > 0n ? "num dropped" : "num" }, a ? count(a.dropped) : "—"),
-                h("td", null, r.actor),
-                h("td", { class: "small error" }, r.errorMessage),
+                h("td", { class: "small nowrap", "data-label": "When" }, time(r.createTime)),
+                h("td", { "data-label": "File" }, r.fileName, h("div", { class: "small muted" }, bytes(r.fileSize))),
+                h("td", { "data-label": "Dataset" }, names.get(r.datasetId) ?? r.datasetId),
+                h("td", { "data-label": "Status" }, h("span", { class: `status ${chip}` }, status)),
+                h("td", { class: "num", "data-label": "Imported" }, count(a ? a.written + a.merged : r.itemsImported)),
+                h("td", { class: "num", "data-label": "Skipped" }, count(a ? a.skipped : r.itemsSkipped)),
+                h(
+                  "td",
+                  { class: a && a.dropped > 0n ? "num dropped" : "num", "data-label": "Dropped" },
+                  a ? count(a.dropped) : "—",
+                ),
+                h("td", { "data-label": "By" }, r.actor),
+                r.errorMessage
+                  ? h("td", { class: "small error", "data-label": "Problem" }, r.errorMessage)
+                  : h("td", { class: "small" }),
               );
             }),
           ),
@@ -367,14 +379,23 @@ function issueList(title: string, issues: string[], kind: "warning" | "error"): 
     h("h4", null, `${title} (${issues.length})`),
     h(
       "table",
-      { class: "compact" },
-      h("thead", null, h("tr", null, h("th", { class: "num" }, "Line"), h("th", null, "Message"))),
+      { class: "compact stack" },
+      h(
+        "thead",
+        null,
+        h("tr", null, h("th", { scope: "col", class: "num" }, "Line"), h("th", { scope: "col" }, "Message")),
+      ),
       h(
         "tbody",
         null,
         issues.map((text) => {
           const [line, message] = splitLine(text);
-          return h("tr", null, h("td", { class: "num" }, line ?? "—"), h("td", null, message));
+          return h(
+            "tr",
+            null,
+            h("td", { class: "num", "data-label": "Line" }, line ?? "—"),
+            h("td", { "data-label": "Message" }, message),
+          );
         }),
       ),
     ),
@@ -411,7 +432,7 @@ function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
           h("h4", null, `Conflicts (${p.conflicts.length})`),
           h(
             "table",
-            { class: "compact" },
+            { class: "compact stack" },
             h(
               "thead",
               null,
@@ -419,7 +440,7 @@ function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
                 "tr",
                 null,
                 ["Line", "Type", "Annotation", "Existing", "Message"].map((t) =>
-                  h("th", { class: t === "Line" ? "num" : undefined }, t),
+                  h("th", { scope: "col", class: t === "Line" ? "num" : undefined }, t),
                 ),
               ),
             ),
@@ -430,11 +451,15 @@ function previewPanel(p: PreviewResult, file: File | undefined): HTMLElement {
                 h(
                   "tr",
                   null,
-                  h("td", { class: "num" }, x.line ?? "—"),
-                  h("td", null, x.type.replace(/_/g, " ")),
-                  h("td", null, h("code", null, x.annotationId)),
-                  h("td", null, x.existingAnnotationId ? h("code", null, x.existingAnnotationId) : ""),
-                  h("td", null, x.message),
+                  h("td", { class: "num", "data-label": "Line" }, x.line ?? "—"),
+                  h("td", { "data-label": "Type" }, x.type.replace(/_/g, " ")),
+                  h("td", { "data-label": "Annotation" }, h("code", null, x.annotationId)),
+                  h(
+                    "td",
+                    { "data-label": "Existing" },
+                    x.existingAnnotationId ? h("code", null, x.existingAnnotationId) : "",
+                  ),
+                  h("td", { "data-label": "Message" }, x.message),
                 ),
               ),
             ),
@@ -520,10 +545,13 @@ function commitPanel(r: ImportResult): HTMLElement {
     h(
       "p",
       null,
-      `${count(s.processedLines)} of ${count(s.totalLines)} lines processed.`,
+      // Lines are the video records'; an item upload (any importer's) counts items.
+      s.importedItems.items === undefined
+        ? `${count(s.processedLines)} of ${count(s.totalLines)} lines processed.`
+        : `${count(s.importedItems.items)} items imported.`,
       r.message ? h("span", { class: "error" }, ` ${r.message}`) : null,
     ),
-    h("p", { class: "small muted" }, "Import id ", h("code", null, r.importId)),
+    h("p", { class: "small muted" }, "Import ID ", h("code", null, r.importId)),
     issueList("Warnings", r.warnings.map(asText), "warning"),
     issueList("Errors", r.errors.map(asText), "error"),
   );

@@ -1,24 +1,29 @@
-// The Labelport web console: a header with the API key, three views (datasets, exports,
+// The Labelport web console: a header with who is signed in (as the server says), three views (datasets, exports,
 // imports) switched by the URL hash, and a banner while the server cannot be reached.
 import "./style.css";
-import { createClient } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
-import { type Dataset, DatasetService } from "@labelport/sdk/contracts";
+import type { Dataset } from "@labelport/sdk/contracts";
 import { createApi, messageOf, troubleOf } from "./api.ts";
 import type { Ctx, View, ViewName } from "./context.ts";
 import { datasetsView } from "./datasets.ts";
 import { h, render } from "./dom.ts";
 import { exportsView } from "./exports.ts";
 import { importsView } from "./imports.ts";
-import { createSession, ROLES, type Role } from "./session.ts";
+import { createSession } from "./session.ts";
+import { createSignIn, whoAmI } from "./sign-in.ts";
 
 const RETRY_MS = 5000;
 
 const session = createSession();
 const banner = h("div", { id: "banner", class: "banner", role: "alert", hidden: true });
 const toasts = h("div", { class: "toasts", "aria-live": "polite" });
-const authArea = h("div", { class: "auth" });
-const keyPanel = h("section", { class: "key-panel", hidden: true, "aria-label": "API key" });
+const signIn = createSignIn(session, {
+  signedIn: () => {
+    // What was said to the previous key is no longer news.
+    toasts.replaceChildren();
+    void boot();
+  },
+  signedOut: () => render(main),
+});
 const nav = h("nav", { "aria-label": "Views" });
 const main = h("main", { id: "main" });
 
@@ -64,8 +69,12 @@ const api = createApi(session, {
   offline: (message) => goOffline(message),
   online: goOnline,
   unauthenticated(message) {
-    if (session.auth !== "on") session.setAuth("on");
-    openKeyPanel(session.key ? `The server refused the key: ${message}` : "This server needs an API key.");
+    // Signed out already: the key panel is up, and nothing behind it should ask again.
+    if (!session.identity && !session.key) return;
+    const hadKey = session.key !== "";
+    session.needsKey();
+    render(main);
+    signIn.open(hadKey ? `The server no longer accepts your key: ${message}` : "This server needs an API key.");
   },
 });
 
@@ -75,7 +84,17 @@ const ctx: Ctx = {
   api,
   session,
   notify(message, kind = "info") {
-    const toast = h("div", { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+    // Short-lived, dismissible, and kept clear of the rows' buttons (style.css places them).
+    const toast = h(
+      "div",
+      { class: `toast toast-${kind}`, role: kind === "error" ? "alert" : "status" },
+      h("span", null, message),
+      h(
+        "button",
+        { type: "button", class: "dismiss", "aria-label": "Dismiss notice", onclick: () => toast.remove() },
+        "×",
+      ),
+    );
     toasts.append(toast);
     window.setTimeout(() => toast.remove(), kind === "error" ? 10_000 : 5000);
   },
@@ -108,8 +127,12 @@ let current: View | undefined;
 
 function route(): { view: View; params: URLSearchParams } {
   const [path = "", query = ""] = location.hash.replace(/^#\/?/, "").split("?");
-  const view = views.find((v) => v.name === (path as ViewName)) ?? (views[0] as View);
-  return { view, params: new URLSearchParams(query) };
+  // `#/<view>/<id>`: one thing of the view (e.g. an export job's page), given to it as the `id` param.
+  const [name = "", id] = path.split("/");
+  const view = views.find((v) => v.name === (name as ViewName)) ?? (views[0] as View);
+  const params = new URLSearchParams(query);
+  if (id) params.set("id", decodeURIComponent(id));
+  return { view, params };
 }
 
 function renderNav() {
@@ -130,6 +153,11 @@ function renderNav() {
 }
 
 async function showRoute() {
+  // Nothing shows behind the key prompt.
+  if (!session.identity) {
+    render(main);
+    return;
+  }
   const { view, params: query } = route();
   if (current && current !== view) current.hide();
   current = view;
@@ -142,147 +170,47 @@ async function showRoute() {
   }
 }
 
-function renderAuth() {
-  if (session.auth === "off") {
-    render(
-      authArea,
-      h("span", { class: "badge" }, "authentication off"),
-      h("span", { class: "muted" }, " full access (loopback)"),
-    );
-    return;
-  }
-  if (!session.key) {
-    render(authArea, h("button", { type: "button", onclick: () => openKeyPanel() }, "Enter API key"));
-    return;
-  }
-  render(
-    authArea,
-    h("span", { class: "muted" }, "API key "),
-    h("code", null, `…${session.key.slice(-4)}`),
-    " ",
-    h(
-      "span",
-      { class: `badge role-${session.role}`, id: "role", title: "the role this console acts with" },
-      session.role,
-    ),
-    " ",
-    h("button", { type: "button", onclick: () => openKeyPanel() }, "Change"),
-    " ",
-    h(
-      "button",
-      {
-        type: "button",
-        onclick: () => {
-          session.signOut();
-          openKeyPanel("Signed out.");
-        },
-      },
-      "Sign out",
-    ),
-  );
-}
-
-function openKeyPanel(message = "") {
-  const key = h("input", {
-    id: "api-key",
-    type: "password",
-    autocomplete: "off",
-    required: true,
-    placeholder: "API key",
-    value: session.key || undefined,
-  });
-  const role = h(
-    "select",
-    { id: "api-role" },
-    ROLES.map((r) => h("option", { value: r }, r)),
-  );
-  role.value = session.key ? session.role : "viewer";
-  const form = h(
-    "form",
-    {
-      onsubmit: (event: Event) => {
-        event.preventDefault();
-        if (!key.value.trim()) return;
-        session.signIn(key.value, role.value as Role);
-        keyPanel.hidden = true;
-        // What was said to the previous key is no longer news.
-        toasts.replaceChildren();
-        void boot();
-      },
-    },
-    h("h2", null, "API key"),
-    message ? h("p", { class: "notice" }, message) : null,
-    h(
-      "p",
-      { class: "muted" },
-      "Keys are sent as the x-api-key header and kept for this tab only. Pick the role the key was given: " +
-        "it decides which buttons you see; the server checks every call and the console lowers the role when it refuses one.",
-    ),
-    h("div", { class: "field" }, h("label", { for: "api-key" }, "Key"), key),
-    h("div", { class: "field" }, h("label", { for: "api-role" }, "Role"), role),
-    h(
-      "div",
-      { class: "actions" },
-      h("button", { type: "submit", class: "primary" }, "Use this key"),
-      session.key
-        ? h("button", { type: "button", onclick: () => keyPanel.setAttribute("hidden", "") }, "Cancel")
-        : null,
-    ),
-  );
-  render(keyPanel, form);
-  keyPanel.hidden = false;
-  key.focus();
-}
-
-/** Learns whether auth is on (a key-less call is refused), then shows the current view. */
+/** Asks the server who this tab's key is (or whether it needs one), then shows the current view. */
 async function boot() {
-  const anonymous = createClient(DatasetService, createConnectTransport({ baseUrl: location.origin }));
   try {
-    await anonymous.listDatasets({ pageSize: 1 });
-    session.setAuth("off");
-    keyPanel.hidden = true;
+    session.signIn(session.key, await whoAmI(session.key));
   } catch (err) {
     const trouble = troubleOf(err);
-    if (trouble.kind === "offline") {
-      goOffline(trouble.message);
-      return;
-    }
-    if (trouble.kind === "unauthenticated") {
-      session.setAuth("on");
-      if (!session.key) {
-        openKeyPanel("This server needs an API key.");
-        return;
-      }
-    }
+    if (trouble.kind === "offline") goOffline(trouble.message);
+    else if (trouble.kind === "unauthenticated") {
+      const hadKey = session.key !== "";
+      session.needsKey();
+      render(main);
+      signIn.open(hadKey ? "The key kept for this tab is no longer accepted." : "This server needs an API key.");
+    } else ctx.notify(trouble.message, "error");
+    return;
   }
+  signIn.close();
   await ctx.datasets(true).catch(() => undefined);
   await showRoute();
 }
 
+const refresh = h(
+  "button",
+  { type: "button", id: "refresh", hidden: true, onclick: () => void showRoute() },
+  "Refresh",
+);
+
 session.onChange(() => {
-  renderAuth();
-  for (const view of views) view.roleChanged();
+  signIn.update();
+  refresh.hidden = !session.identity;
+  // Signed out, the views are not shown and must not call the server.
+  if (session.identity) for (const view of views) view.roleChanged();
 });
 
 render(
   document.getElementById("app") as HTMLElement,
-  h(
-    "header",
-    null,
-    h("h1", null, "Labelport"),
-    nav,
-    h(
-      "button",
-      { type: "button", id: "refresh", title: "Reload this view from the server", onclick: () => void showRoute() },
-      "Refresh",
-    ),
-    authArea,
-  ),
+  h("header", null, h("h1", null, "Labelport"), nav, refresh, signIn.status),
   banner,
-  keyPanel,
+  signIn.panel,
   main,
   toasts,
 );
-renderAuth();
+signIn.update();
 window.addEventListener("hashchange", () => void showRoute());
 void boot();

@@ -24,6 +24,11 @@ interface Field {
 const isObject = (value: unknown): value is Schema =>
   typeof value === "object" && value !== null && !Array.isArray(value);
 
+/** A plugin's description with its `code` spans set as code, not shown with literal backticks. */
+function withCode(text: string): Child[] {
+  return text.split(/`([^`]+)`/).map((part, i) => (i % 2 === 1 ? h("code", null, part) : part));
+}
+
 /** `anyOf: [X, {type: "null"}]` (nullable/optional in zod) is rendered as X. */
 function unwrap(schema: Schema): Schema {
   for (const key of ["anyOf", "oneOf"] as const) {
@@ -50,7 +55,7 @@ function fieldFor(key: string, raw: Schema, required: boolean, id: string): Fiel
   const label = typeof schema.title === "string" ? schema.title : humanize(key);
   const help = typeof schema.description === "string" ? schema.description : undefined;
   const fallback = schema.default;
-  const helpNode = (): Child => (help ? h("small", { class: "help", id: `${id}-help` }, help) : null);
+  const helpNode = (): Child => (help ? h("small", { class: "help", id: `${id}-help` }, withCode(help)) : null);
   const describedBy = help ? `${id}-help` : undefined;
   const wrap = (control: HTMLElement, inline = false) =>
     h(

@@ -1,103 +1,89 @@
-// Who the console speaks as: the API key the user entered and the role it is believed to have.
-// The role is the one the user picked with the key, lowered whenever the server refuses a call
-// with PermissionDenied (the refusal names the key's real role); it only hides buttons, the
-// server enforces roles on every call anyway.
+// Who the console speaks as: the API key the user entered and who the server says that key is
+// (AuthService.WhoAmI). The role is never picked or guessed: it only hides buttons, and the server
+// enforces roles on every call anyway.
 
 export type Role = "viewer" | "editor" | "admin";
 
-export const ROLES: readonly Role[] = ["viewer", "editor", "admin"];
-
 const rank: Record<Role, number> = { viewer: 1, editor: 2, admin: 3 };
 
-/** Mirrors the server's rule: Delete* needs admin, reads viewer, other writes editor. */
-export function requiredRoleOf(method: string): Role {
-  if (/^Delete/i.test(method)) return "admin";
-  if (/^(Get|List|Count|Stream|Watch)/i.test(method)) return "viewer";
-  return "editor";
+/** The server's answer to WhoAmI. */
+export interface Identity {
+  name: string;
+  role: Role;
+  permissions: readonly string[];
+  /** False when the server runs without API keys: everyone is an anonymous admin. */
+  authEnabled: boolean;
 }
 
-/** `auth`: "unknown" until the server answered, "off" when it took a call without a key. */
+/** `auth`: "unknown" until the server answered, "off" when it runs without keys. */
 export type AuthState = "unknown" | "off" | "on";
 
 export interface Session {
   readonly key: string;
+  /** Who the server says the caller is; undefined while signed out or not yet asked. */
+  readonly identity: Identity | undefined;
   readonly role: Role;
   readonly auth: AuthState;
-  /** True when the current key (or no key, with auth off) may do what `role` may. */
+  /** True when the server said this caller has at least `role`. */
   can(role: Role): boolean;
-  signIn(key: string, role: Role): void;
+  /** A key the server accepted (WhoAmI answered), or no key on a server without keys. */
+  signIn(key: string, identity: Identity): void;
   signOut(): void;
-  setAuth(state: AuthState): void;
-  /** A call was refused: learn the role from the message, else lower it below what was needed. */
-  refused(method: string, message: string): void;
+  /** The server refused calls without a key: it has keys, and we have none that works. */
+  needsKey(): void;
   onChange(listener: () => void): void;
 }
 
 const KEY = "labelport.apiKey";
-const ROLE = "labelport.role";
 
-function isRole(value: unknown): value is Role {
-  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+export function isRole(value: unknown): value is Role {
+  return value === "viewer" || value === "editor" || value === "admin";
 }
 
 /** Kept in sessionStorage: the key lives as long as the tab, not on disk for ever. */
 export function createSession(storage: Storage = sessionStorage): Session {
   let key = storage.getItem(KEY) ?? "";
-  const stored = storage.getItem(ROLE);
-  let role: Role = isRole(stored) ? stored : "viewer";
+  let identity: Identity | undefined;
   let auth: AuthState = "unknown";
   const listeners: Array<() => void> = [];
   const changed = () => {
-    if (key) {
-      storage.setItem(KEY, key);
-      storage.setItem(ROLE, role);
-    } else {
-      storage.removeItem(KEY);
-      storage.removeItem(ROLE);
-    }
+    if (key) storage.setItem(KEY, key);
+    else storage.removeItem(KEY);
     for (const listener of listeners) listener();
   };
   return {
     get key() {
       return key;
     },
+    get identity() {
+      return identity;
+    },
     get role() {
-      return auth === "off" ? "admin" : role;
+      return identity?.role ?? "viewer";
     },
     get auth() {
       return auth;
     },
     can(needed) {
-      if (auth === "off") return true;
-      return key !== "" && rank[role] >= rank[needed];
+      return identity !== undefined && rank[identity.role] >= rank[needed];
     },
-    signIn(newKey, newRole) {
-      key = newKey.trim();
-      role = newRole;
+    signIn(newKey, who) {
+      key = who.authEnabled ? newKey.trim() : "";
+      identity = who;
+      auth = who.authEnabled ? "on" : "off";
       changed();
     },
     signOut() {
       key = "";
-      role = "viewer";
+      identity = undefined;
       changed();
     },
-    setAuth(state) {
-      if (state === auth) return;
-      auth = state;
+    needsKey() {
+      if (auth === "on" && identity === undefined && key === "") return;
+      auth = "on";
+      key = "";
+      identity = undefined;
       changed();
-    },
-    refused(method, message) {
-      const named = /has role (viewer|editor|admin)\b/.exec(message)?.[1];
-      let learned: Role;
-      if (isRole(named)) learned = named;
-      else {
-        const needed = requiredRoleOf(method);
-        learned = needed === "admin" ? "editor" : "viewer";
-      }
-      if (rank[learned] < rank[role]) {
-        role = learned;
-        changed();
-      }
     },
     onChange(listener) {
       listeners.push(listener);

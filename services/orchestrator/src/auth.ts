@@ -140,11 +140,24 @@ function credentialOf(headers: Headers | Record<string, string | string[] | unde
   return match?.[1];
 }
 
-/** The role each RPC needs: reads are viewer, writes editor, deletes admin. */
+/** The role each RPC needs: reads (and WhoAmI) are viewer, writes editor, deletes admin. */
 export function requiredRoleOf(methodName: string): Role {
   if (/^Delete/.test(methodName)) return "admin";
-  if (/^(Get|List|Count|Stream|Watch)/.test(methodName)) return "viewer";
+  if (/^(Get|List|Count|Stream|Watch|Diff)/.test(methodName) || methodName === "WhoAmI") return "viewer";
   return "editor";
+}
+
+/** What a caller may do, in WhoAmI's words; follows requiredRoleOf and the REST routes' roles. */
+export type Permission = "read" | "export" | "import" | "edit" | "delete";
+
+const PERMISSIONS: Record<Role, readonly Permission[]> = {
+  viewer: ["read"],
+  editor: ["read", "export", "import", "edit"],
+  admin: ["read", "export", "import", "edit", "delete"],
+};
+
+export function permissionsOf(role: Role): readonly Permission[] {
+  return PERMISSIONS[role];
 }
 
 const principalKey = createContextKey<Principal>({ name: "anonymous", role: "admin" });

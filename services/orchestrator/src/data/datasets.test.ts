@@ -147,3 +147,69 @@ describe("DatasetService", () => {
     expect(await codeOf(api.datasets.getDataset({ datasetId: id }))).toBe(Code.NotFound);
   });
 });
+
+describe("DatasetService categories", () => {
+  it("renames a category and changes its supercategory, keeping its id", async () => {
+    const { dataset } = await api.datasets.createDataset({
+      name: "renamed",
+      categories: [{ name: "car" }, { name: "truck", supercategory: "vehicle" }],
+    });
+    const id = dataset?.id ?? "";
+    const renamed = await api.datasets.updateCategory({ datasetId: id, categoryId: 1, name: " automobile " });
+    expect(renamed.dataset?.categories.map((c) => [c.id, c.name, c.supercategory])).toEqual([
+      [1, "automobile", ""],
+      [2, "truck", "vehicle"],
+    ]);
+    // Only the fields sent change; an empty supercategory clears it.
+    await api.datasets.updateCategory({ datasetId: "renamed", categoryId: 1, supercategory: "vehicle" });
+    const cleared = await api.datasets.updateCategory({ datasetId: id, categoryId: 2, supercategory: "" });
+    expect(cleared.dataset?.categories.map((c) => [c.id, c.name, c.supercategory])).toEqual([
+      [1, "automobile", "vehicle"],
+      [2, "truck", ""],
+    ]);
+
+    expect(await codeOf(api.datasets.updateCategory({ datasetId: id, categoryId: 2, name: "automobile" }))).toBe(
+      Code.AlreadyExists,
+    );
+    expect(await codeOf(api.datasets.updateCategory({ datasetId: id, categoryId: 2, name: "  " }))).toBe(
+      Code.InvalidArgument,
+    );
+    expect(await codeOf(api.datasets.updateCategory({ datasetId: id, categoryId: 9, name: "x" }))).toBe(Code.NotFound);
+    expect(await codeOf(api.datasets.updateCategory({ datasetId: "nowhere", categoryId: 1, name: "x" }))).toBe(
+      Code.NotFound,
+    );
+  });
+
+  it("deletes an unused category, refuses a used one naming the count, and never reuses its id", async () => {
+    const { dataset } = await api.datasets.createDataset({
+      name: "pruned",
+      categories: [{ name: "used" }, { name: "unused" }, { name: "last" }],
+    });
+    const id = dataset?.id ?? "";
+    await api.items.upsertItems({
+      datasetId: id,
+      items: [{ id: "p1", annotations: [{ categoryId: 1 }, { categoryId: 1 }, { categoryId: 3, removed: true }] }],
+    });
+    let refusal: ConnectError | undefined;
+    try {
+      await api.datasets.deleteCategory({ datasetId: id, categoryId: 1 });
+    } catch (err) {
+      refusal = ConnectError.from(err);
+    }
+    expect(refusal?.code).toBe(Code.FailedPrecondition);
+    expect(refusal?.rawMessage).toBe('category "used" is used by 2 annotations; delete or relabel them first');
+
+    const afterUnused = await api.datasets.deleteCategory({ datasetId: id, categoryId: 2 });
+    expect(afterUnused.dataset?.categories.map((c) => c.name)).toEqual(["used", "last"]);
+    // Removed annotations do not hold a category.
+    const afterLast = await api.datasets.deleteCategory({ datasetId: "pruned", categoryId: 3 });
+    expect(afterLast.dataset?.categories.map((c) => c.name)).toEqual(["used"]);
+    expect(await codeOf(api.datasets.deleteCategory({ datasetId: id, categoryId: 3 }))).toBe(Code.NotFound);
+
+    const added = await api.datasets.addCategories({ datasetId: id, categories: [{ name: "unused" }] });
+    expect(added.dataset?.categories.map((c) => [c.id, c.name])).toEqual([
+      [1, "used"],
+      [4, "unused"],
+    ]);
+  });
+});

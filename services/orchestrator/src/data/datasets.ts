@@ -7,16 +7,25 @@ import {
   type Category,
   CreateDatasetResponseSchema,
   type DatasetService,
+  DeleteCategoryResponseSchema,
   DeleteDatasetResponseSchema,
   GetDatasetResponseSchema,
   ListDatasetsResponseSchema,
+  UpdateCategoryResponseSchema,
 } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";
 import { assertDatasetAccess, principalOf } from "../auth.ts";
 import { aborted, alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
 import { datasetMessage } from "./convert.ts";
 import { uuidv7 } from "./ids.ts";
-import { type AnnotationDoc, type CategoryDoc, Collections, type DatasetDoc, type ItemDoc } from "./model.ts";
+import {
+  type AnnotationDoc,
+  type CategoryDoc,
+  Collections,
+  type DatasetDoc,
+  type ItemDoc,
+  type VersionDoc,
+} from "./model.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./paging.ts";
 import { type FieldProblem, throwProblems } from "./validate.ts";
 
@@ -141,6 +150,44 @@ export function appendCategories(
   return { categories: out, nextCategoryId: nextId };
 }
 
+/** A category name as stored: trimmed, required, at most MAX_NAME_LENGTH characters. */
+function categoryName(raw: string, field: string): string {
+  const name = raw.trim();
+  if (name === "") throw invalidArgument(`${field}: is required`);
+  if (name.length > MAX_NAME_LENGTH) throw invalidArgument(`${field}: must be at most ${MAX_NAME_LENGTH} characters`);
+  return name;
+}
+
+function requireCategory(doc: DatasetDoc, categoryId: number): CategoryDoc {
+  const found = doc.categories.find((c) => c.id === categoryId);
+  if (!found) {
+    throw notFound(`category_id: dataset "${doc.name}" has no category ${categoryId}`);
+  }
+  return found;
+}
+
+/**
+ * Replaces a dataset's category list with `change(doc)`, only if nobody changed the list since it
+ * was read (retried a few times), as AddCategories does.
+ */
+async function changeCategories(
+  db: Db,
+  datasetId: string,
+  change: (doc: DatasetDoc) => CategoryDoc[],
+): Promise<DatasetDoc> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const doc = await requireDataset(db, datasetId);
+    const categories = change(doc);
+    const updated = await datasets(db).findOneAndUpdate(
+      { _id: doc._id, categories: doc.categories },
+      { $set: { categories } },
+      { returnDocument: "after" },
+    );
+    if (updated) return updated;
+  }
+  throw aborted("categories changed concurrently; retry");
+}
+
 /** Item and (non-removed) annotation counts per dataset, with two grouped queries. */
 export async function datasetCounts(
   db: Db,
@@ -243,6 +290,47 @@ export function createDatasetService(db: Db): Partial<ServiceImpl<typeof Dataset
       throw aborted("categories changed concurrently; retry");
     },
 
+    async updateCategory(req) {
+      const updated = await changeCategories(db, req.datasetId, (doc) => {
+        const current = requireCategory(doc, req.categoryId);
+        const next: CategoryDoc = { ...current };
+        if (req.name !== undefined) {
+          next.name = categoryName(req.name, "name");
+          const clash = doc.categories.find((c) => c.id !== current.id && c.name === next.name);
+          if (clash) throw alreadyExists(`name: category "${next.name}" already exists (id ${clash.id})`);
+        }
+        if (req.supercategory !== undefined) {
+          const supercategory = req.supercategory.trim();
+          if (supercategory.length > MAX_NAME_LENGTH) {
+            throw invalidArgument(`supercategory: must be at most ${MAX_NAME_LENGTH} characters`);
+          }
+          if (supercategory === "") delete next.supercategory;
+          else next.supercategory = supercategory;
+        }
+        return doc.categories.map((c) => (c.id === current.id ? next : c));
+      });
+      return create(UpdateCategoryResponseSchema, { dataset: datasetMessage(updated) });
+    },
+
+    async deleteCategory(req) {
+      const doc = await requireDataset(db, req.datasetId);
+      const category = requireCategory(doc, req.categoryId);
+      const used = await db
+        .collection<AnnotationDoc>(Collections.annotations)
+        .countDocuments({ datasetId: doc._id, categoryId: category.id, removed: { $ne: true } });
+      if (used > 0) {
+        throw failedPrecondition(
+          `category "${category.name}" is used by ${used} annotation${used === 1 ? "" : "s"}; ` +
+            "delete or relabel them first",
+        );
+      }
+      // Its id is not given out again: nextCategoryId stays where it is.
+      const updated = await changeCategories(db, doc._id, (current) =>
+        current.categories.filter((c) => c.id !== category.id),
+      );
+      return create(DeleteCategoryResponseSchema, { dataset: datasetMessage(updated) });
+    },
+
     async deleteDataset(req) {
       const doc = await requireDataset(db, req.datasetId);
       const busy = await db
@@ -250,6 +338,14 @@ export function createDatasetService(db: Db): Partial<ServiceImpl<typeof Dataset
         .findOne({ datasetId: doc._id, status: { $in: ["queued", "running"] } }, { projection: { _id: 1 } });
       if (busy) {
         throw failedPrecondition(`dataset "${doc.name}" has an export queued or running (${String(busy._id)})`);
+      }
+      // Versions exist to reproduce exports later: they are never deleted as a side effect.
+      const versions = await db.collection<VersionDoc>(Collections.versions).find({ datasetId: doc._id }).toArray();
+      if (versions.length > 0) {
+        const names = versions.map((v) => `"${v.name}"`).join(", ");
+        throw failedPrecondition(
+          `dataset "${doc.name}" has ${versions.length} version${versions.length === 1 ? "" : "s"} (${names}); delete them first (DeleteVersion)`,
+        );
       }
       // The dataset goes first, so nothing new can reach it while its children are removed.
       await datasets(db).deleteOne({ _id: doc._id });

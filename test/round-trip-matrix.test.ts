@@ -212,6 +212,8 @@ const FORMATS: Format[] = [
   { column: "yolo", exportFormat: "yolo", options: {}, importFormat: "yolo" },
   { column: "voc", exportFormat: "voc", options: {}, importFormat: "voc" },
   { column: "csv", exportFormat: "csv", options: {}, importFormat: "csv" },
+  // One file per item: seed 002's file per class would re-import as one item per class.
+  { column: "dm-json", exportFormat: "dm-json", options: { filePerClassification: false }, importFormat: "dm-json" },
 ];
 
 /** Files of an export whose content names the export (ids, times): compared as JSON without those fields. */
@@ -292,11 +294,13 @@ function summaryWithoutIdentity(bytes: Buffer, lossy: boolean): JsonObject {
     skippedItemCount: _skipped,
     annotationTypes: _types,
     splits,
+    itemCategories,
     ...others
   } = rest;
   return {
     ...others,
     splits: Object.keys(splits as JsonObject),
+    ...(itemCategories ? { itemCategories: Object.keys(itemCategories as JsonObject) } : {}),
     categories: (rest.categories as JsonObject[]).map(({ annotations: _n, ...category }) => category),
   };
 }

@@ -3,6 +3,7 @@
 // implements). The rest is a subpath: ./client (the API client), ./contracts (generated
 // protobuf), ./testing (the conformance kit, needs vitest) and ./runtime (the worker, NATS and
 // the storage drivers the orchestrator and plugin CLI run on), as nats.js keeps internal_mod apart.
+export * from "./dm-schema.ts";
 export * from "./errors.ts";
 export * from "./export-layout.ts";
 export * from "./export-options.ts";
@@ -14,6 +15,7 @@ export * from "./item-json.ts";
 export * from "./manifest.ts";
 export * from "./rle.ts";
 export { createItemIds, type ImportConversion } from "./run-import.ts";
+export * from "./seed-item.ts";
 export type { ObjectInfo, PutResult, StorageBody, StorageCapabilities, StorageDriver } from "./storage/driver.ts";
 export * from "./storage/errors.ts";
 export * from "./tracks.ts";

@@ -7,8 +7,9 @@
 // a plain class name. Both are read.
 //
 // The classification's attributes become the annotation's attributes; what only DM has (the tool
-// code, the flags, the point ids, a box rotation, unknown fields) goes under attributes.dm, so a
-// DM writer can put it back.
+// code, the flags, the point ids, a box rotation, unknown fields; the data half's unknown fields
+// under dm.dataFields; dm.layout when the file was not written as Synapse writes it) goes under
+// attributes.dm, so the dm-json exporter (exporter.ts) writes the file back as it was.
 import type { JsonObject, JsonValue, MessageInitShape } from "@bufbuild/protobuf";
 import type { AnnotationSchema } from "@labelport/sdk/contracts";
 import { AnnotationType } from "@labelport/sdk/contracts";
@@ -45,10 +46,14 @@ export function convertDmAnnotation(meta: DmRecord, data: DmRecord | undefined):
   const { className, attributes } = classificationOf(meta.classification);
   if (className === "") return { drop: `${tool}: no class` };
   const dm: JsonObject = { tool };
-  for (const half of [meta, data ?? {}]) {
-    for (const [key, value] of Object.entries(half)) if (!READ_FIELDS.has(key)) dm[key] = value;
-  }
+  for (const [key, value] of Object.entries(meta)) if (!READ_FIELDS.has(key)) dm[key] = value;
+  // The data half's own fields apart, so a writer puts them back in that half.
+  const dataFields: JsonObject = {};
+  for (const [key, value] of Object.entries(data ?? {})) if (!READ_FIELDS.has(key)) dataFields[key] = value;
+  if (Object.keys(dataFields).length > 0) dm.dataFields = dataFields;
   const coordinate = data?.coordinate ?? data?.data ?? meta.coordinate ?? meta.data;
+  const layout = layoutOf(meta, data, coordinate);
+  if (layout) dm.layout = layout;
   const type = {
     bbox: AnnotationType.BBOX,
     polygon: AnnotationType.POLYGON,
@@ -62,6 +67,34 @@ export function convertDmAnnotation(meta: DmRecord, data: DmRecord | undefined):
   const geometry = geometryOf(kind, coordinate, dm);
   if (typeof geometry === "string") return { drop: `${tool}: ${geometry}` };
   return { annotation: { ...base, geometry }, className };
+}
+
+/**
+ * Where the read fields sat and how the coordinates were written, when not as Synapse writes them
+ * (annotation half `id, tool, classification {...}`, data half `id, coordinate`, coordinates as
+ * objects): the exporter writes the file back in the same shape. A classification given as a
+ * bare class name is listed as `classification:text`; `data: []` means there was no data half.
+ */
+function layoutOf(
+  meta: DmRecord,
+  data: DmRecord | undefined,
+  coordinate: JsonValue | undefined,
+): JsonObject | undefined {
+  const readKeys = (half: DmRecord) =>
+    Object.keys(half)
+      .filter((key) => READ_FIELDS.has(key))
+      .map((key) => (key === "classification" && typeof half[key] === "string" ? "classification:text" : key));
+  const annotation = readKeys(meta);
+  const dataKeys = data ? readKeys(data) : [];
+  const arrays = Array.isArray(coordinate) && coordinate.some((point) => !isRecord(point));
+  const synapse =
+    sameKeys(annotation, ["id", "tool", "classification"]) && sameKeys(dataKeys, data ? ["id", "coordinate"] : []);
+  if (synapse && !arrays) return undefined;
+  return { annotation, data: dataKeys, coordinates: arrays ? "arrays" : "objects" };
+}
+
+function sameKeys(keys: string[], expected: string[]): boolean {
+  return keys.length === expected.length && expected.every((key) => keys.includes(key));
 }
 
 function text(value: unknown): string {
@@ -127,7 +160,7 @@ function pointsOf(coordinate: JsonValue, dm: JsonObject): Array<[number, number,
       if (!finite(x) || !finite(y)) return "a point is not [x, y]";
       points.push(finite(v) ? [x, y, v] : [x, y]);
     } else if (isRecord(point) && finite(point.x) && finite(point.y)) {
-      points.push([point.x, point.y]);
+      points.push(finite(point.visibility) ? [point.x, point.y, point.visibility] : [point.x, point.y]);
       if (point.id !== undefined) ids.push(point.id);
     } else {
       return "a point is not {x, y}";

@@ -92,6 +92,13 @@ const shorthandFile = JSON.stringify({
   extra: {},
 });
 
+/** Where the shorthand keeps its fields, as the importer records it for the exporter. */
+const SHORTHAND_LAYOUT = {
+  annotation: ["id", "type", "data", "classification:text"],
+  data: ["id", "type"],
+  coordinates: "arrays",
+};
+
 const categorized = {
   "export/1. 자연/B82026Z_0001.json": synapseFile,
   "export/1. 자연/B82026Z_0001.JPG": png(1920, 1080),
@@ -200,8 +207,8 @@ describe("dm-json import", () => {
       ["valid__json__b", "val", "b", 0],
     ]);
     expect(items[0]?.annotations.map((a) => [a.id, a.geometry.case, a.attributes])).toEqual([
-      ["train__json__a:abc123", "bbox", { dm: { tool: "bbox" } }],
-      ["train__json__a:def456", "polygon", { dm: { tool: "polygon" } }],
+      ["train__json__a:abc123", "bbox", { dm: { tool: "bbox", layout: SHORTHAND_LAYOUT } }],
+      ["train__json__a:def456", "polygon", { dm: { tool: "polygon", layout: SHORTHAND_LAYOUT } }],
     ]);
   });
 

@@ -5,14 +5,17 @@
 // Layouts: `<stem>.json` beside `<stem>.jpg`, Synapse's dataset layout `json/<stem>.json` +
 // `original_files/<stem>.jpg`, split folders (train, valid, test) and category sub-folders such as
 // `1. 자연/` (the data unit's meta.category, kept as the item's meta.category so an export with
-// category folders writes them back). A single folder around everything is ignored.
+// category folders writes them back). A single folder around everything is ignored. The dm-json
+// exporter's own layout ([<split>/][<category>/]<stem>.json, images under images/<split|default>/)
+// reads back with its images.
 //
 // Each image media of a file (image_1, image_2...) is one item: id from the file's path (with the
 // media key when the file has several). Other media (video_1, pcd_1, text_1...) are not carried:
 // their annotations are dropped by reason. What is not an annotation (assignmentId, extra,
 // relations, annotationGroups, other top-level fields) is kept in the item's data. Categories are
-// the class names, numbered 1, 2, ... in the order they first appear.
-import { create, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+// the class names, numbered 1, 2, ... in the order they first appear, after those the dm-json
+// exporter's metadata/categories.json lists with their ids.
+import { create, fromJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
 import {
   type Annotation,
   BaseImporter,
@@ -56,6 +59,8 @@ interface DmFile {
   folder: string;
   split: string;
   category: string;
+  /** Where the dm-json exporter's save_original_file put the image: images/<split>/<category>/. */
+  exportImageFolder: string;
 }
 
 export class DmJsonImporter extends BaseImporter<DmImportOptions> {
@@ -76,12 +81,18 @@ export class DmJsonImporter extends BaseImporter<DmImportOptions> {
     const itemIds = createItemIds();
     const categories = new Map<string, Category>();
     let newCategories: Category[] = [];
+    let nextId = 1;
+    const add = (category: Category) => {
+      categories.set(category.name, category);
+      newCategories.push(category);
+      nextId = Math.max(nextId, category.id + 1);
+    };
+    for (const category of await exportedCategories(ctx.source)) add(category);
     const categoryId = (name: string) => {
       let category = categories.get(name);
       if (!category) {
-        category = create(CategorySchema, { id: categories.size + 1, name });
-        categories.set(name, category);
-        newCategories.push(category);
+        category = create(CategorySchema, { id: nextId, name });
+        add(category);
       }
       return category.id;
     };
@@ -115,6 +126,31 @@ export default DmJsonImporter;
 
 export const importers = [DmJsonImporter];
 
+/**
+ * The categories the dm-json exporter listed in metadata/categories.json (ids, supercategories,
+ * keypoint names and skeletons), so classes keep their ids; none when the upload has no list.
+ */
+async function exportedCategories(source: ImportSource): Promise<Category[]> {
+  const file = source.files.find((f) => /(^|\/)metadata\/categories\.json$/i.test(f.path));
+  if (!file) return [];
+  let list: unknown;
+  try {
+    list = JSON.parse(await file.text());
+  } catch (err) {
+    throw new ImportSourceError(`${file.path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (!Array.isArray(list)) throw new ImportSourceError(`${file.path}: expected an array of categories`);
+  return list.map((entry, i) => {
+    try {
+      const category = fromJson(CategorySchema, entry as JsonValue, { ignoreUnknownFields: true });
+      if (category.id > 0 && category.name !== "") return category;
+    } catch {
+      // Named below.
+    }
+    throw new ImportSourceError(`${file.path}[${i}]: expected a category with an id above 0 and a name`);
+  });
+}
+
 function dmFiles(source: ImportSource): DmFile[] {
   // metadata/export_summary.json is what an export adds, not a data unit.
   const json = source.files.filter((f) => /\.json$/i.test(f.path) && !/(^|\/)metadata\//.test(f.path));
@@ -131,12 +167,15 @@ function dmFiles(source: ImportSource): DmFile[] {
     segments.pop();
     const split = segments.map((s) => SPLITS[s.toLowerCase()]).find((s) => s !== undefined) ?? "";
     const named = segments.filter((s) => !SPLITS[s.toLowerCase()] && !LAYOUT_FOLDERS.has(s));
+    const [first = "", ...rest] = segments;
+    const exported = SPLITS[first.toLowerCase()] ? [first, ...rest] : ["default", ...segments];
     return {
       file,
       stem: path,
       folder: file.path.slice(0, file.path.lastIndexOf("/") + 1),
       split,
       category: named.at(-1) ?? "",
+      exportImageFolder: `${wrapper}images/${exported.join("/")}/`,
     };
   });
 }
@@ -243,6 +282,7 @@ async function mediaOf(ctx: ImportContext<unknown>, dm: DmFile, payload: DmRecor
   const stem = dm.stem.split("/").pop() ?? dm.stem;
   const folders = [dm.folder];
   if (dm.folder.endsWith("json/")) folders.push(`${dm.folder.slice(0, -"json/".length)}original_files/`);
+  folders.push(dm.exportImageFolder);
   const named = [extra.fileName, extra.file_name, extra.filename].find((n): n is string => typeof n === "string");
   const image = findImage(ctx.source, folders, stem, named);
   const fileName = image ? (image.path.split("/").pop() ?? stem) : (named ?? stem);

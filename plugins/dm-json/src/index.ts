@@ -1,2 +1,3 @@
-// DM Schema v1 (Synapse / DataMaker) JSON: an import format (no exporter yet).
-export { DmJsonImporter as default, importers } from "./importer.ts";
+// DM Schema v1 (Synapse / DataMaker) JSON: the exporter (seed 002's Synapse JSON) and its importer.
+export { DmJsonExporter as default } from "./exporter.ts";
+export { importers } from "./importer.ts";

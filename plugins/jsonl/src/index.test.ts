@@ -1,4 +1,5 @@
 import { clone, create, equals, fromJson, isFieldSet } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Annotation, annotationTypeName, type Item, itemFromJson, itemToJson } from "@labelport/sdk";
 import { AnnotationSchema, AnnotationType, CategorySchema, ItemSchema, MaskSchema } from "@labelport/sdk/contracts";
 import { runSampleExport, type SampleExport, sampleDataset, testExporter } from "@labelport/sdk/testing";
@@ -165,12 +166,20 @@ describe("jsonl export (video annotation lines)", () => {
 
   it("keeps every Item and Annotation field in items.jsonl", async () => {
     const sample = sampleDataset().items;
-    // The sample lacks a mask and a removed annotation: one item adds both.
+    // The sample lacks a mask, a removed annotation and who made and reviewed one: one item adds them.
     const last = sample.at(-1) as Item;
     const extra = clone(ItemSchema, last);
     extra.id = "item-99";
     const mask = clone(AnnotationSchema, sample[0]?.annotations[0] as Annotation);
-    Object.assign(mask, { id: "item-99-a01", itemId: "item-99", type: AnnotationType.MASK, removed: true });
+    Object.assign(mask, {
+      id: "item-99-a01",
+      itemId: "item-99",
+      type: AnnotationType.MASK,
+      removed: true,
+      createdBy: "alice",
+      reviewedBy: "rita",
+      reviewTime: timestampFromDate(new Date("2026-06-01T10:00:00Z")),
+    });
     mask.geometry = { case: "mask", value: create(MaskSchema, { width: 4, height: 2, counts: [1, 3, 4] }) };
     extra.annotations = [mask];
     const items = [...sample, extra];

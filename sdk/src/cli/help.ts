@@ -25,6 +25,33 @@ export const COMMANDS: Record<string, CommandHelp> = {
     summary: "more categories for a dataset (DATASET: its id or name)",
     example: "labelport datasets add-categories street-scenes --category bicycle",
   },
+  "versions list": {
+    usage: "versions list DATASET [--json]",
+    summary: "a dataset's versions, newest first: id, name, items, annotations, bytes, created, by",
+    example: "labelport versions list street-scenes",
+  },
+  "versions create": {
+    usage: "versions create DATASET NAME [--description TEXT] [--json]",
+    summary: "freeze the dataset as it is now (categories, items, annotations) under NAME",
+    details: "an export with --version NAME then writes the same bytes whenever it runs",
+    example: 'labelport versions create street-scenes june-train --description "training set, June"',
+  },
+  "versions get": {
+    usage: "versions get DATASET VERSION [--json]",
+    summary: "one version (VERSION: its id or name): counts, size, creator, time, parent",
+    example: "labelport versions get street-scenes june-train",
+  },
+  "versions delete": {
+    usage: "versions delete DATASET VERSION [--json]",
+    summary: "delete a version (admin; refused while an export reads it)",
+    example: "labelport versions delete street-scenes june-train",
+  },
+  "versions diff": {
+    usage: "versions diff DATASET FROM [TO] [--json]",
+    summary:
+      "what changed from version FROM to version TO (default: the live dataset): items, annotations, by category",
+    example: "labelport versions diff street-scenes june-train july-train",
+  },
   formats: {
     usage: "formats [--json]",
     summary: "the server's export and import formats, their plugins and options",
@@ -33,12 +60,14 @@ export const COMMANDS: Record<string, CommandHelp> = {
   "export create": {
     usage:
       "export create --dataset D --format F [--name N] [--option key=value ...] [--split S ...] [--tag T ...] " +
-      "[--category C ...] [--item-status draft|in_review|approved|rejected|all ...] [--no-media] [--wait] [--json]",
+      "[--category C ...] [--item-status draft|in_review|approved|rejected|all ...] [--version V] " +
+      "[--target ground_truth|assignment|task] [--no-media] [--wait] [--json]",
     summary: "start an export; --wait follows it with a progress bar (on stderr) and prints its summary",
     details:
       "--option: the format's own options (labelport formats lists them); values are JSON or text. " +
       "Filters: --split, --tag, --category (name or id) and --item-status select items (approved only " +
-      "by default); --no-media leaves the original files out",
+      "by default); --version exports a dataset version (id or name: the same bytes whenever it runs); " +
+      "--target: seed 002's export targets (ground_truth needs --version); --no-media leaves the original files out",
     example: "labelport export create --dataset street-scenes --format coco --name nightly --wait",
   },
   "export list": {
@@ -84,7 +113,7 @@ export const COMMANDS: Record<string, CommandHelp> = {
 const GLOBAL = `global options:
   --json             machine-readable output on stdout (nothing else)
   -h, --help         this help, or a command's (labelport export create --help)
-  --version          the CLI's version
+  --version          the CLI's version (alone; export create --version V names a dataset version)
 
 environment:
   LABELPORT_URL      orchestrator URL (default http://127.0.0.1:8080)

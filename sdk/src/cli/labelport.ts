@@ -26,6 +26,7 @@ import { catalogueText, formatCatalogue } from "./formats.ts";
 import { COMMANDS, commandHelp, groupHelp, overview } from "./help.ts";
 import { importOptionsFromJson } from "./import-options.ts";
 import { styleFor, table } from "./table.ts";
+import { versionsCommand } from "./versions.ts";
 import { zipFolder } from "./zip-folder.ts";
 
 const statusName = (s: ExportStatus) => ExportStatus[s].toLowerCase();
@@ -139,7 +140,7 @@ function summary(e: Export): string {
   const counts = e.counts;
   return [
     `${e.id}  ${statusName(e.status)}  ${e.format}  "${e.name}"`,
-    `  dataset ${e.datasetName || e.datasetId}`,
+    `  dataset ${e.datasetName || e.datasetId}${e.versionName ? `, version "${e.versionName}"` : ""}${e.target ? `, target ${e.target}` : ""}`,
     counts
       ? `  ${counts.itemCount} items, ${counts.annotationCount} annotations, ${counts.fileCount} files, ${e.fileSize} bytes`
       : "",
@@ -234,6 +235,7 @@ const OPTIONS = {
   tag: { type: "string", multiple: true },
   "item-status": { type: "string", multiple: true },
   "no-media": { type: "boolean" },
+  target: { type: "string" },
   output: { type: "string", short: "o" },
   artifact: { type: "string" },
   wait: { type: "boolean" },
@@ -244,7 +246,8 @@ const OPTIONS = {
   "importer-option": { type: "string", multiple: true },
   "importer-options": { type: "string" },
   help: { type: "boolean", short: "h" },
-  version: { type: "boolean" },
+  // A dataset version (export create); `labelport --version` alone is the CLI's own (see run()).
+  version: { type: "string" },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>["values"];
@@ -286,12 +289,13 @@ function datasetLine(d: Dataset): string {
 }
 
 export async function run(argv: string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
   const print = (text: string) => io.out.write(`${text}\n`);
-  if (values.version) {
-    print(values.json ? JSON.stringify({ version: sdkVersion() }) : sdkVersion());
+  // `--version` with no command is the CLI's version; after a command it takes a dataset version.
+  if (argv.includes("--version") && argv.every((arg) => arg === "--version" || arg === "--json")) {
+    print(argv.includes("--json") ? JSON.stringify({ version: sdkVersion() }) : sdkVersion());
     return EXIT.ok;
   }
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, strict: true, options: OPTIONS });
   const [group, command] = positionals;
   const key = commandKey(group, command);
   if (values.help) {
@@ -393,6 +397,8 @@ async function dispatch(inv: Invocation): Promise<number> {
         name: values.name ?? "",
         options,
         filter: await exportFilter(client, datasetId, values, key),
+        versionId: values.version ?? "",
+        target: values.target ?? "",
         ...(values["no-media"] ? { saveOriginalFile: false } : {}),
       });
       const final = values.wait ? await follow(client, created.id, inv.io.err) : created;
@@ -456,6 +462,20 @@ async function dispatch(inv: Invocation): Promise<number> {
     }
     case "import":
       return await importFile(inv, need(inv.positionals[1], "FILE or FOLDER"));
+    case "versions list":
+    case "versions create":
+    case "versions get":
+    case "versions delete":
+    case "versions diff":
+      return await versionsCommand({
+        client,
+        key,
+        operands: inv.positionals.slice(2),
+        description: values.description,
+        json: values.json ?? false,
+        print,
+        style,
+      });
   }
   const group = inv.positionals[0] ?? "";
   const commands = Object.keys(COMMANDS).filter((k) => k.startsWith(`${group} `));

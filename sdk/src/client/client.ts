@@ -13,6 +13,7 @@ import { type Export, ExportStatus } from "../gen/labelport/v1/export_pb.ts";
 import { type CreateExportRequestSchema, ExportService } from "../gen/labelport/v1/export_service_pb.ts";
 import { ImportService } from "../gen/labelport/v1/import_service_pb.ts";
 import { ItemService } from "../gen/labelport/v1/item_service_pb.ts";
+import { VersionService } from "../gen/labelport/v1/version_service_pb.ts";
 
 export interface LabelportClientOptions {
   /** e.g. http://127.0.0.1:8080 */
@@ -46,6 +47,7 @@ export interface LabelportClient {
   datasets: Client<typeof DatasetService>;
   items: Client<typeof ItemService>;
   imports: Client<typeof ImportService>;
+  versions: Client<typeof VersionService>;
   exports: Client<typeof ExportService> & {
     create(request: CreateExportInit, options?: CreateExportOptions): Promise<Export>;
     /** Follows an export until it is finished. */
@@ -141,6 +143,7 @@ export function createLabelportClient(options: LabelportClientOptions): Labelpor
     datasets: createClient(DatasetService, transport),
     items: createClient(ItemService, transport),
     imports: createClient(ImportService, transport),
+    versions: createClient(VersionService, transport),
     exports: Object.assign(Object.create(exports) as typeof exports, {
       async create({ datasetName, ...request }: CreateExportInit, opts: CreateExportOptions = {}) {
         if (datasetName !== undefined && request.datasetId && request.datasetId !== datasetName) {

@@ -68,6 +68,9 @@ function annotations(itemId: string): AnnotationInit[] {
       removed: true,
       createTime: ts(1_700_000_000n, 123_456_789),
       updateTime: ts(-62_135_596_800n),
+      createdBy: "alice",
+      reviewedBy: "rita",
+      reviewTime: ts(1_780_000_000n, 5),
     },
     {
       id: `${itemId}-f`,

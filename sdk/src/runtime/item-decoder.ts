@@ -325,6 +325,8 @@ function readAnnotation(r: Reader, end: number): Annotation {
     geometry: { case: undefined },
     link: { case: undefined },
     removed: false,
+    createdBy: "",
+    reviewedBy: "",
   } as Annotation;
   while (r.pos < end) {
     const tag = r.uint32();
@@ -409,6 +411,15 @@ function readAnnotation(r: Reader, end: number): Annotation {
         annotation.geometry = { case: "mask", value };
         break;
       }
+      case (19 << 3) | LEN:
+        annotation.createdBy = r.string();
+        break;
+      case (20 << 3) | LEN:
+        annotation.reviewedBy = r.string();
+        break;
+      case (21 << 3) | LEN:
+        annotation.reviewTime = readTimestamp(r, r.delimited(), annotation.reviewTime);
+        break;
       default:
         r.skip(tag & 7, tag >>> 3);
     }

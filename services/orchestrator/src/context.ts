@@ -4,6 +4,7 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import type { NatsConnection } from "nats";
 import type { Authenticator } from "./auth.ts";
 import type { Config } from "./config.ts";
+import type { VersionReads } from "./data/versions.ts";
 import type { Database } from "./db.ts";
 import type { Storages } from "./exports/storages.ts";
 import type { Logger } from "./logger.ts";
@@ -19,6 +20,8 @@ export interface Context {
   storages: Storages;
   /** HMAC secret for download links and job tokens. */
   signingSecret: string;
+  /** Dataset versions, for the areas that read one (exports, stats). */
+  versions: VersionReads;
   /** Where clients reach this server (for links). */
   publicUrl(): string;
 }

@@ -93,9 +93,16 @@ const cases: Array<[string, ItemDoc, AnnotationDoc[]]> = [
     "boxes, polygons, polylines, keypoints and classifications",
     item(),
     [
-      annotation({ geometry: { bbox: { x: 0, y: 1.5, width: -0, height: 1e-9 } }, categoryId: 0, personaId: "p" }),
+      annotation({
+        geometry: { bbox: { x: 0, y: 1.5, width: -0, height: 1e-9 } },
+        categoryId: 0,
+        personaId: "p",
+        createdBy: "bob",
+        reviewedBy: "rita",
+        reviewTime: new Date("2026-06-01T10:00:00.25Z"),
+      }),
       annotation({ _id: "ann-2", type: "polygon", geometry: { points: [1, 2, 3.25, 4, 5, 6] }, categoryId: 3 }),
-      annotation({ _id: "ann-3", type: "polyline", geometry: { points: [] } }),
+      annotation({ _id: "ann-3", type: "polyline", geometry: { points: [] }, createdBy: "alice" }),
       annotation({
         _id: "ann-4",
         type: "keypoints",
@@ -194,6 +201,23 @@ describe("writeItemFields", () => {
     expect(bsonString(BSON.serialize(item({ _id: "é-1" })), 0, "_id")).toBe("é-1");
     expect(bsonString(BSON.serialize(annotation({ itemId: "x" })), 0, "itemId")).toBe("x");
     expect(bsonString(BSON.serialize({ _id: "a", itemIdx: "b" }), 0, "itemId")).toBe("");
+    // The last key is reused only for the same bytes.
+    const keys = ["item-1", "item-1", "item-2", "item-1", "item-10", "ü", "item-1"];
+    expect(keys.map((id) => bsonString(BSON.serialize(annotation({ itemId: id })), 0, "itemId"))).toEqual(keys);
+  });
+
+  it("matches toBinary whatever the field order of the documents scanned before", () => {
+    // Scans first try the names at the positions of the previous document of the same shape.
+    const docs: AnnotationDoc[] = [
+      annotation({ categoryId: 2, geometry: { bbox: { x: 1, y: 2, width: 3, height: 4 } } }),
+      { geometry: { bbox: { height: 4, width: 3, y: 2, x: 1 } }, ...annotation({ _id: "ann-2" }), categoryId: 0 },
+      { ...annotation({ _id: "ann-3", personaId: "p" }), trackKey: "k", frameRange: [1, 2] } as AnnotationDoc,
+      annotation({ _id: "ann-4", type: "polygon", geometry: { points: [1, 2, 3, 4, 5, 6] } }),
+      annotation({ _id: "ann-5", categoryId: 2, geometry: { bbox: { x: 1, y: 2, width: 3, height: 4 } } }),
+    ];
+    for (const doc of docs) {
+      expect(encoded(item(), [doc]).toString("hex"), doc._id).toBe(reflective(item(), [doc]).toString("hex"));
+    }
   });
 
   it("frames items one after another in one buffer", () => {

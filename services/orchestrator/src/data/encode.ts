@@ -327,6 +327,9 @@ const annotation = new Shape([
   "removed",
   "createdAt",
   "updatedAt",
+  "createdBy",
+  "reviewedBy",
+  "reviewTime",
 ]);
 const geometry = new Shape(["bbox", "points", "keypoints", "mask"]);
 const box = new Shape(["x", "y", "width", "height"]);
@@ -408,6 +411,9 @@ export function writeAnnotation(w: ProtoWriter, buf: Uint8Array, doc: number): v
   timestampField(w, 17, buf, s, 12);
   // The mask joined the geometry oneof later, as field 18: it goes after the times.
   if (maskAt >= 0) writeMask(w, buf, maskAt);
+  stringField(w, 19, buf, s, 13);
+  stringField(w, 20, buf, s, 14);
+  timestampField(w, 21, buf, s, 15);
   w.end(lengthAt);
 }
 

@@ -59,6 +59,10 @@ export function compileFilter(datasetId: string, filter: ItemFilter | undefined,
       };
     }
     if (filter.personaIds.length > 0) annotations.personaId = { $in: filter.personaIds };
+    // The assignment target's annotators: whoever made or last reviewed the annotation.
+    if (filter.users.length > 0) {
+      annotations.$or = [{ createdBy: { $in: filter.users } }, { reviewedBy: { $in: filter.users } }];
+    }
     if (filter.linkKinds.length > 0) {
       const kinds = new Set<string>();
       filter.linkKinds.forEach((kind, i) => {

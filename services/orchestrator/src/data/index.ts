@@ -1,6 +1,6 @@
 // Datasets, items, annotations and imports: the Connect services, the video annotation import routes,
 // and the recovery of imports a crashed process left running (at start, then every 30 s).
-import { DatasetService, ImportService, ItemService } from "@labelport/sdk/contracts";
+import { DatasetService, ImportService, ItemService, VersionService } from "@labelport/sdk/contracts";
 import type { Db } from "mongodb";
 import type { Config } from "../config.ts";
 import type { Context, FeatureModule } from "../context.ts";
@@ -17,6 +17,8 @@ import { registerImportRoutes } from "./import/rest.ts";
 import { createImportService } from "./import/service.ts";
 import { createItemService } from "./items.ts";
 import { Collections } from "./model.ts";
+import { createVersionService } from "./versions.ts";
+import { ensureHistoryIndexes } from "./versions-archive.ts";
 
 export type { StreamQuery } from "./stream.ts";
 
@@ -38,6 +40,7 @@ async function ensureDataIndexes(db: Db): Promise<void> {
     db.collection(Collections.imports).createIndex({ status: 1 }),
     db.collection(Collections.imports).createIndex({ datasetId: 1, createdAt: -1 }),
     db.collection(Collections.importJournal).createIndex({ importId: 1, seq: 1 }),
+    ensureHistoryIndexes(db),
   ]);
 }
 
@@ -135,6 +138,7 @@ export async function startData(options: DataOptions): Promise<FeatureModule> {
       router.service(DatasetService, createDatasetService(db));
       router.service(ItemService, createItemService({ db, client, transactions }));
       router.service(ImportService, createImportService(imports));
+      router.service(VersionService, createVersionService(db));
       registerImportRoutes(rest, imports);
     },
     async close() {

@@ -21,6 +21,9 @@ import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./paging.ts";
 import { createItemStream } from "./stream.ts";
 import { annotationDoc, type FieldProblem, itemDoc, throwProblems } from "./validate.ts";
+import { requireVersion } from "./versions.ts";
+import { archiveBeforeWrite } from "./versions-archive.ts";
+import { versionCounts, versionItem, versionItemList } from "./versions-read.ts";
 
 const MAX_BATCH = 10_000;
 const WRITE_CHUNK = 1000;
@@ -65,10 +68,19 @@ export function itemUpsertOp(doc: ItemDoc, preserve = false): AnyBulkWriteOperat
   };
 }
 
-/** Insert-or-replace keeping `createdAt` of an existing annotation. */
-export function annotationUpsertOp(doc: AnnotationDoc, preserve = false): AnyBulkWriteOperation<AnnotationDoc> {
+/**
+ * Insert-or-replace keeping `createdAt` of an existing annotation. `creator` (the caller) is its
+ * `createdBy` when the annotation names nobody, set on insert only: editing an annotation does not
+ * make the editor its maker.
+ */
+export function annotationUpsertOp(
+  doc: AnnotationDoc,
+  preserve = false,
+  creator?: string,
+): AnyBulkWriteOperation<AnnotationDoc> {
   if (preserve) return { replaceOne: { filter: { _id: doc._id }, replacement: doc, upsert: true } };
   const { _id, createdAt, ...fields } = doc;
+  const onInsert = doc.createdBy === undefined && creator ? { createdAt, createdBy: creator } : { createdAt };
   const unset: Record<string, ""> = {};
   for (const key of ANNOTATION_OPTIONAL) if (doc[key] === undefined) unset[key] = "";
   return {
@@ -77,7 +89,7 @@ export function annotationUpsertOp(doc: AnnotationDoc, preserve = false): AnyBul
       update: {
         $set: fields,
         ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
-        $setOnInsert: { createdAt },
+        $setOnInsert: onInsert,
       },
       upsert: true,
     },
@@ -137,7 +149,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
   const annotations = db.collection<AnnotationDoc>(Collections.annotations);
 
   return {
-    async upsertItems(req) {
+    async upsertItems(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
       if (req.items.length > MAX_BATCH) throw invalidArgument(`items: at most ${MAX_BATCH} per request`);
       const now = new Date();
@@ -177,8 +189,18 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
         annotationOps.push({
           deleteMany: { filter: { datasetId: dataset._id, itemId, _id: { $nin: docs.map((d) => d._id) } } },
         });
-        for (const doc of docs) annotationOps.push(annotationUpsertOp(doc));
+        for (const doc of docs) annotationOps.push(annotationUpsertOp(doc, false, principalOf(ctx).name));
         annotationCount += docs.length;
+      }
+      // Versions keep what this changes (outside the transaction: see versions-archive.ts).
+      await archiveBeforeWrite(db, dataset._id, Collections.items, { ids: itemDocs.map((d) => d._id) });
+      if (replaced.size > 0) {
+        await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
+          filter: { itemId: { $in: [...replaced.keys()] } },
+        });
+        await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
+          ids: [...replaced.values()].flatMap((docs) => docs.map((d) => d._id)),
+        });
       }
       // An item and its annotations are one write: a failure leaves neither half-updated.
       await atomically(client, transactions, async (session) => {
@@ -196,7 +218,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       });
     },
 
-    async upsertAnnotations(req) {
+    async upsertAnnotations(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
       if (req.annotations.length > MAX_BATCH) throw invalidArgument(`annotations: at most ${MAX_BATCH} per request`);
       const now = new Date();
@@ -233,11 +255,12 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
         }
       });
       throwProblems(problems);
+      await archiveBeforeWrite(db, dataset._id, Collections.annotations, { ids: docs.map((d) => d._id) });
       await atomically(client, transactions, (session) =>
         bulkInChunks(
           db,
           Collections.annotations,
-          docs.map((d) => annotationUpsertOp(d)),
+          docs.map((d) => annotationUpsertOp(d, false, principalOf(ctx).name)),
           session,
         ),
       );
@@ -247,6 +270,15 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
     async getItem(req, ctx) {
       const dataset = await requireDataset(db, req.datasetId);
       assertDatasetAccess(principalOf(ctx), dataset._id);
+      if (req.versionId !== "") {
+        const version = await requireVersion(db, dataset, req.versionId);
+        const found = await versionItem(db, dataset._id, version, req.itemId);
+        if (!found)
+          throw notFound(`item "${req.itemId}" not found in version "${version.name}" of dataset "${dataset.name}"`);
+        return create(GetItemResponseSchema, {
+          item: itemMessage(found.item, found.annotations.map(annotationMessage)),
+        });
+      }
       const doc = await items.findOne({ _id: storedId(dataset._id, req.itemId), datasetId: dataset._id });
       if (!doc) throw notFound(`item "${req.itemId}" not found in dataset "${dataset.name}"`);
       const anns = await annotations.find({ datasetId: dataset._id, itemId: req.itemId }).sort({ _id: 1 }).toArray();
@@ -259,6 +291,14 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const size = pageSize(req.pageSize, 100, 1000);
       const after = decodePageToken(req.pageToken);
       const { items: query } = compileFilter(dataset._id, req.filter);
+      if (req.versionId !== "") {
+        const version = await requireVersion(db, dataset, req.versionId);
+        const listed = await versionItemList(db, dataset._id, version, query, after, size);
+        return create(ListItemsResponseSchema, {
+          items: listed.items.map((d) => itemMessage(d)),
+          nextPageToken: listed.nextId === undefined ? "" : encodePageToken(listed.nextId),
+        });
+      }
       if (after !== undefined) {
         query._id = { ...(typeof query._id === "object" ? query._id : {}), $gt: storedId(dataset._id, after) };
       }
@@ -279,6 +319,14 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const dataset = await requireDataset(db, req.datasetId);
       assertDatasetAccess(principalOf(ctx), dataset._id);
       const compiled = compileFilter(dataset._id, req.filter);
+      if (req.versionId !== "") {
+        const version = await requireVersion(db, dataset, req.versionId);
+        const counts = await versionCounts(db, dataset._id, version, compiled);
+        return create(CountItemsResponseSchema, {
+          itemCount: BigInt(counts.items),
+          annotationCount: BigInt(counts.annotations),
+        });
+      }
       const itemCount = await items.countDocuments(compiled.items);
       let annotationCount = 0;
       if (!compiled.selectiveItems) {
@@ -315,6 +363,10 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const dataset = await requireDataset(db, req.datasetId);
       if (req.itemIds.length === 0) throw invalidArgument("item_ids: at least one id is required");
       if (req.itemIds.length > MAX_BATCH) throw invalidArgument(`item_ids: at most ${MAX_BATCH} per request`);
+      await archiveBeforeWrite(db, dataset._id, Collections.annotations, { filter: { itemId: { $in: req.itemIds } } });
+      await archiveBeforeWrite(db, dataset._id, Collections.items, {
+        filter: { _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } },
+      });
       const [anns, its] = await Promise.all([
         annotations.deleteMany({ datasetId: dataset._id, itemId: { $in: req.itemIds } }),
         items.deleteMany({ datasetId: dataset._id, _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } }),

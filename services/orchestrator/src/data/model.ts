@@ -12,6 +12,10 @@ export const Collections = {
   importJournal: "import_journal",
   importCommits: "import_commits",
   exports: "exports",
+  versions: "versions",
+  /** Before-images of items and annotations that versions still see (data/versions-archive.ts). */
+  itemsHistory: "items_history",
+  annotationsHistory: "annotations_history",
 } as const;
 
 export interface CategoryDoc {
@@ -29,6 +33,27 @@ export interface DatasetDoc {
   categories: CategoryDoc[];
   nextCategoryId: number;
   createdAt: Date;
+  /** The `seq` of the newest version ever created (never decreases; see data/versions-archive.ts). */
+  versionSeq?: number;
+  /** How many versions exist; writes archive before-images only while there is one. */
+  versionCount?: number;
+}
+
+/** A dataset version: the dataset as it was when `versionSeq` became `seq` (data/versions.ts). */
+export interface VersionDoc {
+  _id: string;
+  datasetId: string;
+  name: string;
+  description: string;
+  seq: number;
+  /** The dataset's categories at that instant. */
+  categories: CategoryDoc[];
+  createdBy: string;
+  createdAt: Date;
+  /** The newest version of the dataset when this one was made. */
+  parentId?: string;
+  /** Counted once, on first need (a version never changes). */
+  stats?: { items: number; annotations: number; bytes: number };
 }
 
 export type ItemKindName = "image" | "video" | "record";

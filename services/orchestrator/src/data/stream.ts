@@ -16,6 +16,8 @@ import { compileFilter } from "./filters.ts";
 import { publicId, storedId } from "./ids.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
 import { rawFind } from "./raw-cursor.ts";
+import { requireVersion } from "./versions.ts";
+import { decodeRaw, streamVersionBson, type VersionRef } from "./versions-read.ts";
 
 export const DEFAULT_BATCH_SIZE = 500;
 export const MAX_BATCH_SIZE = 5000;
@@ -39,6 +41,8 @@ export interface StreamQuery {
   /** 0 = no limit. */
   limit: number;
   signal?: AbortSignal;
+  /** Read this dataset version (VersionReads.resolve) instead of the live dataset; `snapshot` is then unused. */
+  version?: VersionRef;
 }
 
 export interface ItemWithAnnotations<I = ItemDoc, A = AnnotationDoc> {
@@ -124,11 +128,20 @@ const RAW: DocumentForm<RawDoc, RawDoc> = {
 
 /** The items of a stream in id order, each with its annotations, as documents. */
 export function streamItemDocs(db: Db, query: StreamQuery): AsyncGenerator<ItemWithAnnotations> {
-  return joinItems(db, query, DECODED);
+  return query.version ? decodeVersion(streamItemBson(db, query)) : joinItems(db, query, DECODED);
+}
+
+async function* decodeVersion(
+  docs: AsyncIterable<ItemWithAnnotations<RawDoc, RawDoc>>,
+): AsyncGenerator<ItemWithAnnotations> {
+  for await (const { item, annotations } of docs) {
+    yield { item: decodeRaw<ItemDoc>(item), annotations: annotations.map((a) => decodeRaw<AnnotationDoc>(a)) };
+  }
 }
 
 /** The same as raw BSON: the export hot path. */
 export function streamItemBson(db: Db, query: StreamQuery): AsyncGenerator<ItemWithAnnotations<RawDoc, RawDoc>> {
+  if (query.version) return streamVersionBson(db, query, compileFilter(query.datasetId, query.filter), query.version);
   return joinItems(db, query, RAW);
 }
 
@@ -231,15 +244,16 @@ async function* binaryResponses(
   snapshotTime: StreamItemsResponse["snapshotTime"],
 ): AsyncGenerator<StreamItemsResponse> {
   let writer = new ProtoWriter();
-  let spans: number[] = [];
+  let items = 0;
   const flush = (): StreamItemsResponse => {
     const bytes = writer.finish();
-    const $unknown = [];
-    for (let i = 0; i < spans.length; i += 2) {
-      $unknown.push({ no: 1, wireType: 2, data: bytes.subarray(spans[i], spans[i + 1]) });
-    }
+    // All items as one unknown field: protobuf-es writes its tag (field 1, length-delimited: the
+    // byte 0x0a every item starts with) and then the bytes as they are, the other items' tags
+    // included. The wire message is the one with an unknown field per item, without an object,
+    // a view and a chunk per item.
+    const $unknown = items > 0 ? [{ no: 1, wireType: 2, data: bytes.subarray(1) }] : [];
     writer = new ProtoWriter(Math.max(64 * 1024, bytes.length + (bytes.length >> 2)));
-    spans = [];
+    items = 0;
     return { $typeName: RESPONSE_TYPE, items: [], snapshotTime, $unknown };
   };
   let any = false;
@@ -248,14 +262,14 @@ async function* binaryResponses(
     writeItemFields(writer, item.buf, item.at);
     for (const annotation of annotations) writeAnnotation(writer, annotation.buf, annotation.at);
     writer.end(lengthAt);
-    spans.push(lengthAt, writer.length);
-    if (spans.length / 2 >= query.batchSize || writer.length >= RESPONSE_BYTES) {
+    items += 1;
+    if (items >= query.batchSize || writer.length >= RESPONSE_BYTES) {
       any = true;
       yield flush();
     }
   }
   // An empty stream still tells the caller which snapshot it read.
-  if (spans.length > 0 || !any) yield flush();
+  if (items > 0 || !any) yield flush();
 }
 
 async function* messageResponses(
@@ -292,6 +306,12 @@ export function createItemStream(db: Db) {
     const dataset = await requireDataset(db, req.datasetId);
     assertDatasetAccess(principalOf(ctx), dataset._id);
     const query = streamQueryOf(req, dataset._id, ctx.signal);
+    if (req.versionId !== "") {
+      const version = await requireVersion(db, dataset, req.versionId);
+      query.version = version;
+      // The version's own time, so its responses are the same bytes whenever it is read.
+      query.snapshot = version.createdAt;
+    }
     const snapshotTime = timestamp(query.snapshot);
     yield* wantsJson(ctx)
       ? messageResponses(streamItemDocs(db, query), query, snapshotTime)

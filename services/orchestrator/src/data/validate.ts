@@ -186,6 +186,12 @@ export function annotationDoc(
   if (annotation.personaId !== "") doc.personaId = annotation.personaId;
   if (categoryId !== undefined) doc.categoryId = categoryId;
   if (annotation.attributes) doc.attributes = annotation.attributes;
+  // Who made and who reviewed it, when the writer says (else the caller: items.ts annotationUpsertOp).
+  if (annotation.createdBy !== "") doc.createdBy = annotation.createdBy;
+  if (annotation.reviewedBy !== "") {
+    doc.reviewedBy = annotation.reviewedBy;
+    doc.reviewTime = timeOr(annotation.reviewTime, options.now, annotation.reviewTime !== undefined);
+  }
   if (options.preserve) {
     doc.createdAt = timeOr(annotation.createTime, options.now, true);
     doc.updatedAt = timeOr(annotation.updateTime, doc.createdAt, true);

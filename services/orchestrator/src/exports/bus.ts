@@ -26,14 +26,16 @@ import {
   type PluginInfo,
   PluginInfoSchema,
 } from "@labelport/sdk/contracts";
-import { ensureStreams, JOB_TOKEN_HEADER, Streams, Subjects } from "@labelport/sdk/runtime";
+import { ensureStreams, JOB_TOKEN_HEADER, Streams, Subjects, supersededNotice } from "@labelport/sdk/runtime";
 import { AckPolicy, DeliverPolicy, type Msg, type NatsConnection, type Subscription } from "nats";
 import type { Context } from "../context.ts";
 import { categoryMessage } from "../data/convert.ts";
 import { findDataset } from "../data/datasets.ts";
 import { compileFilter } from "../data/filters.ts";
 import { Collections, type ItemDoc } from "../data/model.ts";
+import { findVersion } from "../data/versions.ts";
 import type { Logger } from "../logger.ts";
+import { inJobEventSpan, inJobPublishSpan } from "../telemetry/tracing.ts";
 import { wholeExportZipSize } from "./downloads.ts";
 import { removeExportFiles } from "./export-files.ts";
 import type { LogStore } from "./logs.ts";
@@ -56,6 +58,10 @@ const EVENTS_CONSUMER = "orchestrator";
 /** Core: published after a job document changed, so watchers read it after the change. */
 const updates = (exportId: string) => `labelport.updates.${exportId}`;
 const JOB_TOKEN_TTL_S = 24 * 3600;
+/** Queued this long, a job is published again (see republishLost). */
+const REPUBLISH_AFTER_MS = 15_000;
+/** Within the jobs stream's 10-minute duplicate window. */
+const REPUBLISH_UNTIL_MS = 9 * 60_000;
 /** Deliveries of one event before it counts as poison and is dropped. */
 const MAX_EVENT_DELIVERIES = 10;
 
@@ -70,7 +76,7 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
   const { config, log, database, nats, auth, publicUrl, repo, registry, storages, logs } = options;
   const js = nats.jetstream();
   const jsm = await nats.jetstreamManager();
-  await ensureStreams(jsm);
+  await ensureStreams(jsm, { replicas: config.NATS_STREAM_REPLICAS });
   const subs: Subscription[] = [];
 
   subs.push(
@@ -106,6 +112,8 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
    * time limit: the worker waits 5 s for its claim, and 0 (unknown) is better than a lost claim.
    */
   async function selectedItems(doc: ExportDoc): Promise<number> {
+    // A version's items are not the live documents alone: unknown rather than a wrong total.
+    if (doc.versionId) return 0;
     const { items } = compileFilter(doc.datasetId, filterOf(doc), doc.snapshotTime);
     return database.db
       .collection<ItemDoc>(Collections.items)
@@ -126,9 +134,13 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
       });
     }
     log.info({ exportId, attempt: doc.attempts, delivery }, "export claimed");
+    // A redelivery while an earlier attempt still runs (its in-progress acks were lost): that
+    // attempt stops and leaves the job to this one. Sent before the reply, so it leads the new work.
+    if (doc.attempts > 1) nats.publish(Subjects.cancel(exportId), supersededNotice(doc.attempts));
     nats.publish(updates(exportId));
     await logs.append(exportId, "info", `attempt ${doc.attempts} started (delivery ${delivery})`, "orchestrator");
     const dataset = await findDataset(database.db, doc.datasetId);
+    const version = doc.versionId ? await findVersion(database.db, doc.datasetId, doc.versionId) : null;
     const exported = toProto(doc);
     return create(ClaimJobResponseSchema, {
       proceed: true,
@@ -142,7 +154,7 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
         // Protobuf JSON of Category messages: what the worker decodes (a stored document's
         // `skeleton: [[1, 2]]` is not the message's `[{fromKeypoint, toKeypoint}]`).
         categoriesJson: JSON.stringify(
-          (dataset?.categories ?? []).map((c) => toJson(CategorySchema, categoryMessage(c))),
+          (version?.categories ?? dataset?.categories ?? []).map((c) => toJson(CategorySchema, categoryMessage(c))),
         ),
       },
     });
@@ -156,7 +168,10 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     max_ack_pending: 1000,
   });
   const consumer = await js.consumers.get(Streams.events, EVENTS_CONSUMER);
-  const messages = await consumer.consume({ max_messages: 256 });
+  // Pull requests expire (and the server heartbeats) every few seconds: after a consumer leader
+  // change on a cluster, a pull lost with the old leader is noticed by missed heartbeats and
+  // renewed within about `expires`, instead of the default 30 s.
+  const messages = await consumer.consume({ max_messages: 256, expires: 5000 });
   const eventLoop = (async () => {
     for await (const msg of messages) {
       const event = decodeOrDrop(JobEventSchema, msg, log);
@@ -169,7 +184,7 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
         continue;
       }
       try {
-        await applyEvent(event);
+        await inJobEventSpan(msg.headers, event, () => applyEvent(event));
         msg.ack();
       } catch (err) {
         if (msg.info.deliveryCount >= MAX_EVENT_DELIVERIES) {
@@ -253,7 +268,12 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
 
   async function publishJob(doc: ExportDoc) {
     const job = create(ExportJobSchema, { export: { id: doc._id, format: doc.format, datasetId: doc.datasetId } });
-    await js.publish(Subjects.job(doc.format), toBinary(ExportJobSchema, job), { msgID: doc._id });
+    await inJobPublishSpan(doc, (headers) =>
+      js.publish(Subjects.job(doc.format), toBinary(ExportJobSchema, job), {
+        msgID: doc._id,
+        ...(headers && { headers }),
+      }),
+    );
   }
 
   // Jobs stored while NATS was unreachable are published at start and after every reconnect;
@@ -264,6 +284,20 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     }
   };
   await requeue();
+  // On a cluster a publish acknowledged around a stream leader change has been seen to vanish. Jobs
+  // still queued a while after their creation are published again, only while the duplicate window
+  // (10 min) still drops the copies of those that did arrive.
+  const republishLost = async () => {
+    const now = Date.now();
+    for await (const doc of repo.queued()) {
+      const age = now - doc.createdAt.getTime();
+      if (age < REPUBLISH_AFTER_MS || age > REPUBLISH_UNTIL_MS) continue;
+      await publishJob(doc).catch((err: unknown) => log.warn({ err, exportId: doc._id }, "republish failed"));
+    }
+  };
+  const republisher = setInterval(() => {
+    republishLost().catch((err: unknown) => log.warn({ err }, "republishing queued jobs failed"));
+  }, REPUBLISH_AFTER_MS);
   nats.publish(Subjects.discover);
   void (async () => {
     for await (const status of nats.status()) {
@@ -280,6 +314,7 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     changed: (exportId) => nats.publish(updates(exportId)),
     nextChange: (exportId, timeoutMs, signal) => waitForMessage(nats, updates(exportId), timeoutMs, signal),
     async close() {
+      clearInterval(republisher);
       for (const sub of subs) sub.unsubscribe();
       messages.stop();
       await eventLoop.catch(() => undefined);

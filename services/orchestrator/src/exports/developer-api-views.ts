@@ -45,6 +45,7 @@ const CREATE_FIELDS = [
   "status_filter",
   "include_removed",
   "format",
+  "version",
 ] as const;
 
 export interface CreateBody {
@@ -55,6 +56,8 @@ export interface CreateBody {
   statusFilter: string;
   includeRemoved: boolean;
   format: string | undefined;
+  /** A dataset version (id or name) to export instead of the live dataset. */
+  version: string;
 }
 
 /** ISO 8601 in UTC to the second, as the developer exports API shows them: 2024-01-15T10:30:00Z. */
@@ -77,6 +80,8 @@ export function summaryView(doc: ExportDoc) {
     id: doc._id,
     name: doc.name,
     dataset_name: doc.datasetName,
+    // The dataset version exported; absent for the live dataset (the API's own fields stay as they were).
+    ...(doc.versionName ? { version: doc.versionName } : {}),
     format: doc.format,
     status,
     image_count: doc.counts.itemCount,
@@ -208,6 +213,7 @@ export function parseCreateBody(raw: unknown): CreateBody {
     statusFilter: text("status_filter", false) ?? "",
     includeRemoved: flag("include_removed"),
     format: text("format", false) || undefined,
+    version: text("version", false) ?? "",
   };
 }
 

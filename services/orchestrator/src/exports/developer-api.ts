@@ -123,6 +123,7 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
         format,
         filter,
         saveOriginalFile: body.includeImages,
+        versionId: body.version,
       }),
       principal,
     );
@@ -197,6 +198,9 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
             storage: doc.storage,
             saveOriginalFile: doc.saveOriginalFile,
             options: doc.options,
+            // A version's export refreshed is the same version again (its data never changes).
+            versionId: doc.versionId ?? "",
+            target: doc.target ?? "",
           }),
           principal,
         );
@@ -285,6 +289,7 @@ export function registerDeveloperApi(rest: RestRouter, options: DeveloperApiOpti
         id: created.id,
         name: created.name,
         dataset_name: created.datasetName,
+        ...(created.versionName ? { version: created.versionName } : {}),
         format: created.format,
         status: "pending" satisfies PublicStatus,
         created_at: isoSeconds(created.createTime ? timestampDate(created.createTime) : new Date()),

@@ -15,7 +15,7 @@ import { listenForTriggers } from "./triggers.ts";
 
 export type ExportsOptions = Pick<
   Context,
-  "config" | "log" | "database" | "nats" | "auth" | "signingSecret" | "publicUrl" | "storages"
+  "config" | "log" | "database" | "nats" | "auth" | "signingSecret" | "publicUrl" | "storages" | "versions"
 >;
 
 /** Connects the job bus (streams, consumers, subscriptions) and the NATS trigger subject. */

@@ -13,6 +13,7 @@ import {
   type JobEvent,
 } from "@labelport/sdk/contracts";
 import type { Db, Filter } from "mongodb";
+import { observeJobEnded } from "../telemetry/metrics.ts";
 
 export type JobStatus = "queued" | "running" | "completed" | "failed" | "canceled";
 export const ACTIVE: JobStatus[] = ["queued", "running"];
@@ -57,6 +58,11 @@ export interface ExportDoc {
   expiresAt?: Date;
   /** Items created after this instant are not exported. */
   snapshotTime: Date;
+  /** The dataset version exported (DeleteVersion refuses while a queued or running job names it). */
+  versionId?: string;
+  versionName?: string;
+  /** CreateExportRequest.target as given ("ground_truth", "assignment", "task"). */
+  target?: string;
 }
 
 /** A job's ExportCounts as stored: `annotationCount` is what the files hold, the rest says what was not. */
@@ -96,7 +102,7 @@ export type NewExport = Pick<
   | "pluginVersion"
   | "createdBy"
 > &
-  Partial<Pick<ExportDoc, "requestId">>;
+  Partial<Pick<ExportDoc, "requestId" | "versionId" | "versionName" | "target">>;
 
 /** A job as CreateExport stores it: queued, nothing done, snapshot taken at `now`. */
 export function queuedExportDoc(fields: NewExport, now: Date): ExportDoc {
@@ -179,6 +185,9 @@ export function toProto(doc: ExportDoc): Export {
     ...(doc.startedAt ? { startTime: timestampFromDate(doc.startedAt) } : {}),
     ...(doc.completedAt ? { completeTime: timestampFromDate(doc.completedAt) } : {}),
     ...(doc.expiresAt ? { expireTime: timestampFromDate(doc.expiresAt) } : {}),
+    versionId: doc.versionId ?? "",
+    versionName: doc.versionName ?? "",
+    target: doc.target ?? "",
   });
 }
 
@@ -199,6 +208,8 @@ export interface ExportQuery {
   /** Exports of this dataset: by id, or by its name (also a deleted dataset's). */
   dataset?: { id: string } | { name: string };
   statuses?: JobStatus[];
+  /** Exports in these formats only. */
+  formats?: string[];
   /** Only exports older than this one, in (createdAt, _id) order: the previous page's last. */
   after?: { createdAt: Date; id: string };
   limit: number;
@@ -211,6 +222,8 @@ export interface ExportRepository {
   /** The export named `name` in a dataset given by id, or by name (also a deleted dataset's). */
   findByName(dataset: { id: string } | { name: string }, name: string): Promise<ExportDoc | null>;
   list(query: ExportQuery): Promise<ExportDoc[]>;
+  /** How many exports match the query's dataset, statuses and formats, over all pages. */
+  count(query: Omit<ExportQuery, "after" | "limit">): Promise<number>;
   /** Every job still waiting for a worker (to publish again after NATS was away). */
   queued(): AsyncIterable<ExportDoc>;
   /**
@@ -235,13 +248,25 @@ export function createExportRepository(db: Db): ExportRepository {
     update: Partial<ExportDoc>,
     inc?: Partial<Record<"attempts", number>>,
   ) =>
-    collection.findOneAndUpdate(
-      filter,
-      { $set: { ...update, updatedAt: new Date() }, ...(inc ? { $inc: inc } : {}) },
-      { returnDocument: "after" },
-    );
+    collection
+      .findOneAndUpdate(
+        filter,
+        { $set: { ...update, updatedAt: new Date() }, ...(inc ? { $inc: inc } : {}) },
+        { returnDocument: "after" },
+      )
+      .then((doc) => {
+        // Every filter names the state it leaves, so a job reaches its final state here once.
+        if (doc && update.status) observeJobEnded(doc);
+        return doc;
+      });
   const ofDataset = (dataset: { id: string } | { name: string }): Filter<ExportDoc> =>
     "id" in dataset ? { datasetId: dataset.id } : { datasetName: dataset.name };
+  const matching = (query: Omit<ExportQuery, "after" | "limit">): Filter<ExportDoc> => {
+    const filter: Filter<ExportDoc> = query.dataset ? ofDataset(query.dataset) : {};
+    if (query.statuses) filter.status = { $in: query.statuses };
+    if (query.formats) filter.format = { $in: query.formats };
+    return filter;
+  };
   return {
     async insert(doc) {
       await collection.insertOne(doc);
@@ -250,14 +275,14 @@ export function createExportRepository(db: Db): ExportRepository {
     findByRequestId: (requestId) => collection.findOne({ requestId }),
     findByName: (dataset, name) => collection.findOne({ ...ofDataset(dataset), name }),
     list(query) {
-      const filter: Filter<ExportDoc> = query.dataset ? ofDataset(query.dataset) : {};
-      if (query.statuses) filter.status = { $in: query.statuses };
+      const filter = matching(query);
       if (query.after) {
         const { createdAt, id } = query.after;
         filter.$or = [{ createdAt: { $lt: createdAt } }, { createdAt, _id: { $lt: id } }];
       }
       return collection.find(filter).sort({ createdAt: -1, _id: -1 }).limit(query.limit).toArray();
     },
+    count: (query) => collection.countDocuments(matching(query)),
     queued: () => collection.find({ status: "queued" }),
     claim: (id, delivery, totalItems) =>
       transition(

@@ -11,7 +11,7 @@ import {
   GetExportLogsResponseSchema,
   ItemStatus,
 } from "@labelport/sdk/contracts";
-import { exportPrefix, snapshotPrefix } from "@labelport/sdk/runtime";
+import { annotateActiveSpan, exportPrefix, snapshotPrefix, TraceAttributes } from "@labelport/sdk/runtime";
 import { type Principal, principalOf } from "../auth.ts";
 import type { Context } from "../context.ts";
 import { requireDataset } from "../data/datasets.ts";
@@ -34,6 +34,7 @@ import {
 } from "./repository.ts";
 import { exportStats } from "./stats.ts";
 import type { Storages } from "./storages.ts";
+import { targetFilter } from "./targets.ts";
 
 /** `<dataset> <format> export <UTC yyyy-mm-dd hh:mm:ss>Z <id prefix>`: unique, as names must be. */
 function defaultExportName(dataset: string, format: string, id: string, at: Date): string {
@@ -64,6 +65,26 @@ function validateExportName(name: string): void {
   if (/[/\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name: may not contain / or control characters");
 }
 
+/** A request id names one export: asking again for another version or target is a mistake, not a retry. */
+function checkSameRequest(
+  existing: ExportDoc,
+  request: CreateExportRequest,
+  version: { id: string; name: string } | undefined,
+): void {
+  const asked = version ? `version "${version.name}"` : "the live dataset";
+  const made = existing.versionId ? `version "${existing.versionName}"` : "the live dataset";
+  if ((existing.versionId ?? "") !== (version?.id ?? "")) {
+    throw alreadyExists(
+      `request_id: "${request.requestId}" already made export ${existing._id} of ${made}, not of ${asked}; use a new request_id`,
+    );
+  }
+  if ((existing.target ?? "") !== request.target) {
+    throw alreadyExists(
+      `request_id: "${request.requestId}" already made export ${existing._id} with target "${existing.target ?? ""}", not "${request.target}"; use a new request_id`,
+    );
+  }
+}
+
 export interface CreateOptions {
   /** A snapshot API artifact snapshot: its files go under exports/snapshots/<exportId>/, not exports/<exportId>/. */
   snapshot?: boolean;
@@ -76,7 +97,7 @@ export interface ExportJobs {
   delete(exportId: string): Promise<void>;
 }
 
-export interface ExportJobsOptions extends Pick<Context, "log" | "database"> {
+export interface ExportJobsOptions extends Pick<Context, "log" | "database" | "versions"> {
   repo: ExportRepository;
   registry: PluginRegistry;
   storages: Storages;
@@ -85,17 +106,25 @@ export interface ExportJobsOptions extends Pick<Context, "log" | "database"> {
 }
 
 export function createExportJobs(options: ExportJobsOptions): ExportJobs {
-  const { log, database, repo, registry, storages, bus, logs } = options;
+  const { log, database, versions, repo, registry, storages, bus, logs } = options;
+  /** The version a request names, resolved in `datasetId` (undefined: the live dataset). */
+  const versionOf = (datasetId: string, request: CreateExportRequest) =>
+    request.versionId ? versions.resolve(datasetId, request.versionId, "version_id") : Promise.resolve(undefined);
   const jobs: ExportJobs = {
     async create(request, principal, createOptions = {}) {
       if (request.requestId) {
         const existing = await repo.findByRequestId(request.requestId);
-        if (existing) return toProto(existing);
+        if (existing) {
+          checkSameRequest(existing, request, await versionOf(existing.datasetId, request));
+          return toProto(existing);
+        }
       }
       if (!request.datasetId) throw invalidArgument("dataset_id: required");
       if (!request.format) throw invalidArgument("format: required");
       if (request.name !== "") validateExportName(request.name);
       const dataset = await requireDataset(database.db, request.datasetId);
+      const version = await versionOf(dataset._id, request);
+      const filter = targetFilter(request, version !== undefined);
       const plugin = await registry.forFormat(request.format);
       if (!plugin) {
         const formats = (await registry.list()).flatMap((p) => p.formats).sort();
@@ -105,13 +134,14 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
       }
       const options = (request.options ?? {}) as JsonObject;
       validateOptions(`${plugin.name}@${plugin.version}`, (plugin.optionsSchema ?? {}) as JsonObject, options);
-      for (const status of request.filter?.statuses ?? []) {
+      for (const status of filter?.statuses ?? []) {
         if (!(status in ItemStatus) || status === ItemStatus.UNSPECIFIED)
           throw invalidArgument(`filter.statuses: invalid status ${status}`);
       }
       const storage = request.storage || storages.defaultName;
       storages.configOf(storage);
       const id = randomUUID();
+      annotateActiveSpan({ [TraceAttributes.exportId]: id, [TraceAttributes.format]: request.format });
       // The caller's path is a folder inside the export's own prefix, never a prefix of its own:
       // every attempt empties the prefix first, so it must hold this export's files and no others.
       let path: string;
@@ -131,7 +161,7 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
           datasetId: dataset._id,
           datasetName: dataset.name,
           format: request.format,
-          filter: filterToJson(request.filter),
+          filter: filterToJson(filter),
           storage,
           path,
           saveOriginalFile: request.saveOriginalFile ?? true,
@@ -140,9 +170,13 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
           pluginVersion: plugin.version,
           ...(request.requestId ? { requestId: request.requestId } : {}),
           createdBy: principal.name,
+          ...(request.target ? { target: request.target } : {}),
+          ...(version ? { versionId: version.id, versionName: version.name } : {}),
         },
         now,
       );
+      // A version's export reads the version's instant: the same bytes (manifest included) whenever it runs.
+      if (version) doc.snapshotTime = version.createdAt;
       try {
         await repo.insert(doc);
       } catch (err) {
@@ -172,8 +206,9 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
       if (!ACTIVE.includes(doc.status)) throw failedPrecondition(`export is already ${doc.status}`);
       const canceled = (await repo.cancel(exportId)) ?? (await jobs.get(exportId));
       bus.cancel(exportId);
-      bus.changed(exportId);
+      // The line before the news: a log follower woken by the change must find it.
       await logs.append(exportId, "info", "export canceled", "orchestrator");
+      bus.changed(exportId);
       return canceled;
     },
     async delete(exportId) {
@@ -222,6 +257,7 @@ export function createExportService(options: ExportServiceOptions): ServiceImpl<
           return status;
         });
       }
+      if (request.formats.length > 0) query.formats = [...new Set(request.formats)];
       // Newest first; the page token is the last id (uuids are random, so order by createdAt, _id).
       if (request.pageToken) {
         const [time, id] = Buffer.from(request.pageToken, "base64url").toString().split("|");
@@ -229,7 +265,7 @@ export function createExportService(options: ExportServiceOptions): ServiceImpl<
         if (!id || Number.isNaN(createdAt.getTime())) throw invalidArgument("page_token: malformed");
         query.after = { createdAt, id };
       }
-      const docs = await repo.list(query);
+      const [docs, totalCount] = await Promise.all([repo.list(query), repo.count(query)]);
       const page = docs.slice(0, pageSize);
       const last = page.at(-1);
       return {
@@ -238,6 +274,7 @@ export function createExportService(options: ExportServiceOptions): ServiceImpl<
           docs.length > pageSize && last
             ? Buffer.from(`${last.createdAt.getTime()}|${last._id}`).toString("base64url")
             : "",
+        totalCount: BigInt(totalCount),
       };
     },
     async cancelExport(request) {

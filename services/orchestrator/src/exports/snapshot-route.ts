@@ -68,6 +68,7 @@ export function registerSnapshotRoute(rest: RestRouter, options: SnapshotRouteOp
         datasetId: dataset._id,
         format: SNAPSHOT_FORMAT,
         ...(body.filter ? { filter: body.filter } : {}),
+        ...(body.version ? { versionId: body.version } : {}),
         saveOriginalFile: false,
         options: { mode: body.mode, mergeTags: body.mergeTags, dataOnly: body.dataOnly },
       }),
@@ -127,9 +128,11 @@ export interface SnapshotBody {
   dataOnly: boolean;
   datasetId?: string;
   filter?: ItemFilter;
+  /** A dataset version (id or name): the snapshot of that version, the same whenever it is taken. */
+  version?: string;
 }
 
-const SNAPSHOT_FIELDS = ["mode", "mergeTags", "dataOnly", "datasetId", "filter"];
+const SNAPSHOT_FIELDS = ["mode", "mergeTags", "dataOnly", "datasetId", "filter", "version"];
 
 /** No body (or `{}`) is attachment mode (the snapshot API's default, NFR-002). */
 export function parseSnapshotBody(json: JsonValue | undefined): SnapshotBody {
@@ -142,7 +145,7 @@ export function parseSnapshotBody(json: JsonValue | undefined): SnapshotBody {
       `body: unknown field ${unknown.map((k) => `"${k}"`).join(", ")}; expected ${SNAPSHOT_FIELDS.join(", ")}`,
     );
   }
-  const { mode, mergeTags, dataOnly, datasetId, filter } = json as JsonObject;
+  const { mode, mergeTags, dataOnly, datasetId, filter, version } = json as JsonObject;
   if (mode !== undefined) {
     if (mode !== "attachment" && mode !== "artifact") {
       throw invalidArgument(`mode: must be "attachment" or "artifact" (got ${JSON.stringify(mode)})`);
@@ -162,6 +165,10 @@ export function parseSnapshotBody(json: JsonValue | undefined): SnapshotBody {
     if (typeof datasetId !== "string" || datasetId === "")
       throw invalidArgument("datasetId: must be a non-empty string");
     body.datasetId = datasetId;
+  }
+  if (version !== undefined) {
+    if (typeof version !== "string" || version === "") throw invalidArgument("version: must be a non-empty string");
+    body.version = version;
   }
   if (filter !== undefined && filter !== null) {
     try {

@@ -8,6 +8,8 @@ import { requireDataset } from "../data/datasets.ts";
 import { compileFilter } from "../data/filters.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "../data/model.ts";
 import { type TotalsRow, TRACK_TOTALS, type TrackStatsOptions, trackStatsProjection } from "../data/tracks-expr.ts";
+import { requireVersion } from "../data/versions.ts";
+import { versionTotals } from "../data/versions-stats.ts";
 import { estimateSize, megabytes, sampleBoxLengths, sizeWarning } from "./size-estimate.ts";
 
 /** The formats whose output is the video annotation line per track (the jsonl plugin's, and the default). */
@@ -27,12 +29,13 @@ export async function exportStats(
   request: GetExportStatsRequest,
 ): Promise<MessageInitShape<typeof GetExportStatsResponseSchema>> {
   const dataset = await requireDataset(db, request.datasetId);
+  const version = request.versionId === "" ? undefined : await requireVersion(db, dataset, request.versionId);
   const compiled = compileFilter(dataset._id, request.filter);
   const trackFormat = TRACK_FORMATS.has(request.format);
   const options: TrackStatsOptions = {
     includeInterpolated: request.includeInterpolated,
     format: request.format === "json" ? "json" : "jsonl",
-    categories: dataset.categories,
+    categories: version?.categories ?? dataset.categories,
   };
   const projection = {
     ...trackStatsProjection(options),
@@ -43,7 +46,16 @@ export async function exportStats(
   let itemCount = 0;
   let itemBytes = 0;
   let totals: RpcTotals | undefined;
-  if (compiled.selectiveItems) {
+  if (version) {
+    ({ itemCount, itemBytes, totals } = await versionTotals(
+      db,
+      dataset._id,
+      version,
+      compiled,
+      projection,
+      !trackFormat,
+    ));
+  } else if (compiled.selectiveItems) {
     // Items first, their annotations joined through the {datasetId, itemId, _id} index.
     const sum = (path: string) => ({ $sum: `$a.${path}` });
     const [row] = await items

@@ -135,6 +135,11 @@ export class AnnotationBatches {
       }
     }
 
+    // Who made it when the line names nobody: the maker of the track it replaces, else the importer.
+    if (final && final.createdBy === undefined) {
+      final.createdBy = overlay.current(id, docs)?.createdBy ?? state.rules.actor;
+    }
+
     // Overlapping frame ranges: same video, same persona, same link target.
     const group = groupKey(final ?? doc);
     const others = overlay.overlapping(id, group, finalRange, docs.stored.get(group));

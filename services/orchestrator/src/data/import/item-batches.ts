@@ -166,17 +166,22 @@ export class ItemBatches {
       this.itemLines.set(item._id, line);
       itemWork.set(item._id, item);
       // overwrite (and new items): the line's annotations replace the item's; merge keeps the others.
-      if (!duplicate || duplicateIds === "overwrite") {
+      const stored = existingByItem.get(itemId);
+      const staged = workByItem.get(itemId);
+      // A new item (the usual line) has no annotations to replace.
+      if ((stored || staged) && (!duplicate || duplicateIds === "overwrite")) {
         const keptIds = new Set(kept.map((k) => k._id));
-        for (const id of existingByItem.get(itemId) ?? []) {
+        for (const id of stored ?? []) {
           if (!keptIds.has(id)) annotationWork.set(id, null);
         }
-        for (const id of workByItem.get(itemId) ?? []) {
+        for (const id of staged ?? []) {
           const a = annotationWork.get(id);
           if (a && a.itemId === itemId && !keptIds.has(id)) annotationWork.set(id, null);
         }
       }
       for (const a of kept) {
+        // Who made it: the line's maker, else whoever made the annotation it replaces, else the importer.
+        a.createdBy ??= existingAnnotations.get(a._id)?.createdBy ?? state.rules.actor;
         annotationWork.set(a._id, a);
         pushTo(workByItem, a.itemId, a._id);
       }

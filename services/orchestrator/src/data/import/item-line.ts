@@ -7,6 +7,7 @@ import type { AnnotationDoc, ItemDoc } from "../model.ts";
 import { keyframeCount } from "../tracks.ts";
 import { annotationDoc, type FieldProblem, itemDoc } from "../validate.ts";
 import type { LineIssue } from "./annotation-line.ts";
+import { fastItemDocs } from "./item-docs.ts";
 import { fastItem } from "./item-json.ts";
 
 export interface ParsedItem {
@@ -24,6 +25,8 @@ export function parseItemLine(
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return { ok: false, errors: [{ type: "validation", message: "expected a JSON object (one item)" }] };
   }
+  const docs = fastItemDocs(value, options);
+  if (docs) return { ok: true, value: docs };
   let item: Item | undefined = fastItem(value);
   try {
     item ??= fromJson(ItemSchema, value as JsonValue);

@@ -5,6 +5,7 @@
 import type { Db, MongoClient } from "mongodb";
 import { ImportDatabaseError, isImportEmptyFileError, isImportParseError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
+import { observeImport } from "../../telemetry/metrics.ts";
 import { uuidv7 } from "../ids.ts";
 import type { DatasetDoc } from "../model.ts";
 import { Collections } from "../model.ts";
@@ -134,6 +135,10 @@ async function chooseMode(ctx: ImportContext, req: ImportRequest): Promise<Write
   return req.file.size <= caps.transactionMaxBytes ? "transaction" : "journal";
 }
 
+function transientTransactionError(err: unknown): boolean {
+  return (err as { hasErrorLabel?: (l: string) => boolean }).hasErrorLabel?.("TransientTransactionError") === true;
+}
+
 /** Errors after which the same import is retried in journal mode instead of a transaction. */
 function transactionRefused(err: unknown): boolean {
   const e = err as { codeName?: string; code?: number; message?: string; hasErrorLabel?: (l: string) => boolean };
@@ -217,6 +222,7 @@ function runInput(ctx: ImportContext, req: ImportRequest, importId: string, onPr
     path: req.file.path,
     format: req.format,
     options: req.options,
+    actor: req.actor,
     batchSize: ctx.settings.batchSize,
     maxLineBytes: ctx.settings.maxLineBytes,
     maxDepth: ctx.settings.maxDepth,
@@ -286,6 +292,7 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await attemptImport(ctx, req, importId, mode, onProgress);
+        observeImport(doc.format, result.outcome, doc.fileSize);
         log.info(
           { status: result.status, outcome: result.outcome, annotations: result.annotations },
           "import finished",
@@ -306,6 +313,11 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
       }
     }
   } catch (err) {
+    if (err instanceof OutcomeUnknownError) {
+      // Left running: the recovery sweep reads the commit marker or replays the journal, then records it.
+      log.error({ err: err.cause }, "import interrupted; recovery will finish or undo it");
+      throw new ImportDatabaseError({ cause: err.cause });
+    }
     const parse = isImportParseError(err) || isImportEmptyFileError(err);
     const failure = parse ? (err as Error) : new ImportDatabaseError({ cause: err });
     if (!parse) log.error({ err }, "import failed");
@@ -328,6 +340,7 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
       errorMessage: parse ? failure.message : `Database transaction failed: ${(err as Error).message}`,
       completedAt: new Date(),
     }).catch((e: unknown) => log.error({ err: e }, "could not record the failed import"));
+    observeImport(doc.format, "failed", doc.fileSize);
     throw failure;
   } finally {
     clearInterval(heartbeat);
@@ -343,6 +356,8 @@ async function attemptImport(
   onProgress: (n: number) => void,
 ): Promise<ImportResult> {
   const writer = createWriter(mode, ctx.client, ctx.db, importId);
+  // From the transaction's commit on, only its marker knows whether it took effect.
+  let committing = false;
   try {
     if (writer.lsid) await importsOf(ctx.db).updateOne({ _id: importId }, { $set: { lsid: writer.lsid } });
     const run = new ImportRun(ctx.db, writer, runInput(ctx, req, importId, onProgress));
@@ -352,6 +367,7 @@ async function attemptImport(
     if (result.success && run.mustCommit) {
       if (mode === "transaction") {
         // The marker commits with the data: recovery finds it if we die before the history update.
+        committing = true;
         await writer.commit({ outcome: final });
         await finishImport(ctx.db, importId, final);
         await ctx.db.collection(Collections.importCommits).deleteOne({ _id: importId as never });
@@ -366,8 +382,26 @@ async function attemptImport(
     }
     return result;
   } catch (err) {
-    await writer.rollback().catch((e: unknown) => ctx.log.error({ err: e, importId }, "rollback failed"));
+    // A transient error means the transaction did not commit (it may be retried in journal mode).
+    if (committing && !transientTransactionError(err)) throw new OutcomeUnknownError(err);
+    try {
+      await writer.rollback();
+    } catch (e) {
+      // E.g. the primary went away mid-import: the journal is still there for recovery to replay.
+      ctx.log.error({ err: e, importId }, "rollback failed");
+      throw new OutcomeUnknownError(err);
+    }
     throw err;
+  }
+}
+
+/**
+ * The import may be partly applied (its rollback failed) or committed (its commit's answer was
+ * lost): its history entry stays running for the recovery sweep, which can tell and finish it.
+ */
+class OutcomeUnknownError extends Error {
+  constructor(cause: unknown) {
+    super("the import's outcome is left to recovery", { cause });
   }
 }
 

@@ -24,6 +24,8 @@ export interface RunRules {
   annotationsIn(value: unknown): number;
   /** The annotations of a line that is not JSON: one for a video track line, unknown for an item line. */
   unreadableLineAnnotations: number | undefined;
+  /** Who imports (the caller's key name): the maker of annotations that name nobody. */
+  actor: string;
 }
 
 export type LineParser<T> = (value: unknown) => { ok: true; value: T } | { ok: false; errors: LineIssue[] };

@@ -40,6 +40,8 @@ export interface RunInput {
   onProgress?: (processedLines: number) => void;
   /** What a conversion before this import (an importer plugin) dropped and changed. */
   conversion?: ConversionAccounting;
+  /** The caller's key name (RunRules.actor). */
+  actor: string;
 }
 
 export interface RunOutcome {
@@ -83,6 +85,7 @@ export class ImportRun {
         namesAnnotations: !items,
         annotationsIn: items ? itemLineAnnotations : () => 1,
         unreadableLineAnnotations: items ? undefined : 1,
+        actor: input.actor,
       },
       this.writes,
       input.conversion,

@@ -5,6 +5,7 @@
 // replayed backwards on failure or at start-up. `direct`: non-atomic imports. `preview`: writes nothing.
 import type { AnyBulkWriteOperation, ClientSession, Db, Document, MongoClient } from "mongodb";
 import { Collections } from "../model.ts";
+import { archiveBeforeBatch } from "../versions-archive.ts";
 
 export type WriterMode = "transaction" | "journal" | "direct" | "preview";
 
@@ -113,21 +114,44 @@ const WRITE_CHUNK = 20_000;
 const JOURNAL_CHUNK_BYTES = 8 * 1024 * 1024;
 
 /**
- * Batches outside a transaction are acknowledged without waiting for the disk: the server persists
- * writes in order (oplog / write-ahead log), so the import's commit point, a later majority write
- * (the history update), makes every batch before it durable; the undo journal is written durably
- * ahead of each batch, so a batch never outlives its before-images.
+ * Batches outside a transaction, on one server, are acknowledged without waiting for the disk: it
+ * persists writes in order (oplog / write-ahead log), so the import's commit point, a later
+ * majority write (the history update), makes every batch before it durable; the undo journal is
+ * written durably ahead of each batch, so a batch never outlives its before-images.
+ * On a replica set of several members (or through mongos) that order does not survive a failover:
+ * a batch the old primary acknowledged but never replicated is rolled back, while the commit lands
+ * on the new primary. There batches wait for a majority.
  */
-const BATCH_WRITE_CONCERN = { w: 1 } as const;
+const batchWriteConcerns = new WeakMap<Db, Promise<{ w: 1 | "majority" }>>();
+
+function batchWriteConcern(db: Db): Promise<{ w: 1 | "majority" }> {
+  let concern = batchWriteConcerns.get(db);
+  if (!concern) {
+    concern = db
+      .admin()
+      .command({ hello: 1 })
+      .then((hello) => {
+        const members = Array.isArray(hello.hosts) ? hello.hosts.length : 1;
+        return { w: members > 1 || hello.msg === "isdbgrid" ? ("majority" as const) : (1 as const) };
+      });
+    // A failed probe is asked again by the next batch.
+    concern.catch(() => batchWriteConcerns.delete(db));
+    batchWriteConcerns.set(db, concern);
+  }
+  return concern;
+}
 
 async function bulk(db: Db, batch: BatchWrite, session?: ClientSession): Promise<void> {
+  // Dataset versions keep what the batch changes (outside the transaction; undo leaves it valid).
+  await archiveBeforeBatch(db, batch);
+  const options = session ? { session } : { writeConcern: await batchWriteConcern(db) };
   const write = async (collection: string, ops: AnyBulkWriteOperation<IdDoc>[]) => {
     for (let i = 0; i < ops.length; i += WRITE_CHUNK) {
       await db
         .collection<IdDoc>(collection)
         .bulkWrite(i === 0 && ops.length <= WRITE_CHUNK ? ops : ops.slice(i, i + WRITE_CHUNK), {
           ordered: false,
-          ...(session ? { session } : { writeConcern: BATCH_WRITE_CONCERN }),
+          ...options,
         });
     }
   };
@@ -244,7 +268,8 @@ function journalWriter(db: Db, importId: string): ImportWriter {
       wrote = true;
       // Before-images first, durably; only then the batch. Documents the batch creates need no
       // image: their ids, listed per collection, are deleted on undo.
-      const seen = new Set<string>();
+      // Ids seen per collection (a batch may stage a document more than once).
+      const seen = new Map<string, Set<string>>();
       let chunk: BeforeImage[] = [];
       let created = new Map<string, string[]>();
       let bytes = 0;
@@ -259,9 +284,13 @@ function journalWriter(db: Db, importId: string): ImportWriter {
         bytes = 0;
       };
       for (const before of batch.befores) {
-        const key = `${before.collection}\u0000${before.id}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
+        let ids = seen.get(before.collection);
+        if (!ids) {
+          ids = new Set();
+          seen.set(before.collection, ids);
+        }
+        if (ids.has(before.id)) continue;
+        ids.add(before.id);
         const size = before.doc ? approximateSize(before.doc) : before.id.length + 16;
         if (bytes + size > JOURNAL_CHUNK_BYTES) flush();
         if (before.doc) chunk.push(before);

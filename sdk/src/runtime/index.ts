@@ -7,4 +7,5 @@ export * from "./import-worker.ts";
 export * from "./item-stream.ts";
 export * from "./nats-connection.ts";
 export * from "./subjects.ts";
+export * from "./tracing.ts";
 export * from "./worker.ts";

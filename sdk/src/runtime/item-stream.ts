@@ -13,6 +13,7 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import type { Item, ItemFilter } from "../gen/labelport/v1/dataset_pb.ts";
 import { ItemService, StreamItemsRequestSchema } from "../gen/labelport/v1/item_service_pb.ts";
 import { decodeItem } from "./item-decoder.ts";
+import { traceHeaders } from "./tracing.ts";
 
 export interface ItemStreamOptions {
   baseUrl: string;
@@ -20,6 +21,8 @@ export interface ItemStreamOptions {
   datasetId: string;
   filter: ItemFilter | undefined;
   snapshotTime: Timestamp | undefined;
+  /** The dataset version the job exports (its id); the orchestrator then ignores `snapshotTime`. */
+  versionId?: string;
   signal: AbortSignal;
   batchSize?: number;
   /** Reconnect attempts after a broken stream (each resumes after the last item). */
@@ -81,6 +84,7 @@ export function createItemSource(options: ItemStreamOptions): () => AsyncIterabl
           datasetId: options.datasetId,
           ...(options.filter ? { filter: options.filter } : {}),
           ...(options.snapshotTime ? { snapshotTime: options.snapshotTime } : {}),
+          ...(options.versionId ? { versionId: options.versionId } : {}),
           afterId,
           batchSize: options.batchSize ?? 500,
         });
@@ -88,7 +92,7 @@ export function createItemSource(options: ItemStreamOptions): () => AsyncIterabl
           streamItemFrames,
           options.signal,
           undefined,
-          { authorization: `Bearer ${options.token}` },
+          { authorization: `Bearer ${options.token}`, ...traceHeaders() },
           (async function* () {
             yield request;
           })(),

@@ -13,6 +13,7 @@ import { type ImporterClass, isImporterClass } from "../importer.ts";
 import { validateManifest } from "../manifest.ts";
 import { startImportWorker } from "./import-worker.ts";
 import { natsConnectOptions, PLUGIN_INBOX_PREFIX, redactUrl } from "./nats-connection.ts";
+import { flushTracing, startTracing } from "./tracing.ts";
 import { startWorker } from "./worker.ts";
 
 const USAGE = `usage: labelport-plugin run <package-or-path>
@@ -33,7 +34,11 @@ environment:
   AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (or AWS_PROFILE, instance roles)
                 credentials for S3 storages: the orchestrator never sends them
   ACK_WAIT_MS   redelivery timeout of the job consumer (default 30000)
-  MAX_DELIVER   deliveries of one job before it fails (default 5)`;
+  MAX_DELIVER   deliveries of one job before it fails (default 5)
+  JOBS_IN_FLIGHT export jobs this process runs at once (default 1)
+  OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp|console)
+                send OpenTelemetry traces of the jobs (off when unset); OTEL_SERVICE_NAME
+                and the other standard OTEL_* variables apply`;
 
 /** The entry file of a plugin folder: its package.json `exports["."]`, `main`, or index.ts/js. */
 function folderEntry(dir: string): string {
@@ -219,6 +224,7 @@ export async function main(
   const { exporter, importers } = plugin;
   const manifests = [...(exporter ? [exporter.manifest] : []), ...importers.map((i) => i.manifest)];
   for (const manifest of manifests) validateManifest(manifest);
+  await startTracing(`labelport-plugin-${manifests[0]?.name ?? "plugin"}`);
   const nats = await connectToNats(natsUrl, `labelport-plugin-${manifests[0]?.name ?? "plugin"}`);
   const workers: Array<{ workerId: string; stop(): Promise<void> }> = [];
   // Said once every worker is up: "serving" means exports and imports are both taken.
@@ -235,6 +241,7 @@ export async function main(
       exporter,
       ...(process.env.ACK_WAIT_MS ? { ackWaitMs: Number(process.env.ACK_WAIT_MS) } : {}),
       ...(process.env.MAX_DELIVER ? { maxDeliver: Number(process.env.MAX_DELIVER) } : {}),
+      ...(process.env.JOBS_IN_FLIGHT ? { jobsInFlight: Number(process.env.JOBS_IN_FLIGHT) } : {}),
     });
     workers.push(worker);
     const { name, version, formats } = exporter.manifest;
@@ -247,6 +254,7 @@ export async function main(
     const stop = () => {
       Promise.all(workers.map((w) => w.stop()))
         .then(() => nats.drain())
+        .then(flushTracing)
         .finally(done);
     };
     process.once("SIGTERM", stop);

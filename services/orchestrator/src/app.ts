@@ -2,13 +2,15 @@
 import { randomBytes } from "node:crypto";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { healthV1 } from "@labelport/sdk/grpc-contracts";
-import { natsConnectOptions, redactUrl } from "@labelport/sdk/runtime";
+import { flushTracing, natsConnectOptions, redactUrl, startTracing } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { createAuthenticator } from "./auth.ts";
+import { startAuthService } from "./auth-service.ts";
 import type { Config } from "./config.ts";
 import { startConsole } from "./console.ts";
 import type { Context, FeatureModule } from "./context.ts";
 import { startData } from "./data/index.ts";
+import { createVersionReads } from "./data/versions.ts";
 import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
 import { createStorages } from "./exports/storages.ts";
@@ -20,6 +22,7 @@ import { createOriginGuard } from "./origin-guard.ts";
 import { createRestRouter, type RestRoute } from "./rest/router.ts";
 import { createRpcHandler } from "./rpc-handler.ts";
 import { type ListeningServer, serve } from "./server.ts";
+import { registerMetricsRoute } from "./telemetry/metrics.ts";
 
 export interface Orchestrator {
   readonly url: string;
@@ -32,6 +35,7 @@ export interface Orchestrator {
 }
 
 export async function startOrchestrator(config: Config, log: Logger): Promise<Orchestrator> {
+  await startTracing("labelport-orchestrator");
   const [database, nats] = await Promise.all([
     connectDatabase(config.MONGODB_URL, config.MONGODB_DB).catch((err: Error) => {
       throw new Error(`cannot reach MongoDB at ${redactUrl(config.MONGODB_URL)}: ${err.message}`);
@@ -62,10 +66,12 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     auth,
     storages,
     signingSecret,
+    versions: createVersionReads(database.db),
     publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
   };
   const starts = [
     () => startHealth(context),
+    () => startAuthService(context),
     () => startConsole(),
     () => startData(context),
     () => startExports(context),
@@ -83,6 +89,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     throw err;
   }
   const rest = createRestRouter(log, auth, { maxBodyBytes: config.REST_MAX_BODY_BYTES });
+  registerMetricsRoute(rest, context);
   const tls =
     config.TLS_CERT_FILE && config.TLS_KEY_FILE
       ? { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE }
@@ -144,6 +151,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
         await closeModules();
         await nats.drain().catch(() => nats.close());
         await database.close();
+        await flushTracing();
       })();
       return closing;
     },

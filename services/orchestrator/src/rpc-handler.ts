@@ -23,6 +23,8 @@ import { rpcProtocolOf, sendUnimplemented, unimplementedMessage } from "./grpc-u
 import type { Logger } from "./logger.ts";
 import { sendError } from "./rest/router.ts";
 import type { RequestHandler } from "./server.ts";
+import { observeRpcError, rpcErrorMetrics } from "./telemetry/metrics.ts";
+import { rpcTracing } from "./telemetry/tracing.ts";
 
 /** Responses smaller than this are not worth compressing. */
 const COMPRESS_MIN_BYTES = 1024;
@@ -47,6 +49,8 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
     readMaxBytes: options.readMaxBytes,
     acceptCompression: [compressionGzip, compressionBrotli],
     compressMinBytes: COMPRESS_MIN_BYTES,
+    // Tracing first: the errors the metrics see mark the RPC's span.
+    interceptors: [rpcTracing, rpcErrorMetrics],
   };
   const router = createConnectRouter(routerOptions);
   options.routes(router);
@@ -75,6 +79,7 @@ export function createRpcHandler(options: RpcHandlerOptions): RequestHandler {
       }
     } catch (err) {
       refusal = toConnectError(err);
+      observeRpcError(`${handler.service.typeName}/${handler.method.name}`, refusal);
     }
     let request: ReturnType<typeof universalRequestFromNodeRequest>;
     try {

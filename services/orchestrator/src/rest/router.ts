@@ -6,6 +6,7 @@ import createRouter, { type HTTPMethod } from "find-my-way";
 import type { Authenticator, Principal, Role } from "../auth.ts";
 import { httpError, invalidArgument, notFound, resourceExhausted } from "../errors.ts";
 import type { Logger } from "../logger.ts";
+import { observeHttpError } from "../telemetry/metrics.ts";
 
 type NodeHandler = ReturnType<typeof connectNodeAdapter>;
 export type RestRequest = Parameters<NodeHandler>[0];
@@ -85,6 +86,7 @@ export function createRestRouter(
             const { status, body } = httpError(err);
             // A client that went away (aborted upload, reset) is not a fault of the server.
             const clientGone = req.destroyed || res.destroyed;
+            if (!clientGone) observeHttpError(req.method ?? "", path, status);
             if (clientGone) log.debug({ err, path: url.pathname }, "client went away");
             else if (status >= 500) log.error({ err, path: url.pathname }, "request failed");
             if (res.headersSent || res.writableEnded) {

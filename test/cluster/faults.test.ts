@@ -3,6 +3,9 @@
 // atomic import loses nothing. Every acknowledged export completes once with byte-identical
 // artifacts, an atomic import is applied whole or not at all, no job stays stuck. Each fault's
 // time to recover is printed and kept in .data/cluster-recovery.json.
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { ExportStatus } from "@labelport/sdk/contracts";
 import { MongoClient } from "mongodb";
 import { connect } from "nats";
@@ -144,7 +147,10 @@ describe("MongoDB replica set", () => {
   });
 
   it("applies an atomic import whole or not at all when the primary is killed in the middle", async () => {
-    const { dataset } = await stack.datasets().createDataset({ name: "import under failover" });
+    // The upload's boxes name categories 1 and 2: without them every annotation would be dropped.
+    const { dataset } = await stack
+      .datasets()
+      .createDataset({ name: "import under failover", categories: [{ name: "car" }, { name: "person" }] });
     const target = dataset?.id ?? "";
     const count = 4000;
     const started = Date.now();
@@ -196,5 +202,47 @@ describe("two orchestrators", () => {
       await first?.exited;
     }, "orchestrator killed (the other serves)");
     await stack.startOrchestrator();
+  });
+});
+
+describe("plugin workers", () => {
+  it("fences an attempt whose worker was paused past ack_wait: the newer attempt's files stand", async () => {
+    const { export: created } = await stack
+      .exports()
+      .createExport({ datasetId, format: "echo", options: { delayMs: DELAY_MS } });
+    const id = created?.id ?? "";
+    await waitForProgress(stack, id, 20n);
+    const startedHere = (w: { output(): string }) => w.output().includes(`"exportId":"${id}"`);
+    const first = stack.workers.find(startedHere);
+    expect(first, "the worker running the export").toBeDefined();
+    const started = Date.now();
+    first?.child.kill("SIGSTOP");
+    try {
+      // JetStream redelivers the job to the other worker once ack_wait (5 s) passes without in-progress acks.
+      await waitFor(
+        async () => ((await stack.exports().getExport({ exportId: id })).export?.attempts ?? 0) >= 2,
+        120_000,
+        "a second attempt",
+      );
+      recordRecovery("plugin worker paused past ack_wait (second attempt claimed)", Date.now() - started);
+    } finally {
+      first?.child.kill("SIGCONT");
+    }
+    // Resumed, the first attempt learns it was superseded (or that its claim lapsed) and stops
+    // without acking, reporting or touching storage.
+    await waitFor(async () => /attempt superseded/.test(first?.output() ?? ""), 60_000, "the old attempt to stop");
+    const final = await waitForEnd(stack, id);
+    expect(final.status, final.errorMessage).toBe(ExportStatus.COMPLETED);
+    expect(artifactHashes(final)).toEqual(reference);
+    // What storage holds is exactly what the winning attempt's manifest lists.
+    const dir = join(stack.storageRoot, "exports", id);
+    const stored = readdirSync(dir).sort();
+    expect(stored).toEqual([...final.artifacts.map((a) => a.key), final.manifestKey.split("/").at(-1)].sort());
+    for (const artifact of final.artifacts) {
+      const sha = createHash("sha256")
+        .update(readFileSync(join(dir, artifact.key)))
+        .digest("hex");
+      expect(sha, artifact.key).toBe(artifact.sha256);
+    }
   });
 });

@@ -180,11 +180,19 @@ export async function waitForEnd(stack: ClusterStack, exportId: string, timeoutM
 
 /** Resolves when the export has processed at least `items` items. */
 export async function waitForProgress(stack: ClusterStack, exportId: string, items: bigint): Promise<void> {
+  let last: Export | undefined;
   await waitFor(
-    async () => ((await stack.exports().getExport({ exportId })).export?.progress?.processedItems ?? 0n) >= items,
+    async () => {
+      last = (await stack.exports().getExport({ exportId })).export;
+      return (last?.progress?.processedItems ?? 0n) >= items;
+    },
     120_000,
     `export ${exportId} to reach ${items} items`,
-  );
+  ).catch((err: Error) => {
+    // Where it stuck: queued (no worker took it), running without progress, or ended.
+    const state = `status ${ExportStatus[last?.status ?? 0]}, attempts ${last?.attempts}, ${last?.progress?.processedItems} items, "${last?.errorMessage}"`;
+    throw new Error(`${err.message} (${state})`);
+  });
 }
 
 export const artifactHashes = (e: Export | undefined) => e?.artifacts.map((a) => [a.key, a.sha256]);

@@ -3,7 +3,18 @@
 // `nats://token@host:port`) is split here into the servers and the credentials nats.js wants.
 import type { ConnectionOptions } from "nats";
 
-export type NatsCredentialOptions = Pick<ConnectionOptions, "servers" | "user" | "pass" | "token">;
+export type NatsCredentialOptions = Pick<
+  ConnectionOptions,
+  "servers" | "user" | "pass" | "token" | "pingInterval" | "maxPingOut"
+>;
+
+/**
+ * A server that stops answering (a crashed host, a partition, SIGSTOP) keeps its TCP connection
+ * open; only unanswered pings reveal it. nats.js pings every 2 minutes by default; this notices it
+ * within about 6 s and moves to another server of the list. A job's in-progress acks are then
+ * lost for at most that long, well inside ack_wait (30 s).
+ */
+const LIVENESS = { pingInterval: 2000, maxPingOut: 2 } as const;
 
 /**
  * Reply subjects of plugin workers. The stack's `plugin` user may only receive here, and the
@@ -11,9 +22,12 @@ export type NatsCredentialOptions = Pick<ConnectionOptions, "servers" | "user" |
  */
 export const PLUGIN_INBOX_PREFIX = "_INBOX_plugin";
 
-/** `servers` without credentials, plus `user`/`pass` (or `token`) from the first URL that has them. */
+/**
+ * `servers` without credentials, plus `user`/`pass` (or `token`) from the first URL that has them,
+ * and pings that notice an unresponsive server in seconds.
+ */
 export function natsConnectOptions(url: string): NatsCredentialOptions {
-  const options: NatsCredentialOptions = {};
+  const options: NatsCredentialOptions = { ...LIVENESS };
   const servers = url
     .split(",")
     .map((s) => s.trim())

@@ -9,7 +9,10 @@ export const Subjects = {
   eventsAll: "labelport.events.>",
   /** Core request/reply: ClaimJobRequest -> ClaimJobResponse. */
   claims: "labelport.claims",
-  /** Core: a running job's worker stops when anything is published here. */
+  /**
+   * Core: a running job's worker stops when anything is published here. A `SupersededNotice` body
+   * stops only attempts older than the one it names (a redelivery was claimed), without canceling.
+   */
   cancel: (exportId: string) => `labelport.cancel.${exportId}`,
   /** Core request/reply: PluginInfo, sent at start and as a heartbeat. */
   register: "labelport.plugins.register",
@@ -38,6 +41,22 @@ export const Streams = {
 export const MAX_DELIVER = 5;
 /** Without an in-progress ack for this long, a job is redelivered to another worker. */
 export const ACK_WAIT_MS = 30_000;
+
+/** The body of a cancel message that supersedes every attempt before `attempt`. */
+export function supersededNotice(attempt: number): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify({ supersededBy: attempt }));
+}
+
+/** The attempt a cancel message's body names as the newest, or undefined for a plain cancel. */
+export function supersedingAttemptOf(data: Uint8Array): number | undefined {
+  if (data.length === 0) return undefined;
+  try {
+    const { supersededBy } = JSON.parse(new TextDecoder().decode(data)) as { supersededBy?: unknown };
+    return Number.isSafeInteger(supersededBy) ? (supersededBy as number) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** NATS header on every JobEvent: the job token of the claim, binding the event to its export. */
 export const JOB_TOKEN_HEADER = "Labelport-Job-Token";

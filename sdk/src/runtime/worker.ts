@@ -27,10 +27,11 @@ import {
 } from "../gen/labelport/v1/plugin_pb.ts";
 import { validateManifest } from "../manifest.ts";
 import { runExport } from "../run-export.ts";
-import { createStorage, ownExportPrefix, storageConfigSchema } from "../storage/index.ts";
+import { createStorage, ownExportPrefix, type StorageDriver, storageConfigSchema } from "../storage/index.ts";
 import { loadMediaSources, type MediaSources } from "../storage/media-sources.ts";
 import { createItemSource } from "./item-stream.ts";
 import {
+  ACK_WAIT_MS,
   consumerName,
   ensureJobConsumer,
   ensureStreams,
@@ -38,7 +39,9 @@ import {
   MAX_DELIVER,
   Streams,
   Subjects,
+  supersedingAttemptOf,
 } from "./subjects.ts";
+import { annotateActiveSpan, injectTraceContext, inMessageSpan, TraceAttributes } from "./tracing.ts";
 
 export interface WorkerOptions {
   nats: NatsConnection;
@@ -48,6 +51,11 @@ export interface WorkerOptions {
   ackWaitMs?: number;
   /** Deliveries of one job before it fails for good (default MAX_DELIVER). */
   maxDeliver?: number;
+  /**
+   * Jobs of each format this worker runs at once (default 1). Each free slot pulls one job from the
+   * shared consumer only when it is free, so a busy or slow worker never holds jobs another could run.
+   */
+  jobsInFlight?: number;
   /** First retry delay after a retryable failure; doubles per delivery (default 1000). */
   retryBaseMs?: number;
   log?: ExportLogger;
@@ -108,18 +116,20 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const discovery = nats.subscribe(Subjects.discover, { callback: announce });
 
   const stopping = new AbortController();
-  let current: AbortController | undefined;
-  const loops = info.formats.map(async (format) => {
+  const running = new Set<AbortController>();
+  const slots = Math.max(1, Math.floor(options.jobsInFlight ?? 1));
+  const pullJobs = async (format: string) => {
     while (!stopping.signal.aborted) {
       try {
         const consumer = await js.consumers.get(Streams.jobs, consumerName(format));
         const messages = await consumer.fetch({ max_messages: 1, expires: 1000 });
         for await (const message of messages) {
-          current = new AbortController();
-          await runJob(message, current).catch((err: unknown) =>
+          const controller = new AbortController();
+          running.add(controller);
+          await runJob(message, controller).catch((err: unknown) =>
             log.error("job handling failed", { error: String(err) }),
           );
-          current = undefined;
+          running.delete(controller);
         }
       } catch (err) {
         // NATS restarting or unreachable: keep the worker alive and ask again shortly.
@@ -128,7 +138,8 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         await new Promise((resolve) => setTimeout(resolve, 1000));
       }
     }
-  });
+  };
+  const loops = info.formats.flatMap((format) => Array.from({ length: slots }, () => pullJobs(format)));
 
   async function runJob(message: JsMsg, controller: AbortController): Promise<void> {
     const exportId = exportIdOf(message.data);
@@ -138,18 +149,35 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       message.term();
       return;
     }
+    const attempt = createAttemptFence(controller);
     // Listen for a cancel before claiming: a cancel right after the claim must not be missed.
     const cancel = nats.subscribe(Subjects.cancel(exportId), {
-      callback: () => controller.abort(new Error("export canceled")),
+      callback: (_err, msg) => {
+        const newer = supersedingAttemptOf(msg.data);
+        if (newer === undefined) controller.abort(new Error("export canceled"));
+        else attempt.supersededBy(newer);
+      },
     });
+    // From delivery on: the claim itself may take a while.
+    const keepAlive = keepClaim(message, attempt);
     try {
-      await claimAndRun(message, controller, exportId);
+      // The job's span continues the trace of the CreateExport that published it.
+      const attributes = { [TraceAttributes.exportId]: exportId, [TraceAttributes.format]: formatOf(message.subject) };
+      await inMessageSpan("run export job", message.headers, attributes, () =>
+        claimAndRun(message, controller, exportId, attempt),
+      );
     } finally {
+      clearInterval(keepAlive);
       cancel.unsubscribe();
     }
   }
 
-  async function claimAndRun(message: JsMsg, controller: AbortController, exportId: string): Promise<void> {
+  async function claimAndRun(
+    message: JsMsg,
+    controller: AbortController,
+    exportId: string,
+    attempt: AttemptFence,
+  ): Promise<void> {
     const delivery = message.info.redeliveryCount;
     const claimed = await nats
       .request(
@@ -178,12 +206,15 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       message.term();
       return;
     }
+    attempt.claimed(claimed.attempt);
     const job = claimed.job;
     const exported = claimed.job.export;
+    annotateActiveSpan({ [TraceAttributes.attempt]: claimed.attempt, [TraceAttributes.delivery]: delivery });
     let sequence = 0n;
     // The orchestrator applies an event only when this token was issued for its export.
     const eventHeaders = headers();
     eventHeaders.set(JOB_TOKEN_HEADER, job.token);
+    injectTraceContext(eventHeaders);
     const publish = (event: MessageInitShape<typeof JobEventSchema>["event"]) =>
       js.publish(
         Subjects.events(exportId),
@@ -215,7 +246,6 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     });
     const onStop = () => controller.abort(new Error("worker stopping"));
     stopping.signal.addEventListener("abort", onStop);
-    const keepAlive = setInterval(() => message.working(), 5000);
     let pending = { items: 0, annotations: 0 };
     const flushProgress = () => {
       if (pending.items === 0 && pending.annotations === 0) return;
@@ -259,10 +289,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           datasetId: exported.datasetId,
           filter: exported.filter,
           snapshotTime: job.snapshotTime,
+          versionId: exported.versionId,
           signal: controller.signal,
         }),
         totalItems,
-        storage,
+        storage: fencedStorage(storage, attempt.signal),
         mediaSources,
         // Each attempt starts by deleting its prefix: only ever one that belongs to this export alone.
         prefix: ownExportPrefix(exported.id, exported.path),
@@ -274,6 +305,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           pending.annotations += delta.annotations;
         },
       });
+      if (attempt.signal.aborted) throw attempt.signal.reason;
       flushProgress();
       const fileCount = Number(result.counts.fileCount);
       jobLog.info("export completed", { files: fileCount });
@@ -290,7 +322,14 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       });
       message.ack();
     } catch (err) {
-      if (stopping.signal.aborted) {
+      if (attempt.signal.aborted) {
+        // The job belongs to a newer attempt now: its message, events and files are not ours.
+        log.warn("attempt superseded: stopped without reporting", {
+          exportId,
+          attempt: claimed.attempt,
+          reason: errorMessage(attempt.signal.reason),
+        });
+      } else if (stopping.signal.aborted) {
         message.nak();
       } else if (controller.signal.aborted) {
         await publish({ case: "canceled", value: {} }).catch(() => undefined);
@@ -304,11 +343,40 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         else message.nak(Math.min(30_000, (options.retryBaseMs ?? 1000) * 2 ** (delivery - 1)));
       }
     } finally {
-      clearInterval(keepAlive);
       clearInterval(progressTimer);
       stopping.signal.removeEventListener("abort", onStop);
       await storage.dispose();
     }
+  }
+
+  /**
+   * In-progress acks well inside ack_wait, each confirmed by a server round trip. An attempt whose
+   * acks went unconfirmed for two thirds of ack_wait may have been redelivered to another worker
+   * meanwhile (a partition, a paused NATS node): it fences itself before that can happen.
+   */
+  function keepClaim(message: JsMsg, attempt: AttemptFence) {
+    const ackWaitMs = options.ackWaitMs ?? ACK_WAIT_MS;
+    // JetStream redelivers a job ack_wait after its delivery or the last in-progress ack it received.
+    let confirmedAt = Date.now();
+    return setInterval(
+      () => {
+        // A fenced attempt's acks would keep the newer delivery of the same message alive.
+        if (attempt.signal.aborted) return;
+        if (Date.now() - confirmedAt > (ackWaitMs * 2) / 3) {
+          attempt.lost(new Error(`no in-progress ack reached NATS for ${Date.now() - confirmedAt} ms`));
+          return;
+        }
+        const sentAt = Date.now();
+        message.working();
+        nats.flush().then(
+          () => {
+            confirmedAt = Math.max(confirmedAt, sentAt);
+          },
+          () => undefined,
+        );
+      },
+      Math.min(5000, ackWaitMs / 4),
+    );
   }
 
   let stopped: Promise<void> | undefined;
@@ -317,7 +385,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     stop() {
       stopped ??= (async () => {
         stopping.abort();
-        current?.abort(new Error("worker stopping"));
+        for (const controller of running) controller.abort(new Error("worker stopping"));
         clearInterval(heartbeat);
         discovery.unsubscribe();
         await Promise.allSettled(loops);
@@ -325,6 +393,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       return stopped;
     },
   };
+}
+
+/** The format of a job message's subject (`labelport.jobs.<format>`). */
+function formatOf(subject: string): string {
+  return subject.slice(subject.lastIndexOf(".") + 1);
 }
 
 /** The export id of a job message, or undefined when it is not a readable ExportJob. */
@@ -368,4 +441,68 @@ function forwardingLogger(
     forward(level, message, fields);
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+}
+
+interface AttemptFence {
+  /** Aborts once this attempt may no longer act for the job. */
+  readonly signal: AbortSignal;
+  /** The attempt number the claim gave this worker. */
+  claimed(attempt: number): void;
+  /** A newer attempt was claimed (the orchestrator's notice on the job's cancel subject). */
+  supersededBy(attempt: number): void;
+  /** This attempt's claim may have lapsed. */
+  lost(reason: Error): void;
+}
+
+/**
+ * Fencing of one attempt. JetStream redelivers a job whose in-progress acks stopped arriving, so two
+ * attempts of one export can run at once (a partition, a NATS leader change): the older one stops
+ * its exporter and thereafter touches neither the message, the job's events nor its storage.
+ */
+function createAttemptFence(run: AbortController): AttemptFence {
+  const fence = new AbortController();
+  let own: number | undefined;
+  let newest = 0;
+  const stop = (reason: Error) => {
+    if (fence.signal.aborted) return;
+    fence.abort(reason);
+    run.abort(reason);
+  };
+  const check = () => {
+    if (own !== undefined && newest > own) stop(new Error(`superseded by attempt ${newest}`));
+  };
+  return {
+    signal: fence.signal,
+    claimed(attempt) {
+      own = attempt;
+      check();
+    },
+    supersededBy(attempt) {
+      newest = Math.max(newest, attempt);
+      check();
+    },
+    lost: stop,
+  };
+}
+
+/**
+ * The storage as one attempt sees it: once the attempt is fenced, it starts no write or delete (a
+ * superseded attempt's cleanup must not remove the newer attempt's files). Reads stay open.
+ */
+function fencedStorage(driver: StorageDriver, fence: AbortSignal): StorageDriver {
+  return {
+    ...driver,
+    async put(key, body, putOptions) {
+      fence.throwIfAborted();
+      return driver.put(key, body, putOptions);
+    },
+    async delete(key) {
+      fence.throwIfAborted();
+      await driver.delete(key);
+    },
+    async deletePrefix(prefix) {
+      fence.throwIfAborted();
+      return driver.deletePrefix(prefix);
+    },
+  };
 }

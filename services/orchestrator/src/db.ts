@@ -8,12 +8,30 @@ export interface Database {
   close(): Promise<void>;
 }
 
+/**
+ * Failover timing. A primary that stops answering (a crashed host, a partition) keeps its sockets
+ * open, so only the driver's monitor notices: it checks every `heartbeatFrequencyMS` and gives up
+ * on a check after `connectTimeoutMS`, then marks the server unknown and interrupts the operations
+ * in flight on it, which retryable reads and writes repeat once on the new primary. The defaults
+ * (10 s and 30 s) leave an operation hanging up to 40 s; these notice it in about 5 s. There is no
+ * socketTimeoutMS: it would also cut an export's or import's legitimately long operation. A
+ * MONGODB_URL that names one of these options keeps its own value.
+ */
+const FAILOVER_OPTIONS = { serverSelectionTimeoutMS: 5000, heartbeatFrequencyMS: 2000, connectTimeoutMS: 3000 };
+
 export async function connectDatabase(url: string, dbName: string): Promise<Database> {
-  const client = new MongoClient(url, { serverSelectionTimeoutMS: 5000 });
+  const client = new MongoClient(url, withDefaults(url, FAILOVER_OPTIONS));
   await client.connect();
   const db = client.db(dbName);
   await ensureIndexes(db);
   return { client, db, close: () => client.close() };
+}
+
+/** `options` without those the connection string sets itself (its option names are case-insensitive). */
+function withDefaults(url: string, options: Record<string, number>): Record<string, number> {
+  const query = url.split("?")[1] ?? "";
+  const named = new Set([...new URLSearchParams(query).keys()].map((k) => k.toLowerCase()));
+  return Object.fromEntries(Object.entries(options).filter(([name]) => !named.has(name.toLowerCase())));
 }
 
 async function ensureIndexes(db: Db): Promise<void> {
@@ -26,6 +44,8 @@ async function ensureIndexes(db: Db): Promise<void> {
     db.collection("annotations").createIndex(TRACK_TOTALS_INDEX.key, TRACK_TOTALS_INDEX.options),
     db.collection("imports").createIndex({ createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, createdAt: -1 }),
+    // Queued jobs, republished while they wait (exports/bus.ts), and status-filtered lists.
+    db.collection("exports").createIndex({ status: 1, createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, name: 1 }, { unique: true }),
     db
       .collection("exports")

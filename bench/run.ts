@@ -10,12 +10,14 @@ import { parseArgs } from "node:util";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { createLabelportClient, type LabelportClient } from "@labelport/sdk/client";
 import type { Export } from "@labelport/sdk/contracts";
+import { MongoClient } from "mongodb";
 import { DATA_DIR, startStack } from "../scripts/stack/index.ts";
 import { freePort } from "../scripts/stack/processes.ts";
 import { createItemSource } from "../sdk/src/runtime/item-stream.ts";
 import { findProcess, meterCpu } from "./cpu.ts";
 import { CATEGORIES, type GeneratedFile, writeImageSet, writeVideoSet } from "./datasets.ts";
 import { postImport, timedGet } from "./http.ts";
+import { formatHugeComparison, hugeCase } from "./huge.ts";
 import { buildUpload, IMPORT_FORMATS, type ImportFormatsContext, measureImport, writeMedia } from "./import-formats.ts";
 import { mediaSourcesEnv, prepareMediaSet } from "./media-copy.ts";
 import { type Child, PLUGINS, ROOT, startOrchestratorChild, startPluginChild } from "./processes.ts";
@@ -32,8 +34,11 @@ import {
   rate,
 } from "./report.ts";
 import { sampleRss } from "./rss.ts";
+import { formatVersions, measureVersions } from "./versions.ts";
 
 const ALL_FORMATS = ["coco", "yolo", "voc", "csv", "jsonl", "json-snapshot"];
+/** Export options per format: json-snapshot is measured in artifact mode (one file per item). */
+const EXPORT_OPTIONS: Record<string, Record<string, string>> = { "json-snapshot": { mode: "artifact" } };
 
 interface ImageCase {
   kind: "images";
@@ -62,14 +67,22 @@ interface MediaCopyCase {
   images: number;
 }
 
-type BenchCase = ImageCase | VideoCase | ImportFormatsCase | MediaCopyCase;
+/** Dataset versions: create, stream from one, storage after 10 (bench/versions.ts). */
+interface VersionsCase {
+  kind: "versions";
+  name: string;
+  annotations: number;
+}
 
-function casesFor(quick: boolean): BenchCase[] {
+type BenchCase = ImageCase | VideoCase | ImportFormatsCase | MediaCopyCase | VersionsCase;
+
+function casesFor(quick: boolean, huge: ImageCase | undefined): BenchCase[] {
   const images: ImageCase[] = [
     { kind: "images", name: "images-10k", annotations: 10_000 },
     { kind: "images", name: "images-100k", annotations: 100_000 },
   ];
   if (!quick) images.push({ kind: "images", name: "images-1m", annotations: 1_000_000 });
+  if (huge) images.push(huge);
   // The full video set is one ~95 MB video annotation JSONL file (the import target's size).
   const video: VideoCase = quick
     ? { kind: "video", name: "video-3k-tracks", videos: 60, tracksPerVideo: 50 }
@@ -80,7 +93,10 @@ function casesFor(quick: boolean): BenchCase[] {
   const mediaCopy: MediaCopyCase = quick
     ? { kind: "media-copy", name: "media-copy-1k", images: 1_000 }
     : { kind: "media-copy", name: "media-copy-10k", images: 10_000 };
-  return [...images, video, importFormats, mediaCopy];
+  const versions: VersionsCase = quick
+    ? { kind: "versions", name: "versions-100k", annotations: 100_000 }
+    : { kind: "versions", name: "versions-1m", annotations: 1_000_000 };
+  return [...images, video, importFormats, mediaCopy, versions];
 }
 
 const { values: args } = parseArgs({
@@ -90,6 +106,8 @@ const { values: args } = parseArgs({
     formats: { type: "string" },
     "import-formats": { type: "string" },
     profile: { type: "boolean", default: false },
+    huge: { type: "boolean", default: false },
+    "huge-annotations": { type: "string" },
     keep: { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
@@ -100,10 +118,13 @@ if (args.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only CASES] [--formats LIST] [--import-formats LIST] [--profile] [--keep]
   --quick     the 10k and 100k image cases, a small video set and import-formats at 10k (about four minutes)
   --only      comma-separated case names or prefixes (images-10k, images-100k, images-1m, video,
-              import-formats, media-copy)
+              import-formats, media-copy, versions)
   --formats   comma-separated export formats (default: ${ALL_FORMATS.join(",")})
   --import-formats  comma-separated uploads of the import-formats case
               (default: ${IMPORT_FORMATS.map((f) => f.name).join(",")})
+  --huge      also the images-10m case (10M annotations, every export format, no peers; an hour or
+              more); with images-1m in the same run the table compares the two (bench/huge.ts)
+  --huge-annotations N  the huge case's size instead of 10M (e.g. 2000000 to try the harness)
   --profile   write CPU profiles (.data/bench-profiles/) of the orchestrator (import and export
               phases apart) and the plugins per case, and print where the time went
   --keep      keep the run's state directory (.data/bench/<run>) for inspection
@@ -127,7 +148,13 @@ for (const name of importFormats) {
 // coco first: datumaro's peers convert its output.
 formats.sort((a, b) => (a === "coco" ? -1 : b === "coco" ? 1 : 0));
 const only = args.only?.split(",").map((s) => s.trim());
-const cases = casesFor(quick).filter((c) => !only || only.some((o) => c.name.startsWith(o)));
+const hugeImages: ImageCase | undefined = args.huge
+  ? hugeCase(args["huge-annotations"] ? Number(args["huge-annotations"]) : undefined)
+  : undefined;
+if (hugeImages && !(Number.isSafeInteger(hugeImages.annotations) && hugeImages.annotations > 0)) {
+  throw new Error(`--huge-annotations must be a positive integer, got ${args["huge-annotations"]}`);
+}
+const cases = casesFor(quick, hugeImages).filter((c) => !only || only.some((o) => c.name.startsWith(o)));
 const peerTimeoutMs = (quick ? 3 : 20) * 60 * 1000;
 
 const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
@@ -378,7 +405,13 @@ async function measureExport(
   try {
     // Wall time from job creation to the completed event, as a caller waits for it.
     exported = await api().exports.create(
-      { datasetId, format, saveOriginalFile, name: `bench ${caseName} ${format} ${stamp}` },
+      {
+        datasetId,
+        format,
+        saveOriginalFile,
+        name: `bench ${caseName} ${format} ${stamp}`,
+        ...(EXPORT_OPTIONS[format] ? { options: EXPORT_OPTIONS[format] } : {}),
+      },
       {
         wait: true,
         onProgress: (e) => {
@@ -564,7 +597,8 @@ async function runImageCase(c: ImageCase): Promise<void> {
     `  StreamItems: ${stream.items} items in ${stream.seconds.toFixed(2)} s (${Math.round(stream.itemsPerSec ?? 0)} items/s)`,
   );
   rows.push(stream);
-  await exportAll(c.name, datasetId, set.annotations, true);
+  // The peers would take hours at 10M (datumaro's VOC writer alone about two).
+  await exportAll(c.name, datasetId, set.annotations, c !== hugeImages);
   if (profileDir) await stopServices();
 }
 
@@ -717,6 +751,27 @@ async function runMediaCopyCase(c: MediaCopyCase): Promise<void> {
   }
 }
 
+async function runVersionsCase(c: VersionsCase): Promise<void> {
+  await startServices(c.name, "versions", { plugins: [], exports: [], imports: [] });
+  const client = await MongoClient.connect(stack.mongoUrl);
+  try {
+    const figures = await measureVersions(orchestrator?.url ?? "", client.db(dbName), c.annotations);
+    say(formatVersions(figures));
+    rows.push({
+      case: c.name,
+      format: "create-version",
+      annotations: c.annotations,
+      seconds: figures.createSeconds,
+      annotationsPerSec: rate(c.annotations, figures.createSeconds),
+      peakRssMb: { plugin: null, orchestrator: 0 },
+      peer: null,
+      note: formatVersions(figures).split("\n").slice(2).join("; "),
+    });
+  } finally {
+    await client.close();
+  }
+}
+
 /** The video track export, GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
 async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
   const rss = sampleRss(orchestratorPid());
@@ -792,6 +847,7 @@ try {
       if (c.kind === "images") await runImageCase(c);
       else if (c.kind === "video") await runVideoCase(c);
       else if (c.kind === "media-copy") await runMediaCopyCase(c);
+      else if (c.kind === "versions") await runVersionsCase(c);
       else await runImportFormatsCase(c);
     } catch (err) {
       failed = true;
@@ -826,6 +882,8 @@ process.stdout.write(
 const importTable = formatImportTable(rows);
 if (importTable) process.stdout.write(`import per format (POST /api/import, end to end):\n${importTable}\n\n`);
 process.stdout.write(`targets (reported, not asserted):\n${formatTargets(evaluateTargets(rows, formats))}\n`);
+const hugeTable = hugeImages ? formatHugeComparison(rows, hugeImages.name) : undefined;
+if (hugeTable) process.stdout.write(`\n${hugeTable}\n`);
 process.stdout.write(`\nwrote bench/results/latest.json (${rows.length} rows)\n`);
 if (profileDir) {
   process.stdout.write(`\nCPU profiles in ${profileDir} (main thread of each process):\n\n`);

@@ -181,6 +181,8 @@ function reversingStorage(storage: ExportStorage, batch: number) {
   const wrapped: ExportStorage = {
     writeFile: (key, body, options) => storage.writeFile(key, body, options),
     writeJson: (key, value, options) => storage.writeJson(key, value, options),
+    queueFile: (key, body, options) => storage.queueFile(key, body, options),
+    flush: () => storage.flush(),
     open: (key, options) => storage.open(key, options),
     readMedia: (uri, range, options) => storage.readMedia(uri, range, options),
     copyMedia(uri, key, options) {

@@ -49,16 +49,18 @@ def main():
             }
             splits[split] = coco
         media = item.get("media") or {}
+        # _id is "<datasetId>/<id>" (ids are scoped per dataset); annotations name the public id.
+        item_id = item["_id"][len(dataset_id) + 1 :]
         image_id = len(coco["images"]) + 1
         coco["images"].append(
             {
                 "id": image_id,
-                "file_name": media.get("fileName") or item["_id"] + ".jpg",
+                "file_name": media.get("fileName") or item_id + ".jpg",
                 "width": media.get("width", 0),
                 "height": media.get("height", 0),
             }
         )
-        for a in sorted(by_item.pop(item["_id"], []), key=lambda a: a["_id"]):
+        for a in sorted(by_item.pop(item_id, []), key=lambda a: a["_id"]):
             if a.get("categoryId") not in known:
                 continue
             geometry = a.get("geometry") or {}

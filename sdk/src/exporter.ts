@@ -51,6 +51,15 @@ export interface MediaReadOptions {
 export interface ExportStorage {
   writeFile(key: string, body: StorageBody, options?: { contentType?: string }): Promise<void>;
   writeJson(key: string, value: unknown, options?: { pretty?: boolean }): Promise<void>;
+  /**
+   * Starts writing a small file whose body is in memory and resolves once the write is under way
+   * (it waits while WRITES_IN_FLIGHT writes are running): for formats of one file per item. The
+   * key is claimed at once (a duplicate is refused by this call); a failed write is thrown by a
+   * later queueFile(), by flush() or when the export commits.
+   */
+  queueFile(key: string, body: string | Uint8Array, options?: { contentType?: string }): Promise<void>;
+  /** Waits for every queueFile() write; throws the first that failed. */
+  flush(): Promise<void>;
   open(key: string, options?: { contentType?: string }): Promise<ArtifactWriter>;
   /**
    * Copies an item's original media (its `media.uri` in the source storage) to `key`; false when

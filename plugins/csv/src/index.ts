@@ -70,8 +70,14 @@ export function neutralizeFormula(value: string): string {
   return FORMULA_START.test(inner) ? `'${inner}` : inner;
 }
 
+/** What makes a field more than itself: a quote, a line break, or a separator of some locale. */
+const NOT_PLAIN = /[\t\r\n",;]/;
+
 /** One RFC 4180 field. */
 export function csvField(value: string, neutralizeFormulas: boolean): string {
+  // Most cells (ids, numbers, times) need no quotes and hold no separator a formula could follow:
+  // one scan, no copy.
+  if (!NOT_PLAIN.test(value)) return neutralizeFormulas && FORMULA_START.test(value) ? `'${value}` : value;
   const text = neutralizeFormulas ? neutralizeFormula(value) : value;
   return NEEDS_QUOTES.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }

@@ -104,7 +104,12 @@ export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptio
         ctx.signal.throwIfAborted();
         const placement = layout.place(item);
         const dir = placement.folder ? `items/${placement.folder}` : "items";
-        await ctx.storage.writeJson(`${dir}/${sanitizePathSegment(item.id)}.json`, body(item), { pretty: true });
+        // writeJson's pretty bytes, queued: several files are written at once.
+        await ctx.storage.queueFile(
+          `${dir}/${sanitizePathSegment(item.id)}.json`,
+          `${JSON.stringify(body(item), null, 2)}\n`,
+          { contentType: "application/json" },
+        );
         await layout.saveOriginalFile(item, placement);
         layout.done(item, placement);
       }

@@ -125,7 +125,8 @@ export default class VocExporter extends BaseExporter<VocOptions> {
           const object = vocObject(ctx, annotation, category, width, height, defaultedFlags);
           if (object) objects.push(object);
         }
-        await ctx.storage.writeFile(
+        // Queued: several XML files are written at once while the next items are formatted.
+        await ctx.storage.queueFile(
           `Annotations/${placement.path}.xml`,
           annotationXml(item, placement, objects, devkit, { width, height }),
           { contentType: "application/xml" },

@@ -166,14 +166,11 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
           lines.push(result.line);
         }
       }
-      // An image without objects still gets its (empty) label file: a background image.
-      await ctx.storage.writeFile(
-        `labels/${placement.split}/${placement.path}.txt`,
-        lines.map((l) => `${l}\n`).join(""),
-        {
-          contentType: "text/plain; charset=utf-8",
-        },
-      );
+      // An image without objects still gets its (empty) label file: a background image. Queued:
+      // several label files are written at once while the next items are formatted.
+      await ctx.storage.queueFile(`labels/${placement.split}/${placement.path}.txt`, labelText(lines), {
+        contentType: "text/plain; charset=utf-8",
+      });
       await layout.saveOriginalFile(item, placement);
       layout.done(item, placement);
     }
@@ -204,6 +201,12 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
     }
     return unsupported(annotationTypeName(annotation), segmentation);
   }
+}
+
+function labelText(lines: readonly string[]): string {
+  let text = "";
+  for (const line of lines) text += `${line}\n`;
+  return text;
 }
 
 function unsupported(type: string, segmentation: boolean): string {

@@ -11,6 +11,17 @@ export interface PutResult {
   sha256: string;
 }
 
+export interface PutOptions {
+  contentType?: string;
+  signal?: AbortSignal;
+  /**
+   * The key is new and nothing reads it before a later object says it is complete (an export's
+   * artifacts before its manifest.json): a driver may then write it in place, where readers could
+   * see it partly written, instead of atomically. A rejected put still leaves no object.
+   */
+  inPlace?: boolean;
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -29,7 +40,7 @@ export interface StorageDriver {
    * Writes atomically: readers see the old object or the whole new one, never a part. A rejected
    * put (an abort through `signal` included) leaves the key as it was.
    */
-  put(key: string, body: StorageBody, options?: { contentType?: string; signal?: AbortSignal }): Promise<PutResult>;
+  put(key: string, body: StorageBody, options?: PutOptions): Promise<PutResult>;
   /**
    * Rejects with StorageNotFoundError when missing. `end` is inclusive, as in an HTTP Range; a range
    * running past the object is cut at its end, one starting at or after its end yields no bytes.

@@ -240,6 +240,42 @@ describe("createExportStorage", () => {
     expect(artifacts.map((a) => [a.key, a.sha256])).toEqual([["x.txt", sha256("two")]]);
   });
 
+  it("queueFile writes the same artifacts and manifest as writeFile, many at once", async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `labels/${i % 3}/${String(i).padStart(4, "0")}.txt`);
+    const queued = createExportStorage(driver, "exports/queued");
+    const awaited = createExportStorage(driver, "exports/awaited");
+    for (const [i, name] of names.entries()) {
+      await queued.queueFile(name, `line ${i}\n`, { contentType: "text/plain; charset=utf-8" });
+      await awaited.writeFile(name, `line ${i}\n`, { contentType: "text/plain; charset=utf-8" });
+    }
+    const a = await queued.commit(fields);
+    const b = await awaited.commit(fields);
+    expect(a.fileCount).toBe(300);
+    expect(a.artifacts.map((x) => [x.key, x.sha256, x.size])).toEqual(
+      b.artifacts.map((x) => [x.key, x.sha256, x.size]),
+    );
+    const manifest = (name: string) => readFile(join(dir, "exports", name, "manifest.json"), "utf8");
+    expect(await manifest("exports/queued")).toBe(await manifest("exports/awaited"));
+    expect(await readFile(join(dir, "exports", "exports/queued/labels/2/0299.txt"), "utf8")).toBe("line 299\n");
+  });
+
+  it("queueFile refuses a duplicate at once, and a failed write is thrown by flush and commit", async () => {
+    const failing: StorageDriver = {
+      ...driver,
+      async put(key, body, options) {
+        if (key.endsWith("bad.txt")) throw new Error("disk full");
+        return driver.put(key, body, options);
+      },
+    };
+    const storage = createExportStorage(failing, "exports/queue-fail");
+    await storage.queueFile("ok.txt", "ok");
+    await expect(storage.queueFile("ok.txt", "again")).rejects.toSatisfy(isDuplicateArtifact);
+    await storage.queueFile("bad.txt", "bad");
+    await expect(storage.flush()).rejects.toThrow("disk full");
+    await expect(storage.queueFile("later.txt", "x")).rejects.toThrow("disk full");
+    await expect(storage.commit(fields)).rejects.toThrow("disk full");
+  });
+
   it("refuses manifest.json and bad keys from the exporter", async () => {
     const storage = createExportStorage(driver, "exports/e");
     await expect(storage.writeFile("manifest.json", "{}")).rejects.toSatisfy(isInvalidStorageKey);

@@ -8,7 +8,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import type { ArtifactWriter, ExportStorage, MediaProblem, MediaReadOptions } from "../exporter.ts";
 import { type Artifact, ArtifactSchema } from "../gen/labelport/v1/export_pb.ts";
-import type { PutResult, StorageBody, StorageDriver } from "./driver.ts";
+import { inSpan } from "../runtime/tracing.ts";
+import type { PutOptions, PutResult, StorageBody, StorageDriver } from "./driver.ts";
 import { DuplicateArtifactError, InvalidStorageKeyError, StorageError } from "./errors.ts";
 import { createKeyTable } from "./key-table.ts";
 import { joinKey, validateKey } from "./keys.ts";
@@ -20,6 +21,12 @@ export const MANIFEST_KEY = "manifest.json";
 
 /** How many artifacts commit() returns as messages (a job event lists no more); the manifest has all. */
 export const COMMIT_ARTIFACT_LIMIT = 1000;
+
+/**
+ * Small files queueFile() keeps in flight: two of the local writer thread's batches (one written
+ * while the next fills) or as many object store requests at once; memory stays a few small bodies.
+ */
+export const WRITES_IN_FLIGHT = 64;
 
 /** Tries of one media copy when its source fails transiently (5xx, reset, timeout). */
 export const MEDIA_ATTEMPTS = 3;
@@ -144,6 +151,18 @@ export function createExportStorage(
   let committing = false;
   /** Media copies running (copyMedia), so a failed export can wait for them before cleaning up. */
   const copying = new Set<Promise<boolean>>();
+  /** queueFile()'s writes in flight; the first failure is thrown by the next call, flush() or commit(). */
+  const queued = new Set<Promise<void>>();
+  let queueFailure: { error: unknown } | undefined;
+
+  function rethrowQueued(): void {
+    if (queueFailure) throw queueFailure.error;
+  }
+
+  async function drainQueue(): Promise<void> {
+    await Promise.all(queued);
+    rethrowQueued();
+  }
 
   /** What a failed open or read means; an abort is not a media problem, it ends the export. */
   function problemOf(err: unknown): MediaProblemError {
@@ -196,12 +215,22 @@ export function createExportStorage(
     if (committing) throw new StorageError(`export storage is committed; cannot write ${JSON.stringify(key)}`, { key });
     validateKey(key);
     if (key === MANIFEST_KEY) throw new InvalidStorageKeyError(key, "reserved for the export manifest");
-    const full = joinKey(root, key);
+    // Two valid keys joined by "/" make a valid key but for its length, which the driver checks.
+    const full = `${root}/${key}`;
     return { full, record: records.claim(key) };
   }
 
-  function putOptions(contentType: string): { contentType: string; signal?: AbortSignal } {
+  function putOptions(contentType: string): PutOptions {
     return signal ? { contentType, signal } : { contentType };
+  }
+
+  /**
+   * A queued artifact: nothing reads it before manifest.json is written, so it may be written in
+   * place (local: no temp file and rename, by the writer thread). writeFile() keeps the atomic
+   * path: an export of a few files then never starts that thread.
+   */
+  function artifactPutOptions(contentType: string): PutOptions {
+    return { ...putOptions(contentType), inPlace: true };
   }
 
   /** Records the artifact once its put succeeds; a failed put releases the key (it left nothing). */
@@ -224,6 +253,27 @@ export function createExportStorage(
     async writeFile(key, body, writeOptions = {}) {
       await store(key, body, writeOptions.contentType ?? guessContentType(key));
     },
+
+    async queueFile(key, body, writeOptions = {}) {
+      rethrowQueued();
+      while (queued.size >= WRITES_IN_FLIGHT) await Promise.race(queued);
+      rethrowQueued();
+      // Claimed now, in the caller's order: a duplicate key is refused by this call, not later.
+      const { full, record } = claim(key);
+      const contentType = writeOptions.contentType ?? guessContentType(key);
+      const write = settle(record, contentType, () => driver.put(full, body, artifactPutOptions(contentType))).then(
+        () => {
+          queued.delete(write);
+        },
+        (error: unknown) => {
+          queueFailure ??= { error };
+          queued.delete(write);
+        },
+      );
+      queued.add(write);
+    },
+
+    flush: drainQueue,
 
     // For small documents: the whole value is serialised in memory. Large outputs use open().
     async writeJson(key, value, jsonOptions = {}) {
@@ -283,7 +333,7 @@ export function createExportStorage(
     },
 
     async settled() {
-      await Promise.allSettled([...copying]);
+      await Promise.allSettled([...copying, ...queued]);
     },
 
     // Reads only (no artifact): an exporter's look at an image header.
@@ -306,6 +356,7 @@ export function createExportStorage(
 
     async commit(fields) {
       if (committing) throw new StorageError("export storage was already committed", { key: root });
+      await drainQueue();
       const open = records.writing();
       if (open.length > 0) {
         throw new StorageError(`cannot commit while artifacts are being written: ${open.join(", ")}`, {
@@ -317,7 +368,10 @@ export function createExportStorage(
       const totalSize = records.totalSize(order);
       const manifestKey = joinKey(root, MANIFEST_KEY);
       try {
-        await driver.put(manifestKey, manifestJson(fields, records, order, totalSize), putOptions("application/json"));
+        const attributes = { "labelport.storage.key": manifestKey, "labelport.artifact_count": order.length };
+        await inSpan("export storage commit", { attributes }, () =>
+          driver.put(manifestKey, manifestJson(fields, records, order, totalSize), putOptions("application/json")),
+        );
       } catch (err) {
         committing = false;
         throw err;

@@ -25,6 +25,7 @@ export {
   guessContentType,
   MANIFEST_KEY,
   type ManifestArtifact,
+  WRITES_IN_FLIGHT,
 } from "./export-storage.ts";
 export { compareKeys, joinKey, MAX_KEY_BYTES, validateKey, validatePrefix } from "./keys.ts";
 export { createLocalStorage, type LocalStorageOptions } from "./local.ts";

@@ -67,6 +67,8 @@ function badSegment(path: string): string | undefined {
 // Something downstream (a proxy, a URL signer, a browser) may decode the key once or more; any
 // decoding must not turn it into a traversal, a new separator or a control character.
 function encodedReason(key: string): string | undefined {
+  // Most keys hold no escape at all: skip the decoding rounds.
+  if (!key.includes("%")) return undefined;
   const slashes = countOf(key, "/");
   let current = key;
   for (let round = 0; round < MAX_DECODE_ROUNDS; round++) {

@@ -1,6 +1,7 @@
 // The local driver against a real temp directory: the shared contract plus what only a
 // filesystem shows (temp files, empty directories).
-import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -96,6 +97,45 @@ describe("local storage on disk", () => {
     await expect(storage.put("f/y.txt", "y")).rejects.toSatisfy(isStorageError);
     await expect(storage.put("f/y.txt", new Uint8Array([1]))).rejects.toSatisfy(isStorageError);
     expect(await filesUnder(dir)).toEqual(["f"]);
+  });
+
+  it("writes new files in place (inPlace), making directories, with the same size and sha256", async () => {
+    const dir = join(root, "disk-in-place");
+    const storage = createLocalStorage({ root: dir });
+    const text = "héllo\n";
+    const bytes = new Uint8Array([0, 1, 2, 255]);
+    const results = await Promise.all([
+      storage.put("a/b/one.txt", text, { inPlace: true }),
+      storage.put("a/c/two.bin", bytes, { inPlace: true }),
+      ...Array.from({ length: 100 }, (_, i) => storage.put(`many/${i}.txt`, `file ${i}`, { inPlace: true })),
+    ]);
+    const { size, sha256 } = await storage.put("copy/one.txt", text);
+    expect(results[0]).toEqual({ key: "a/b/one.txt", size, sha256 });
+    expect(results[1]).toEqual({
+      key: "a/c/two.bin",
+      size: 4,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    });
+    expect(await readFile(join(dir, "a", "b", "one.txt"), "utf8")).toBe(text);
+    expect(await readFile(join(dir, "many", "99.txt"), "utf8")).toBe("file 99");
+    // Directories removed behind its back are made again.
+    await rm(join(dir, "a"), { recursive: true });
+    await storage.put("a/b/again.txt", "again", { inPlace: true });
+    expect(await readFile(join(dir, "a", "b", "again.txt"), "utf8")).toBe("again");
+    await storage.dispose();
+  });
+
+  it("fails an in-place put below a key that is a file, and removes one aborted meanwhile", async () => {
+    const dir = join(root, "disk-in-place-fail");
+    const storage = createLocalStorage({ root: dir });
+    await storage.put("f", "a file");
+    await expect(storage.put("f/y.txt", "y", { inPlace: true })).rejects.toSatisfy(isStorageError);
+    const controller = new AbortController();
+    const put = storage.put("g/z.txt", "z", { inPlace: true, signal: controller.signal });
+    controller.abort();
+    await expect(put).rejects.toThrow();
+    expect(await filesUnder(dir)).toEqual(["f"]);
+    await storage.dispose();
   });
 
   it("creates its root lazily and lists nothing before the first put", async () => {

@@ -146,6 +146,9 @@ function hashOf(buf: Uint8Array, start: number, end: number): number {
   return hash;
 }
 
+/** Elements per document whose names `Shape` remembers by position. */
+const REMEMBERED = 32;
+
 /**
  * Where the fields of one document shape are: `at[slot]` is a value's offset (-1 when absent)
  * and `type[slot]` its BSON type. Scratch space, refilled by each `scan` of that shape.
@@ -154,26 +157,48 @@ export class Shape {
   readonly names: NameTable;
   readonly at: Int32Array;
   readonly type: Uint8Array;
+  private readonly nameBytes: Buffer[];
+  /**
+   * The slot of each element of the last document scanned, by position (-1: not one of the
+   * shape's names). Documents of a collection are written with their fields in one order, so an
+   * element's name is first compared with the name at its position last time, before any hashing.
+   */
+  private readonly order: Int8Array;
 
   constructor(fields: readonly string[]) {
     this.names = new NameTable(Object.fromEntries(fields.map((name, slot) => [name, slot])));
+    this.nameBytes = fields.map((name) => Buffer.from(name, "utf8"));
     this.at = new Int32Array(fields.length);
     this.type = new Uint8Array(fields.length);
+    this.order = new Int8Array(REMEMBERED).fill(-1);
   }
 
   scan(buf: Uint8Array, doc: number): this {
-    this.at.fill(-1);
+    const at = this.at;
+    for (let i = 0; i < at.length; i++) at[i] = -1;
     const end = doc + int32(buf, doc) - 1;
     let p = doc + 4;
-    while (p < end) {
+    for (let k = 0; p < end; k++) {
       const type = buf[p++] as number;
-      const nameStart = p;
-      let hash = 0;
-      for (let c = buf[p] as number; c !== 0; c = buf[++p] as number) hash = (Math.imul(hash, 31) + c) | 0;
-      const slot = this.names.find(buf, nameStart, p, hash);
+      let slot = k < REMEMBERED ? (this.order[k] as number) : -1;
+      if (slot >= 0) {
+        const name = this.nameBytes[slot] as Buffer;
+        const length = name.length;
+        let same = buf[p + length] === 0;
+        for (let i = 0; same && i < length; i++) same = buf[p + i] === name[i];
+        if (same) p += length;
+        else slot = -1;
+      }
+      if (slot < 0) {
+        const nameStart = p;
+        let hash = 0;
+        for (let c = buf[p] as number; c !== 0; c = buf[++p] as number) hash = (Math.imul(hash, 31) + c) | 0;
+        slot = this.names.find(buf, nameStart, p, hash);
+        if (k < REMEMBERED) this.order[k] = slot;
+      }
       p++;
       if (slot >= 0) {
-        this.at[slot] = p;
+        at[slot] = p;
         this.type[slot] = type;
       }
       p += valueSize(buf, type, p);
@@ -209,6 +234,10 @@ export function arrayAt(shape: Shape, slot: number): number {
 const ID = Buffer.from("_id");
 const ITEM_ID = Buffer.from("itemId");
 
+/** The last string `bsonString` returned and its bytes: an item's annotations repeat its id. */
+let lastBytes = Buffer.alloc(0);
+let lastString = "";
+
 /**
  * A top-level string field of the BSON document at `doc` ("" when absent): an item's `_id`
  * (MongoDB stores it first) or an annotation's `itemId`, the keys of the join.
@@ -224,7 +253,14 @@ export function bsonString(buf: Uint8Array, doc: number, name: "_id" | "itemId")
     for (; buf[p + i] !== 0; i++) if (buf[p + i] !== wanted[i]) match = false;
     p += i + 1;
     if (match && i === wanted.length && type === BSON_STRING) {
-      return Buffer.from(buf.buffer, buf.byteOffset + p + 4, int32(buf, p) - 1).toString("utf8");
+      const start = p + 4;
+      const length = int32(buf, p) - 1;
+      let same = length === lastBytes.length;
+      for (let k = 0; same && k < length; k++) same = buf[start + k] === lastBytes[k];
+      if (same) return lastString;
+      lastBytes = Buffer.from(buf.subarray(start, start + length));
+      lastString = lastBytes.toString("utf8");
+      return lastString;
     }
     p += valueSize(buf, type, p);
   }

@@ -4,8 +4,7 @@
 // live log and its files, and a job canceled before it started. Each view passes axe-core with no
 // serious violations and does not scroll sideways. Screenshots go where console.test.ts puts its
 // own (.data/screenshots, or docs/screenshots with UPDATE_SCREENSHOTS=1).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ExportStatus, ItemStatus } from "@labelport/sdk/contracts";
@@ -22,7 +21,6 @@ import { type JobStack, seedDataset, startJobStack } from "./support/job-stack.t
 import { ROOT } from "./support/process.ts";
 
 const SHOTS = process.env.UPDATE_SCREENSHOTS ? join(ROOT, "docs", "screenshots") : join(ROOT, ".data", "screenshots");
-const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const SIZES = [
   { width: 1280, height: 800 },
   { width: 390, height: 844 },
@@ -160,16 +158,7 @@ async function open(hash: string): Promise<void> {
   await page.reload();
 }
 
-/**
- * axe-core put into the page by evaluation: the console's CSP (script-src 'self') refuses the
- * inline script tag that support/axe.ts would add, and evaluation is not subject to it.
- */
-async function injectAxe(): Promise<void> {
-  if (!(await page.evaluate<boolean>('"axe" in window'))) await page.evaluate(AXE_SOURCE);
-}
-
 async function checkView(view: string, width: number): Promise<void> {
-  await injectAxe();
   await expectNoSeriousA11yViolations(page, `${view} at ${width}px`);
   expect(await horizontalOverflow(page), `${view} scrolls sideways at ${width}px`).toBeLessThanOrEqual(0);
 }

@@ -764,6 +764,37 @@ describe("without API keys", () => {
   });
 });
 
+describe("at 360 px, the narrowest phone", () => {
+  it("fits every main view without sideways scrolling", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    try {
+      await page.goto(stack.orchestrator.url);
+      await eventually(async () => (await keyPanel().isVisible()) || (await page.locator("#role").isVisible())).toBe(
+        true,
+      );
+      if (await keyPanel().isVisible()) await signIn(KEYS.admin);
+      const { exports } = await stack.exports.listExports({ pageSize: 1 });
+      const { datasets } = await stack.datasets.listDatasets({});
+      const views = [
+        "#/datasets",
+        `#/datasets/${datasets[0]?.id ?? ""}`,
+        "#/exports",
+        `#/exports/${exports[0]?.id ?? ""}`,
+        "#/imports",
+      ];
+      for (const view of views) {
+        await page.goto(`${stack.orchestrator.url}/${view}`);
+        await page.reload();
+        await eventually(() => page.locator("#main > *").count()).toBeGreaterThan(0);
+        await page.waitForLoadState("networkidle");
+        expect(await horizontalOverflow(page), `${view} scrolls sideways at 360 px`).toBeLessThanOrEqual(0);
+      }
+    } finally {
+      await page.setViewportSize(SIZES[0]);
+    }
+  });
+});
+
 describe("when the server goes away", () => {
   it("says so clearly", async () => {
     await page.goto(stack.orchestrator.url);

@@ -36,12 +36,12 @@ const options = z.strictObject({
   categoryFolders: z
     .boolean()
     .default(true)
-    .describe("Put each item's files in a sub-folder named after its meta.category, verbatim (seed 002)."),
+    .describe("Put each item's files in a sub-folder named after its meta.category, verbatim, as Synapse exports do."),
   filePerClassification: z
     .boolean()
     .default(true)
     .describe(
-      "One file per class present, <stem>_<class>.json (seed 002); false: one <stem>.json per item with all its annotations.",
+      "One file per class present, <stem>_<class>.json, as Synapse names them; false: one <stem>.json per item with all its annotations.",
     ),
 });
 

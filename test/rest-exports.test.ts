@@ -494,6 +494,84 @@ describe("GET /api/export (video track export)", () => {
     expect(all.filter((l) => l.annotationType === "object").length).toBeGreaterThan(0);
   });
 
+  it("exports a dataset version with version=, the same bytes after its tracks change", async () => {
+    const { dataset } = await stack.datasets.createDataset({ name: "versioned tracks", categories });
+    const datasetId = dataset?.id ?? "";
+    const random = rng(11);
+    const videoTracks = (v: number) =>
+      Array.from({ length: 4 }, (_, j) =>
+        trackInit(
+          `vt-${v}-${j}`,
+          j % 2 ? PERSONA_2 : PERSONA_1,
+          randomKeyframes(random, 2 + j, 30),
+          j === 3 ? "object" : "type",
+        ),
+      );
+    await stack.items.upsertItems({
+      datasetId,
+      items: ["v-1", "v-2", "v-3"].map((id, v) => ({
+        id,
+        kind: ItemKind.VIDEO,
+        status: ItemStatus.APPROVED,
+        media: { frames: 300, fps: 30 },
+        annotations: videoTracks(v),
+      })),
+    });
+    const rpc = async (method: string, body: object) => {
+      const res = await fetch(`${url}/labelport.v1.VersionService/${method}`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      expect(res.status, method).toBe(200);
+    };
+    await rpc("CreateVersion", { datasetId, name: "june" });
+    const get = (query: string) => curl([`${url}/api/export?datasetId=${datasetId}&${query}`]);
+    const stats = async (query: string) =>
+      JSON.parse((await curl([`${url}/api/export/stats?datasetId=${datasetId}&${query}`])).body);
+    const queries = [
+      "version=june",
+      "version=june&includeInterpolated=true",
+      "version=june&format=json",
+      "version=june&videoIds=v-2",
+      `version=june&personaIds=${PERSONA_2}&annotationTypes=object`,
+    ];
+    const before = new Map<string, CurlResult>();
+    for (const query of queries) {
+      const res = await get(query);
+      expect(res.status, `${query}: ${res.body}`).toBe(200);
+      // Unchanged so far: the version's export is the live export.
+      expect(res.body, query).toBe((await get(query.replace(/version=june&?/, ""))).body);
+      const lines = query.includes("format=json") ? (JSON.parse(res.body) as Line[]) : parseJsonl(res.body);
+      expectHeadersDescribe(res.headers, lines, Buffer.byteLength(res.body));
+      // A version's size is counted, not estimated.
+      expect(Number(res.headers["x-export-size"]), query).toBe(
+        Number((Buffer.byteLength(res.body) / 1024 / 1024).toFixed(2)),
+      );
+      expect((await stats(query)).annotationCount, query).toBe(lines.length);
+      before.set(query, res);
+    }
+    // Edit one track, remove one, add one and delete a video.
+    await stack.items.upsertAnnotations({
+      datasetId,
+      annotations: [
+        { ...trackInit("vt-0-1", PERSONA_1, randomKeyframes(random, 5, 10), "type"), itemId: "v-1" },
+        { ...trackInit("vt-1-2", PERSONA_1, randomKeyframes(random, 2, 10), "type", { removed: true }), itemId: "v-2" },
+        { ...trackInit("vt-new", PERSONA_2, randomKeyframes(random, 3, 10), "object"), itemId: "v-2" },
+      ],
+    });
+    await stack.items.deleteItems({ datasetId, itemIds: ["v-3"] });
+    for (const query of queries) {
+      const res = await get(query);
+      expect(res.body, query).toBe(before.get(query)?.body);
+      expect(res.headers["x-export-annotations"], query).toBe(before.get(query)?.headers["x-export-annotations"]);
+    }
+    expect((await get("")).body).not.toBe(before.get("version=june")?.body);
+    const missing = await get("version=july");
+    expect(missing.status).toBe(404);
+    expect(missing.body).toContain("july");
+  });
+
   it("serves HTTP/2 clients (h2c prior knowledge) the same bytes and headers", async () => {
     const h1 = await curl([`${url}/api/export?includeInterpolated=true&videoIds=vid-b`]);
     const h2 = await curl(["--http2-prior-knowledge", `${url}/api/export?includeInterpolated=true&videoIds=vid-b`]);

@@ -16,6 +16,7 @@ import type { Logger } from "../logger.ts";
 import { type RestRouter, sendJson } from "../rest/router.ts";
 import { clientGone } from "./downloads.ts";
 import { megabytes, sizeWarning } from "./size-estimate.ts";
+import { versionTrackDocs, versionTrackSummary } from "./track-export-version.ts";
 import { type TrackSummary, trackSummary } from "./track-summary.ts";
 
 /** Header names of GET /api/export, spelled as the video annotation API spells them. */
@@ -42,19 +43,33 @@ const BATCH_TRACKS = 1000;
 /** SnapshotTooOld / SnapshotUnavailable: the snapshot left MongoDB's history window. */
 const SNAPSHOT_ERRORS = new Set([239, 246]);
 
-export type TrackExportOptions = Pick<Context, "log" | "database">;
+export type TrackExportOptions = Pick<Context, "log" | "database" | "versions">;
 
 export function registerTrackExport(rest: RestRouter, options: TrackExportOptions): void {
   const { db, client } = options.database;
   const log = options.log.child({ area: "track-export" });
   const snapshots = snapshotReads(db);
 
+  /** The version the query names (404 naming it when there is none), else undefined. */
+  const versionOf = async (dataset: DatasetDoc | undefined, params: TrackQuery) => {
+    if (params.version === undefined) return undefined;
+    if (!dataset) throw invalidArgument(`version: the dataset has no versions (it has nothing imported yet)`);
+    return options.versions.resolve(dataset._id, params.version, "version");
+  };
+
   rest.on("GET", "/api/export/stats", "viewer", async ({ res, query }) => {
     const params = parseTrackQuery(query);
     const dataset = await exportDataset(db, params.datasetId);
-    const summary = dataset
-      ? await trackSummary(db, trackMatch(dataset, params), statsOptions(dataset, params))
-      : EMPTY;
+    const version = await versionOf(dataset, params);
+    const summary = !dataset
+      ? EMPTY
+      : version
+        ? await versionTrackSummary(
+            versionTrackDocs(db, version, trackMatch(dataset, params)),
+            version.categoryDocs,
+            params,
+          )
+        : await trackSummary(db, trackMatch(dataset, params), statsOptions(dataset, params));
     const warning = sizeWarning(summary.totalSize);
     sendJson(res, 200, {
       totalSize: summary.totalSize,
@@ -70,11 +85,19 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
   rest.on("GET", "/api/export", "viewer", async ({ res, query }) => {
     const params = parseTrackQuery(query);
     const dataset = await exportDataset(db, params.datasetId);
-    // One snapshot for the counts and the body, so the headers describe exactly what is sent.
-    const session = dataset && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
+    const version = await versionOf(dataset, params);
+    // One snapshot for the counts and the body, so the headers describe exactly what is sent (a
+    // version never changes: it needs none).
+    const session =
+      dataset && !version && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
     try {
       const match = dataset ? trackMatch(dataset, params) : undefined;
-      const summary = dataset && match ? await trackSummary(db, match, statsOptions(dataset, params), session) : EMPTY;
+      const summary =
+        dataset && match && version
+          ? await versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
+          : dataset && match
+            ? await trackSummary(db, match, statsOptions(dataset, params), session)
+            : EMPTY;
       if (summary.invalidCount > 0) {
         sendJson(
           res,
@@ -103,9 +126,14 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
         ...(warning ? { [ExportHeaders.warning]: warning } : {}),
       });
       node.flushHeaders?.();
-      const docs = dataset && match ? trackDocs(db, match, session, log) : emptyDocs();
+      const docs =
+        dataset && match
+          ? version
+            ? versionTrackDocs(db, version, match)
+            : trackDocs(db, match, session, log)
+          : emptyDocs();
       const written: Written = { lines: 0, keyframes: 0, interpolated: 0 };
-      const body = exportBody(docs, params, dataset?.categories ?? [], written);
+      const body = exportBody(docs, params, version?.categoryDocs ?? dataset?.categories ?? [], written);
       try {
         await pipeline(Readable.from(body, { objectMode: false }), res as NodeJS.WritableStream);
       } catch (err) {
@@ -131,6 +159,8 @@ export interface TrackQuery {
   /** annotationTypes: "type" (typeAssignment, or no link) and "object" (objectLink). */
   annotationTypes: Set<"type" | "object">;
   datasetId?: string;
+  /** A dataset version (id or name) to export instead of the live dataset (ours). */
+  version?: string;
 }
 
 const EMPTY: TrackSummary = {
@@ -166,6 +196,7 @@ export function parseTrackQuery(query: URLSearchParams): TrackQuery {
     annotationTypes.add(type);
   }
   const datasetId = single(query, "datasetId");
+  const version = single(query, "version");
   return {
     format,
     includeInterpolated,
@@ -173,6 +204,7 @@ export function parseTrackQuery(query: URLSearchParams): TrackQuery {
     videoIds: list(query, "videoIds"),
     annotationTypes,
     ...(datasetId ? { datasetId } : {}),
+    ...(version ? { version } : {}),
   };
 }
 

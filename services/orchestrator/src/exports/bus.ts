@@ -206,14 +206,15 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
       return;
     }
     const result = await repo.apply(event, config.EXPORT_TTL_DAYS);
+    if (event.event.case === "failed" && result.changed) {
+      await logs.append(event.exportId, "error", event.event.value.errorMessage, "orchestrator");
+    }
+    // After the failure's line: a log follower woken by the change must find it.
     if (result.changed) nats.publish(updates(event.exportId));
     if (event.event.case === "canceled") {
       const doc = await repo.get(event.exportId);
       // A stray "canceled" for a job that completed meanwhile must not remove a finished export's files.
       if (doc?.status === "canceled") await removeExportFiles(storages.driver(doc.storage), doc);
-    }
-    if (event.event.case === "failed" && result.changed) {
-      await logs.append(event.exportId, "error", event.event.value.errorMessage, "orchestrator");
     }
     if (result.finished && result.changed?.status === "completed") await recordZipSize(result.changed);
     if (result.finished && result.changed) await announce(toProto(result.changed));
@@ -260,8 +261,8 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     const message = `gave up after ${deliveries} attempts${doc?.errorMessage ? `: ${doc.errorMessage}` : " (the worker stopped responding)"}`;
     const failed = await repo.fail(exportId, message);
     if (failed) {
-      nats.publish(updates(exportId));
       await logs.append(exportId, "error", message, "orchestrator");
+      nats.publish(updates(exportId));
       await announce(toProto(failed));
     }
   }

@@ -74,8 +74,11 @@ export async function* followLogs(
     }
     if (!options.follow) return;
     if (!(await options.isActive())) {
-      if (lines.length === 0) return;
-      continue; // one more read picks up lines written with the final event
+      // Lines written before the job ended (a cancel's, a final event's) may have landed between
+      // the read above and the status seen now: one more read after it takes them.
+      const rest = await logs.read(exportId, { since: options.since, afterId });
+      if (rest.length > 0) yield rest;
+      return;
     }
     await options.nextChange(options.signal);
     options.signal.throwIfAborted();

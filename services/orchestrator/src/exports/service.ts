@@ -204,10 +204,11 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
     async cancel(exportId) {
       const doc = await jobs.get(exportId);
       if (!ACTIVE.includes(doc.status)) throw failedPrecondition(`export is already ${doc.status}`);
+      // The line before the state: a log follower that sees the job ended reads once more and
+      // stops, so the line must already be there.
+      await logs.append(exportId, "info", "export canceled", "orchestrator");
       const canceled = (await repo.cancel(exportId)) ?? (await jobs.get(exportId));
       bus.cancel(exportId);
-      // The line before the news: a log follower woken by the change must find it.
-      await logs.append(exportId, "info", "export canceled", "orchestrator");
       bus.changed(exportId);
       return canceled;
     },

@@ -81,7 +81,10 @@ export function pluginModuleOf(module: { default?: unknown; importers?: unknown 
     if (!Array.isArray(module.importers) || !module.importers.every(isImporterClass)) {
       throw new PluginLoadError(`${spec}: \`importers\` must be an array of BaseImporter subclasses`);
     }
-    importers.push(...(module.importers as ImporterClass[]));
+    // A default-exported importer may be listed in `importers` too: one worker each.
+    for (const importer of module.importers as ImporterClass[]) {
+      if (!importers.includes(importer)) importers.push(importer);
+    }
   }
   if (!exporter && importers.length === 0) {
     throw new PluginLoadError(`${spec} has no default export (a BaseExporter or BaseImporter subclass)`);

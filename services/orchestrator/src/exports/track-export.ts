@@ -88,8 +88,7 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
     const version = await versionOf(dataset, params);
     // One snapshot for the counts and the body, so the headers describe exactly what is sent (a
     // version never changes: it needs none).
-    const session =
-      dataset && !version && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
+    const session = dataset && !version && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
     try {
       const match = dataset ? trackMatch(dataset, params) : undefined;
       const summary =

@@ -20,8 +20,8 @@ const TOOLS: Record<string, string> = {
   keypoints: "keypoint",
   classification: "classification",
 };
-/** The kind each DM tool code (and shorthand type) holds, as the importer reads them. */
-const TOOL_KINDS: Record<string, string> = {
+/** The kind each DM tool code (and shorthand type) holds: the dm-json importer reads them so too. */
+export const DM_TOOL_KINDS: Record<string, "bbox" | "polygon" | "polyline" | "keypoints" | "classification"> = {
   bounding_box: "bbox",
   bbox: "bbox",
   polygon: "polygon",
@@ -79,7 +79,7 @@ export function dmHalves(
     ...annotationFields
   } = dm;
   // A DM tool only while the annotation is still of the kind the tool holds (an edit may change it).
-  const tool = typeof dmTool === "string" && TOOL_KINDS[dmTool] === kind ? dmTool : TOOLS[kind];
+  const tool = typeof dmTool === "string" && DM_TOOL_KINDS[dmTool] === kind ? dmTool : TOOLS[kind];
   if (!tool) return { drop: `${kind}: DM Schema v1 has no ${kind} the dm-json importer reads` };
   const layout = isRecord(rawLayout) ? rawLayout : undefined;
   const arrays = layout?.coordinates === "arrays";

@@ -11,6 +11,7 @@
 // under dm.dataFields; dm.layout when the file was not written as Synapse writes it) goes under
 // attributes.dm, so the dm-json exporter (exporter.ts) writes the file back as it was.
 import type { JsonObject, JsonValue, MessageInitShape } from "@bufbuild/protobuf";
+import { DM_TOOL_KINDS } from "@labelport/sdk";
 import type { AnnotationSchema } from "@labelport/sdk/contracts";
 import { AnnotationType } from "@labelport/sdk/contracts";
 
@@ -21,17 +22,6 @@ export type DmRecord = Record<string, JsonValue>;
 /** A converted annotation (category by class name) or why it cannot be carried. */
 export type DmConversion = { annotation: AnnotationInit; className: string } | { drop: string };
 
-/** DM tool codes (and the shorthand's type names) by the kind they are in Labelport. */
-const KINDS: Record<string, "bbox" | "polygon" | "polyline" | "keypoints" | "classification"> = {
-  bounding_box: "bbox",
-  bbox: "bbox",
-  polygon: "polygon",
-  polyline: "polyline",
-  keypoint: "keypoints",
-  keypoints: "keypoints",
-  classification: "classification",
-};
-
 /** Fields of the two halves that the conversion reads; every other one is kept under attributes.dm. */
 const READ_FIELDS = new Set(["id", "tool", "type", "classification", "coordinate", "data"]);
 
@@ -41,7 +31,7 @@ export function isRecord(value: unknown): value is DmRecord {
 
 export function convertDmAnnotation(meta: DmRecord, data: DmRecord | undefined): DmConversion {
   const tool = text(meta.tool) || text(meta.type) || text(data?.tool) || text(data?.type);
-  const kind = KINDS[tool];
+  const kind = DM_TOOL_KINDS[tool];
   if (!kind) return { drop: `${tool || "(no tool)"}: not supported` };
   const { className, attributes } = classificationOf(meta.classification);
   if (className === "") return { drop: `${tool}: no class` };

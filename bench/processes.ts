@@ -136,11 +136,13 @@ export async function startPluginChild(options: {
   profileName?: string;
   /** More environment (the media-copy case's LABELPORT_MEDIA_SOURCES and the credentials it names). */
   env?: Record<string, string>;
+  /** The process's name and log file's stem (default `plugin-<format>`): two of one format need two. */
+  name?: string;
 }): Promise<Child> {
   const spec = PLUGINS[options.format];
   if (!spec) throw new Error(`no built-in plugin for format ${options.format}`);
   const { child } = await spawnReady({
-    name: `plugin-${options.format}`,
+    name: options.name ?? `plugin-${options.format}`,
     args: [
       ...profileFlags(options.profileDir, options.profileName ?? `plugin-${options.format}`),
       join(ROOT, "sdk/bin/labelport-plugin.mjs"),

@@ -34,6 +34,16 @@ import {
   rate,
 } from "./report.ts";
 import { sampleRss } from "./rss.ts";
+import {
+  formatPlans,
+  formatShardRuns,
+  loadLine,
+  measurePlans,
+  measureShardExports,
+  PLAN_DATASET,
+  planRows,
+  type ShardRun,
+} from "./shards.ts";
 import { formatVersions, measureVersions } from "./versions.ts";
 
 const ALL_FORMATS = ["coco", "yolo", "voc", "csv", "jsonl", "json-snapshot"];
@@ -74,7 +84,14 @@ interface VersionsCase {
   annotations: number;
 }
 
-type BenchCase = ImageCase | VideoCase | ImportFormatsCase | MediaCopyCase | VersionsCase;
+/** One export split across plugin processes, and the simulated plan of a 100M dataset (bench/shards.ts). */
+interface ShardsCase {
+  kind: "shards";
+  name: string;
+  annotations: number;
+}
+
+type BenchCase = ImageCase | VideoCase | ImportFormatsCase | MediaCopyCase | VersionsCase | ShardsCase;
 
 function casesFor(quick: boolean, huge: ImageCase | undefined): BenchCase[] {
   const images: ImageCase[] = [
@@ -96,7 +113,10 @@ function casesFor(quick: boolean, huge: ImageCase | undefined): BenchCase[] {
   const versions: VersionsCase = quick
     ? { kind: "versions", name: "versions-100k", annotations: 100_000 }
     : { kind: "versions", name: "versions-1m", annotations: 1_000_000 };
-  return [...images, video, importFormats, mediaCopy, versions];
+  const shards: ShardsCase = quick
+    ? { kind: "shards", name: "shards-100k", annotations: 100_000 }
+    : { kind: "shards", name: "shards-1m", annotations: 1_000_000 };
+  return [...images, video, importFormats, mediaCopy, versions, shards];
 }
 
 const { values: args } = parseArgs({
@@ -118,7 +138,7 @@ if (args.help) {
   process.stdout.write(`usage: npm run bench -- [--quick] [--only CASES] [--formats LIST] [--import-formats LIST] [--profile] [--keep]
   --quick     the 10k and 100k image cases, a small video set and import-formats at 10k (about four minutes)
   --only      comma-separated case names or prefixes (images-10k, images-100k, images-1m, video,
-              import-formats, media-copy, versions)
+              import-formats, media-copy, versions, shards)
   --formats   comma-separated export formats (default: ${ALL_FORMATS.join(",")})
   --import-formats  comma-separated uploads of the import-formats case
               (default: ${IMPORT_FORMATS.map((f) => f.name).join(",")})
@@ -772,6 +792,51 @@ async function runVersionsCase(c: VersionsCase): Promise<void> {
   }
 }
 
+/**
+ * COCO and YOLO of one image set exported unsplit by one plugin process, then split in 2 and in 4
+ * shards over two (bench/shards.ts, which runs its own plugin processes: the others are stopped so
+ * that none of them takes a job or a shard); then the simulated plan of a 100M dataset.
+ */
+async function runShardsCase(c: ShardsCase): Promise<void> {
+  say(`${c.name}: generating ${c.annotations.toLocaleString("en-US")} annotations...`);
+  const set = await writeImageSet(dataDir, { annotations: c.annotations, prefix: c.name });
+  await Promise.all([...plugins.values()].map((p) => p.stop()));
+  plugins.clear();
+  await startServices(c.name, "shards", { plugins: [], exports: [], imports: [] });
+  const { dataset } = await api().datasets.createDataset({
+    name: `${c.name} ${stamp}`,
+    categories: CATEGORIES.map((name) => ({ name, supercategory: "object" })),
+  });
+  const datasetId = dataset?.id ?? "";
+  rows.push(await importFiles(c.name, set.files, "labelport-items", { datasetId }));
+  for (const file of set.files) await rm(file.path, { force: true });
+  say(`  ${loadLine()}`);
+  const runs = await measureShardExports(
+    {
+      api: api(),
+      natsUrl: stack.natsUrl,
+      logDir,
+      storageRoot,
+      caseName: c.name,
+      stamp,
+      pids: { orchestrator: orchestratorPid(), mongod: mongodPid() },
+      keep: args.keep === true,
+      say,
+    },
+    datasetId,
+    set.annotations,
+  );
+  shardRuns.push(...runs);
+  rows.push(...runs.map((r) => r.row));
+  if (runs.some((r) => r.error || r.mismatch)) failed = true;
+  say(`  ${loadLine()}`);
+  say("  planning a 100M-annotation dataset (simulated)...");
+  const { total, plans } = await measurePlans();
+  shardPlan = formatPlans(PLAN_DATASET, total, plans);
+  say(shardPlan);
+  rows.push(...planRows(c.name, plans, total));
+}
+
 /** The video track export, GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
 async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
   const rss = sampleRss(orchestratorPid());
@@ -814,6 +879,9 @@ async function measureRestExport(caseName: string, tracks: number): Promise<Row>
 
 let failed = false;
 let interrupted = false;
+/** The shards case's runs and plan, printed as tables of their own. */
+const shardRuns: ShardRun[] = [];
+let shardPlan: string | undefined;
 async function cleanup(): Promise<void> {
   await stopServices().catch(() => undefined);
   await stack.stop().catch(() => undefined);
@@ -848,6 +916,7 @@ try {
       else if (c.kind === "video") await runVideoCase(c);
       else if (c.kind === "media-copy") await runMediaCopyCase(c);
       else if (c.kind === "versions") await runVersionsCase(c);
+      else if (c.kind === "shards") await runShardsCase(c);
       else await runImportFormatsCase(c);
     } catch (err) {
       failed = true;
@@ -882,6 +951,12 @@ process.stdout.write(
 const importTable = formatImportTable(rows);
 if (importTable) process.stdout.write(`import per format (POST /api/import, end to end):\n${importTable}\n\n`);
 process.stdout.write(`targets (reported, not asserted):\n${formatTargets(evaluateTargets(rows, formats))}\n`);
+if (shardRuns.length > 0) {
+  process.stdout.write(
+    `\none export split across plugin processes (CreateExport to COMPLETED; cores busy: CPU s of all / seconds):\n${formatShardRuns(shardRuns)}\n`,
+  );
+}
+if (shardPlan) process.stdout.write(`\n${shardPlan}\n`);
 const hugeTable = hugeImages ? formatHugeComparison(rows, hugeImages.name) : undefined;
 if (hugeTable) process.stdout.write(`\n${hugeTable}\n`);
 process.stdout.write(`\nwrote bench/results/latest.json (${rows.length} rows)\n`);

@@ -47,7 +47,7 @@ function transport(key?: string, header = "x-api-key"): Transport {
 
 function requiredRole(method: DescMethod): Role {
   if (/^Delete/.test(method.name)) return "admin";
-  if (/^(Get|List|Count|Stream|Watch|Diff)/.test(method.name) || method.name === "WhoAmI") return "viewer";
+  if (/^(Get|List|Count|Stream|Split|Watch|Diff)/.test(method.name) || method.name === "WhoAmI") return "viewer";
   return "editor";
 }
 

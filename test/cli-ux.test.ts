@@ -185,7 +185,7 @@ describe("help and version", () => {
     expect(result.stderr).toBe(
       "labelport: missing --dataset\nusage: labelport export create --dataset D --format F [--name N] [--option key=value ...] " +
         "[--split S ...] [--tag T ...] [--category C ...] [--item-status draft|in_review|approved|rejected|all ...] " +
-        "[--version V] [--target ground_truth|assignment|task] [--no-media] [--wait] [--json]\n" +
+        "[--version V] [--target ground_truth|assignment|task] [--shards N] [--no-media] [--wait] [--json]\n" +
         "(labelport export create --help shows an example)\n",
     );
   });

@@ -703,7 +703,9 @@ describe("developer exports API", () => {
         // A plugin's job token reads items, nothing here.
         const plugin = await api(method, path, { key: token, body });
         expect(plugin.status, label).toBe(403);
-        expect(plugin.body.message, label).toMatch(/^job tokens may only call StreamItems; not (GET|POST|DELETE) \//);
+        expect(plugin.body.message, label).toMatch(
+          /^job tokens may only call StreamItems, SplitItems; not (GET|POST|DELETE) \//,
+        );
       } else {
         const viewer = await api(method, path, { key: KEYS.viewer, body });
         expect(viewer.status, label).toBe(403);

@@ -58,9 +58,17 @@ export const NATS_PERMISSIONS: Record<NatsUserName, Permissions> = {
       "$JS.API.CONSUMER.INFO.LABELPORT_JOBS.>",
       "$JS.API.CONSUMER.MSG.NEXT.LABELPORT_JOBS.>",
       "$JS.ACK.LABELPORT_JOBS.>",
+      // A worker coordinating a split export: its shards' tasks (never jobs), news and stop, and
+      // removing the tasks no shard has taken when the export fails or is canceled.
+      "labelport.jobs.*.shards",
+      "labelport.shard-news.>",
+      "labelport.shard-stop.>",
+      "$JS.API.STREAM.MSG.DELETE.LABELPORT_JOBS",
     ],
     subscribe: [
       "labelport.cancel.>",
+      "labelport.shard-news.>",
+      "labelport.shard-stop.>",
       "labelport.plugins.discover",
       `${INBOX_PREFIXES.plugin}.>`,
       // Importer workers: import jobs (request/reply in a queue group) and their cancels.

@@ -107,5 +107,7 @@ export function isPermanentError(err: unknown): boolean {
   if (isPluginLoadError(err) || isManifestError(err) || isOptionsError(err) || isInvalidStorageKey(err)) return true;
   // onMissingMedia "fail": the same originals are missing on the next attempt (export-layout.ts).
   if (nameOf(err) === "MissingMediaError") return true;
+  // A shard of a split export that failed for good already used its own retries (runtime/split-export.ts).
+  if (nameOf(err) === "ShardFailedError") return true;
   return err instanceof ConnectError && PERMANENT_CODES.has(err.code);
 }

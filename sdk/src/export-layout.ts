@@ -4,10 +4,11 @@
 // metadata/export_summary.json.
 
 import { LabelportError } from "./errors.ts";
-import type { ArtifactWriter, ExportContext, MediaProblem, MediaProblemKind } from "./exporter.ts";
+import type { ExportContext, JoinContext, MediaProblem, MediaProblemKind } from "./exporter.ts";
 import type { Item } from "./gen/labelport/v1/dataset_pb.ts";
 import { type ImageSize, readMediaImageSize } from "./image-header.ts";
 import { annotationTypeName, isVideoItem } from "./item-json.ts";
+import { type GatheredFileFormat, joinGatheredFile, openGatheredFile, readText } from "./shard-parts.ts";
 import { createKeyTable } from "./storage/key-table.ts";
 
 /** Split folder of items without a split (COCO `instances_default.json`, YOLO `images/default`). */
@@ -112,10 +113,46 @@ export interface ExportLayout {
   /**
    * Waits for the copies, writes metadata/export_summary.json (and metadata/missing_media.json
    * when originals were not copied) and the notes about them; a MissingMediaError instead when
-   * the export asked `onMissingMedia: "fail"`.
+   * the export asked `onMissingMedia: "fail"`. A shard of a split export writes its counts and
+   * names as parts instead, and the join's finishExportLayout() writes those files for all shards.
    */
   finish(): Promise<void>;
 }
+
+/** A layout's counts: what export_summary.json and the media notes are made of (summed over shards). */
+interface LayoutTally {
+  items: number;
+  annotations: number;
+  skipped: number;
+  skippedAnnotations: number;
+  splits: Record<string, Count>;
+  folders: Record<string, Count>;
+  categories: Record<string, number>;
+  types: Record<string, number>;
+  sizedFromHeaders: number;
+  media: MediaTally;
+}
+
+interface MediaTally extends MediaCopyCounts {
+  /** Copies started (items with media while save_original_file is on). */
+  started: number;
+  noMedia: number;
+  /** The first LISTED_MISSING_MEDIA not copied, in item order. */
+  listed: MissingMedia[];
+}
+
+/** A shard's LayoutTally, as JSON. */
+const LAYOUT_PART = "layout.json";
+/** A shard's claimed names, lowercase `folder/stem`, one per line: the join checks no two shards share one. */
+export const LAYOUT_NAMES_PART = "layout-names";
+const MISSING_MEDIA_PART = "missing-media";
+const MISSING_MEDIA_FILE: GatheredFileFormat = {
+  contentType: "application/json",
+  first: "[\n",
+  between: ",\n",
+  tail: "\n]\n",
+  skipEmpty: true,
+};
 
 export const EXPORT_SUMMARY_KEY = "metadata/export_summary.json";
 /** Every original not copied, in item order: `[{itemId, uri, key, kind, reason}, ...]`. */
@@ -158,6 +195,21 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
     count.items += 1;
     count.annotations += item.annotations.length;
     map.set(key, count);
+  }
+
+  /** The names this shard claimed, for the join's check that no two shards named a file alike. */
+  async function writeNames(): Promise<void> {
+    const out = await ctx.shard.parts.open(LAYOUT_NAMES_PART);
+    let chunk = "";
+    for (let index = 0; index < used.size; index++) {
+      chunk += `${used.key(index)}\n`;
+      if (chunk.length >= 64 * 1024) {
+        await out.write(chunk);
+        chunk = "";
+      }
+    }
+    if (chunk) await out.write(chunk);
+    await out.close();
   }
 
   return {
@@ -205,40 +257,147 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
       ctx.progress(1, item.annotations.length);
     },
     async finish() {
-      const copies = await media.finish();
-      if (sizedFromHeaders > 0) {
-        ctx.note(`image size: read from the image header for ${sizedFromHeaders} items without width/height`);
-      }
-      const summary = {
-        format: ctx.export.format,
-        datasetId: ctx.dataset.id,
-        datasetName: ctx.dataset.name,
-        itemCount: items,
-        // What the files hold, as manifest.json counts it: received less what the format dropped.
-        annotationCount: Math.max(0, annotations + skippedAnnotations - ctx.accounted.dropped),
-        annotationsReceived: annotations + skippedAnnotations,
-        skippedItemCount: skipped,
-        originalFilesSaved: copies.copied,
-        originalFilesMissing: copies.missing,
-        originalFilesRefused: copies.refused,
-        originalFilesFailed: copies.failed,
+      const tally: LayoutTally = {
+        items,
+        annotations,
+        skipped,
+        skippedAnnotations,
         splits: sortedObject(splits),
-        ...(options.categoryFolders ? { itemCategories: sortedObject(folders) } : {}),
-        categories: ctx.dataset.categories.map((category) => ({
-          id: category.id,
-          name: category.name,
-          annotations: categories.get(category.id) ?? 0,
-        })),
-        annotationTypes: sortedObject(types),
+        folders: sortedObject(folders),
+        categories: Object.fromEntries(categories),
+        types: sortedObject(types),
+        sizedFromHeaders,
+        media: await media.finish(),
       };
-      await ctx.storage.writeJson(EXPORT_SUMMARY_KEY, summary, { pretty: true });
+      if (ctx.shard.count === 1) {
+        await writeLayoutFiles(ctx, options, tally);
+        return;
+      }
+      const part = await ctx.shard.parts.open(LAYOUT_PART);
+      await part.write(JSON.stringify(tally));
+      await part.close();
+      await writeNames();
     },
   };
+}
+
+/**
+ * The join's half of createExportLayout().finish(): export_summary.json, missing_media.json and
+ * the notes about media, over every shard. Nothing to do for an export run as one shard.
+ */
+export async function finishExportLayout(ctx: JoinContext<unknown>, options: ExportLayoutOptions): Promise<void> {
+  if (ctx.shards.length === 1) return;
+  let total: LayoutTally | undefined;
+  for (const shard of ctx.shards) {
+    const text = await readText(shard.read(LAYOUT_PART));
+    if (!text)
+      throw new LabelportError(`shard ${shard.index} left no ${LAYOUT_PART}: did its exportShard() call finish()?`);
+    const tally = JSON.parse(text) as LayoutTally;
+    total = total ? addTallies(total, tally) : tally;
+  }
+  await joinGatheredFile(ctx, MISSING_MEDIA_KEY, MISSING_MEDIA_PART, MISSING_MEDIA_FILE);
+  await writeLayoutFiles(ctx, options, total as LayoutTally);
+}
+
+function addTallies(a: LayoutTally, b: LayoutTally): LayoutTally {
+  const counts = (x: Record<string, Count>, y: Record<string, Count>) => {
+    const out: Record<string, Count> = { ...x };
+    for (const [key, count] of Object.entries(y)) {
+      const before = out[key] ?? { items: 0, annotations: 0 };
+      out[key] = { items: before.items + count.items, annotations: before.annotations + count.annotations };
+    }
+    return sortedRecord(out);
+  };
+  const numbers = (x: Record<string, number>, y: Record<string, number>) => {
+    const out: Record<string, number> = { ...x };
+    for (const [key, n] of Object.entries(y)) out[key] = (out[key] ?? 0) + n;
+    return sortedRecord(out);
+  };
+  return {
+    items: a.items + b.items,
+    annotations: a.annotations + b.annotations,
+    skipped: a.skipped + b.skipped,
+    skippedAnnotations: a.skippedAnnotations + b.skippedAnnotations,
+    splits: counts(a.splits, b.splits),
+    folders: counts(a.folders, b.folders),
+    categories: numbers(a.categories, b.categories),
+    types: numbers(a.types, b.types),
+    sizedFromHeaders: a.sizedFromHeaders + b.sizedFromHeaders,
+    media: {
+      copied: a.media.copied + b.media.copied,
+      missing: a.media.missing + b.media.missing,
+      refused: a.media.refused + b.media.refused,
+      failed: a.media.failed + b.media.failed,
+      started: a.media.started + b.media.started,
+      noMedia: a.media.noMedia + b.media.noMedia,
+      listed: [...a.media.listed, ...b.media.listed].slice(0, LISTED_MISSING_MEDIA),
+    },
+  };
+}
+
+/** The media notes (or MissingMediaError) and export_summary.json, from the whole export's counts. */
+async function writeLayoutFiles(
+  ctx: Omit<JoinContext<unknown>, "shards">,
+  options: ExportLayoutOptions,
+  tally: LayoutTally,
+) {
+  const { media } = tally;
+  const notCopied = media.missing + media.refused + media.failed;
+  if (notCopied > 0 && options.onMissingMedia === "fail") {
+    const shown = media.listed.slice(0, LISTED_IN_ERROR).map(describe);
+    const more = notCopied > shown.length ? `, and ${notCopied - shown.length} more` : "";
+    throw new MissingMediaError(
+      `save_original_file: ${notCopied} of ${media.started} original files could not be copied ` +
+        `(onMissingMedia: "fail"): ${shown.join(", ")}${more}`,
+    );
+  }
+  if (notCopied > 0) {
+    const kinds = (["missing", "refused", "failed"] as const).filter((kind) => media[kind] > 0);
+    const first = media.listed.length < notCopied ? `the first ${media.listed.length}` : "they are";
+    ctx.note(
+      `save_original_file: ${notCopied} of ${media.started} original files not copied ` +
+        `(${kinds.map((kind) => `${media[kind]} ${kind}`).join(", ")}; all in ${MISSING_MEDIA_KEY}); ` +
+        `${first}: ${media.listed.map(describe).join(", ")}`,
+    );
+  }
+  if (media.noMedia > 0) ctx.note(`save_original_file: ${media.noMedia} items have no media to copy`);
+  if (tally.sizedFromHeaders > 0) {
+    ctx.note(`image size: read from the image header for ${tally.sizedFromHeaders} items without width/height`);
+  }
+  const summary = {
+    format: ctx.export.format,
+    datasetId: ctx.dataset.id,
+    datasetName: ctx.dataset.name,
+    itemCount: tally.items,
+    // What the files hold, as manifest.json counts it: received less what the format dropped.
+    annotationCount: Math.max(0, tally.annotations + tally.skippedAnnotations - ctx.accounted.dropped),
+    annotationsReceived: tally.annotations + tally.skippedAnnotations,
+    skippedItemCount: tally.skipped,
+    originalFilesSaved: media.copied,
+    originalFilesMissing: media.missing,
+    originalFilesRefused: media.refused,
+    originalFilesFailed: media.failed,
+    splits: tally.splits,
+    ...(options.categoryFolders ? { itemCategories: tally.folders } : {}),
+    categories: ctx.dataset.categories.map((category) => ({
+      id: category.id,
+      name: category.name,
+      annotations: tally.categories[String(category.id)] ?? 0,
+    })),
+    annotationTypes: tally.types,
+  };
+  await ctx.storage.writeJson(EXPORT_SUMMARY_KEY, summary, { pretty: true });
 }
 
 function sortedObject<V>(map: Map<string, V>): Record<string, V> {
   const out: Record<string, V> = {};
   for (const key of [...map.keys()].sort()) out[key] = map.get(key) as V;
+  return out;
+}
+
+function sortedRecord<V>(record: Record<string, V>): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key] as V;
   return out;
 }
 
@@ -267,8 +426,8 @@ function createMediaCopies(ctx: ExportContext<unknown>, options: ExportLayoutOpt
   let released = 0;
   let noMedia = 0;
   let failure: { error: unknown } | undefined;
-  let list: ArtifactWriter | undefined;
-  let pending = "";
+  const list = openGatheredFile(ctx, MISSING_MEDIA_KEY, MISSING_MEDIA_PART, MISSING_MEDIA_FILE);
+  let pending: string[] = [];
 
   function release(sequence: number, problem: MissingMedia | null): void {
     finished.set(sequence, problem);
@@ -279,17 +438,15 @@ function createMediaCopies(ctx: ExportContext<unknown>, options: ExportLayoutOpt
       if (!next) continue;
       counts[next.kind] += 1;
       if (listed.length < LISTED_MISSING_MEDIA) listed.push(next);
-      pending += `${counts.missing + counts.refused + counts.failed > 1 ? ",\n" : "[\n"}  ${JSON.stringify(next)}`;
+      pending.push(`  ${JSON.stringify(next)}`);
     }
   }
 
   /** Writes the problems released so far to missing_media.json (opened with the first one). */
   async function flush(): Promise<void> {
-    if (pending === "") return;
-    list ??= await ctx.storage.open(MISSING_MEDIA_KEY, { contentType: "application/json" });
-    const text = pending;
-    pending = "";
-    await list.write(text);
+    const entries = pending;
+    pending = [];
+    for (const entry of entries) await list.add(entry);
   }
 
   function rethrow(): void {
@@ -329,37 +486,16 @@ function createMediaCopies(ctx: ExportContext<unknown>, options: ExportLayoutOpt
       const task = run(started++, item, uri, key);
       running.add(task);
       void task.finally(() => running.delete(task));
-      if (pending.length >= 64 * 1024) await flush();
+      if (pending.length >= 256) await flush();
     },
 
-    async finish(): Promise<MediaCopyCounts> {
+    /** Waits for the copies and closes missing_media.json (or this shard's part of it). */
+    async finish(): Promise<MediaTally> {
       await Promise.all(running);
       rethrow();
       await flush();
-      if (list) {
-        await list.write("\n]\n");
-        await list.close();
-      }
-      const notCopied = counts.missing + counts.refused + counts.failed;
-      if (notCopied > 0 && options.onMissingMedia === "fail") {
-        const shown = listed.slice(0, LISTED_IN_ERROR).map(describe);
-        const more = notCopied > shown.length ? `, and ${notCopied - shown.length} more` : "";
-        throw new MissingMediaError(
-          `save_original_file: ${notCopied} of ${started} original files could not be copied ` +
-            `(onMissingMedia: "fail"): ${shown.join(", ")}${more}`,
-        );
-      }
-      if (notCopied > 0) {
-        const kinds = (["missing", "refused", "failed"] as const).filter((kind) => counts[kind] > 0);
-        const first = listed.length < notCopied ? `the first ${listed.length}` : "they are";
-        ctx.note(
-          `save_original_file: ${notCopied} of ${started} original files not copied ` +
-            `(${kinds.map((kind) => `${counts[kind]} ${kind}`).join(", ")}; all in ${MISSING_MEDIA_KEY}); ` +
-            `${first}: ${listed.map(describe).join(", ")}`,
-        );
-      }
-      if (noMedia > 0) ctx.note(`save_original_file: ${noMedia} items have no media to copy`);
-      return counts;
+      await list.close();
+      return { ...counts, started, noMedia, listed };
     },
   };
 }

@@ -3,6 +3,7 @@ import type { Readable } from "node:stream";
 import type { z } from "zod";
 import type { Category, Item } from "./gen/labelport/v1/dataset_pb.ts";
 import type { Export } from "./gen/labelport/v1/export_pb.ts";
+import { wholeExportParts } from "./shard-parts.ts";
 import type { StorageBody } from "./storage/driver.ts";
 
 export interface ExporterManifest {
@@ -112,6 +113,41 @@ export interface ExportContext<Options> {
   readonly log: ExportLogger;
   /** A private local directory for spill files, removed after the job. */
   readonly scratchDir: string;
+  /** Which part of a split export this run is; `{index: 0, count: 1}` for a whole export. */
+  readonly shard: ExportShard;
+}
+
+/**
+ * A shard of a split export: the items of one id range, worked by exportShard() on any worker of
+ * the format. Per-item files go to their final keys; what needs every shard (a single file, a
+ * summary) goes to the shard's parts and is written by join().
+ */
+export interface ExportShard {
+  /** 0-based, in item id order. */
+  readonly index: number;
+  readonly count: number;
+  /** The shard's private files for join() (never artifacts; removed after the join). */
+  readonly parts: ShardParts;
+}
+
+export interface ShardParts {
+  /** Opens a part by name (letters, digits, `.`, `-`, `_`); opening one name twice is refused. */
+  open(name: string): Promise<ArtifactWriter>;
+}
+
+/** One shard as join() sees it: what its exportShard() returned and its parts, read back. */
+export interface JoinedShard {
+  readonly index: number;
+  /** The JSON value exportShard() returned. */
+  readonly state: unknown;
+  /** The part's bytes; nothing when the shard wrote no such part. */
+  read(name: string): AsyncIterable<Uint8Array>;
+}
+
+/** join()'s context: the export's storage and accounting, and every shard in index order. */
+export interface JoinContext<Options>
+  extends Omit<ExportContext<Options>, "items" | "totalItems" | "progress" | "shard"> {
+  readonly shards: readonly JoinedShard[];
 }
 
 export abstract class BaseExporter<Options = Record<string, never>> {
@@ -123,6 +159,42 @@ export abstract class BaseExporter<Options = Record<string, never>> {
     return [];
   }
   abstract export(ctx: ExportContext<Options>): Promise<void>;
+}
+
+/**
+ * An exporter that can be split in shards worked in parallel: it implements exportShard() and
+ * join() instead of export(), which runs them as one shard (so a whole export and a joined split
+ * one run the same code and write the same bytes).
+ */
+export abstract class SplittableExporter<Options = Record<string, never>> extends BaseExporter<Options> {
+  /**
+   * Exports one shard's items (ctx.items() is the shard's range) and returns a JSON value that
+   * join() receives: the shard's counts, the splits it saw, whatever the join needs. Files of one
+   * item are written to their final keys (the layout names them the same in any shard); files
+   * that gather every item (a JSON array, a CSV, a COCO split) are written as parts, and join()
+   * streams them in shard order (see openGatheredFile). ctx.drop() and ctx.changed() are summed
+   * over the shards for the manifest; notes that carry counts belong in join(), where the counts
+   * are totals.
+   */
+  abstract exportShard(ctx: ExportContext<Options>): Promise<unknown>;
+  /** Writes what needs every shard, from their states and parts; runs once, after the last shard. */
+  abstract join(ctx: JoinContext<Options>): Promise<void>;
+
+  override async export(ctx: ExportContext<Options>): Promise<void> {
+    const state = await this.exportShard(ctx);
+    const parts = wholeExportParts(ctx.scratchDir);
+    const { items: _items, totalItems: _total, progress: _progress, shard: _shard, ...shared } = ctx;
+    await this.join({ ...shared, shards: [{ index: 0, state, read: (name) => parts.read(name) }] });
+  }
+}
+
+/**
+ * Whether the exporter can be split (it implements exportShard() and join()). By shape, not class:
+ * a plugin bundled with its own copy of the SDK extends another SplittableExporter.
+ */
+export function supportsShards<Options>(exporter: BaseExporter<Options>): exporter is SplittableExporter<Options> {
+  const candidate = exporter as Partial<SplittableExporter<Options>>;
+  return typeof candidate.exportShard === "function" && typeof candidate.join === "function";
 }
 
 /** A concrete exporter class, as a plugin package default-exports it. */

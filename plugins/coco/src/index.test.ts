@@ -1,5 +1,14 @@
+import { create } from "@bufbuild/protobuf";
 import { encodeRleString, maskArea } from "@labelport/sdk";
-import { runSampleExport, type SampleExport, testExporter } from "@labelport/sdk/testing";
+import {
+  AnnotationSchema,
+  AnnotationType,
+  CategorySchema,
+  ItemKind,
+  ItemSchema,
+  ItemStatus,
+} from "@labelport/sdk/contracts";
+import { runSampleExport, type SampleDataset, type SampleExport, testExporter } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import CocoExporter, { CLASSES_KEY, instancesKey } from "./index.ts";
 import { DISK, HEIGHT, maskDataset, RECTANGLE, WIDTH } from "./mask-fixture.ts";
@@ -222,6 +231,84 @@ describe("coco masks and iscrowd", () => {
       expect(train.annotations[2]?.segmentation).toEqual([[1, 1, 9, 1, 9, 5]]);
     } finally {
       await compressed.cleanup();
+    }
+  });
+});
+
+/**
+ * Seven images over two splits, split names taken in turns so every shard boundary falls inside a
+ * split, with 0 to 3 boxes each: an annotation's box x is its item's number, so its image_id can
+ * be checked against the image's file name (`…-<n>.png`). One name holds text that looks like a
+ * line's id prefix.
+ */
+function twoSplitDataset(): SampleDataset {
+  const splits = ["train", "val", "train", "train", "val", "val", "train"];
+  const boxes = [2, 0, 3, 1, 0, 2, 1];
+  const fileName = (n: number) => (n === 3 ? `사진 {"id":9,"image_id":9,}-${n}.png` : `item-${n}.png`);
+  const items = splits.map((split, n) =>
+    create(ItemSchema, {
+      id: `item-${n}`,
+      datasetId: "ds-splits",
+      kind: ItemKind.IMAGE,
+      status: ItemStatus.APPROVED,
+      split,
+      media: { uri: `media/item-${n}.png`, fileName: fileName(n), width: 100, height: 80 },
+      annotations: Array.from({ length: boxes[n] ?? 0 }, (_, k) =>
+        create(AnnotationSchema, {
+          id: `item-${n}-box-${k}`,
+          type: AnnotationType.BBOX,
+          categoryId: 1 + (k % 2),
+          geometry: { case: "bbox", value: { x: n, y: k, width: 10, height: 5 } },
+        }),
+      ),
+    }),
+  );
+  return {
+    dataset: {
+      id: "ds-splits",
+      name: "two splits",
+      categories: [
+        create(CategorySchema, { id: 1, name: "car", supercategory: "vehicle" }),
+        create(CategorySchema, { id: 2, name: "bike", supercategory: "vehicle" }),
+      ],
+    },
+    items,
+    media: new Map(),
+  };
+}
+
+describe("coco split into shards", () => {
+  it("writes the same instances files whole and in 2, 3 and 4 shards, ids 1..N per split", async () => {
+    const whole = await runSampleExport(CocoExporter, { fixture: twoSplitDataset() });
+    try {
+      const keys = (await whole.files()).filter((key) => key.startsWith("annotations/"));
+      expect(keys).toEqual([instancesKey("train"), instancesKey("val")]);
+      for (const key of keys) {
+        const coco = await whole.json<CocoFile>(key);
+        expect(coco.images.map((image) => image.id)).toEqual(coco.images.map((_, i) => i + 1));
+        expect(coco.annotations.map((annotation) => annotation.id)).toEqual(coco.annotations.map((_, i) => i + 1));
+        const names = coco.images.map((image) => image.file_name);
+        for (const annotation of coco.annotations) {
+          const n = (annotation.bbox as number[])[0] as number;
+          expect(names[annotation.image_id - 1], `annotation ${annotation.id}`).toMatch(new RegExp(`-${n}\\.png$`));
+        }
+      }
+      const train = await whole.json<CocoFile>(instancesKey("train"));
+      expect([train.images.length, train.annotations.length]).toEqual([4, 7]);
+      for (const shards of [2, 3, 4]) {
+        const split = await runSampleExport(CocoExporter, { fixture: twoSplitDataset(), shards });
+        try {
+          for (const key of keys) {
+            expect((await split.read(key)).toString("utf8"), `${key} in ${shards} shards`).toBe(
+              (await whole.read(key)).toString("utf8"),
+            );
+          }
+        } finally {
+          await split.cleanup();
+        }
+      }
+    } finally {
+      await whole.cleanup();
     }
   });
 });

@@ -1,7 +1,8 @@
 // COCO exporter: annotations/instances_<split>.json per split with images, annotations and
-// categories under the dataset's stable category ids. One pass over the items: images and
-// annotations go to scratch files per split, then each split's file is written by concatenation,
-// so memory does not grow with the dataset.
+// categories under the dataset's stable category ids. Splittable: each shard writes its images
+// and annotations per split as parts, numbered from 1 within the shard; the join writes each
+// split's file by streaming the shards' parts in order, renumbered (numbered-lists.ts). A whole
+// export is one shard and its join, so memory does not grow with the dataset either way.
 //
 // What COCO readers (pycocotools, datumaro, detectron2, mmdetection) expect, type by type:
 // - bbox: `bbox`, `area` = w*h, `segmentation: []`; `iscrowd` from the attribute, default 0.
@@ -16,25 +17,25 @@
 //   under 3 points, masks whose size is not their image's (readers rasterise at the image's size),
 //   and annotations without a dataset category.
 // Attributes other than `iscrowd` have no place in COCO: noted, not counted as drops.
-import { once } from "node:events";
-import { createReadStream, createWriteStream, type WriteStream } from "node:fs";
-import { join } from "node:path";
 import {
   type Annotation,
   annotationTypeName,
-  BaseExporter,
   type Category,
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
   encodeRleString,
+  finishExportLayout,
   isVideoItem,
+  type JoinContext,
   maskArea,
   maskBoundingBox,
   pointsBounds,
   polygonArea,
+  SplittableExporter,
   z,
 } from "@labelport/sdk";
+import { NumberedListPart, type NumberedListSource, writeNumberedList } from "./numbered-lists.ts";
 
 const options = z.strictObject({
   ...commonOptionsShape,
@@ -169,42 +170,35 @@ function iscrowdOf(attributes: Annotation["attributes"], fallback: 0 | 1): 0 | 1
   return fallback;
 }
 
-/** Characters gathered before a spill file is written to (one write per ~64 KB, not per object). */
-const SCRATCH_CHUNK = 64 * 1024;
-
-/** A local spill file of comma-separated JSON objects, written in chunks with backpressure. */
-class ScratchFile {
-  private readonly stream: WriteStream;
-  private pending = "";
-  count = 0;
-  constructor(readonly path: string) {
-    this.stream = createWriteStream(path);
-  }
-  append(json: string): void {
-    this.pending += this.count === 0 ? `\n${json}` : `,\n${json}`;
-    this.count += 1;
-  }
-  /** Writes what was appended once it makes a chunk (or always, with `force`). */
-  async flush(force = false): Promise<void> {
-    if (this.pending.length < SCRATCH_CHUNK && !(force && this.pending)) return;
-    const chunk = this.pending;
-    this.pending = "";
-    if (!this.stream.write(chunk)) await once(this.stream, "drain");
-  }
-  async end(): Promise<void> {
-    if (this.stream.closed) return;
-    await this.flush(true);
-    this.stream.end();
-    await once(this.stream, "close");
-  }
+/** A shard's images and annotations of one split. */
+interface SplitParts {
+  /** Numbers the split's parts: split names are free text, part names are not. */
+  part: number;
+  images: NumberedListPart;
+  annotations: NumberedListPart;
 }
 
-interface SplitFiles {
-  images: ScratchFile;
-  annotations: ScratchFile;
+/** One split as a shard wrote it: the counts are what the join adds to later shards' ids. */
+interface SplitState {
+  split: string;
+  part: number;
+  images: number;
+  annotations: number;
 }
 
-export default class CocoExporter extends BaseExporter<CocoOptions> {
+/** What a shard tells the join: its splits and the counts behind the notes. */
+interface CocoShardState {
+  splits: SplitState[];
+  dropped: Partial<Record<DropReason, number>>;
+  withAttributes: number;
+  videos: number;
+  unsized: number;
+}
+
+const imagesPart = (part: number) => `images-${part}`;
+const annotationsPart = (part: number) => `annotations-${part}`;
+
+export default class CocoExporter extends SplittableExporter<CocoOptions> {
   static override manifest = {
     name: "coco",
     version: "1.0.0",
@@ -216,15 +210,14 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
 
   readonly options = options;
 
-  async export(ctx: ExportContext<CocoOptions>): Promise<void> {
+  async exportShard(ctx: ExportContext<CocoOptions>): Promise<CocoShardState> {
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
-    const splits = new Map<string, SplitFiles>();
-    const dropped = new Map<DropReason, number>();
-    const drop = (reason: DropReason, n = 1) => {
-      if (n === 0) return;
-      dropped.set(reason, (dropped.get(reason) ?? 0) + n);
-      ctx.drop(dropReason(reason), n);
+    const splits = new Map<string, SplitParts>();
+    const dropped: CocoShardState["dropped"] = {};
+    const drop = (reason: DropReason) => {
+      dropped[reason] = (dropped[reason] ?? 0) + 1;
+      ctx.drop(dropReason(reason));
     };
     let withAttributes = 0;
     let videos = 0;
@@ -243,14 +236,16 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
         const placement = layout.place(item);
         let files = splits.get(placement.split);
         if (!files) {
-          const base = join(ctx.scratchDir, `coco-${splits.size}`);
-          files = { images: new ScratchFile(`${base}-images`), annotations: new ScratchFile(`${base}-annotations`) };
+          const part = splits.size;
+          const images = await NumberedListPart.open(ctx.shard.parts, imagesPart(part));
+          const annotations = await NumberedListPart.open(ctx.shard.parts, annotationsPart(part));
+          files = { part, images, annotations };
           splits.set(placement.split, files);
         }
         const imageId = files.images.count + 1;
         const { width, height } = await layout.imageSize(item);
         if (!width || !height) unsized += 1;
-        files.images.append(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
+        files.images.add(JSON.stringify({ id: imageId, file_name: placement.file, width, height }));
         for (const annotation of item.annotations) {
           const category = annotation.categoryId === undefined ? undefined : categories.get(annotation.categoryId);
           const geometry = cocoGeometry(annotation, category, ctx.options);
@@ -284,7 +279,7 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
             coco.keypoints = geometry.keypoints;
             coco.num_keypoints = geometry.num_keypoints ?? 0;
           }
-          files.annotations.append(JSON.stringify(coco));
+          files.annotations.add(JSON.stringify(coco));
         }
         await files.images.flush();
         await files.annotations.flush();
@@ -292,44 +287,90 @@ export default class CocoExporter extends BaseExporter<CocoOptions> {
         layout.done(item, placement);
       }
       for (const files of splits.values()) {
-        await files.images.end();
-        await files.annotations.end();
+        await files.images.close();
+        await files.annotations.close();
       }
-      const header = JSON.stringify(this.info(ctx));
-      const footer = JSON.stringify(ctx.dataset.categories.map(cocoCategory));
-      for (const split of [...splits.keys()].sort()) {
-        const files = splits.get(split) as SplitFiles;
-        const out = await ctx.storage.open(instancesKey(split), { contentType: "application/json" });
-        await out.write(`{"info":${header},"licenses":[],"images":[`);
-        await copyInto(files.images, out);
-        await out.write(`${files.images.count ? "\n" : ""}],"annotations":[`);
-        await copyInto(files.annotations, out);
-        await out.write(`${files.annotations.count ? "\n" : ""}],"categories":${footer}}\n`);
-        await out.close();
+    } catch (err) {
+      // Leaves no part open (a local file's descriptor, a stored part's upload) behind a failed shard.
+      await Promise.allSettled(
+        [...splits.values()].flatMap((files) => [files.images.close(), files.annotations.close()]),
+      );
+      throw err;
+    }
+    await layout.finish();
+    return {
+      splits: [...splits].map(([split, files]) => ({
+        split,
+        part: files.part,
+        images: files.images.count,
+        annotations: files.annotations.count,
+      })),
+      dropped,
+      withAttributes,
+      videos,
+      unsized,
+    };
+  }
+
+  async join(ctx: JoinContext<CocoOptions>): Promise<void> {
+    const shards = ctx.shards.map((shard) => ({ shard, state: shard.state as CocoShardState }));
+    const header = JSON.stringify(this.info(ctx));
+    const footer = JSON.stringify(ctx.dataset.categories.map(cocoCategory));
+    const splitNames = new Set(shards.flatMap(({ state }) => state.splits.map((s) => s.split)));
+    for (const split of [...splitNames].sort()) {
+      const images: NumberedListSource[] = [];
+      const annotations: NumberedListSource[] = [];
+      let imagesBefore = 0;
+      let annotationsBefore = 0;
+      for (const { shard, state } of shards) {
+        const written = state.splits.find((s) => s.split === split);
+        if (!written) continue;
+        const [imagesName, annotationsName] = [imagesPart(written.part), annotationsPart(written.part)];
+        images.push({
+          name: `shard ${shard.index} part ${imagesName}`,
+          chunks: shard.read(imagesName),
+          count: written.images,
+          shift: { id: imagesBefore },
+        });
+        annotations.push({
+          name: `shard ${shard.index} part ${annotationsName}`,
+          chunks: shard.read(annotationsName),
+          count: written.annotations,
+          shift: { id: annotationsBefore, imageId: imagesBefore },
+        });
+        imagesBefore += written.images;
+        annotationsBefore += written.annotations;
       }
-    } finally {
-      for (const files of splits.values()) {
-        await files.images.end();
-        await files.annotations.end();
-      }
+      const out = await ctx.storage.open(instancesKey(split), { contentType: "application/json" });
+      await out.write(`{"info":${header},"licenses":[],"images":[`);
+      const imageCount = await writeNumberedList(out, images, ctx.signal);
+      await out.write(`${imageCount ? "\n" : ""}],"annotations":[`);
+      const annotationCount = await writeNumberedList(out, annotations, ctx.signal);
+      await out.write(`${annotationCount ? "\n" : ""}],"categories":${footer}}\n`);
+      await out.close();
     }
     await ctx.storage.writeJson(
       CLASSES_KEY,
       ctx.dataset.categories.map((c) => ({ id: c.id, name: c.name, supercategory: c.supercategory })),
       { pretty: true },
     );
-    for (const [reason, count] of [...dropped].sort(([a], [b]) => a.localeCompare(b))) {
-      ctx.note(`${reason}: ${count} annotations not exported (${DROPPED[reason]})`);
+    const total = (count: (state: CocoShardState) => number) => shards.reduce((sum, s) => sum + count(s.state), 0);
+    for (const reason of Object.keys(DROPPED) as DropReason[]) {
+      const count = total((state) => state.dropped[reason] ?? 0);
+      if (count > 0) ctx.note(`${reason}: ${count} annotations not exported (${DROPPED[reason]})`);
     }
+    const withAttributes = total((state) => state.withAttributes);
+    const videos = total((state) => state.videos);
+    const unsized = total((state) => state.unsized);
     if (withAttributes > 0) {
       ctx.note(`attributes: dropped from ${withAttributes} annotations (COCO has no attributes)`);
     }
     if (videos > 0) ctx.note(`video: ${videos} items not exported (COCO has no video)`);
     if (unsized > 0) ctx.note(`${unsized} images have no width/height (written as 0)`);
-    await layout.finish();
+    await finishExportLayout(ctx, ctx.options);
   }
 
-  private info(ctx: ExportContext<CocoOptions>) {
+  private info(ctx: Pick<JoinContext<CocoOptions>, "export" | "dataset">) {
     const created = ctx.export.createTime;
     const date = created ? new Date(Number(created.seconds) * 1000).toISOString() : "";
     return {
@@ -354,10 +395,6 @@ function cocoCategory(category: Category) {
     out.skeleton = category.skeleton.map((edge) => [edge.fromKeypoint, edge.toKeypoint]);
   }
   return out;
-}
-
-async function copyInto(file: ScratchFile, out: { write(chunk: Uint8Array): Promise<void> }): Promise<void> {
-  for await (const chunk of createReadStream(file.path)) await out.write(chunk as Uint8Array);
 }
 
 export { importers } from "./importer.ts";

@@ -16,13 +16,18 @@
 // so nothing is dropped or changed: annotationCount is the number of annotation rows.
 import {
   annotationTypeName,
-  BaseExporter,
   type Category,
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
+  finishExportLayout,
+  type GatheredFileFormat,
   geometryJson,
   isoTime,
+  type JoinContext,
+  joinGatheredFile,
+  openGatheredFile,
+  SplittableExporter,
   z,
 } from "@labelport/sdk";
 
@@ -40,6 +45,8 @@ const options = z.strictObject({
 export type CsvOptions = z.output<typeof options>;
 
 export const CSV_KEY = "annotations.csv";
+/** A shard's rows, joined in shard order below the header. */
+const ROWS_PART = "rows";
 
 export const CSV_COLUMNS = [
   "item_id",
@@ -87,7 +94,13 @@ export function csvRecord(values: readonly string[], neutralizeFormulas: boolean
   return `${values.map((v) => csvField(v, neutralizeFormulas)).join(",")}\r\n`;
 }
 
-export default class CsvExporter extends BaseExporter<CsvOptions> {
+/** annotations.csv: the header (after the BOM, when asked), then every item's rows; each row ends in CRLF. */
+function csvFile(bom: boolean): GatheredFileFormat {
+  // The header is ours and never neutralised.
+  return { contentType: "text/csv; charset=utf-8", head: `${bom ? "\uFEFF" : ""}${csvRecord(CSV_COLUMNS, false)}` };
+}
+
+export default class CsvExporter extends SplittableExporter<CsvOptions> {
   static override manifest = {
     name: "csv",
     version: "1.0.0",
@@ -98,23 +111,21 @@ export default class CsvExporter extends BaseExporter<CsvOptions> {
 
   readonly options = options;
 
-  async export(ctx: ExportContext<CsvOptions>): Promise<void> {
+  async exportShard(ctx: ExportContext<CsvOptions>): Promise<null> {
     const { bom, neutralizeFormulas } = ctx.options;
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
-    const out = await ctx.storage.open(CSV_KEY, { contentType: "text/csv; charset=utf-8" });
-    // The header is ours and never neutralised.
-    await out.write(`${bom ? "\uFEFF" : ""}${csvRecord(CSV_COLUMNS, false)}`);
+    const csv = openGatheredFile(ctx, CSV_KEY, ROWS_PART, csvFile(bom));
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
       const placement = layout.place(item);
       const size = (n: number | undefined) => (n ? String(n) : "");
       const itemColumns = [item.id, placement.file, size(item.media?.width), size(item.media?.height), item.split];
+      let rows = "";
       if (item.annotations.length === 0) {
         const empty = CSV_COLUMNS.length - itemColumns.length;
-        await out.write(csvRecord([...itemColumns, ...Array<string>(empty).fill("")], neutralizeFormulas));
+        rows = csvRecord([...itemColumns, ...Array<string>(empty).fill("")], neutralizeFormulas);
       }
-      let rows = "";
       for (const annotation of item.annotations) {
         const categoryId = annotation.categoryId;
         const geometry = geometryJson(annotation);
@@ -135,12 +146,18 @@ export default class CsvExporter extends BaseExporter<CsvOptions> {
           neutralizeFormulas,
         );
       }
-      if (rows) await out.write(rows);
+      await csv.add(rows);
       await layout.saveOriginalFile(item, placement);
       layout.done(item, placement);
     }
-    await out.close();
+    await csv.close();
     await layout.finish();
+    return null;
+  }
+
+  async join(ctx: JoinContext<CsvOptions>): Promise<void> {
+    await joinGatheredFile(ctx, CSV_KEY, ROWS_PART, csvFile(ctx.options.bom));
+    await finishExportLayout(ctx, ctx.options);
   }
 }
 

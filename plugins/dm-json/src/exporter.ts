@@ -11,9 +11,12 @@
 // (control characters, `/` and `\`, `%XX`, `.` and `..`, more than 200 UTF-8 bytes). Originals
 // go to images/<split|default>/[<category>/] (save_original_file), the summary to
 // metadata/export_summary.json, the dataset's categories to metadata/categories.json.
+//
+// Split exports: each shard writes its items' files; the join writes categories.json and the
+// notes. `<stem>_<class>` can meet another item's stem in another shard (`a` + class `cat`, and an
+// item `a_cat`): the runtime's join finds the two files and exports in one pass instead.
 import { toJson } from "@bufbuild/protobuf";
 import {
-  BaseExporter,
   commonOptionsShape,
   createExportLayout,
   type DmHalves,
@@ -21,7 +24,10 @@ import {
   dmMediaKey,
   dmPayload,
   type ExportContext,
+  finishExportLayout,
   isVideoItem,
+  type JoinContext,
+  SplittableExporter,
   sanitizePathSegment,
   z,
 } from "@labelport/sdk";
@@ -47,7 +53,12 @@ const options = z.strictObject({
 
 export type DmExportOptions = z.output<typeof options>;
 
-export class DmJsonExporter extends BaseExporter<DmExportOptions> {
+/** What a shard tells the join: the count behind its note. */
+interface DmShardState {
+  withoutDm: number;
+}
+
+export class DmJsonExporter extends SplittableExporter<DmExportOptions> {
   static override manifest = {
     name: "dm-json",
     version: "1.0.0",
@@ -59,7 +70,7 @@ export class DmJsonExporter extends BaseExporter<DmExportOptions> {
 
   readonly options = options;
 
-  async export(ctx: ExportContext<DmExportOptions>): Promise<void> {
+  async exportShard(ctx: ExportContext<DmExportOptions>): Promise<DmShardState> {
     const layout = createExportLayout(ctx, ctx.options);
     const names = new Map(ctx.dataset.categories.map((c) => [c.id, c.name]));
     const written = new Set<string>();
@@ -100,6 +111,12 @@ export class DmJsonExporter extends BaseExporter<DmExportOptions> {
       await layout.saveOriginalFile(item, placement);
       layout.done(item, placement);
     }
+    await layout.finish();
+    return { withoutDm };
+  }
+
+  async join(ctx: JoinContext<DmExportOptions>): Promise<void> {
+    const withoutDm = ctx.shards.reduce((sum, shard) => sum + (shard.state as DmShardState).withoutDm, 0);
     if (withoutDm > 0) {
       ctx.note(
         `attributes: ${withoutDm} annotations had no DM fields; imported back, they get attributes.dm ({tool}) as every DM annotation does`,
@@ -111,7 +128,7 @@ export class DmJsonExporter extends BaseExporter<DmExportOptions> {
       ctx.dataset.categories.map((c) => toJson(CategorySchema, c)),
       { pretty: true },
     );
-    await layout.finish();
+    await finishExportLayout(ctx, ctx.options);
   }
 }
 

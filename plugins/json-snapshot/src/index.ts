@@ -2,13 +2,18 @@
 // mode) or one file per item (artifact mode), optionally only their `data` field, unwrapped.
 import {
   annotationTypeName,
-  BaseExporter,
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
+  finishExportLayout,
+  type GatheredFileFormat,
   type Item,
   type ItemProcessor,
   itemToJson,
+  type JoinContext,
+  joinGatheredFile,
+  openGatheredFile,
+  SplittableExporter,
   sanitizePathSegment,
   z,
 } from "@labelport/sdk";
@@ -29,6 +34,18 @@ const options = z.strictObject({
 export type JsonSnapshotOptions = z.output<typeof options>;
 
 export const SNAPSHOT_KEY = "snapshot.json";
+/** A shard's elements of snapshot.json, joined in shard order. */
+const SNAPSHOT_PART = "snapshot";
+
+/** snapshot.json: `[`, each element on its own line after `\n` or `,\n`, then `\n]\n` (`[]\n` when empty). */
+const SNAPSHOT_FILE: GatheredFileFormat = {
+  contentType: "application/json",
+  head: "[",
+  first: "\n",
+  between: ",\n",
+  tail: "\n]\n",
+  emptyTail: "]\n",
+};
 
 /** Meta keys holding tags: `tags`, `*_tags`, `*Tags`. */
 export function isTagField(key: string): boolean {
@@ -59,7 +76,7 @@ export const mergeTagFields: ItemProcessor = (item) => {
   return merged;
 };
 
-export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptions> {
+export default class JsonSnapshotExporter extends SplittableExporter<JsonSnapshotOptions> {
   static override manifest = {
     name: "json-snapshot",
     version: "1.0.0",
@@ -74,7 +91,7 @@ export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptio
     return opts.mergeTags ? [mergeTagFields] : [];
   }
 
-  async export(ctx: ExportContext<JsonSnapshotOptions>): Promise<void> {
+  async exportShard(ctx: ExportContext<JsonSnapshotOptions>): Promise<null> {
     const { mode, dataOnly } = ctx.options;
     const layout = createExportLayout(ctx, ctx.options);
     const body = (item: Item) => {
@@ -86,19 +103,15 @@ export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptio
     };
     if (mode === "attachment") {
       // Streamed element by element: the array is never held in memory.
-      const out = await ctx.storage.open(SNAPSHOT_KEY, { contentType: "application/json" });
-      let first = true;
-      await out.write("[");
+      const snapshot = openGatheredFile(ctx, SNAPSHOT_KEY, SNAPSHOT_PART, SNAPSHOT_FILE);
       for await (const item of ctx.items()) {
         ctx.signal.throwIfAborted();
         const placement = layout.place(item);
-        await out.write(`${first ? "\n" : ",\n"}${JSON.stringify(body(item))}`);
-        first = false;
+        await snapshot.add(JSON.stringify(body(item)));
         await layout.saveOriginalFile(item, placement);
         layout.done(item, placement);
       }
-      await out.write(first ? "]\n" : "\n]\n");
-      await out.close();
+      await snapshot.close();
     } else {
       for await (const item of ctx.items()) {
         ctx.signal.throwIfAborted();
@@ -115,5 +128,11 @@ export default class JsonSnapshotExporter extends BaseExporter<JsonSnapshotOptio
       }
     }
     await layout.finish();
+    return null;
+  }
+
+  async join(ctx: JoinContext<JsonSnapshotOptions>): Promise<void> {
+    if (ctx.options.mode === "attachment") await joinGatheredFile(ctx, SNAPSHOT_KEY, SNAPSHOT_PART, SNAPSHOT_FILE);
+    await finishExportLayout(ctx, ctx.options);
   }
 }

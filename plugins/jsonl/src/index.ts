@@ -3,13 +3,18 @@
 // `items: true` adds the lossless pair used for round trips: items.jsonl and dataset.json.
 import {
   annotationTypeName,
-  BaseExporter,
   type Category,
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
+  finishExportLayout,
+  type GatheredFileFormat,
   isVideoAnnotation,
   itemToJson,
+  type JoinContext,
+  joinGatheredFile,
+  openGatheredFile,
+  SplittableExporter,
   validateBoxSequence,
   videoAnnotationLine,
   z,
@@ -35,6 +40,38 @@ export const ANNOTATIONS_JSONL = "annotations.jsonl";
 export const ANNOTATIONS_JSON = "annotations.json";
 export const ITEMS_JSONL = "items.jsonl";
 export const DATASET_JSON = "dataset.json";
+
+/** JSON Lines: every line ends in `\n`; an empty file when there is none. */
+const LINES_FILE: GatheredFileFormat = {
+  contentType: "application/x-ndjson",
+  between: "\n",
+  tail: "\n",
+  emptyTail: "",
+};
+/** annotations.json: `[`, each element on its own line after `\n` or `,\n`, then `\n]\n` (`[]\n` when empty). */
+const ARRAY_FILE: GatheredFileFormat = {
+  contentType: "application/json",
+  head: "[",
+  first: "\n",
+  between: ",\n",
+  tail: "\n]\n",
+  emptyTail: "]\n",
+};
+/** Shard parts: the annotation lines or elements, and the item lines. */
+const ANNOTATIONS_PART = "annotations";
+const ITEMS_PART = "items";
+
+/** What a shard tells the join: the count behind the invalid-track note. */
+interface JsonlShardState {
+  invalid: number;
+}
+
+/** The annotations file of the format: its key and framing. */
+function annotationsFile(format: string): { key: string; format: GatheredFileFormat } {
+  return format === "json"
+    ? { key: ANNOTATIONS_JSON, format: ARRAY_FILE }
+    : { key: ANNOTATIONS_JSONL, format: LINES_FILE };
+}
 
 /**
  * dataset.json: what items.jsonl refers to, so the pair imports into a dataset that has none of it.
@@ -70,7 +107,7 @@ export function datasetJson(dataset: ExportContext<unknown>["dataset"]): Dataset
   };
 }
 
-export default class JsonlExporter extends BaseExporter<JsonlOptions> {
+export default class JsonlExporter extends SplittableExporter<JsonlOptions> {
   static override manifest = {
     name: "jsonl",
     version: "1.0.0",
@@ -83,24 +120,17 @@ export default class JsonlExporter extends BaseExporter<JsonlOptions> {
 
   readonly options = options;
 
-  async export(ctx: ExportContext<JsonlOptions>): Promise<void> {
-    const asArray = ctx.export.format === "json";
+  async exportShard(ctx: ExportContext<JsonlOptions>): Promise<JsonlShardState> {
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
     const lineOptions = {
       includeInterpolated: ctx.options.includeInterpolated,
       category: (id: number) => categories.get(id),
     };
-    const annotations = asArray
-      ? await ctx.storage.open(ANNOTATIONS_JSON, { contentType: "application/json" })
-      : await ctx.storage.open(ANNOTATIONS_JSONL, { contentType: "application/x-ndjson" });
-    const items = ctx.options.items
-      ? await ctx.storage.open(ITEMS_JSONL, { contentType: "application/x-ndjson" })
-      : undefined;
-    const annotationsKey = asArray ? ANNOTATIONS_JSON : ANNOTATIONS_JSONL;
-    let written = 0;
+    const { key: annotationsKey, format } = annotationsFile(ctx.export.format);
+    const annotations = openGatheredFile(ctx, annotationsKey, ANNOTATIONS_PART, format);
+    const items = ctx.options.items ? openGatheredFile(ctx, ITEMS_JSONL, ITEMS_PART, LINES_FILE) : undefined;
     let invalid = 0;
-    if (asArray) await annotations.write("[");
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
       const placement = layout.place(item);
@@ -117,20 +147,28 @@ export default class JsonlExporter extends BaseExporter<JsonlOptions> {
         if (annotation.geometry.case === "boxSequence" && validateBoxSequence(annotation.geometry.value).length > 0) {
           invalid += 1;
         }
-        const line = videoAnnotationLine(annotation, lineOptions);
-        await annotations.write(asArray ? `${written === 0 ? "\n" : ",\n"}${line}` : `${line}\n`);
-        written += 1;
+        await annotations.add(videoAnnotationLine(annotation, lineOptions));
       }
-      if (items) await items.write(`${JSON.stringify(itemToJson(item))}\n`);
+      if (items) await items.add(JSON.stringify(itemToJson(item)));
       await layout.saveOriginalFile(item, placement);
       layout.done(item, placement);
     }
-    if (asArray) await annotations.write(written === 0 ? "]\n" : "\n]\n");
     await annotations.close();
     await items?.close();
-    if (items) await ctx.storage.writeJson(DATASET_JSON, datasetJson(ctx.dataset), { pretty: true });
-    if (invalid > 0) ctx.note(`${invalid} tracks have invalid sequences (exported as stored)`);
     await layout.finish();
+    return { invalid };
+  }
+
+  async join(ctx: JoinContext<JsonlOptions>): Promise<void> {
+    const annotations = annotationsFile(ctx.export.format);
+    await joinGatheredFile(ctx, annotations.key, ANNOTATIONS_PART, annotations.format);
+    if (ctx.options.items) {
+      await joinGatheredFile(ctx, ITEMS_JSONL, ITEMS_PART, LINES_FILE);
+      await ctx.storage.writeJson(DATASET_JSON, datasetJson(ctx.dataset), { pretty: true });
+    }
+    const invalid = ctx.shards.reduce((sum, shard) => sum + (shard.state as JsonlShardState).invalid, 0);
+    if (invalid > 0) ctx.note(`${invalid} tracks have invalid sequences (exported as stored)`);
+    await finishExportLayout(ctx, ctx.options);
   }
 }
 

@@ -1,6 +1,14 @@
 import { create } from "@bufbuild/protobuf";
+import type { Item } from "@labelport/sdk";
 import { AnnotationSchema, AnnotationType } from "@labelport/sdk/contracts";
-import { runSampleExport, type SampleExport, sampleDataset, testExporter } from "@labelport/sdk/testing";
+import {
+  generateItems,
+  runSampleExport,
+  type SampleDataset,
+  type SampleExport,
+  sampleDataset,
+  testExporter,
+} from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maskBox, polygonBox } from "./geometry.ts";
 import VocExporter, { flagOf, LABELMAP_KEY, labelmap, vocBox, vocColor } from "./index.ts";
@@ -248,6 +256,69 @@ describe("voc options", () => {
       expect(manifest.changed["mask written as its bounding box"]).toBe(1);
     } finally {
       await run.cleanup();
+    }
+  });
+});
+
+/**
+ * A dozen generated items, then the sample dataset: five splits (one a free-text name with a
+ * `/`), videos and an unsized image for the notes, media for every image. No two items share a
+ * file name, so shards never name a file alike.
+ */
+async function manySplits(): Promise<SampleDataset> {
+  const fixture = sampleDataset();
+  const generated: Item[] = [];
+  for await (const item of generateItems(12)) {
+    if (generated.length % 5 === 4) item.split = "night / rain";
+    if (item.media) fixture.media.set(item.media.uri, new TextEncoder().encode(`image ${item.id}\n`));
+    generated.push(item);
+  }
+  const third = fixture.items.find((item) => item.id === "item-03");
+  if (third?.media) third.media.fileName = "street 03.jpg";
+  fixture.items = [...generated, ...fixture.items];
+  return fixture;
+}
+
+describe("voc split export", () => {
+  it("writes the same files whole and split into 2, 3 and 4 shards", async () => {
+    const whole = await runSampleExport(VocExporter, { fixture: await manySplits(), saveOriginalFile: true });
+    try {
+      const files = await whole.files();
+      expect(files.filter((f) => f.startsWith("ImageSets/"))).toEqual([
+        "ImageSets/Main/default.txt",
+        "ImageSets/Main/night _ rain.txt",
+        "ImageSets/Main/test.txt",
+        "ImageSets/Main/train.txt",
+        "ImageSets/Main/val.txt",
+      ]);
+      expect(await whole.text("ImageSets/Main/night _ rain.txt")).toBe("gen-00000004\ngen-00000009\n");
+      const { notes } = await whole.json<{ notes: string[] }>("manifest.json");
+      // Notes with counts summed over the shards.
+      expect(notes.map((note) => note.split(" (")[0])).toEqual([
+        "1 images have no width/height and were skipped",
+        "truncated, difficult: written for 66 objects without those attributes",
+        "video: 1 items not exported",
+      ]);
+      for (const shards of [2, 3, 4]) {
+        const split = await runSampleExport(VocExporter, {
+          fixture: await manySplits(),
+          saveOriginalFile: true,
+          shards,
+        });
+        try {
+          // No two items share a file name: the shards are joined, never re-run as one pass.
+          expect(split.joined, `${shards} shards`).toBe(true);
+          expect(await split.files(), `${shards} shards`).toEqual(files);
+          for (const key of files) {
+            expect(await split.text(key), `${key}, ${shards} shards`).toBe(await whole.text(key));
+          }
+          expect(split.result.counts).toEqual(whole.result.counts);
+        } finally {
+          await split.cleanup();
+        }
+      }
+    } finally {
+      await whole.cleanup();
     }
   });
 });

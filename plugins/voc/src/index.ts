@@ -3,19 +3,27 @@
 // Annotations/<stem>.xml, ImageSets/Main/<split>.txt (one stem a line; items without a split are
 // listed in default.txt, the subset name datumaro gives unsplit items) and a datumaro/CVAT-style
 // labelmap.txt (datumaro reads the label names from it). The `splits` layout keeps images under
-// images/<split>/ as Labelport 1.0 wrote them. Box coordinates: geometry.ts.
+// images/<split>/ as Labelport 1.0 wrote them. Box coordinates: geometry.ts. Split exports: the
+// XML files are per item (written by each shard), the split lists are gathered files, and the
+// labelmap and the notes with counts are written by the join.
+import { createHash } from "node:crypto";
 import {
   type Annotation,
-  type ArtifactWriter,
   annotationTypeName,
-  BaseExporter,
   type Category,
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
+  finishExportLayout,
+  type GatheredFile,
+  type GatheredFileFormat,
   type Item,
   type ItemPlacement,
   isVideoItem,
+  type JoinContext,
+  joinGatheredFile,
+  openGatheredFile,
+  SplittableExporter,
   z,
 } from "@labelport/sdk";
 import { type Box, maskBox, polygonBox, vocBox } from "./geometry.ts";
@@ -78,7 +86,31 @@ export function labelmap(categories: readonly Category[]): string {
   return `${lines.join("\n")}\n`;
 }
 
-export default class VocExporter extends BaseExporter<VocOptions> {
+/** ImageSets/Main/<split>.txt: one `<path>\n` entry per item, nothing around them. */
+const IMAGE_SET_FILE: GatheredFileFormat = { contentType: "text/plain; charset=utf-8", skipEmpty: true };
+
+function imageSetKey(split: string): string {
+  return `ImageSets/Main/${split}.txt`;
+}
+
+/**
+ * The shard part of a split's list. Split names are free text (part names are not), and every
+ * shard must name a split's part alike for joinGatheredFile(): a digest of the name does both.
+ */
+function imageSetPart(split: string): string {
+  return `imagesets-${createHash("sha256").update(split).digest("hex")}`;
+}
+
+/** What a shard tells the join: the splits it listed and the counts behind the notes. */
+interface VocShardState {
+  splits: string[];
+  unsized: number;
+  videos: number;
+  /** Objects written with a <truncated> or <difficult> their annotation had no attribute for. */
+  defaultedFlags: number;
+}
+
+export default class VocExporter extends SplittableExporter<VocOptions> {
   static override manifest = {
     name: "voc",
     version: "1.0.0",
@@ -89,11 +121,11 @@ export default class VocExporter extends BaseExporter<VocOptions> {
 
   readonly options = options;
 
-  async export(ctx: ExportContext<VocOptions>): Promise<void> {
+  async exportShard(ctx: ExportContext<VocOptions>): Promise<VocShardState> {
     const devkit = ctx.options.layout === "devkit";
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
-    const imageSets = new Map<string, ArtifactWriter>();
+    const imageSets = new Map<string, GatheredFile>();
     let unsized = 0;
     let videos = 0;
     /** Objects written with a <truncated> or <difficult> their annotation had no attribute for. */
@@ -133,32 +165,44 @@ export default class VocExporter extends BaseExporter<VocOptions> {
         );
         let list = imageSets.get(placement.split);
         if (!list) {
-          list = await ctx.storage.open(`ImageSets/Main/${placement.split}.txt`, {
-            contentType: "text/plain; charset=utf-8",
-          });
+          list = openGatheredFile(ctx, imageSetKey(placement.split), imageSetPart(placement.split), IMAGE_SET_FILE);
           imageSets.set(placement.split, list);
         }
-        await list.write(`${placement.path}\n`);
+        await list.add(`${placement.path}\n`);
         const imageKey = devkit ? `JPEGImages/${placement.file}` : placement.imageKey;
         await layout.saveOriginalFile(item, { ...placement, imageKey });
         layout.done(item, placement);
       }
     } finally {
-      // Closed in split order so the artifacts are listed the same way every time.
-      for (const split of [...imageSets.keys()].sort()) await imageSets.get(split)?.close();
+      // Closed when the export fails too: a list left open would keep its upload waiting.
+      for (const list of imageSets.values()) await list.close();
+    }
+    await layout.finish();
+    return { splits: [...imageSets.keys()], unsized, videos, defaultedFlags: defaultedFlags.count };
+  }
+
+  async join(ctx: JoinContext<VocOptions>): Promise<void> {
+    const states = ctx.shards.map((shard) => shard.state as VocShardState);
+    const total = (key: "unsized" | "videos" | "defaultedFlags") => states.reduce((sum, s) => sum + s[key], 0);
+    const splits = new Set(states.flatMap((state) => state.splits));
+    for (const split of [...splits].sort()) {
+      await joinGatheredFile(ctx, imageSetKey(split), imageSetPart(split), IMAGE_SET_FILE);
     }
     await ctx.storage.writeFile(LABELMAP_KEY, labelmap(ctx.dataset.categories), {
       contentType: "text/plain; charset=utf-8",
     });
+    const unsized = total("unsized");
+    const videos = total("videos");
+    const defaultedFlags = total("defaultedFlags");
     if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (VOC needs the size)`);
     if (videos > 0) ctx.note(`video: ${videos} items not exported (VOC has no video)`);
-    if (defaultedFlags.count > 0) {
+    if (defaultedFlags > 0) {
       // VOC requires both elements: an import reads them back as attributes the source did not have.
       ctx.note(
-        `truncated, difficult: written for ${defaultedFlags.count} objects without those attributes (truncated when the box touches the border, difficult 0)`,
+        `truncated, difficult: written for ${defaultedFlags} objects without those attributes (truncated when the box touches the border, difficult 0)`,
       );
     }
-    await layout.finish();
+    await finishExportLayout(ctx, ctx.options);
   }
 }
 

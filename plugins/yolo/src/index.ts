@@ -8,12 +8,14 @@
 import {
   type Annotation,
   annotationTypeName,
-  BaseExporter,
   type Category,
   commonOptionsShape,
   createExportLayout,
   type ExportContext,
+  finishExportLayout,
   isVideoItem,
+  type JoinContext,
+  SplittableExporter,
   UNSPLIT,
   z,
 } from "@labelport/sdk";
@@ -111,7 +113,15 @@ function normalisedPoints(points: readonly number[], width: number, height: numb
   return points.map((value, i) => fixed(value / (i % 2 === 0 ? width : height)));
 }
 
-export default class YoloExporter extends BaseExporter<YoloOptions> {
+/** What a shard tells the join: the splits it wrote and the counts behind the notes. */
+interface YoloShardState {
+  splits: string[];
+  unsized: number;
+  videos: number;
+  withAttributes: number;
+}
+
+export default class YoloExporter extends SplittableExporter<YoloOptions> {
   static override manifest = {
     name: "yolo",
     version: "1.0.0",
@@ -122,7 +132,7 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
 
   readonly options = options;
 
-  async export(ctx: ExportContext<YoloOptions>): Promise<void> {
+  async exportShard(ctx: ExportContext<YoloOptions>): Promise<YoloShardState> {
     const { segmentation } = ctx.options;
     const layout = createExportLayout(ctx, ctx.options);
     const classes = classOrder(ctx.dataset.categories);
@@ -174,16 +184,28 @@ export default class YoloExporter extends BaseExporter<YoloOptions> {
       await layout.saveOriginalFile(item, placement);
       layout.done(item, placement);
     }
+    await layout.finish();
+    return { splits: [...splits], unsized, videos, withAttributes };
+  }
+
+  async join(ctx: JoinContext<YoloOptions>): Promise<void> {
+    const states = ctx.shards.map((shard) => shard.state as YoloShardState);
+    const total = (key: "unsized" | "videos" | "withAttributes") => states.reduce((sum, s) => sum + s[key], 0);
+    const classes = classOrder(ctx.dataset.categories);
+    const splits = new Set(states.flatMap((state) => state.splits));
     await ctx.storage.writeFile(DATA_YAML_KEY, dataYaml(splits, classes), { contentType: "application/yaml" });
     await ctx.storage.writeFile(CLASSES_TXT_KEY, classes.map((c) => `${c.name}\n`).join(""), {
       contentType: "text/plain; charset=utf-8",
     });
+    const unsized = total("unsized");
+    const videos = total("videos");
+    const withAttributes = total("withAttributes");
     if (unsized > 0) ctx.note(`${unsized} images have no width/height and were skipped (YOLO normalises by size)`);
     if (videos > 0) ctx.note(`video: ${videos} items not exported (YOLO has no video)`);
     if (withAttributes > 0) {
       ctx.note(`attributes: dropped from ${withAttributes} annotations (YOLO has no attributes)`);
     }
-    await layout.finish();
+    await finishExportLayout(ctx, ctx.options);
   }
 
   /** The label line, null when the shape is outside the image, or why it cannot be written. */

@@ -61,13 +61,14 @@ export const COMMANDS: Record<string, CommandHelp> = {
     usage:
       "export create --dataset D --format F [--name N] [--option key=value ...] [--split S ...] [--tag T ...] " +
       "[--category C ...] [--item-status draft|in_review|approved|rejected|all ...] [--version V] " +
-      "[--target ground_truth|assignment|task] [--no-media] [--wait] [--json]",
+      "[--target ground_truth|assignment|task] [--shards N] [--no-media] [--wait] [--json]",
     summary: "start an export; --wait follows it with a progress bar (on stderr) and prints its summary",
     details:
       "--option: the format's own options (labelport formats lists them); values are JSON or text. " +
       "Filters: --split, --tag, --category (name or id) and --item-status select items (approved only " +
       "by default); --version exports a dataset version (id or name: the same bytes whenever it runs); " +
-      "--target: seed 002's export targets (ground_truth needs --version); --no-media leaves the original files out",
+      "--target: seed 002's export targets (ground_truth needs --version); --no-media leaves the original files out; " +
+      "--shards N splits the export into N shards worked in parallel by the format's workers (0: by size, 1: never)",
     example: "labelport export create --dataset street-scenes --format coco --name nightly --wait",
   },
   "export list": {

@@ -97,6 +97,16 @@ function jsonObjectFlag(flag: string, text: string): JsonObject {
 }
 
 /** `key=value` pairs onto `base`; values are JSON when they parse as JSON, else text. */
+/** --shards N: 0 lets the worker decide by size, 1 never splits. */
+function shardsOption(raw: string | undefined): number {
+  if (raw === undefined) return 0;
+  const shards = Number(raw);
+  if (!Number.isInteger(shards) || shards < 0 || shards > 256) {
+    throw new UsageError(`--shards: a whole number from 0 to 256, got "${raw}"`, "export create");
+  }
+  return shards;
+}
+
 function keyValueOptions(flag: string, pairs: readonly string[], base: JsonObject = {}): JsonObject {
   const options: JsonObject = { ...base };
   for (const pair of pairs) {
@@ -236,6 +246,7 @@ const OPTIONS = {
   "item-status": { type: "string", multiple: true },
   "no-media": { type: "boolean" },
   target: { type: "string" },
+  shards: { type: "string" },
   output: { type: "string", short: "o" },
   artifact: { type: "string" },
   wait: { type: "boolean" },
@@ -399,6 +410,7 @@ async function dispatch(inv: Invocation): Promise<number> {
         filter: await exportFilter(client, datasetId, values, key),
         versionId: values.version ?? "",
         target: values.target ?? "",
+        shards: shardsOption(values.shards),
         ...(values["no-media"] ? { saveOriginalFile: false } : {}),
       });
       const final = values.wait ? await follow(client, created.id, inv.io.err) : created;

@@ -24,6 +24,9 @@ export interface ItemStreamOptions {
   /** The dataset version the job exports (its id); the orchestrator then ignores `snapshotTime`. */
   versionId?: string;
   signal: AbortSignal;
+  /** One range of the items (a shard of a split export): after this id, up to `lastId` inclusive. */
+  afterId?: string;
+  lastId?: string;
   batchSize?: number;
   /** Reconnect attempts after a broken stream (each resumes after the last item). */
   retries?: number;
@@ -76,7 +79,7 @@ export function createItemSource(options: ItemStreamOptions): () => AsyncIterabl
     binaryOptions: { readUnknownFields: false },
   });
   return async function* items() {
-    let afterId = "";
+    let afterId = options.afterId ?? "";
     let failures = 0;
     for (;;) {
       try {
@@ -86,6 +89,7 @@ export function createItemSource(options: ItemStreamOptions): () => AsyncIterabl
           ...(options.snapshotTime ? { snapshotTime: options.snapshotTime } : {}),
           ...(options.versionId ? { versionId: options.versionId } : {}),
           afterId,
+          ...(options.lastId ? { lastId: options.lastId } : {}),
           batchSize: options.batchSize ?? 500,
         });
         const response = await transport.stream(

@@ -35,7 +35,10 @@ environment:
                 credentials for S3 storages: the orchestrator never sends them
   ACK_WAIT_MS   redelivery timeout of the job consumer (default 30000)
   MAX_DELIVER   deliveries of one job before it fails (default 5)
-  JOBS_IN_FLIGHT export jobs this process runs at once (default 1)
+  JOBS_IN_FLIGHT export jobs this process runs at once (default 1), and as many shards
+                of split exports besides
+  LABELPORT_SHARD_ANNOTATIONS annotations per shard of an export that leaves the count of
+                shards to the worker (default 2000000)
   OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp|console)
                 send OpenTelemetry traces of the jobs (off when unset); OTEL_SERVICE_NAME
                 and the other standard OTEL_* variables apply`;
@@ -245,6 +248,9 @@ export async function main(
       ...(process.env.ACK_WAIT_MS ? { ackWaitMs: Number(process.env.ACK_WAIT_MS) } : {}),
       ...(process.env.MAX_DELIVER ? { maxDeliver: Number(process.env.MAX_DELIVER) } : {}),
       ...(process.env.JOBS_IN_FLIGHT ? { jobsInFlight: Number(process.env.JOBS_IN_FLIGHT) } : {}),
+      ...(process.env.LABELPORT_SHARD_ANNOTATIONS
+        ? { shardAnnotations: Number(process.env.LABELPORT_SHARD_ANNOTATIONS) }
+        : {}),
     });
     workers.push(worker);
     const { name, version, formats } = exporter.manifest;

@@ -4,6 +4,15 @@ import { AckPolicy, DiscardPolicy, type JetStreamManager, RetentionPolicy, Stora
 export const Subjects = {
   /** JetStream, work queue: one message per export job (Nats-Msg-Id = export id). */
   job: (format: string) => `labelport.jobs.${format}`,
+  /**
+   * JetStream, work queue (the jobs stream): ExportShardTask, one per shard of a split export, for
+   * any worker of the format (Nats-Msg-Id = `<export id>.<attempt>.<index>`).
+   */
+  shards: (format: string) => `labelport.jobs.${format}.shards`,
+  /** Core: ShardNews from the workers of a split export's shards to the worker coordinating it. */
+  shardNews: (exportId: string) => `labelport.shard-news.${exportId}`,
+  /** Core: the shards of a split export stop when anything is published here (the export failed). */
+  shardStop: (exportId: string) => `labelport.shard-stop.${exportId}`,
   /** JetStream: JobEvent from the plugin working on an export. */
   events: (exportId: string) => `labelport.events.${exportId}`,
   eventsAll: "labelport.events.>",
@@ -62,6 +71,8 @@ export function supersedingAttemptOf(data: Uint8Array): number | undefined {
 export const JOB_TOKEN_HEADER = "Labelport-Job-Token";
 
 export const consumerName = (format: string) => `exporter-${format}`;
+/** The durable pull consumer of a format's shards, shared like its jobs' consumer. */
+export const shardConsumerName = (format: string) => `shards-${format}`;
 /** The queue group of every importer worker of one format: each job goes to one of them. */
 export const importerQueue = (format: string) => `importer-${format}`;
 
@@ -109,15 +120,25 @@ export async function ensureStreams(
   }
 }
 
-/** The durable pull consumer shared by every worker of a format. */
+/** The durable pull consumers (jobs and shards) shared by every worker of a format. */
 export async function ensureJobConsumer(
   jsm: JetStreamManager,
   format: string,
   limits: { ackWaitMs?: number | undefined; maxDeliver?: number | undefined } = {},
 ): Promise<void> {
+  await ensureConsumer(jsm, consumerName(format), Subjects.job(format), limits);
+  await ensureConsumer(jsm, shardConsumerName(format), Subjects.shards(format), limits);
+}
+
+async function ensureConsumer(
+  jsm: JetStreamManager,
+  name: string,
+  subject: string,
+  limits: { ackWaitMs?: number | undefined; maxDeliver?: number | undefined },
+): Promise<void> {
   const config = {
-    durable_name: consumerName(format),
-    filter_subject: Subjects.job(format),
+    durable_name: name,
+    filter_subject: subject,
     ack_policy: AckPolicy.Explicit,
     ack_wait: ns(limits.ackWaitMs ?? ACK_WAIT_MS),
     max_deliver: limits.maxDeliver ?? MAX_DELIVER,

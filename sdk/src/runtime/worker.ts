@@ -16,20 +16,22 @@ import { headers, type JsMsg, type NatsConnection } from "nats";
 import { z } from "zod";
 import { isPermanentError } from "../errors.ts";
 import { parseOptions } from "../export-options.ts";
-import type { ExporterClass, ExportLogger } from "../exporter.ts";
+import { type ExporterClass, type ExportLogger, supportsShards } from "../exporter.ts";
 import { CategorySchema } from "../gen/labelport/v1/dataset_pb.ts";
 import { ExportLogLineSchema, PluginInfoSchema } from "../gen/labelport/v1/export_pb.ts";
 import {
   ClaimJobRequestSchema,
   ClaimJobResponseSchema,
   ExportJobSchema,
+  ExportShardTaskSchema,
   JobEventSchema,
 } from "../gen/labelport/v1/plugin_pb.ts";
 import { validateManifest } from "../manifest.ts";
-import { runExport } from "../run-export.ts";
+import { type RunExportInput, runExport, runExportShard, writeShardFailure } from "../run-export.ts";
 import { createStorage, ownExportPrefix, type StorageDriver, storageConfigSchema } from "../storage/index.ts";
 import { loadMediaSources, type MediaSources } from "../storage/media-sources.ts";
 import { createItemSource } from "./item-stream.ts";
+import { exportInShards, SHARD_ANNOTATIONS, type ShardNews, shardTag } from "./split-export.ts";
 import {
   ACK_WAIT_MS,
   consumerName,
@@ -39,6 +41,7 @@ import {
   MAX_DELIVER,
   Streams,
   Subjects,
+  shardConsumerName,
   supersedingAttemptOf,
 } from "./subjects.ts";
 import { annotateActiveSpan, injectTraceContext, inMessageSpan, TraceAttributes } from "./tracing.ts";
@@ -66,6 +69,11 @@ export interface WorkerOptions {
    * default chain applies (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, AWS_PROFILE, instance roles).
    */
   s3Credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Annotations per shard of an export that does not say how many shards it wants (default
+   * SHARD_ANNOTATIONS; LABELPORT_SHARD_ANNOTATIONS for the plugin CLI).
+   */
+  shardAnnotations?: number;
   /**
    * Where s3://, http(s):// and file:/// media are read from, with their credentials: the worker's
    * own configuration, never the claim's. Default: LABELPORT_MEDIA_SOURCES from this process's environment.
@@ -118,15 +126,19 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const stopping = new AbortController();
   const running = new Set<AbortController>();
   const slots = Math.max(1, Math.floor(options.jobsInFlight ?? 1));
-  const pullJobs = async (format: string) => {
+  const pullJobs = async (
+    format: string,
+    consumerName: string,
+    handle: (message: JsMsg, controller: AbortController) => Promise<void>,
+  ) => {
     while (!stopping.signal.aborted) {
       try {
-        const consumer = await js.consumers.get(Streams.jobs, consumerName(format));
+        const consumer = await js.consumers.get(Streams.jobs, consumerName);
         const messages = await consumer.fetch({ max_messages: 1, expires: 1000 });
         for await (const message of messages) {
           const controller = new AbortController();
           running.add(controller);
-          await runJob(message, controller).catch((err: unknown) =>
+          await handle(message, controller).catch((err: unknown) =>
             log.error("job handling failed", { error: String(err) }),
           );
           running.delete(controller);
@@ -139,7 +151,15 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       }
     }
   };
-  const loops = info.formats.flatMap((format) => Array.from({ length: slots }, () => pullJobs(format)));
+  // Shards of split exports have loops of their own: a worker coordinating an export waits for its
+  // shards, and must not keep every slot from running them.
+  const splittable = supportsShards(new options.exporter());
+  const loops = info.formats.flatMap((format) =>
+    Array.from({ length: slots }, () => [
+      pullJobs(format, consumerName(format), runJob),
+      ...(splittable ? [pullJobs(format, shardConsumerName(format), runShard)] : []),
+    ]).flat(),
+  );
 
   async function runJob(message: JsMsg, controller: AbortController): Promise<void> {
     const exportId = exportIdOf(message.data);
@@ -277,7 +297,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       const categories = (JSON.parse(job.categoriesJson || "[]") as JsonValue[]).map((c) =>
         fromJson(CategorySchema, c, { ignoreUnknownFields: true }),
       );
-      const result = await runExport({
+      const run: RunExportInput<unknown> = {
         exporter,
         manifest: { name: info.name, version: info.version },
         export: exported,
@@ -304,7 +324,25 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           pending.items += delta.items;
           pending.annotations += delta.annotations;
         },
-      });
+      };
+      const split =
+        supportsShards(exporter) && exported.shards !== 1
+          ? await exportInShards(run, {
+              nats,
+              js,
+              job,
+              attempt: claimed.attempt,
+              requested: exported.shards,
+              shardAnnotations: options.shardAnnotations ?? SHARD_ANNOTATIONS,
+              log: jobLog,
+              // Totals over the shards: what is not yet reported is the next progress event's.
+              onProgress: (done) => {
+                pending.items = Math.max(0, done.items - processed.items);
+                pending.annotations = Math.max(0, done.annotations - processed.annotations);
+              },
+            })
+          : null;
+      const result = split ?? (await runExport(run));
       if (attempt.signal.aborted) throw attempt.signal.reason;
       flushProgress();
       const fileCount = Number(result.counts.fileCount);
@@ -344,6 +382,149 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       }
     } finally {
       clearInterval(progressTimer);
+      stopping.signal.removeEventListener("abort", onStop);
+      await storage.dispose();
+    }
+  }
+
+  /**
+   * Runs one shard of a split export for whichever worker coordinates it: the same fencing, acks
+   * and cancel as a job; progress goes to the coordinator as ShardNews, logs to the job's log.
+   */
+  async function runShard(message: JsMsg, controller: AbortController): Promise<void> {
+    const task = shardTaskOf(message.data);
+    if (!task) {
+      log.warn("dropped an unreadable shard message", { subject: message.subject, bytes: message.data.length });
+      message.term();
+      return;
+    }
+    const { job, range } = task;
+    const exported = task.export;
+    const exportId = exported.id;
+    const delivery = message.info.redeliveryCount;
+    const label = `shard ${task.index + 1} of ${task.count}`;
+    const attempt = createAttemptFence(controller);
+    attempt.claimed(task.attempt);
+    const cancel = nats.subscribe(Subjects.cancel(exportId), {
+      callback: (_err, msg) => {
+        const newer = supersedingAttemptOf(msg.data);
+        if (newer === undefined) controller.abort(new Error("export canceled"));
+        else attempt.supersededBy(newer);
+      },
+    });
+    const stop = nats.subscribe(Subjects.shardStop(exportId), {
+      callback: () => controller.abort(new Error("the export's coordinator stopped its shards")),
+    });
+    const keepAlive = keepClaim(message, attempt);
+    const onStop = () => controller.abort(new Error("worker stopping"));
+    stopping.signal.addEventListener("abort", onStop);
+    const eventHeaders = headers();
+    eventHeaders.set(JOB_TOKEN_HEADER, job.token);
+    const shardLog = forwardingLogger(log, { exportId, shard: task.index }, (level, text, fields) => {
+      if (level === "debug") return;
+      const line = create(ExportLogLineSchema, {
+        time: timestampNow(),
+        level,
+        message: `${label}: ${text}`,
+        source: "plugin",
+        ...(fields ? { fields: fields as JsonObject } : {}),
+      });
+      const event = create(JobEventSchema, {
+        exportId,
+        attempt: task.attempt,
+        time: timestampNow(),
+        workerId,
+        event: { case: "log", value: line },
+      });
+      void js
+        .publish(Subjects.events(exportId), toBinary(JobEventSchema, event), { headers: eventHeaders })
+        .catch(() => undefined);
+    });
+    const done = { items: 0, annotations: 0 };
+    const tell = (state: ShardNews["state"]) =>
+      nats.publish(
+        Subjects.shardNews(exportId),
+        JSON.stringify({ attempt: task.attempt, index: task.index, ...done, state } satisfies ShardNews),
+      );
+    const progressTimer = setInterval(() => tell("running"), 500);
+    const storage = createStorage(withCredentials(JSON.parse(job.storageConfigJson || "{}"), options.s3Credentials));
+    const prefix = ownExportPrefix(exported.id, exported.path);
+    const tag = shardTag(task.attempt, range);
+    try {
+      const attributes = {
+        [TraceAttributes.exportId]: exportId,
+        [TraceAttributes.format]: exported.format,
+        [TraceAttributes.attempt]: task.attempt,
+        [TraceAttributes.delivery]: delivery,
+        "labelport.shard": task.index,
+      };
+      await inMessageSpan("run export shard", message.headers, attributes, async () => {
+        const exporter = new options.exporter();
+        const categories = (JSON.parse(job.categoriesJson || "[]") as JsonValue[]).map((c) =>
+          fromJson(CategorySchema, c, { ignoreUnknownFields: true }),
+        );
+        shardLog.info("started", { workerId, delivery, items: Number(range.items) });
+        const result = await runExportShard({
+          exporter,
+          manifest: { name: info.name, version: info.version },
+          export: exported,
+          options: parseOptions(exporter.options, exported.options ?? {}),
+          dataset: { id: exported.datasetId, name: exported.datasetName, categories },
+          items: createItemSource({
+            baseUrl: job.orchestratorUrl,
+            token: job.token,
+            datasetId: exported.datasetId,
+            filter: exported.filter,
+            snapshotTime: job.snapshotTime,
+            versionId: exported.versionId,
+            afterId: range.afterId,
+            lastId: range.lastId,
+            signal: controller.signal,
+          }),
+          totalItems: Number(range.items),
+          storage: fencedStorage(storage, attempt.signal),
+          mediaSources,
+          prefix,
+          exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),
+          signal: controller.signal,
+          log: shardLog,
+          onProgress: (delta) => {
+            done.items += delta.items;
+            done.annotations += delta.annotations;
+          },
+          shard: { index: task.index, count: task.count, tag },
+        });
+        if (attempt.signal.aborted) throw attempt.signal.reason;
+        shardLog.info("done", { items: result.items, annotations: result.annotations });
+      });
+      tell("done");
+      message.ack();
+    } catch (err) {
+      if (attempt.signal.aborted) {
+        log.warn("shard of a superseded attempt stopped", { exportId, shard: task.index, attempt: task.attempt });
+        message.term();
+      } else if (stopping.signal.aborted) {
+        message.nak();
+      } else if (controller.signal.aborted) {
+        message.term();
+      } else {
+        const permanent = isPermanentError(err) || delivery >= maxDeliver;
+        const text = errorMessage(err);
+        shardLog.error("failed", { error: text, retryable: !permanent, delivery });
+        if (permanent) {
+          // The coordinator fails the export with this message; a retry of the whole export starts over.
+          await writeShardFailure(storage, prefix, task.index, { tag, message: text }).catch(() => undefined);
+          tell("failed");
+          message.term();
+        } else {
+          message.nak(Math.min(30_000, (options.retryBaseMs ?? 1000) * 2 ** (delivery - 1)));
+        }
+      }
+    } finally {
+      clearInterval(keepAlive);
+      clearInterval(progressTimer);
+      cancel.unsubscribe();
+      stop.unsubscribe();
       stopping.signal.removeEventListener("abort", onStop);
       await storage.dispose();
     }
@@ -398,6 +579,17 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 /** The format of a job message's subject (`labelport.jobs.<format>`). */
 function formatOf(subject: string): string {
   return subject.slice(subject.lastIndexOf(".") + 1);
+}
+
+/** A shard message with everything a shard needs, or undefined. */
+function shardTaskOf(data: Uint8Array) {
+  try {
+    const task = fromBinary(ExportShardTaskSchema, data);
+    const { job, range } = task;
+    return task.export?.id && job && range ? { ...task, export: task.export, job, range } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The export id of a job message, or undefined when it is not a readable ExportJob. */

@@ -101,6 +101,13 @@ export interface CommittableExportStorage extends ExportStorage {
   dispose(): Promise<void>;
   /** Waits until no media copy is running (a failed export deletes its files only after that). */
   settled(): Promise<void>;
+  /** Every artifact written so far, in key order, once queued writes are done (a shard's list for its join). */
+  written(): AsyncGenerator<ManifestArtifact>;
+  /**
+   * Records an artifact another run wrote under this prefix (a shard's files, at its join); a key
+   * already written or adopted is refused with DuplicateArtifactError.
+   */
+  adopt(artifact: ManifestArtifact): void;
 }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -352,6 +359,20 @@ export function createExportStorage(
 
     async dispose() {
       await resolver.dispose();
+    },
+
+    async *written() {
+      await drainQueue();
+      for (const record of records.sorted()) yield records.artifact(record);
+    },
+
+    adopt(artifact) {
+      const { record } = claim(artifact.key);
+      records.written(
+        record,
+        { key: artifact.key, size: artifact.size, sha256: artifact.sha256 },
+        artifact.contentType,
+      );
     },
 
     async commit(fields) {

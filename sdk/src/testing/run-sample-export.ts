@@ -10,7 +10,14 @@ import { parseOptions } from "../export-options.ts";
 import type { ExporterClass, ExportLogger } from "../exporter.ts";
 import type { Item } from "../gen/labelport/v1/dataset_pb.ts";
 import { ExportSchema } from "../gen/labelport/v1/export_pb.ts";
-import { type RunExportResult, runExport } from "../run-export.ts";
+import {
+  type RunExportInput,
+  type RunExportResult,
+  runExport,
+  runExportJoin,
+  runExportShard,
+  ShardNamesCollideError,
+} from "../run-export.ts";
 import { createLocalStorage } from "../storage/local.ts";
 import { type SampleDataset, sampleDataset } from "./fixture.ts";
 
@@ -33,6 +40,12 @@ export interface SampleExportOptions {
   root?: string;
   /** Receives every ctx.progress() call, as the plugin runtime does. */
   onProgress?: (delta: { items: number; annotations: number }) => void;
+  /**
+   * Split the export into this many shards of consecutive items (a SplittableExporter), run in
+   * `shardOrder` (default: last to first, as unluckily as workers may finish), then joined.
+   */
+  shards?: number;
+  shardOrder?: readonly number[];
 }
 
 export interface SampleExport {
@@ -40,6 +53,8 @@ export interface SampleExport {
   /** Directory of the export's prefix: where its files are. */
   dir: string;
   result: RunExportResult;
+  /** With `shards`: whether the shards were joined (false: their names collided, so one pass ran). */
+  joined?: boolean;
   read(key: string): Promise<Buffer>;
   text(key: string): Promise<string>;
   json<T = unknown>(key: string): Promise<T>;
@@ -82,7 +97,7 @@ export async function runSampleExport<Options>(
   const prefix = `exports/${exportId}`;
   const options = parseOptions(exporter.options, input.options ?? {});
   const items = input.items ?? (() => iterate(fixture.items));
-  const result = await runExport({
+  const run: RunExportInput<Options> = {
     exporter,
     manifest: { name: Exporter.manifest.name, version: Exporter.manifest.version },
     export: create(ExportSchema, {
@@ -105,7 +120,11 @@ export async function runSampleExport<Options>(
     signal: input.signal ?? new AbortController().signal,
     log: silentLog,
     ...(input.onProgress ? { onProgress: input.onProgress } : {}),
-  }).finally(async () => {
+  };
+  const { result, joined } = await (input.shards && input.shards > 1
+    ? runSplit(run, input.shards, input.shardOrder)
+    : runExport(run).then((whole) => ({ result: whole, joined: undefined }))
+  ).finally(async () => {
     await storage.dispose();
     await mediaStorage.dispose();
   });
@@ -115,12 +134,37 @@ export async function runSampleExport<Options>(
     root,
     dir,
     result,
+    ...(joined === undefined ? {} : { joined }),
     read,
     text: async (key) => (await read(key)).toString("utf8"),
     json: async <T>(key: string) => JSON.parse((await read(key)).toString("utf8")) as T,
     files: () => listFiles(dir),
     cleanup: () => rm(root, { recursive: true, force: true }),
   };
+}
+
+/** The export as `count` shards of consecutive items, run one after another in `order`, then joined. */
+async function runSplit<Options>(
+  run: RunExportInput<Options>,
+  count: number,
+  order: readonly number[] = Array.from({ length: count }, (_, i) => count - 1 - i),
+): Promise<{ result: RunExportResult; joined: boolean }> {
+  const all: Item[] = [];
+  for await (const item of run.items()) all.push(item);
+  const size = Math.ceil(all.length / count);
+  await run.storage.deletePrefix(`${run.prefix}/`);
+  for (const index of order) {
+    const range = all.slice(index * size, (index + 1) * size);
+    await runExportShard({ ...run, items: () => iterate(range), totalItems: range.length, shard: { index, count } });
+  }
+  const { items: _items, totalItems: _total, ...joined } = run;
+  try {
+    return { result: await runExportJoin({ ...joined, shards: count }), joined: true };
+  } catch (err) {
+    // As the plugin runtime does: shards that named files alike leave the export to one pass.
+    if (!(err instanceof ShardNamesCollideError)) throw err;
+    return { result: await runExport(run), joined: false };
+  }
 }
 
 async function* iterate(items: readonly Item[]): AsyncGenerator<Item> {

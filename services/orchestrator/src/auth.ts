@@ -16,8 +16,11 @@ export interface Principal {
   exportId?: string;
 }
 
-/** The RPCs a plugin calls with its job token; a job token may call nothing else. */
-const JOB_TOKEN_RPCS = new Set(["StreamItems"]);
+/**
+ * The RPCs a plugin calls with its job token; a job token may call nothing else. SplitItems: a
+ * worker plans a split export of its dataset before the shards stream their ranges.
+ */
+const JOB_TOKEN_RPCS = new Set(["StreamItems", "SplitItems"]);
 
 export interface Authenticator {
   /** False when no keys are configured: every caller is an anonymous admin (loopback only). */
@@ -140,10 +143,10 @@ function credentialOf(headers: Headers | Record<string, string | string[] | unde
   return match?.[1];
 }
 
-/** The role each RPC needs: reads (and WhoAmI) are viewer, writes editor, deletes admin. */
+/** The role each RPC needs: reads (and SplitItems, the plan of one; WhoAmI) are viewer, writes editor, deletes admin. */
 export function requiredRoleOf(methodName: string): Role {
   if (/^Delete/.test(methodName)) return "admin";
-  if (/^(Get|List|Count|Stream|Watch|Diff)/.test(methodName) || methodName === "WhoAmI") return "viewer";
+  if (/^(Get|List|Count|Stream|Split|Watch|Diff)/.test(methodName) || methodName === "WhoAmI") return "viewer";
   return "editor";
 }
 

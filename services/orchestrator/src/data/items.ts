@@ -1,4 +1,4 @@
-// ItemService: items and annotations (StreamItems lives in stream.ts).
+// ItemService: items and annotations (StreamItems lives in stream.ts, SplitItems in split-items.ts).
 import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
@@ -19,6 +19,7 @@ import { compileFilter } from "./filters.ts";
 import { publicId, storedId } from "./ids.ts";
 import { type AnnotationDoc, Collections, type ItemDoc } from "./model.ts";
 import { decodePageToken, encodePageToken, pageSize } from "./paging.ts";
+import { createSplitItems } from "./split-items.ts";
 import { createItemStream } from "./stream.ts";
 import { annotationDoc, type FieldProblem, itemDoc, throwProblems } from "./validate.ts";
 import { requireVersion } from "./versions.ts";
@@ -378,5 +379,6 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
     },
 
     streamItems: createItemStream(db),
+    splitItems: createSplitItems(db),
   };
 }

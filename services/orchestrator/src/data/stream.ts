@@ -36,6 +36,8 @@ export interface StreamQuery {
   datasetId: string;
   filter: StreamItemsRequest["filter"];
   afterId?: string;
+  /** Stop after this public item id (inclusive): with `afterId`, one range of SplitItems. */
+  lastId?: string;
   snapshot: Date;
   batchSize: number;
   /** 0 = no limit. */
@@ -157,8 +159,11 @@ async function* joinItems<I, A>(
   const compiled = compileFilter(query.datasetId, query.filter, query.snapshot);
   const fetchPage = (after: string | undefined, take: number): Promise<I[]> => {
     const filter: Filter<ItemDoc> = { ...compiled.items };
-    if (after !== undefined) {
-      filter._id = { ...(typeof filter._id === "object" ? filter._id : {}), $gt: storedId(query.datasetId, after) };
+    const idRange: { $gt?: string; $lte?: string } = {};
+    if (after !== undefined) idRange.$gt = storedId(query.datasetId, after);
+    if (query.lastId) idRange.$lte = storedId(query.datasetId, query.lastId);
+    if (idRange.$gt !== undefined || idRange.$lte !== undefined) {
+      filter._id = { ...(typeof filter._id === "object" ? filter._id : {}), ...idRange };
     }
     return form.items(db, { filter, sort: { _id: 1 }, limit: take, batchSize: take });
   };
@@ -224,6 +229,7 @@ export function streamQueryOf(req: StreamItemsRequest, datasetId: string, signal
     datasetId,
     filter: req.filter,
     afterId: req.afterId,
+    lastId: req.lastId,
     snapshot: req.snapshotTime ? timestampDate(req.snapshotTime) : new Date(),
     batchSize: req.batchSize || DEFAULT_BATCH_SIZE,
     limit: Number(req.limit),

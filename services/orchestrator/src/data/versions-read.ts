@@ -137,7 +137,10 @@ export interface VersionItemPage {
   next: string | undefined;
 }
 
-/** Up to `take` items of the version matching `filter`, after stored id `after`, in `_id` order. */
+/**
+ * Up to `take` items of the version matching `filter`, after stored id `after` and up to stored id
+ * `last` (inclusive, when given), in `_id` order.
+ */
 export async function versionItemPage(
   db: Db,
   datasetId: string,
@@ -145,9 +148,16 @@ export async function versionItemPage(
   filter: Document,
   after: string | undefined,
   take: number,
+  last?: string,
 ): Promise<VersionItemPage> {
   const live: Document = { ...filter };
-  if (after !== undefined) live._id = { ...(typeof live._id === "object" ? live._id : {}), $gt: after };
+  if (after !== undefined || last !== undefined) {
+    live._id = {
+      ...(typeof live._id === "object" ? live._id : {}),
+      ...(after !== undefined ? { $gt: after } : {}),
+      ...(last !== undefined ? { $lte: last } : {}),
+    };
+  }
   const page = await rawDocs(db, {
     find: Collections.items,
     filter: live,
@@ -160,7 +170,7 @@ export async function versionItemPage(
   const all = storedIdRange(datasetId);
   const range = {
     ...(after !== undefined ? { $gt: after } : { $gte: all.$gte }),
-    ...(upper !== undefined ? { $lte: upper } : { $lt: all.$lt }),
+    ...(upper !== undefined ? { $lte: upper } : last !== undefined ? { $lte: last } : { $lt: all.$lt }),
   };
   const firsts = await firstRecords(db, Collections.itemsHistory, datasetId, version.seq, range);
   const kept = firsts.size === 0 ? page : page.filter((d) => !firsts.has(idOf(d)));
@@ -247,10 +257,11 @@ export async function* streamVersionBson(
 ): AsyncGenerator<ItemWithAnnotations<RawDoc, RawDoc>> {
   let sent = 0;
   let after = query.afterId ? storedId(query.datasetId, query.afterId) : undefined;
+  const last = query.lastId ? storedId(query.datasetId, query.lastId) : undefined;
   for (;;) {
     const take = query.limit > 0 ? Math.min(query.batchSize, query.limit - sent) : query.batchSize;
     if (take <= 0 || query.signal?.aborted) return;
-    const { items, next } = await versionItemPage(db, query.datasetId, version, compiled.items, after, take);
+    const { items, next } = await versionItemPage(db, query.datasetId, version, compiled.items, after, take, last);
     if (items.length > 0) {
       const ids = items.map((item) => publicId(query.datasetId, idOf(item)));
       const condition = compiled.selectiveItems

@@ -260,6 +260,8 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     const doc = await repo.get(exportId);
     const message = `gave up after ${deliveries} attempts${doc?.errorMessage ? `: ${doc.errorMessage}` : " (the worker stopped responding)"}`;
     const failed = await repo.fail(exportId, message);
+    // Its worker (or, for a shard that used up its deliveries, the worker coordinating the export) stops.
+    nats.publish(Subjects.cancel(exportId));
     if (failed) {
       await logs.append(exportId, "error", message, "orchestrator");
       nats.publish(updates(exportId));

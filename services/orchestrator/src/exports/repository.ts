@@ -63,6 +63,8 @@ export interface ExportDoc {
   versionName?: string;
   /** CreateExportRequest.target as given ("ground_truth", "assignment", "task"). */
   target?: string;
+  /** CreateExportRequest.shards as asked (absent: 0, by size). */
+  shards?: number;
 }
 
 /** A job's ExportCounts as stored: `annotationCount` is what the files hold, the rest says what was not. */
@@ -102,7 +104,7 @@ export type NewExport = Pick<
   | "pluginVersion"
   | "createdBy"
 > &
-  Partial<Pick<ExportDoc, "requestId" | "versionId" | "versionName" | "target">>;
+  Partial<Pick<ExportDoc, "requestId" | "versionId" | "versionName" | "target" | "shards">>;
 
 /** A job as CreateExport stores it: queued, nothing done, snapshot taken at `now`. */
 export function queuedExportDoc(fields: NewExport, now: Date): ExportDoc {
@@ -188,6 +190,7 @@ export function toProto(doc: ExportDoc): Export {
     versionId: doc.versionId ?? "",
     versionName: doc.versionName ?? "",
     target: doc.target ?? "",
+    shards: doc.shards ?? 0,
   });
 }
 

@@ -65,6 +65,9 @@ function validateExportName(name: string): void {
   if (/[/\u0000-\u001f\u007f]/.test(name)) throw invalidArgument("name: may not contain / or control characters");
 }
 
+/** SplitItems' limit on ranges. */
+const MAX_SHARDS = 256;
+
 /** A request id names one export: asking again for another version or target is a mistake, not a retry. */
 function checkSameRequest(
   existing: ExportDoc,
@@ -138,6 +141,11 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
         if (!(status in ItemStatus) || status === ItemStatus.UNSPECIFIED)
           throw invalidArgument(`filter.statuses: invalid status ${status}`);
       }
+      if (request.shards > MAX_SHARDS) {
+        throw invalidArgument(
+          `shards: at most ${MAX_SHARDS} (got ${request.shards}); 0 lets the worker decide by size`,
+        );
+      }
       const storage = request.storage || storages.defaultName;
       storages.configOf(storage);
       const id = randomUUID();
@@ -172,6 +180,7 @@ export function createExportJobs(options: ExportJobsOptions): ExportJobs {
           createdBy: principal.name,
           ...(request.target ? { target: request.target } : {}),
           ...(version ? { versionId: version.id, versionName: version.name } : {}),
+          ...(request.shards ? { shards: request.shards } : {}),
         },
         now,
       );

@@ -66,7 +66,7 @@ class ExportCounts(_message.Message):
     def __init__(self, item_count: _Optional[int] = ..., annotation_count: _Optional[int] = ..., file_count: _Optional[int] = ..., received_annotations: _Optional[int] = ..., dropped: _Optional[_Iterable[_Union[_dataset_pb2.DropCount, _Mapping]]] = ..., changed: _Optional[_Iterable[_Union[_dataset_pb2.DropCount, _Mapping]]] = ...) -> None: ...
 
 class Export(_message.Message):
-    __slots__ = ("id", "name", "description", "dataset_id", "dataset_name", "format", "filter", "storage", "path", "save_original_file", "options", "status", "progress", "error_message", "counts", "file_size", "artifacts", "manifest_key", "plugin_name", "plugin_version", "attempts", "request_id", "created_by", "create_time", "start_time", "complete_time", "expire_time", "format_notes", "version_id", "version_name", "target")
+    __slots__ = ("id", "name", "description", "dataset_id", "dataset_name", "format", "filter", "storage", "path", "save_original_file", "options", "status", "progress", "error_message", "counts", "file_size", "artifacts", "manifest_key", "plugin_name", "plugin_version", "attempts", "request_id", "created_by", "create_time", "start_time", "complete_time", "expire_time", "format_notes", "version_id", "version_name", "target", "shards")
     ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -98,6 +98,7 @@ class Export(_message.Message):
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_NAME_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     description: str
@@ -129,7 +130,8 @@ class Export(_message.Message):
     version_id: str
     version_name: str
     target: str
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_name: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[ExportStatus, str]] = ..., progress: _Optional[_Union[ExportProgress, _Mapping]] = ..., error_message: _Optional[str] = ..., counts: _Optional[_Union[ExportCounts, _Mapping]] = ..., file_size: _Optional[int] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., manifest_key: _Optional[str] = ..., plugin_name: _Optional[str] = ..., plugin_version: _Optional[str] = ..., attempts: _Optional[int] = ..., request_id: _Optional[str] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., format_notes: _Optional[_Iterable[str]] = ..., version_id: _Optional[str] = ..., version_name: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+    shards: int
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., dataset_name: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., status: _Optional[_Union[ExportStatus, str]] = ..., progress: _Optional[_Union[ExportProgress, _Mapping]] = ..., error_message: _Optional[str] = ..., counts: _Optional[_Union[ExportCounts, _Mapping]] = ..., file_size: _Optional[int] = ..., artifacts: _Optional[_Iterable[_Union[Artifact, _Mapping]]] = ..., manifest_key: _Optional[str] = ..., plugin_name: _Optional[str] = ..., plugin_version: _Optional[str] = ..., attempts: _Optional[int] = ..., request_id: _Optional[str] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., complete_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., expire_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., format_notes: _Optional[_Iterable[str]] = ..., version_id: _Optional[str] = ..., version_name: _Optional[str] = ..., target: _Optional[str] = ..., shards: _Optional[int] = ...) -> None: ...
 
 class PluginInfo(_message.Message):
     __slots__ = ("name", "version", "formats", "options_schema", "sdk_range", "description", "last_seen_time", "import_formats")

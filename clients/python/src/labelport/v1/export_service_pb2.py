@@ -28,7 +28,7 @@ from labelport.v1 import dataset_pb2 as labelport_dot_v1_dot_dataset__pb2
 from labelport.v1 import export_pb2 as labelport_dot_v1_dot_export__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelport/v1/export_service.proto\x12\x0clabelport.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\x1a\x19labelport/v1/export.proto\"\xbf\x02\n\x13\x43reateExportRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\ndataset_id\x18\x04 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x05 \x01(\t\x12(\n\x06\x66ilter\x18\x06 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x0f\n\x07storage\x18\x07 \x01(\t\x12\x0c\n\x04path\x18\x08 \x01(\t\x12\x1f\n\x12save_original_file\x18\t \x01(\x08H\x00\x88\x01\x01\x12(\n\x07options\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nversion_id\x18\x0b \x01(\t\x12\x0e\n\x06target\x18\x0c \x01(\tB\x15\n\x13_save_original_file\"<\n\x14\x43reateExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"%\n\x10GetExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"9\n\x11GetExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"\x8e\x01\n\x12ListExportsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12,\n\x08statuses\x18\x02 \x03(\x0e\x32\x1a.labelport.v1.ExportStatus\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x0f\n\x07\x66ormats\x18\x05 \x03(\t\"j\n\x13ListExportsResponse\x12%\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x14.labelport.v1.Export\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_count\x18\x03 \x01(\x04\"(\n\x13\x43\x61ncelExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"<\n\x14\x43\x61ncelExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"(\n\x13\x44\x65leteExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteExportResponse\"\'\n\x12WatchExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\";\n\x13WatchExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"_\n\x18GetExportDownloadRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61rtifact_key\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x03 \x01(\r\"\x88\x01\n\x19GetExportDownloadResponse\x12\x14\n\x0c\x64ownload_url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tfile_size\x18\x03 \x01(\x04\x12\x11\n\tfile_name\x18\x04 \x01(\t\"\x97\x01\n\x15GetExportStatsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x1c\n\x14include_interpolated\x18\x04 \x01(\x08\x12\x12\n\nversion_id\x18\x05 \x01(\t\"\xd4\x01\n\x16GetExportStatsResponse\x12\x12\n\ntotal_size\x18\x01 \x01(\x04\x12\x15\n\rtotal_size_mb\x18\x02 \x01(\t\x12\x12\n\nitem_count\x18\x03 \x01(\x04\x12\x18\n\x10\x61nnotation_count\x18\x04 \x01(\x04\x12\x16\n\x0esequence_count\x18\x05 \x01(\x04\x12\x16\n\x0ekeyframe_count\x18\x06 \x01(\x04\x12 \n\x18interpolated_frame_count\x18\x07 \x01(\x04\x12\x0f\n\x07warning\x18\x08 \x01(\t\"\x14\n\x12ListFormatsRequest\"@\n\x13ListFormatsResponse\x12)\n\x07plugins\x18\x01 \x03(\x0b\x32\x18.labelport.v1.PluginInfo\"i\n\x14GetExportLogsRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12.\n\nsince_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x15GetExportLogsResponse\x12*\n\x05lines\x18\x01 \x03(\x0b\x32\x1b.labelport.v1.ExportLogLine2\xff\x06\n\rExportService\x12U\n\x0c\x43reateExport\x12!.labelport.v1.CreateExportRequest\x1a\".labelport.v1.CreateExportResponse\x12L\n\tGetExport\x12\x1e.labelport.v1.GetExportRequest\x1a\x1f.labelport.v1.GetExportResponse\x12R\n\x0bListExports\x12 .labelport.v1.ListExportsRequest\x1a!.labelport.v1.ListExportsResponse\x12U\n\x0c\x43\x61ncelExport\x12!.labelport.v1.CancelExportRequest\x1a\".labelport.v1.CancelExportResponse\x12U\n\x0c\x44\x65leteExport\x12!.labelport.v1.DeleteExportRequest\x1a\".labelport.v1.DeleteExportResponse\x12T\n\x0bWatchExport\x12 .labelport.v1.WatchExportRequest\x1a!.labelport.v1.WatchExportResponse0\x01\x12\x64\n\x11GetExportDownload\x12&.labelport.v1.GetExportDownloadRequest\x1a\'.labelport.v1.GetExportDownloadResponse\x12[\n\x0eGetExportStats\x12#.labelport.v1.GetExportStatsRequest\x1a$.labelport.v1.GetExportStatsResponse\x12R\n\x0bListFormats\x12 .labelport.v1.ListFormatsRequest\x1a!.labelport.v1.ListFormatsResponse\x12Z\n\rGetExportLogs\x12\".labelport.v1.GetExportLogsRequest\x1a#.labelport.v1.GetExportLogsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!labelport/v1/export_service.proto\x12\x0clabelport.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\x1a\x19labelport/v1/export.proto\"\xcf\x02\n\x13\x43reateExportRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x12\n\ndataset_id\x18\x04 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x05 \x01(\t\x12(\n\x06\x66ilter\x18\x06 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x0f\n\x07storage\x18\x07 \x01(\t\x12\x0c\n\x04path\x18\x08 \x01(\t\x12\x1f\n\x12save_original_file\x18\t \x01(\x08H\x00\x88\x01\x01\x12(\n\x07options\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x12\n\nversion_id\x18\x0b \x01(\t\x12\x0e\n\x06target\x18\x0c \x01(\t\x12\x0e\n\x06shards\x18\r \x01(\rB\x15\n\x13_save_original_file\"<\n\x14\x43reateExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"%\n\x10GetExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"9\n\x11GetExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"\x8e\x01\n\x12ListExportsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12,\n\x08statuses\x18\x02 \x03(\x0e\x32\x1a.labelport.v1.ExportStatus\x12\x11\n\tpage_size\x18\x03 \x01(\r\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x0f\n\x07\x66ormats\x18\x05 \x03(\t\"j\n\x13ListExportsResponse\x12%\n\x07\x65xports\x18\x01 \x03(\x0b\x32\x14.labelport.v1.Export\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_count\x18\x03 \x01(\x04\"(\n\x13\x43\x61ncelExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"<\n\x14\x43\x61ncelExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"(\n\x13\x44\x65leteExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\"\x16\n\x14\x44\x65leteExportResponse\"\'\n\x12WatchExportRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\";\n\x13WatchExportResponse\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\"_\n\x18GetExportDownloadRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x14\n\x0c\x61rtifact_key\x18\x02 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x03 \x01(\r\"\x88\x01\n\x19GetExportDownloadResponse\x12\x14\n\x0c\x64ownload_url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tfile_size\x18\x03 \x01(\x04\x12\x11\n\tfile_name\x18\x04 \x01(\t\"\x97\x01\n\x15GetExportStatsRequest\x12\x12\n\ndataset_id\x18\x01 \x01(\t\x12(\n\x06\x66ilter\x18\x02 \x01(\x0b\x32\x18.labelport.v1.ItemFilter\x12\x0e\n\x06\x66ormat\x18\x03 \x01(\t\x12\x1c\n\x14include_interpolated\x18\x04 \x01(\x08\x12\x12\n\nversion_id\x18\x05 \x01(\t\"\xd4\x01\n\x16GetExportStatsResponse\x12\x12\n\ntotal_size\x18\x01 \x01(\x04\x12\x15\n\rtotal_size_mb\x18\x02 \x01(\t\x12\x12\n\nitem_count\x18\x03 \x01(\x04\x12\x18\n\x10\x61nnotation_count\x18\x04 \x01(\x04\x12\x16\n\x0esequence_count\x18\x05 \x01(\x04\x12\x16\n\x0ekeyframe_count\x18\x06 \x01(\x04\x12 \n\x18interpolated_frame_count\x18\x07 \x01(\x04\x12\x0f\n\x07warning\x18\x08 \x01(\t\"\x14\n\x12ListFormatsRequest\"@\n\x13ListFormatsResponse\x12)\n\x07plugins\x18\x01 \x03(\x0b\x32\x18.labelport.v1.PluginInfo\"i\n\x14GetExportLogsRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12.\n\nsince_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"C\n\x15GetExportLogsResponse\x12*\n\x05lines\x18\x01 \x03(\x0b\x32\x1b.labelport.v1.ExportLogLine2\xff\x06\n\rExportService\x12U\n\x0c\x43reateExport\x12!.labelport.v1.CreateExportRequest\x1a\".labelport.v1.CreateExportResponse\x12L\n\tGetExport\x12\x1e.labelport.v1.GetExportRequest\x1a\x1f.labelport.v1.GetExportResponse\x12R\n\x0bListExports\x12 .labelport.v1.ListExportsRequest\x1a!.labelport.v1.ListExportsResponse\x12U\n\x0c\x43\x61ncelExport\x12!.labelport.v1.CancelExportRequest\x1a\".labelport.v1.CancelExportResponse\x12U\n\x0c\x44\x65leteExport\x12!.labelport.v1.DeleteExportRequest\x1a\".labelport.v1.DeleteExportResponse\x12T\n\x0bWatchExport\x12 .labelport.v1.WatchExportRequest\x1a!.labelport.v1.WatchExportResponse0\x01\x12\x64\n\x11GetExportDownload\x12&.labelport.v1.GetExportDownloadRequest\x1a\'.labelport.v1.GetExportDownloadResponse\x12[\n\x0eGetExportStats\x12#.labelport.v1.GetExportStatsRequest\x1a$.labelport.v1.GetExportStatsResponse\x12R\n\x0bListFormats\x12 .labelport.v1.ListFormatsRequest\x1a!.labelport.v1.ListFormatsResponse\x12Z\n\rGetExportLogs\x12\".labelport.v1.GetExportLogsRequest\x1a#.labelport.v1.GetExportLogsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,45 +36,45 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelport.v1.export_service
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CREATEEXPORTREQUEST']._serialized_start=170
-  _globals['_CREATEEXPORTREQUEST']._serialized_end=489
-  _globals['_CREATEEXPORTRESPONSE']._serialized_start=491
-  _globals['_CREATEEXPORTRESPONSE']._serialized_end=551
-  _globals['_GETEXPORTREQUEST']._serialized_start=553
-  _globals['_GETEXPORTREQUEST']._serialized_end=590
-  _globals['_GETEXPORTRESPONSE']._serialized_start=592
-  _globals['_GETEXPORTRESPONSE']._serialized_end=649
-  _globals['_LISTEXPORTSREQUEST']._serialized_start=652
-  _globals['_LISTEXPORTSREQUEST']._serialized_end=794
-  _globals['_LISTEXPORTSRESPONSE']._serialized_start=796
-  _globals['_LISTEXPORTSRESPONSE']._serialized_end=902
-  _globals['_CANCELEXPORTREQUEST']._serialized_start=904
-  _globals['_CANCELEXPORTREQUEST']._serialized_end=944
-  _globals['_CANCELEXPORTRESPONSE']._serialized_start=946
-  _globals['_CANCELEXPORTRESPONSE']._serialized_end=1006
-  _globals['_DELETEEXPORTREQUEST']._serialized_start=1008
-  _globals['_DELETEEXPORTREQUEST']._serialized_end=1048
-  _globals['_DELETEEXPORTRESPONSE']._serialized_start=1050
-  _globals['_DELETEEXPORTRESPONSE']._serialized_end=1072
-  _globals['_WATCHEXPORTREQUEST']._serialized_start=1074
-  _globals['_WATCHEXPORTREQUEST']._serialized_end=1113
-  _globals['_WATCHEXPORTRESPONSE']._serialized_start=1115
-  _globals['_WATCHEXPORTRESPONSE']._serialized_end=1174
-  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_start=1176
-  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_end=1271
-  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_start=1274
-  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_end=1410
-  _globals['_GETEXPORTSTATSREQUEST']._serialized_start=1413
-  _globals['_GETEXPORTSTATSREQUEST']._serialized_end=1564
-  _globals['_GETEXPORTSTATSRESPONSE']._serialized_start=1567
-  _globals['_GETEXPORTSTATSRESPONSE']._serialized_end=1779
-  _globals['_LISTFORMATSREQUEST']._serialized_start=1781
-  _globals['_LISTFORMATSREQUEST']._serialized_end=1801
-  _globals['_LISTFORMATSRESPONSE']._serialized_start=1803
-  _globals['_LISTFORMATSRESPONSE']._serialized_end=1867
-  _globals['_GETEXPORTLOGSREQUEST']._serialized_start=1869
-  _globals['_GETEXPORTLOGSREQUEST']._serialized_end=1974
-  _globals['_GETEXPORTLOGSRESPONSE']._serialized_start=1976
-  _globals['_GETEXPORTLOGSRESPONSE']._serialized_end=2043
-  _globals['_EXPORTSERVICE']._serialized_start=2046
-  _globals['_EXPORTSERVICE']._serialized_end=2941
+  _globals['_CREATEEXPORTREQUEST']._serialized_end=505
+  _globals['_CREATEEXPORTRESPONSE']._serialized_start=507
+  _globals['_CREATEEXPORTRESPONSE']._serialized_end=567
+  _globals['_GETEXPORTREQUEST']._serialized_start=569
+  _globals['_GETEXPORTREQUEST']._serialized_end=606
+  _globals['_GETEXPORTRESPONSE']._serialized_start=608
+  _globals['_GETEXPORTRESPONSE']._serialized_end=665
+  _globals['_LISTEXPORTSREQUEST']._serialized_start=668
+  _globals['_LISTEXPORTSREQUEST']._serialized_end=810
+  _globals['_LISTEXPORTSRESPONSE']._serialized_start=812
+  _globals['_LISTEXPORTSRESPONSE']._serialized_end=918
+  _globals['_CANCELEXPORTREQUEST']._serialized_start=920
+  _globals['_CANCELEXPORTREQUEST']._serialized_end=960
+  _globals['_CANCELEXPORTRESPONSE']._serialized_start=962
+  _globals['_CANCELEXPORTRESPONSE']._serialized_end=1022
+  _globals['_DELETEEXPORTREQUEST']._serialized_start=1024
+  _globals['_DELETEEXPORTREQUEST']._serialized_end=1064
+  _globals['_DELETEEXPORTRESPONSE']._serialized_start=1066
+  _globals['_DELETEEXPORTRESPONSE']._serialized_end=1088
+  _globals['_WATCHEXPORTREQUEST']._serialized_start=1090
+  _globals['_WATCHEXPORTREQUEST']._serialized_end=1129
+  _globals['_WATCHEXPORTRESPONSE']._serialized_start=1131
+  _globals['_WATCHEXPORTRESPONSE']._serialized_end=1190
+  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_start=1192
+  _globals['_GETEXPORTDOWNLOADREQUEST']._serialized_end=1287
+  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_start=1290
+  _globals['_GETEXPORTDOWNLOADRESPONSE']._serialized_end=1426
+  _globals['_GETEXPORTSTATSREQUEST']._serialized_start=1429
+  _globals['_GETEXPORTSTATSREQUEST']._serialized_end=1580
+  _globals['_GETEXPORTSTATSRESPONSE']._serialized_start=1583
+  _globals['_GETEXPORTSTATSRESPONSE']._serialized_end=1795
+  _globals['_LISTFORMATSREQUEST']._serialized_start=1797
+  _globals['_LISTFORMATSREQUEST']._serialized_end=1817
+  _globals['_LISTFORMATSRESPONSE']._serialized_start=1819
+  _globals['_LISTFORMATSRESPONSE']._serialized_end=1883
+  _globals['_GETEXPORTLOGSREQUEST']._serialized_start=1885
+  _globals['_GETEXPORTLOGSREQUEST']._serialized_end=1990
+  _globals['_GETEXPORTLOGSRESPONSE']._serialized_start=1992
+  _globals['_GETEXPORTLOGSRESPONSE']._serialized_end=2059
+  _globals['_EXPORTSERVICE']._serialized_start=2062
+  _globals['_EXPORTSERVICE']._serialized_end=2957
 # @@protoc_insertion_point(module_scope)

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreateExportRequest(_message.Message):
-    __slots__ = ("request_id", "name", "description", "dataset_id", "format", "filter", "storage", "path", "save_original_file", "options", "version_id", "target")
+    __slots__ = ("request_id", "name", "description", "dataset_id", "format", "filter", "storage", "path", "save_original_file", "options", "version_id", "target", "shards")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
@@ -26,6 +26,7 @@ class CreateExportRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
     TARGET_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     name: str
     description: str
@@ -38,7 +39,8 @@ class CreateExportRequest(_message.Message):
     options: _struct_pb2.Struct
     version_id: str
     target: str
-    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version_id: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+    shards: int
+    def __init__(self, request_id: _Optional[str] = ..., name: _Optional[str] = ..., description: _Optional[str] = ..., dataset_id: _Optional[str] = ..., format: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., storage: _Optional[str] = ..., path: _Optional[str] = ..., save_original_file: _Optional[bool] = ..., options: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., version_id: _Optional[str] = ..., target: _Optional[str] = ..., shards: _Optional[int] = ...) -> None: ...
 
 class CreateExportResponse(_message.Message):
     __slots__ = ("export",)

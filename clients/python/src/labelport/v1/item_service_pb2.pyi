@@ -113,7 +113,7 @@ class DeleteItemsResponse(_message.Message):
     def __init__(self, deleted_items: _Optional[int] = ..., deleted_annotations: _Optional[int] = ...) -> None: ...
 
 class StreamItemsRequest(_message.Message):
-    __slots__ = ("dataset_id", "filter", "after_id", "snapshot_time", "batch_size", "limit", "version_id")
+    __slots__ = ("dataset_id", "filter", "after_id", "snapshot_time", "batch_size", "limit", "version_id", "last_id")
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     FILTER_FIELD_NUMBER: _ClassVar[int]
     AFTER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +121,7 @@ class StreamItemsRequest(_message.Message):
     BATCH_SIZE_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
     dataset_id: str
     filter: _dataset_pb2.ItemFilter
     after_id: str
@@ -128,7 +129,8 @@ class StreamItemsRequest(_message.Message):
     batch_size: int
     limit: int
     version_id: str
-    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., after_id: _Optional[str] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_size: _Optional[int] = ..., limit: _Optional[int] = ..., version_id: _Optional[str] = ...) -> None: ...
+    last_id: str
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., after_id: _Optional[str] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., batch_size: _Optional[int] = ..., limit: _Optional[int] = ..., version_id: _Optional[str] = ..., last_id: _Optional[str] = ...) -> None: ...
 
 class StreamItemsResponse(_message.Message):
     __slots__ = ("items", "snapshot_time")
@@ -137,3 +139,43 @@ class StreamItemsResponse(_message.Message):
     items: _containers.RepeatedCompositeFieldContainer[_dataset_pb2.Item]
     snapshot_time: _timestamp_pb2.Timestamp
     def __init__(self, items: _Optional[_Iterable[_Union[_dataset_pb2.Item, _Mapping]]] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SplitItemsRequest(_message.Message):
+    __slots__ = ("dataset_id", "filter", "snapshot_time", "version_id", "ranges", "annotations_per_range")
+    DATASET_ID_FIELD_NUMBER: _ClassVar[int]
+    FILTER_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_TIME_FIELD_NUMBER: _ClassVar[int]
+    VERSION_ID_FIELD_NUMBER: _ClassVar[int]
+    RANGES_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_PER_RANGE_FIELD_NUMBER: _ClassVar[int]
+    dataset_id: str
+    filter: _dataset_pb2.ItemFilter
+    snapshot_time: _timestamp_pb2.Timestamp
+    version_id: str
+    ranges: int
+    annotations_per_range: int
+    def __init__(self, dataset_id: _Optional[str] = ..., filter: _Optional[_Union[_dataset_pb2.ItemFilter, _Mapping]] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version_id: _Optional[str] = ..., ranges: _Optional[int] = ..., annotations_per_range: _Optional[int] = ...) -> None: ...
+
+class ItemRange(_message.Message):
+    __slots__ = ("after_id", "last_id", "items", "annotations")
+    AFTER_ID_FIELD_NUMBER: _ClassVar[int]
+    LAST_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    after_id: str
+    last_id: str
+    items: int
+    annotations: int
+    def __init__(self, after_id: _Optional[str] = ..., last_id: _Optional[str] = ..., items: _Optional[int] = ..., annotations: _Optional[int] = ...) -> None: ...
+
+class SplitItemsResponse(_message.Message):
+    __slots__ = ("ranges", "total_items", "total_annotations", "plan_millis")
+    RANGES_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ITEMS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    PLAN_MILLIS_FIELD_NUMBER: _ClassVar[int]
+    ranges: _containers.RepeatedCompositeFieldContainer[ItemRange]
+    total_items: int
+    total_annotations: int
+    plan_millis: int
+    def __init__(self, ranges: _Optional[_Iterable[_Union[ItemRange, _Mapping]]] = ..., total_items: _Optional[int] = ..., total_annotations: _Optional[int] = ..., plan_millis: _Optional[int] = ...) -> None: ...

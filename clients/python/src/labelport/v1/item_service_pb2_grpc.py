@@ -70,6 +70,11 @@ class ItemServiceStub:
                 request_serializer=labelport_dot_v1_dot_item__service__pb2.StreamItemsRequest.SerializeToString,
                 response_deserializer=labelport_dot_v1_dot_item__service__pb2.StreamItemsResponse.FromString,
                 _registered_method=True)
+        self.SplitItems = channel.unary_unary(
+                '/labelport.v1.ItemService/SplitItems',
+                request_serializer=labelport_dot_v1_dot_item__service__pb2.SplitItemsRequest.SerializeToString,
+                response_deserializer=labelport_dot_v1_dot_item__service__pb2.SplitItemsResponse.FromString,
+                _registered_method=True)
 
 
 class ItemServiceServicer:
@@ -122,6 +127,14 @@ class ItemServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SplitItems(self, request, context):
+        """Cuts the items of a stream into consecutive id ranges holding about the same number of
+        annotations (a sharded export's plan). Every item is in exactly one range, whatever the sizes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ItemServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -159,6 +172,11 @@ def add_ItemServiceServicer_to_server(servicer, server):
                     servicer.StreamItems,
                     request_deserializer=labelport_dot_v1_dot_item__service__pb2.StreamItemsRequest.FromString,
                     response_serializer=labelport_dot_v1_dot_item__service__pb2.StreamItemsResponse.SerializeToString,
+            ),
+            'SplitItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.SplitItems,
+                    request_deserializer=labelport_dot_v1_dot_item__service__pb2.SplitItemsRequest.FromString,
+                    response_serializer=labelport_dot_v1_dot_item__service__pb2.SplitItemsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -351,6 +369,33 @@ class ItemService:
             '/labelport.v1.ItemService/StreamItems',
             labelport_dot_v1_dot_item__service__pb2.StreamItemsRequest.SerializeToString,
             labelport_dot_v1_dot_item__service__pb2.StreamItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SplitItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/labelport.v1.ItemService/SplitItems',
+            labelport_dot_v1_dot_item__service__pb2.SplitItemsRequest.SerializeToString,
+            labelport_dot_v1_dot_item__service__pb2.SplitItemsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,39 +26,42 @@ from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from labelport.v1 import dataset_pb2 as labelport_dot_v1_dot_dataset__pb2
 from labelport.v1 import export_pb2 as labelport_dot_v1_dot_export__pb2
+from labelport.v1 import item_service_pb2 as labelport_dot_v1_dot_item__service__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19labelport/v1/plugin.proto\x12\x0clabelport.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\x1a\x19labelport/v1/export.proto\"\xc3\x01\n\tExportJob\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\x12\x18\n\x10orchestrator_url\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x31\n\rsnapshot_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13storage_config_json\x18\x05 \x01(\t\x12\x17\n\x0f\x63\x61tegories_json\x18\x06 \x01(\t\"\x9c\x03\n\x08JobEvent\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tworker_id\x18\x05 \x01(\t\x12+\n\x07started\x18\x06 \x01(\x0b\x32\x18.labelport.v1.JobStartedH\x00\x12\x30\n\x08progress\x18\x07 \x01(\x0b\x32\x1c.labelport.v1.ExportProgressH\x00\x12*\n\x03log\x18\x08 \x01(\x0b\x32\x1b.labelport.v1.ExportLogLineH\x00\x12/\n\tcompleted\x18\t \x01(\x0b\x32\x1a.labelport.v1.JobCompletedH\x00\x12)\n\x06\x66\x61iled\x18\n \x01(\x0b\x32\x17.labelport.v1.JobFailedH\x00\x12-\n\x08\x63\x61nceled\x18\x0b \x01(\x0b\x32\x19.labelport.v1.JobCanceledH\x00\x42\x07\n\x05\x65vent\"N\n\nJobStarted\x12\x13\n\x0bplugin_name\x18\x01 \x01(\t\x12\x16\n\x0eplugin_version\x18\x02 \x01(\t\x12\x13\n\x0btotal_items\x18\x03 \x01(\x04\"\xa5\x01\n\x0cJobCompleted\x12)\n\tartifacts\x18\x01 \x03(\x0b\x32\x16.labelport.v1.Artifact\x12\x14\n\x0cmanifest_key\x18\x02 \x01(\t\x12*\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x1a.labelport.v1.ExportCounts\x12\x14\n\x0c\x66ormat_notes\x18\x04 \x03(\t\x12\x12\n\ntotal_size\x18\x05 \x01(\x04\"5\n\tJobFailed\x12\x15\n\rerror_message\x18\x01 \x01(\t\x12\x11\n\tretryable\x18\x02 \x01(\x08\"\r\n\x0bJobCanceled\"v\n\x0f\x43laimJobRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65livery\x18\x02 \x01(\r\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x13\n\x0bplugin_name\x18\x04 \x01(\t\x12\x16\n\x0eplugin_version\x18\x05 \x01(\t\"j\n\x10\x43laimJobResponse\x12\x0f\n\x07proceed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12$\n\x03job\x18\x03 \x01(\x0b\x32\x17.labelport.v1.ExportJob\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\x91\x02\n\tImportJob\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x12\n\nsource_key\x18\x05 \x01(\t\x12\x16\n\x0e\x63\x61tegories_key\x18\x06 \x01(\t\x12\x11\n\titems_key\x18\x07 \x01(\t\x12\x1b\n\x13storage_config_json\x18\x08 \x01(\t\x12\x14\n\x0cmedia_prefix\x18\t \x01(\t\x12\r\n\x05token\x18\n \x01(\t\x12\x12\n\ndataset_id\x18\x0b \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x0c \x01(\x08\"r\n\x0eImportJobReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x13\n\x0bplugin_name\x18\x04 \x01(\t\x12\x16\n\x0eplugin_version\x18\x05 \x01(\t\"\xac\x02\n\x0eImportJobEvent\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x08progress\x18\x04 \x01(\x0b\x32&.labelport.v1.ImportConversionProgressH\x00\x12*\n\x03log\x18\x05 \x01(\x0b\x32\x1b.labelport.v1.ExportLogLineH\x00\x12\x32\n\tcompleted\x18\x06 \x01(\x0b\x32\x1d.labelport.v1.ImportConvertedH\x00\x12)\n\x06\x66\x61iled\x18\x07 \x01(\x0b\x32\x17.labelport.v1.JobFailedH\x00\x42\x07\n\x05\x65vent\"g\n\x18ImportConversionProgress\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x13\n\x0b\x61nnotations\x18\x02 \x01(\x04\x12\x12\n\nbytes_read\x18\x03 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x04 \x01(\x04\"\xd6\x01\n\x0fImportConverted\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x13\n\x0b\x61nnotations\x18\x02 \x01(\x04\x12\x12\n\ncategories\x18\x03 \x01(\x04\x12(\n\x07\x64ropped\x18\x04 \x03(\x0b\x32\x17.labelport.v1.DropCount\x12(\n\x07\x63hanged\x18\x05 \x03(\x0b\x32\x17.labelport.v1.DropCount\x12\r\n\x05notes\x18\x06 \x03(\t\x12\x13\n\x0bmedia_files\x18\x07 \x01(\x04\x12\x13\n\x0bmedia_bytes\x18\x08 \x01(\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19labelport/v1/plugin.proto\x12\x0clabelport.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1alabelport/v1/dataset.proto\x1a\x19labelport/v1/export.proto\x1a\x1flabelport/v1/item_service.proto\"\xc3\x01\n\tExportJob\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\x12\x18\n\x10orchestrator_url\x18\x02 \x01(\t\x12\r\n\x05token\x18\x03 \x01(\t\x12\x31\n\rsnapshot_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1b\n\x13storage_config_json\x18\x05 \x01(\t\x12\x17\n\x0f\x63\x61tegories_json\x18\x06 \x01(\t\"\xb4\x01\n\x0f\x45xportShardTask\x12$\n\x06\x65xport\x18\x01 \x01(\x0b\x32\x14.labelport.v1.Export\x12$\n\x03job\x18\x02 \x01(\x0b\x32\x17.labelport.v1.ExportJob\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12\r\n\x05index\x18\x04 \x01(\r\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12&\n\x05range\x18\x06 \x01(\x0b\x32\x17.labelport.v1.ItemRange\"\x9c\x03\n\x08JobEvent\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12\x0f\n\x07\x61ttempt\x18\x03 \x01(\r\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tworker_id\x18\x05 \x01(\t\x12+\n\x07started\x18\x06 \x01(\x0b\x32\x18.labelport.v1.JobStartedH\x00\x12\x30\n\x08progress\x18\x07 \x01(\x0b\x32\x1c.labelport.v1.ExportProgressH\x00\x12*\n\x03log\x18\x08 \x01(\x0b\x32\x1b.labelport.v1.ExportLogLineH\x00\x12/\n\tcompleted\x18\t \x01(\x0b\x32\x1a.labelport.v1.JobCompletedH\x00\x12)\n\x06\x66\x61iled\x18\n \x01(\x0b\x32\x17.labelport.v1.JobFailedH\x00\x12-\n\x08\x63\x61nceled\x18\x0b \x01(\x0b\x32\x19.labelport.v1.JobCanceledH\x00\x42\x07\n\x05\x65vent\"N\n\nJobStarted\x12\x13\n\x0bplugin_name\x18\x01 \x01(\t\x12\x16\n\x0eplugin_version\x18\x02 \x01(\t\x12\x13\n\x0btotal_items\x18\x03 \x01(\x04\"\xa5\x01\n\x0cJobCompleted\x12)\n\tartifacts\x18\x01 \x03(\x0b\x32\x16.labelport.v1.Artifact\x12\x14\n\x0cmanifest_key\x18\x02 \x01(\t\x12*\n\x06\x63ounts\x18\x03 \x01(\x0b\x32\x1a.labelport.v1.ExportCounts\x12\x14\n\x0c\x66ormat_notes\x18\x04 \x03(\t\x12\x12\n\ntotal_size\x18\x05 \x01(\x04\"5\n\tJobFailed\x12\x15\n\rerror_message\x18\x01 \x01(\t\x12\x11\n\tretryable\x18\x02 \x01(\x08\"\r\n\x0bJobCanceled\"v\n\x0f\x43laimJobRequest\x12\x11\n\texport_id\x18\x01 \x01(\t\x12\x10\n\x08\x64\x65livery\x18\x02 \x01(\r\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x13\n\x0bplugin_name\x18\x04 \x01(\t\x12\x16\n\x0eplugin_version\x18\x05 \x01(\t\"j\n\x10\x43laimJobResponse\x12\x0f\n\x07proceed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12$\n\x03job\x18\x03 \x01(\x0b\x32\x17.labelport.v1.ExportJob\x12\x0f\n\x07\x61ttempt\x18\x04 \x01(\r\"\x91\x02\n\tImportJob\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ormat\x18\x02 \x01(\t\x12(\n\x07options\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x12\n\nsource_key\x18\x05 \x01(\t\x12\x16\n\x0e\x63\x61tegories_key\x18\x06 \x01(\t\x12\x11\n\titems_key\x18\x07 \x01(\t\x12\x1b\n\x13storage_config_json\x18\x08 \x01(\t\x12\x14\n\x0cmedia_prefix\x18\t \x01(\t\x12\r\n\x05token\x18\n \x01(\t\x12\x12\n\ndataset_id\x18\x0b \x01(\t\x12\x0f\n\x07\x64ry_run\x18\x0c \x01(\x08\"r\n\x0eImportJobReply\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x11\n\tworker_id\x18\x03 \x01(\t\x12\x13\n\x0bplugin_name\x18\x04 \x01(\t\x12\x16\n\x0eplugin_version\x18\x05 \x01(\t\"\xac\x02\n\x0eImportJobEvent\x12\x11\n\timport_id\x18\x01 \x01(\t\x12\r\n\x05token\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x08progress\x18\x04 \x01(\x0b\x32&.labelport.v1.ImportConversionProgressH\x00\x12*\n\x03log\x18\x05 \x01(\x0b\x32\x1b.labelport.v1.ExportLogLineH\x00\x12\x32\n\tcompleted\x18\x06 \x01(\x0b\x32\x1d.labelport.v1.ImportConvertedH\x00\x12)\n\x06\x66\x61iled\x18\x07 \x01(\x0b\x32\x17.labelport.v1.JobFailedH\x00\x42\x07\n\x05\x65vent\"g\n\x18ImportConversionProgress\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x13\n\x0b\x61nnotations\x18\x02 \x01(\x04\x12\x12\n\nbytes_read\x18\x03 \x01(\x04\x12\x13\n\x0b\x62ytes_total\x18\x04 \x01(\x04\"\xd6\x01\n\x0fImportConverted\x12\r\n\x05items\x18\x01 \x01(\x04\x12\x13\n\x0b\x61nnotations\x18\x02 \x01(\x04\x12\x12\n\ncategories\x18\x03 \x01(\x04\x12(\n\x07\x64ropped\x18\x04 \x03(\x0b\x32\x17.labelport.v1.DropCount\x12(\n\x07\x63hanged\x18\x05 \x03(\x0b\x32\x17.labelport.v1.DropCount\x12\r\n\x05notes\x18\x06 \x03(\t\x12\x13\n\x0bmedia_files\x18\x07 \x01(\x04\x12\x13\n\x0bmedia_bytes\x18\x08 \x01(\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'labelport.v1.plugin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EXPORTJOB']._serialized_start=162
-  _globals['_EXPORTJOB']._serialized_end=357
-  _globals['_JOBEVENT']._serialized_start=360
-  _globals['_JOBEVENT']._serialized_end=772
-  _globals['_JOBSTARTED']._serialized_start=774
-  _globals['_JOBSTARTED']._serialized_end=852
-  _globals['_JOBCOMPLETED']._serialized_start=855
-  _globals['_JOBCOMPLETED']._serialized_end=1020
-  _globals['_JOBFAILED']._serialized_start=1022
-  _globals['_JOBFAILED']._serialized_end=1075
-  _globals['_JOBCANCELED']._serialized_start=1077
-  _globals['_JOBCANCELED']._serialized_end=1090
-  _globals['_CLAIMJOBREQUEST']._serialized_start=1092
-  _globals['_CLAIMJOBREQUEST']._serialized_end=1210
-  _globals['_CLAIMJOBRESPONSE']._serialized_start=1212
-  _globals['_CLAIMJOBRESPONSE']._serialized_end=1318
-  _globals['_IMPORTJOB']._serialized_start=1321
-  _globals['_IMPORTJOB']._serialized_end=1594
-  _globals['_IMPORTJOBREPLY']._serialized_start=1596
-  _globals['_IMPORTJOBREPLY']._serialized_end=1710
-  _globals['_IMPORTJOBEVENT']._serialized_start=1713
-  _globals['_IMPORTJOBEVENT']._serialized_end=2013
-  _globals['_IMPORTCONVERSIONPROGRESS']._serialized_start=2015
-  _globals['_IMPORTCONVERSIONPROGRESS']._serialized_end=2118
-  _globals['_IMPORTCONVERTED']._serialized_start=2121
-  _globals['_IMPORTCONVERTED']._serialized_end=2335
+  _globals['_EXPORTJOB']._serialized_start=195
+  _globals['_EXPORTJOB']._serialized_end=390
+  _globals['_EXPORTSHARDTASK']._serialized_start=393
+  _globals['_EXPORTSHARDTASK']._serialized_end=573
+  _globals['_JOBEVENT']._serialized_start=576
+  _globals['_JOBEVENT']._serialized_end=988
+  _globals['_JOBSTARTED']._serialized_start=990
+  _globals['_JOBSTARTED']._serialized_end=1068
+  _globals['_JOBCOMPLETED']._serialized_start=1071
+  _globals['_JOBCOMPLETED']._serialized_end=1236
+  _globals['_JOBFAILED']._serialized_start=1238
+  _globals['_JOBFAILED']._serialized_end=1291
+  _globals['_JOBCANCELED']._serialized_start=1293
+  _globals['_JOBCANCELED']._serialized_end=1306
+  _globals['_CLAIMJOBREQUEST']._serialized_start=1308
+  _globals['_CLAIMJOBREQUEST']._serialized_end=1426
+  _globals['_CLAIMJOBRESPONSE']._serialized_start=1428
+  _globals['_CLAIMJOBRESPONSE']._serialized_end=1534
+  _globals['_IMPORTJOB']._serialized_start=1537
+  _globals['_IMPORTJOB']._serialized_end=1810
+  _globals['_IMPORTJOBREPLY']._serialized_start=1812
+  _globals['_IMPORTJOBREPLY']._serialized_end=1926
+  _globals['_IMPORTJOBEVENT']._serialized_start=1929
+  _globals['_IMPORTJOBEVENT']._serialized_end=2229
+  _globals['_IMPORTCONVERSIONPROGRESS']._serialized_start=2231
+  _globals['_IMPORTCONVERSIONPROGRESS']._serialized_end=2334
+  _globals['_IMPORTCONVERTED']._serialized_start=2337
+  _globals['_IMPORTCONVERTED']._serialized_end=2551
 # @@protoc_insertion_point(module_scope)

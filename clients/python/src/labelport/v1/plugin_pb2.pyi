@@ -4,6 +4,7 @@ from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from labelport.v1 import dataset_pb2 as _dataset_pb2
 from labelport.v1 import export_pb2 as _export_pb2
+from labelport.v1 import item_service_pb2 as _item_service_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -27,6 +28,22 @@ class ExportJob(_message.Message):
     storage_config_json: str
     categories_json: str
     def __init__(self, export: _Optional[_Union[_export_pb2.Export, _Mapping]] = ..., orchestrator_url: _Optional[str] = ..., token: _Optional[str] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., storage_config_json: _Optional[str] = ..., categories_json: _Optional[str] = ...) -> None: ...
+
+class ExportShardTask(_message.Message):
+    __slots__ = ("export", "job", "attempt", "index", "count", "range")
+    EXPORT_FIELD_NUMBER: _ClassVar[int]
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    RANGE_FIELD_NUMBER: _ClassVar[int]
+    export: _export_pb2.Export
+    job: ExportJob
+    attempt: int
+    index: int
+    count: int
+    range: _item_service_pb2.ItemRange
+    def __init__(self, export: _Optional[_Union[_export_pb2.Export, _Mapping]] = ..., job: _Optional[_Union[ExportJob, _Mapping]] = ..., attempt: _Optional[int] = ..., index: _Optional[int] = ..., count: _Optional[int] = ..., range: _Optional[_Union[_item_service_pb2.ItemRange, _Mapping]] = ...) -> None: ...
 
 class JobEvent(_message.Message):
     __slots__ = ("export_id", "sequence", "attempt", "time", "worker_id", "started", "progress", "log", "completed", "failed", "canceled")

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file labelport/v1/item_service.proto.
  */
 export const file_labelport_v1_item_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch9sYWJlbHBvcnQvdjEvaXRlbV9zZXJ2aWNlLnByb3RvEgxsYWJlbHBvcnQudjEiSwoSVXBzZXJ0SXRlbXNSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSIQoFaXRlbXMYAiADKAsyEi5sYWJlbHBvcnQudjEuSXRlbSJLChNVcHNlcnRJdGVtc1Jlc3BvbnNlEhYKDnVwc2VydGVkX2l0ZW1zGAEgASgEEhwKFHVwc2VydGVkX2Fubm90YXRpb25zGAIgASgEIl0KGFVwc2VydEFubm90YXRpb25zUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEi0KC2Fubm90YXRpb25zGAIgAygLMhgubGFiZWxwb3J0LnYxLkFubm90YXRpb24iOQoZVXBzZXJ0QW5ub3RhdGlvbnNSZXNwb25zZRIcChR1cHNlcnRlZF9hbm5vdGF0aW9ucxgBIAEoBCJJCg5HZXRJdGVtUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEg8KB2l0ZW1faWQYAiABKAkSEgoKdmVyc2lvbl9pZBgDIAEoCSIzCg9HZXRJdGVtUmVzcG9uc2USIAoEaXRlbRgBIAEoCzISLmxhYmVscG9ydC52MS5JdGVtIosBChBMaXN0SXRlbXNSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSKAoGZmlsdGVyGAIgASgLMhgubGFiZWxwb3J0LnYxLkl0ZW1GaWx0ZXISEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSEgoKdmVyc2lvbl9pZBgFIAEoCSJPChFMaXN0SXRlbXNSZXNwb25zZRIhCgVpdGVtcxgBIAMoCzISLmxhYmVscG9ydC52MS5JdGVtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJlChFDb3VudEl0ZW1zUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEigKBmZpbHRlchgCIAEoCzIYLmxhYmVscG9ydC52MS5JdGVtRmlsdGVyEhIKCnZlcnNpb25faWQYAyABKAkiQgoSQ291bnRJdGVtc1Jlc3BvbnNlEhIKCml0ZW1fY291bnQYASABKAQSGAoQYW5ub3RhdGlvbl9jb3VudBgCIAEoBCI6ChJEZWxldGVJdGVtc1JlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCRIQCghpdGVtX2lkcxgCIAMoCSJJChNEZWxldGVJdGVtc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfaXRlbXMYASABKAQSGwoTZGVsZXRlZF9hbm5vdGF0aW9ucxgCIAEoBCLOAQoSU3RyZWFtSXRlbXNSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSKAoGZmlsdGVyGAIgASgLMhgubGFiZWxwb3J0LnYxLkl0ZW1GaWx0ZXISEAoIYWZ0ZXJfaWQYAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYmF0Y2hfc2l6ZRgFIAEoDRINCgVsaW1pdBgGIAEoBBISCgp2ZXJzaW9uX2lkGAcgASgJImsKE1N0cmVhbUl0ZW1zUmVzcG9uc2USIQoFaXRlbXMYASADKAsyEi5sYWJlbHBvcnQudjEuSXRlbRIxCg1zbmFwc2hvdF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDLYBAoLSXRlbVNlcnZpY2USUgoLVXBzZXJ0SXRlbXMSIC5sYWJlbHBvcnQudjEuVXBzZXJ0SXRlbXNSZXF1ZXN0GiEubGFiZWxwb3J0LnYxLlVwc2VydEl0ZW1zUmVzcG9uc2USZAoRVXBzZXJ0QW5ub3RhdGlvbnMSJi5sYWJlbHBvcnQudjEuVXBzZXJ0QW5ub3RhdGlvbnNSZXF1ZXN0GicubGFiZWxwb3J0LnYxLlVwc2VydEFubm90YXRpb25zUmVzcG9uc2USRgoHR2V0SXRlbRIcLmxhYmVscG9ydC52MS5HZXRJdGVtUmVxdWVzdBodLmxhYmVscG9ydC52MS5HZXRJdGVtUmVzcG9uc2USTAoJTGlzdEl0ZW1zEh4ubGFiZWxwb3J0LnYxLkxpc3RJdGVtc1JlcXVlc3QaHy5sYWJlbHBvcnQudjEuTGlzdEl0ZW1zUmVzcG9uc2USTwoKQ291bnRJdGVtcxIfLmxhYmVscG9ydC52MS5Db3VudEl0ZW1zUmVxdWVzdBogLmxhYmVscG9ydC52MS5Db3VudEl0ZW1zUmVzcG9uc2USUgoLRGVsZXRlSXRlbXMSIC5sYWJlbHBvcnQudjEuRGVsZXRlSXRlbXNSZXF1ZXN0GiEubGFiZWxwb3J0LnYxLkRlbGV0ZUl0ZW1zUmVzcG9uc2USVAoLU3RyZWFtSXRlbXMSIC5sYWJlbHBvcnQudjEuU3RyZWFtSXRlbXNSZXF1ZXN0GiEubGFiZWxwb3J0LnYxLlN0cmVhbUl0ZW1zUmVzcG9uc2UwAWIGcHJvdG8z", [file_google_protobuf_timestamp, file_labelport_v1_dataset]);
+  fileDesc("Ch9sYWJlbHBvcnQvdjEvaXRlbV9zZXJ2aWNlLnByb3RvEgxsYWJlbHBvcnQudjEiSwoSVXBzZXJ0SXRlbXNSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSIQoFaXRlbXMYAiADKAsyEi5sYWJlbHBvcnQudjEuSXRlbSJLChNVcHNlcnRJdGVtc1Jlc3BvbnNlEhYKDnVwc2VydGVkX2l0ZW1zGAEgASgEEhwKFHVwc2VydGVkX2Fubm90YXRpb25zGAIgASgEIl0KGFVwc2VydEFubm90YXRpb25zUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEi0KC2Fubm90YXRpb25zGAIgAygLMhgubGFiZWxwb3J0LnYxLkFubm90YXRpb24iOQoZVXBzZXJ0QW5ub3RhdGlvbnNSZXNwb25zZRIcChR1cHNlcnRlZF9hbm5vdGF0aW9ucxgBIAEoBCJJCg5HZXRJdGVtUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEg8KB2l0ZW1faWQYAiABKAkSEgoKdmVyc2lvbl9pZBgDIAEoCSIzCg9HZXRJdGVtUmVzcG9uc2USIAoEaXRlbRgBIAEoCzISLmxhYmVscG9ydC52MS5JdGVtIosBChBMaXN0SXRlbXNSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSKAoGZmlsdGVyGAIgASgLMhgubGFiZWxwb3J0LnYxLkl0ZW1GaWx0ZXISEQoJcGFnZV9zaXplGAMgASgNEhIKCnBhZ2VfdG9rZW4YBCABKAkSEgoKdmVyc2lvbl9pZBgFIAEoCSJPChFMaXN0SXRlbXNSZXNwb25zZRIhCgVpdGVtcxgBIAMoCzISLmxhYmVscG9ydC52MS5JdGVtEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJlChFDb3VudEl0ZW1zUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEigKBmZpbHRlchgCIAEoCzIYLmxhYmVscG9ydC52MS5JdGVtRmlsdGVyEhIKCnZlcnNpb25faWQYAyABKAkiQgoSQ291bnRJdGVtc1Jlc3BvbnNlEhIKCml0ZW1fY291bnQYASABKAQSGAoQYW5ub3RhdGlvbl9jb3VudBgCIAEoBCI6ChJEZWxldGVJdGVtc1JlcXVlc3QSEgoKZGF0YXNldF9pZBgBIAEoCRIQCghpdGVtX2lkcxgCIAMoCSJJChNEZWxldGVJdGVtc1Jlc3BvbnNlEhUKDWRlbGV0ZWRfaXRlbXMYASABKAQSGwoTZGVsZXRlZF9hbm5vdGF0aW9ucxgCIAEoBCLfAQoSU3RyZWFtSXRlbXNSZXF1ZXN0EhIKCmRhdGFzZXRfaWQYASABKAkSKAoGZmlsdGVyGAIgASgLMhgubGFiZWxwb3J0LnYxLkl0ZW1GaWx0ZXISEAoIYWZ0ZXJfaWQYAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYmF0Y2hfc2l6ZRgFIAEoDRINCgVsaW1pdBgGIAEoBBISCgp2ZXJzaW9uX2lkGAcgASgJEg8KB2xhc3RfaWQYCCABKAkiawoTU3RyZWFtSXRlbXNSZXNwb25zZRIhCgVpdGVtcxgBIAMoCzISLmxhYmVscG9ydC52MS5JdGVtEjEKDXNuYXBzaG90X3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIscBChFTcGxpdEl0ZW1zUmVxdWVzdBISCgpkYXRhc2V0X2lkGAEgASgJEigKBmZpbHRlchgCIAEoCzIYLmxhYmVscG9ydC52MS5JdGVtRmlsdGVyEjEKDXNuYXBzaG90X3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnZlcnNpb25faWQYBCABKAkSDgoGcmFuZ2VzGAUgASgNEh0KFWFubm90YXRpb25zX3Blcl9yYW5nZRgGIAEoBCJSCglJdGVtUmFuZ2USEAoIYWZ0ZXJfaWQYASABKAkSDwoHbGFzdF9pZBgCIAEoCRINCgVpdGVtcxgDIAEoBBITCgthbm5vdGF0aW9ucxgEIAEoBCKCAQoSU3BsaXRJdGVtc1Jlc3BvbnNlEicKBnJhbmdlcxgBIAMoCzIXLmxhYmVscG9ydC52MS5JdGVtUmFuZ2USEwoLdG90YWxfaXRlbXMYAiABKAQSGQoRdG90YWxfYW5ub3RhdGlvbnMYAyABKAQSEwoLcGxhbl9taWxsaXMYBCABKAQyqQUKC0l0ZW1TZXJ2aWNlElIKC1Vwc2VydEl0ZW1zEiAubGFiZWxwb3J0LnYxLlVwc2VydEl0ZW1zUmVxdWVzdBohLmxhYmVscG9ydC52MS5VcHNlcnRJdGVtc1Jlc3BvbnNlEmQKEVVwc2VydEFubm90YXRpb25zEiYubGFiZWxwb3J0LnYxLlVwc2VydEFubm90YXRpb25zUmVxdWVzdBonLmxhYmVscG9ydC52MS5VcHNlcnRBbm5vdGF0aW9uc1Jlc3BvbnNlEkYKB0dldEl0ZW0SHC5sYWJlbHBvcnQudjEuR2V0SXRlbVJlcXVlc3QaHS5sYWJlbHBvcnQudjEuR2V0SXRlbVJlc3BvbnNlEkwKCUxpc3RJdGVtcxIeLmxhYmVscG9ydC52MS5MaXN0SXRlbXNSZXF1ZXN0Gh8ubGFiZWxwb3J0LnYxLkxpc3RJdGVtc1Jlc3BvbnNlEk8KCkNvdW50SXRlbXMSHy5sYWJlbHBvcnQudjEuQ291bnRJdGVtc1JlcXVlc3QaIC5sYWJlbHBvcnQudjEuQ291bnRJdGVtc1Jlc3BvbnNlElIKC0RlbGV0ZUl0ZW1zEiAubGFiZWxwb3J0LnYxLkRlbGV0ZUl0ZW1zUmVxdWVzdBohLmxhYmVscG9ydC52MS5EZWxldGVJdGVtc1Jlc3BvbnNlElQKC1N0cmVhbUl0ZW1zEiAubGFiZWxwb3J0LnYxLlN0cmVhbUl0ZW1zUmVxdWVzdBohLmxhYmVscG9ydC52MS5TdHJlYW1JdGVtc1Jlc3BvbnNlMAESTwoKU3BsaXRJdGVtcxIfLmxhYmVscG9ydC52MS5TcGxpdEl0ZW1zUmVxdWVzdBogLmxhYmVscG9ydC52MS5TcGxpdEl0ZW1zUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_labelport_v1_dataset]);
 
 /**
  * @generated from message labelport.v1.UpsertItemsRequest
@@ -353,6 +353,13 @@ export type StreamItemsRequest = Message<"labelport.v1.StreamItemsRequest"> & {
    * @generated from field: string version_id = 7;
    */
   versionId: string;
+
+  /**
+   * Stop after this item id (inclusive); empty: to the end. With `after_id`, one range of SplitItems.
+   *
+   * @generated from field: string last_id = 8;
+   */
+  lastId: string;
 };
 
 /**
@@ -383,6 +390,126 @@ export type StreamItemsResponse = Message<"labelport.v1.StreamItemsResponse"> & 
  */
 export const StreamItemsResponseSchema: GenMessage<StreamItemsResponse> = /*@__PURE__*/
   messageDesc(file_labelport_v1_item_service, 13);
+
+/**
+ * @generated from message labelport.v1.SplitItemsRequest
+ */
+export type SplitItemsRequest = Message<"labelport.v1.SplitItemsRequest"> & {
+  /**
+   * @generated from field: string dataset_id = 1;
+   */
+  datasetId: string;
+
+  /**
+   * The stream the ranges are for; sizes are estimated from the dataset's annotations.
+   *
+   * @generated from field: labelport.v1.ItemFilter filter = 2;
+   */
+  filter?: ItemFilter | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp snapshot_time = 3;
+   */
+  snapshotTime?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string version_id = 4;
+   */
+  versionId: string;
+
+  /**
+   * At most this many ranges (1 to 256); fewer when the items run out.
+   *
+   * @generated from field: uint32 ranges = 5;
+   */
+  ranges: number;
+
+  /**
+   * Or, when `ranges` is 0: ranges of about this many annotations each (at most 256 ranges).
+   *
+   * @generated from field: uint64 annotations_per_range = 6;
+   */
+  annotationsPerRange: bigint;
+};
+
+/**
+ * Describes the message labelport.v1.SplitItemsRequest.
+ * Use `create(SplitItemsRequestSchema)` to create a new message.
+ */
+export const SplitItemsRequestSchema: GenMessage<SplitItemsRequest> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_item_service, 14);
+
+/**
+ * @generated from message labelport.v1.ItemRange
+ */
+export type ItemRange = Message<"labelport.v1.ItemRange"> & {
+  /**
+   * Items after this id (exclusive; empty: from the first item).
+   *
+   * @generated from field: string after_id = 1;
+   */
+  afterId: string;
+
+  /**
+   * Up to this id (inclusive; empty: to the last item).
+   *
+   * @generated from field: string last_id = 2;
+   */
+  lastId: string;
+
+  /**
+   * Estimated from the dataset's items and annotations at the time of the plan.
+   *
+   * @generated from field: uint64 items = 3;
+   */
+  items: bigint;
+
+  /**
+   * @generated from field: uint64 annotations = 4;
+   */
+  annotations: bigint;
+};
+
+/**
+ * Describes the message labelport.v1.ItemRange.
+ * Use `create(ItemRangeSchema)` to create a new message.
+ */
+export const ItemRangeSchema: GenMessage<ItemRange> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_item_service, 15);
+
+/**
+ * @generated from message labelport.v1.SplitItemsResponse
+ */
+export type SplitItemsResponse = Message<"labelport.v1.SplitItemsResponse"> & {
+  /**
+   * @generated from field: repeated labelport.v1.ItemRange ranges = 1;
+   */
+  ranges: ItemRange[];
+
+  /**
+   * Items and annotations planned over, and the time the plan took.
+   *
+   * @generated from field: uint64 total_items = 2;
+   */
+  totalItems: bigint;
+
+  /**
+   * @generated from field: uint64 total_annotations = 3;
+   */
+  totalAnnotations: bigint;
+
+  /**
+   * @generated from field: uint64 plan_millis = 4;
+   */
+  planMillis: bigint;
+};
+
+/**
+ * Describes the message labelport.v1.SplitItemsResponse.
+ * Use `create(SplitItemsResponseSchema)` to create a new message.
+ */
+export const SplitItemsResponseSchema: GenMessage<SplitItemsResponse> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_item_service, 16);
 
 /**
  * Items and annotations. StreamItems is what exporter plugins read.
@@ -452,6 +579,17 @@ export const ItemService: GenService<{
     methodKind: "server_streaming";
     input: typeof StreamItemsRequestSchema;
     output: typeof StreamItemsResponseSchema;
+  },
+  /**
+   * Cuts the items of a stream into consecutive id ranges holding about the same number of
+   * annotations (a sharded export's plan). Every item is in exactly one range, whatever the sizes.
+   *
+   * @generated from rpc labelport.v1.ItemService.SplitItems
+   */
+  splitItems: {
+    methodKind: "unary";
+    input: typeof SplitItemsRequestSchema;
+    output: typeof SplitItemsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_labelport_v1_item_service, 0);

@@ -10,13 +10,15 @@ import type { DropCount } from "./dataset_pb.ts";
 import { file_labelport_v1_dataset } from "./dataset_pb.ts";
 import type { Artifact, Export, ExportCounts, ExportLogLine, ExportProgress } from "./export_pb.ts";
 import { file_labelport_v1_export } from "./export_pb.ts";
+import type { ItemRange } from "./item_service_pb.ts";
+import { file_labelport_v1_item_service } from "./item_service_pb.ts";
 import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file labelport/v1/plugin.proto.
  */
 export const file_labelport_v1_plugin: GenFile = /*@__PURE__*/
-  fileDesc("ChlsYWJlbHBvcnQvdjEvcGx1Z2luLnByb3RvEgxsYWJlbHBvcnQudjEiwwEKCUV4cG9ydEpvYhIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EhgKEG9yY2hlc3RyYXRvcl91cmwYAiABKAkSDQoFdG9rZW4YAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc3RvcmFnZV9jb25maWdfanNvbhgFIAEoCRIXCg9jYXRlZ29yaWVzX2pzb24YBiABKAkinAMKCEpvYkV2ZW50EhEKCWV4cG9ydF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgFIAEoCRIrCgdzdGFydGVkGAYgASgLMhgubGFiZWxwb3J0LnYxLkpvYlN0YXJ0ZWRIABIwCghwcm9ncmVzcxgHIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzc0gAEioKA2xvZxgIIAEoCzIbLmxhYmVscG9ydC52MS5FeHBvcnRMb2dMaW5lSAASLwoJY29tcGxldGVkGAkgASgLMhoubGFiZWxwb3J0LnYxLkpvYkNvbXBsZXRlZEgAEikKBmZhaWxlZBgKIAEoCzIXLmxhYmVscG9ydC52MS5Kb2JGYWlsZWRIABItCghjYW5jZWxlZBgLIAEoCzIZLmxhYmVscG9ydC52MS5Kb2JDYW5jZWxlZEgAQgcKBWV2ZW50Ik4KCkpvYlN0YXJ0ZWQSEwoLcGx1Z2luX25hbWUYASABKAkSFgoOcGx1Z2luX3ZlcnNpb24YAiABKAkSEwoLdG90YWxfaXRlbXMYAyABKAQipQEKDEpvYkNvbXBsZXRlZBIpCglhcnRpZmFjdHMYASADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GAIgASgJEioKBmNvdW50cxgDIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSFAoMZm9ybWF0X25vdGVzGAQgAygJEhIKCnRvdGFsX3NpemUYBSABKAQiNQoJSm9iRmFpbGVkEhUKDWVycm9yX21lc3NhZ2UYASABKAkSEQoJcmV0cnlhYmxlGAIgASgIIg0KC0pvYkNhbmNlbGVkInYKD0NsYWltSm9iUmVxdWVzdBIRCglleHBvcnRfaWQYASABKAkSEAoIZGVsaXZlcnkYAiABKA0SEQoJd29ya2VyX2lkGAMgASgJEhMKC3BsdWdpbl9uYW1lGAQgASgJEhYKDnBsdWdpbl92ZXJzaW9uGAUgASgJImoKEENsYWltSm9iUmVzcG9uc2USDwoHcHJvY2VlZBgBIAEoCBIOCgZyZWFzb24YAiABKAkSJAoDam9iGAMgASgLMhcubGFiZWxwb3J0LnYxLkV4cG9ydEpvYhIPCgdhdHRlbXB0GAQgASgNIpECCglJbXBvcnRKb2ISEQoJaW1wb3J0X2lkGAEgASgJEg4KBmZvcm1hdBgCIAEoCRIoCgdvcHRpb25zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCglmaWxlX25hbWUYBCABKAkSEgoKc291cmNlX2tleRgFIAEoCRIWCg5jYXRlZ29yaWVzX2tleRgGIAEoCRIRCglpdGVtc19rZXkYByABKAkSGwoTc3RvcmFnZV9jb25maWdfanNvbhgIIAEoCRIUCgxtZWRpYV9wcmVmaXgYCSABKAkSDQoFdG9rZW4YCiABKAkSEgoKZGF0YXNldF9pZBgLIAEoCRIPCgdkcnlfcnVuGAwgASgIInIKDkltcG9ydEpvYlJlcGx5EhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIRCgl3b3JrZXJfaWQYAyABKAkSEwoLcGx1Z2luX25hbWUYBCABKAkSFgoOcGx1Z2luX3ZlcnNpb24YBSABKAkirAIKDkltcG9ydEpvYkV2ZW50EhEKCWltcG9ydF9pZBgBIAEoCRINCgV0b2tlbhgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI6Cghwcm9ncmVzcxgEIAEoCzImLmxhYmVscG9ydC52MS5JbXBvcnRDb252ZXJzaW9uUHJvZ3Jlc3NIABIqCgNsb2cYBSABKAsyGy5sYWJlbHBvcnQudjEuRXhwb3J0TG9nTGluZUgAEjIKCWNvbXBsZXRlZBgGIAEoCzIdLmxhYmVscG9ydC52MS5JbXBvcnRDb252ZXJ0ZWRIABIpCgZmYWlsZWQYByABKAsyFy5sYWJlbHBvcnQudjEuSm9iRmFpbGVkSABCBwoFZXZlbnQiZwoYSW1wb3J0Q29udmVyc2lvblByb2dyZXNzEg0KBWl0ZW1zGAEgASgEEhMKC2Fubm90YXRpb25zGAIgASgEEhIKCmJ5dGVzX3JlYWQYAyABKAQSEwoLYnl0ZXNfdG90YWwYBCABKAQi1gEKD0ltcG9ydENvbnZlcnRlZBINCgVpdGVtcxgBIAEoBBITCgthbm5vdGF0aW9ucxgCIAEoBBISCgpjYXRlZ29yaWVzGAMgASgEEigKB2Ryb3BwZWQYBCADKAsyFy5sYWJlbHBvcnQudjEuRHJvcENvdW50EigKB2NoYW5nZWQYBSADKAsyFy5sYWJlbHBvcnQudjEuRHJvcENvdW50Eg0KBW5vdGVzGAYgAygJEhMKC21lZGlhX2ZpbGVzGAcgASgEEhMKC21lZGlhX2J5dGVzGAggASgEYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_labelport_v1_dataset, file_labelport_v1_export]);
+  fileDesc("ChlsYWJlbHBvcnQvdjEvcGx1Z2luLnByb3RvEgxsYWJlbHBvcnQudjEiwwEKCUV4cG9ydEpvYhIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EhgKEG9yY2hlc3RyYXRvcl91cmwYAiABKAkSDQoFdG9rZW4YAyABKAkSMQoNc25hcHNob3RfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGwoTc3RvcmFnZV9jb25maWdfanNvbhgFIAEoCRIXCg9jYXRlZ29yaWVzX2pzb24YBiABKAkitAEKD0V4cG9ydFNoYXJkVGFzaxIkCgZleHBvcnQYASABKAsyFC5sYWJlbHBvcnQudjEuRXhwb3J0EiQKA2pvYhgCIAEoCzIXLmxhYmVscG9ydC52MS5FeHBvcnRKb2ISDwoHYXR0ZW1wdBgDIAEoDRINCgVpbmRleBgEIAEoDRINCgVjb3VudBgFIAEoDRImCgVyYW5nZRgGIAEoCzIXLmxhYmVscG9ydC52MS5JdGVtUmFuZ2UinAMKCEpvYkV2ZW50EhEKCWV4cG9ydF9pZBgBIAEoCRIQCghzZXF1ZW5jZRgCIAEoBBIPCgdhdHRlbXB0GAMgASgNEigKBHRpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCXdvcmtlcl9pZBgFIAEoCRIrCgdzdGFydGVkGAYgASgLMhgubGFiZWxwb3J0LnYxLkpvYlN0YXJ0ZWRIABIwCghwcm9ncmVzcxgHIAEoCzIcLmxhYmVscG9ydC52MS5FeHBvcnRQcm9ncmVzc0gAEioKA2xvZxgIIAEoCzIbLmxhYmVscG9ydC52MS5FeHBvcnRMb2dMaW5lSAASLwoJY29tcGxldGVkGAkgASgLMhoubGFiZWxwb3J0LnYxLkpvYkNvbXBsZXRlZEgAEikKBmZhaWxlZBgKIAEoCzIXLmxhYmVscG9ydC52MS5Kb2JGYWlsZWRIABItCghjYW5jZWxlZBgLIAEoCzIZLmxhYmVscG9ydC52MS5Kb2JDYW5jZWxlZEgAQgcKBWV2ZW50Ik4KCkpvYlN0YXJ0ZWQSEwoLcGx1Z2luX25hbWUYASABKAkSFgoOcGx1Z2luX3ZlcnNpb24YAiABKAkSEwoLdG90YWxfaXRlbXMYAyABKAQipQEKDEpvYkNvbXBsZXRlZBIpCglhcnRpZmFjdHMYASADKAsyFi5sYWJlbHBvcnQudjEuQXJ0aWZhY3QSFAoMbWFuaWZlc3Rfa2V5GAIgASgJEioKBmNvdW50cxgDIAEoCzIaLmxhYmVscG9ydC52MS5FeHBvcnRDb3VudHMSFAoMZm9ybWF0X25vdGVzGAQgAygJEhIKCnRvdGFsX3NpemUYBSABKAQiNQoJSm9iRmFpbGVkEhUKDWVycm9yX21lc3NhZ2UYASABKAkSEQoJcmV0cnlhYmxlGAIgASgIIg0KC0pvYkNhbmNlbGVkInYKD0NsYWltSm9iUmVxdWVzdBIRCglleHBvcnRfaWQYASABKAkSEAoIZGVsaXZlcnkYAiABKA0SEQoJd29ya2VyX2lkGAMgASgJEhMKC3BsdWdpbl9uYW1lGAQgASgJEhYKDnBsdWdpbl92ZXJzaW9uGAUgASgJImoKEENsYWltSm9iUmVzcG9uc2USDwoHcHJvY2VlZBgBIAEoCBIOCgZyZWFzb24YAiABKAkSJAoDam9iGAMgASgLMhcubGFiZWxwb3J0LnYxLkV4cG9ydEpvYhIPCgdhdHRlbXB0GAQgASgNIpECCglJbXBvcnRKb2ISEQoJaW1wb3J0X2lkGAEgASgJEg4KBmZvcm1hdBgCIAEoCRIoCgdvcHRpb25zGAMgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIRCglmaWxlX25hbWUYBCABKAkSEgoKc291cmNlX2tleRgFIAEoCRIWCg5jYXRlZ29yaWVzX2tleRgGIAEoCRIRCglpdGVtc19rZXkYByABKAkSGwoTc3RvcmFnZV9jb25maWdfanNvbhgIIAEoCRIUCgxtZWRpYV9wcmVmaXgYCSABKAkSDQoFdG9rZW4YCiABKAkSEgoKZGF0YXNldF9pZBgLIAEoCRIPCgdkcnlfcnVuGAwgASgIInIKDkltcG9ydEpvYlJlcGx5EhAKCGFjY2VwdGVkGAEgASgIEg4KBnJlYXNvbhgCIAEoCRIRCgl3b3JrZXJfaWQYAyABKAkSEwoLcGx1Z2luX25hbWUYBCABKAkSFgoOcGx1Z2luX3ZlcnNpb24YBSABKAkirAIKDkltcG9ydEpvYkV2ZW50EhEKCWltcG9ydF9pZBgBIAEoCRINCgV0b2tlbhgCIAEoCRIoCgR0aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI6Cghwcm9ncmVzcxgEIAEoCzImLmxhYmVscG9ydC52MS5JbXBvcnRDb252ZXJzaW9uUHJvZ3Jlc3NIABIqCgNsb2cYBSABKAsyGy5sYWJlbHBvcnQudjEuRXhwb3J0TG9nTGluZUgAEjIKCWNvbXBsZXRlZBgGIAEoCzIdLmxhYmVscG9ydC52MS5JbXBvcnRDb252ZXJ0ZWRIABIpCgZmYWlsZWQYByABKAsyFy5sYWJlbHBvcnQudjEuSm9iRmFpbGVkSABCBwoFZXZlbnQiZwoYSW1wb3J0Q29udmVyc2lvblByb2dyZXNzEg0KBWl0ZW1zGAEgASgEEhMKC2Fubm90YXRpb25zGAIgASgEEhIKCmJ5dGVzX3JlYWQYAyABKAQSEwoLYnl0ZXNfdG90YWwYBCABKAQi1gEKD0ltcG9ydENvbnZlcnRlZBINCgVpdGVtcxgBIAEoBBITCgthbm5vdGF0aW9ucxgCIAEoBBISCgpjYXRlZ29yaWVzGAMgASgEEigKB2Ryb3BwZWQYBCADKAsyFy5sYWJlbHBvcnQudjEuRHJvcENvdW50EigKB2NoYW5nZWQYBSADKAsyFy5sYWJlbHBvcnQudjEuRHJvcENvdW50Eg0KBW5vdGVzGAYgAygJEhMKC21lZGlhX2ZpbGVzGAcgASgEEhMKC21lZGlhX2J5dGVzGAggASgEYgZwcm90bzM", [file_google_protobuf_struct, file_google_protobuf_timestamp, file_labelport_v1_dataset, file_labelport_v1_export, file_labelport_v1_item_service]);
 
 /**
  * What a plugin worker receives: the export as stored, plus where to read and write.
@@ -69,6 +71,55 @@ export type ExportJob = Message<"labelport.v1.ExportJob"> & {
  */
 export const ExportJobSchema: GenMessage<ExportJob> = /*@__PURE__*/
   messageDesc(file_labelport_v1_plugin, 0);
+
+/**
+ * One shard of a split export (subject labelport.jobs.<format>.shards), published by the worker
+ * coordinating the export. Field 1 is ExportJob's: a shard that used up its deliveries fails its export.
+ *
+ * @generated from message labelport.v1.ExportShardTask
+ */
+export type ExportShardTask = Message<"labelport.v1.ExportShardTask"> & {
+  /**
+   * @generated from field: labelport.v1.Export export = 1;
+   */
+  export?: Export | undefined;
+
+  /**
+   * The coordinator's claim: where to read items, write files, and the token its events carry.
+   *
+   * @generated from field: labelport.v1.ExportJob job = 2;
+   */
+  job?: ExportJob | undefined;
+
+  /**
+   * The coordinator's attempt; a shard of an older attempt stops when a newer one is claimed.
+   *
+   * @generated from field: uint32 attempt = 3;
+   */
+  attempt: number;
+
+  /**
+   * @generated from field: uint32 index = 4;
+   */
+  index: number;
+
+  /**
+   * @generated from field: uint32 count = 5;
+   */
+  count: number;
+
+  /**
+   * @generated from field: labelport.v1.ItemRange range = 6;
+   */
+  range?: ItemRange | undefined;
+};
+
+/**
+ * Describes the message labelport.v1.ExportShardTask.
+ * Use `create(ExportShardTaskSchema)` to create a new message.
+ */
+export const ExportShardTaskSchema: GenMessage<ExportShardTask> = /*@__PURE__*/
+  messageDesc(file_labelport_v1_plugin, 1);
 
 /**
  * What a plugin reports about a job; applied by the orchestrator with a monotonic state machine.
@@ -150,7 +201,7 @@ export type JobEvent = Message<"labelport.v1.JobEvent"> & {
  * Use `create(JobEventSchema)` to create a new message.
  */
 export const JobEventSchema: GenMessage<JobEvent> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 1);
+  messageDesc(file_labelport_v1_plugin, 2);
 
 /**
  * @generated from message labelport.v1.JobStarted
@@ -177,7 +228,7 @@ export type JobStarted = Message<"labelport.v1.JobStarted"> & {
  * Use `create(JobStartedSchema)` to create a new message.
  */
 export const JobStartedSchema: GenMessage<JobStarted> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 2);
+  messageDesc(file_labelport_v1_plugin, 3);
 
 /**
  * @generated from message labelport.v1.JobCompleted
@@ -219,7 +270,7 @@ export type JobCompleted = Message<"labelport.v1.JobCompleted"> & {
  * Use `create(JobCompletedSchema)` to create a new message.
  */
 export const JobCompletedSchema: GenMessage<JobCompleted> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 3);
+  messageDesc(file_labelport_v1_plugin, 4);
 
 /**
  * @generated from message labelport.v1.JobFailed
@@ -243,7 +294,7 @@ export type JobFailed = Message<"labelport.v1.JobFailed"> & {
  * Use `create(JobFailedSchema)` to create a new message.
  */
 export const JobFailedSchema: GenMessage<JobFailed> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 4);
+  messageDesc(file_labelport_v1_plugin, 5);
 
 /**
  * @generated from message labelport.v1.JobCanceled
@@ -256,7 +307,7 @@ export type JobCanceled = Message<"labelport.v1.JobCanceled"> & {
  * Use `create(JobCanceledSchema)` to create a new message.
  */
 export const JobCanceledSchema: GenMessage<JobCanceled> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 5);
+  messageDesc(file_labelport_v1_plugin, 6);
 
 /**
  * Sent by a worker (request/reply on labelport.claims) before it starts a delivered job, so a
@@ -298,7 +349,7 @@ export type ClaimJobRequest = Message<"labelport.v1.ClaimJobRequest"> & {
  * Use `create(ClaimJobRequestSchema)` to create a new message.
  */
 export const ClaimJobRequestSchema: GenMessage<ClaimJobRequest> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 6);
+  messageDesc(file_labelport_v1_plugin, 7);
 
 /**
  * @generated from message labelport.v1.ClaimJobResponse
@@ -332,7 +383,7 @@ export type ClaimJobResponse = Message<"labelport.v1.ClaimJobResponse"> & {
  * Use `create(ClaimJobResponseSchema)` to create a new message.
  */
 export const ClaimJobResponseSchema: GenMessage<ClaimJobResponse> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 7);
+  messageDesc(file_labelport_v1_plugin, 8);
 
 /**
  * An upload for an importer plugin to convert into Labelport records. The worker reads
@@ -415,7 +466,7 @@ export type ImportJob = Message<"labelport.v1.ImportJob"> & {
  * Use `create(ImportJobSchema)` to create a new message.
  */
 export const ImportJobSchema: GenMessage<ImportJob> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 8);
+  messageDesc(file_labelport_v1_plugin, 9);
 
 /**
  * The worker's answer to an ImportJob request: it took the job, or why not.
@@ -454,7 +505,7 @@ export type ImportJobReply = Message<"labelport.v1.ImportJobReply"> & {
  * Use `create(ImportJobReplySchema)` to create a new message.
  */
 export const ImportJobReplySchema: GenMessage<ImportJobReply> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 9);
+  messageDesc(file_labelport_v1_plugin, 10);
 
 /**
  * @generated from message labelport.v1.ImportJobEvent
@@ -510,7 +561,7 @@ export type ImportJobEvent = Message<"labelport.v1.ImportJobEvent"> & {
  * Use `create(ImportJobEventSchema)` to create a new message.
  */
 export const ImportJobEventSchema: GenMessage<ImportJobEvent> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 10);
+  messageDesc(file_labelport_v1_plugin, 11);
 
 /**
  * @generated from message labelport.v1.ImportConversionProgress
@@ -544,7 +595,7 @@ export type ImportConversionProgress = Message<"labelport.v1.ImportConversionPro
  * Use `create(ImportConversionProgressSchema)` to create a new message.
  */
 export const ImportConversionProgressSchema: GenMessage<ImportConversionProgress> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 11);
+  messageDesc(file_labelport_v1_plugin, 12);
 
 /**
  * The conversion's own accounting: what the importer found and what it could not carry.
@@ -604,5 +655,5 @@ export type ImportConverted = Message<"labelport.v1.ImportConverted"> & {
  * Use `create(ImportConvertedSchema)` to create a new message.
  */
 export const ImportConvertedSchema: GenMessage<ImportConverted> = /*@__PURE__*/
-  messageDesc(file_labelport_v1_plugin, 12);
+  messageDesc(file_labelport_v1_plugin, 13);
 

@@ -173,7 +173,14 @@ async function measureOne(
   const t0 = performance.now();
   try {
     exported = await ctx.api.exports.create(
-      { datasetId, format, shards: way.shards, name: `bench ${ctx.caseName} ${format} ${way.shards} ${ctx.stamp}` },
+      {
+        datasetId,
+        format,
+        shards: way.shards,
+        // As the images cases: the bench images have no media files to copy.
+        saveOriginalFile: false,
+        name: `bench ${ctx.caseName} ${format} ${way.shards} ${ctx.stamp}`,
+      },
       {
         wait: true,
         onProgress: (e) => {

@@ -53,8 +53,12 @@ beforeAll(async () => {
   for (let n = 0; n < 2; n++) pluginWorkers.push(await startPluginWorkers(stack, undefined, { importers: false }));
   // Two shard slots each: the three shards of the cancel test all run at once.
   for (let n = 0; n < 2; n++) {
-    probeWorkers.push(await startWorker({ nats, exporter: ShardProbe, jobsInFlight: 2, log: quiet }));
+    probeWorkers.push(
+      await startWorker({ nats, exporter: ShardProbe, jobsInFlight: 2, shardAnnotations: 200, log: quiet }),
+    );
   }
+  // A format with one worker: left to it, an export is never split.
+  probeWorkers.push(await startWorker({ nats, exporter: SoloProbe, shardAnnotations: 200, log: quiet }));
   await waitFor(
     async () => (await stack.exports.listFormats({})).plugins.some((p) => p.formats.includes("shard-probe")),
     "the probe workers to register",
@@ -254,6 +258,23 @@ describe("one export split across workers", () => {
     expect(split2.counts?.itemCount).toBe(BigInt(ITEMS));
   });
 
+  it("left to the workers, splits by size across the workers free to take shards, and never on one worker", async () => {
+    const auto = await runExport("shard-probe", 0);
+    expect(auto.status, auto.errorMessage).toBe(ExportStatus.COMPLETED);
+    const shards = (await logOf(auto.id)).map((line) => /split into (\d+) shards/.exec(line)?.[1]).find(Boolean);
+    expect(Number(shards)).toBeGreaterThan(1);
+    const whole = await runExport("shard-probe", 1);
+    expect(exportedFiles(auto.id)).toEqual(exportedFiles(whole.id));
+
+    await waitFor(
+      async () => (await stack.exports.listFormats({})).plugins.some((p) => p.formats.includes("shard-probe-solo")),
+      "the solo probe to register",
+    );
+    const solo = await runExport("shard-probe-solo", 0);
+    expect(solo.status, solo.errorMessage).toBe(ExportStatus.COMPLETED);
+    expect((await logOf(solo.id)).some((line) => /split into/.test(line))).toBe(false);
+  });
+
   it("retries a failed shard alone and still joins the same files", async () => {
     probe.reset();
     const whole = await runExport("shard-probe", 1);
@@ -360,4 +381,13 @@ class ShardProbe extends SplittableExporter<ProbeOptions> {
     ctx.note(`${items} items`);
     await finishExportLayout(ctx, ctx.options);
   }
+}
+
+class SoloProbe extends ShardProbe {
+  static override manifest = {
+    name: "shard-probe-solo",
+    version: "1.0.0",
+    formats: ["shard-probe-solo"],
+    sdk: "^0.1.0",
+  };
 }

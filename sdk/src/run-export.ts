@@ -113,9 +113,9 @@ export interface ShardFailure {
 }
 
 /** The runtime's own parts (an exporter's part names start with a letter or digit). */
-const SHARD_DONE = "_done.json";
+export const SHARD_DONE = "_done.json";
 const SHARD_ARTIFACTS = "_artifacts.ndjson";
-const SHARD_FAILED = "_failed.json";
+export const SHARD_FAILED = "_failed.json";
 
 export interface RunExportShardInput<Options> extends RunExportInput<Options> {
   /** Which shard; `items` reads only its range. `tag` is echoed in its result. */

@@ -38,7 +38,8 @@ environment:
   JOBS_IN_FLIGHT export jobs this process runs at once (default 1), and as many shards
                 of split exports besides
   LABELPORT_SHARD_ANNOTATIONS annotations per shard of an export that leaves the count of
-                shards to the worker (default 2000000)
+                shards to the worker (default 2000000; split only while two or more
+                workers of the format are free)
   OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_TRACES_EXPORTER=otlp|console)
                 send OpenTelemetry traces of the jobs (off when unset); OTEL_SERVICE_NAME
                 and the other standard OTEL_* variables apply`;

@@ -16,12 +16,18 @@ import {
   readShardResult,
   runExport,
   runExportJoin,
+  SHARD_DONE,
+  SHARD_FAILED,
   ShardNamesCollideError,
 } from "../run-export.ts";
-import { Streams, Subjects } from "./subjects.ts";
+import { SHARDS_DIR, shardPartKey } from "../shard-parts.ts";
+import { Streams, Subjects, shardConsumerName } from "./subjects.ts";
 import { injectTraceContext, traceHeaders } from "./tracing.ts";
 
-/** Annotations per shard when the export does not say how many shards (CreateExportRequest.shards 0). */
+/**
+ * Annotations per shard when the export does not say how many shards (CreateExportRequest.shards
+ * 0) and at least two workers' shard loops are free to take them.
+ */
 export const SHARD_ANNOTATIONS = 2_000_000;
 /** How often the coordinator looks in storage for finished shards, news or not. */
 const POLL_MS = 2000;
@@ -116,16 +122,23 @@ export async function exportInShards<Options>(
       }
     })();
     while (pending.size > 0) {
+      // One listing a round, then only the results that are there (an object store bills each request).
+      const present = new Set<string>();
+      for await (const object of input.storage.list(`${input.prefix}/${SHARDS_DIR}/`)) present.add(object.key);
       for (const index of [...pending]) {
-        const result = await readShardResult(input.storage, input.prefix, index);
-        if (result && result.tag === tag(index)) {
-          pending.delete(index);
-          done.set(index, { items: result.items, annotations: result.annotations });
-          continue;
+        if (present.has(shardPartKey(input.prefix, index, SHARD_DONE))) {
+          const result = await readShardResult(input.storage, input.prefix, index);
+          if (result && result.tag === tag(index)) {
+            pending.delete(index);
+            done.set(index, { items: result.items, annotations: result.annotations });
+            continue;
+          }
         }
-        const failure = await readShardFailure(input.storage, input.prefix, index);
-        if (failure && failure.tag === tag(index)) {
-          throw new ShardFailedError(`shard ${index + 1} of ${count}: ${failure.message}`);
+        if (present.has(shardPartKey(input.prefix, index, SHARD_FAILED))) {
+          const failure = await readShardFailure(input.storage, input.prefix, index);
+          if (failure && failure.tag === tag(index)) {
+            throw new ShardFailedError(`shard ${index + 1} of ${count}: ${failure.message}`);
+          }
         }
       }
       progress();
@@ -156,14 +169,19 @@ export async function exportInShards<Options>(
       log.warn(`${err.message}; exporting in one pass instead`);
       return await runExport(input);
     }
-  } finally {
-    news.unsubscribe();
+  } catch (err) {
     if (!finished) {
       // Failed, canceled or fenced: shards still queued must not start, running ones stop.
-      split.nats.publish(Subjects.shardStop(input.export.id));
+      // Named by attempt: a superseded coordinator must not stop the shards of the newer one.
+      split.nats.publish(Subjects.shardStop(input.export.id), String(split.attempt));
       const jsm = await split.nats.jetstreamManager().catch(() => undefined);
       for (const seq of published) await jsm?.streams.deleteMessage(Streams.jobs, seq).catch(() => undefined);
     }
+    // As runExport does: a failed export leaves no files (a fenced attempt's storage refuses, rightly).
+    await input.storage.deletePrefix(`${input.prefix}/`).catch(() => undefined);
+    throw err;
+  } finally {
+    news.unsubscribe();
   }
 }
 
@@ -181,6 +199,10 @@ async function planShards<Options>(
   input: RunExportInput<Options>,
   split: SplitExportOptions,
 ): Promise<ItemRange[] | null> {
+  // Left to the worker, an export is split only across workers that are free to take shards: on
+  // one worker (or one machine's cores, already busy with StreamItems and MongoDB) a split costs
+  // more than it saves (bench/shards.ts).
+  if (split.requested === 0 && (await idleShardSlots(split.nats, input.export.format)) < 2) return null;
   const transport = createConnectTransport({ baseUrl: split.job.orchestratorUrl, httpVersion: "1.1" });
   const items = createClient(ItemService, transport);
   const exported = input.export;
@@ -202,6 +224,24 @@ async function planShards<Options>(
     input.log.warn("could not plan shards; exporting in one pass", { error: (err as Error).message });
     return null;
   }
+}
+
+/**
+ * Shard loops of the format's workers waiting for a shard (pull requests on its consumer). A loop
+ * renews its pull every second, so one look can miss it: the most of a few looks counts.
+ */
+async function idleShardSlots(nats: NatsConnection, format: string): Promise<number> {
+  let most = 0;
+  try {
+    const jsm = await nats.jetstreamManager();
+    for (let look = 0; look < 5 && most < 2; look++) {
+      if (look > 0) await new Promise((resolve) => setTimeout(resolve, 200));
+      most = Math.max(most, (await jsm.consumers.info(Streams.jobs, shardConsumerName(format))).num_waiting);
+    }
+  } catch {
+    // No consumer info (permissions, NATS away): not split.
+  }
+  return most;
 }
 
 function parseNews(data: Uint8Array): ShardNews | undefined {

@@ -11,7 +11,7 @@ export const Subjects = {
   shards: (format: string) => `labelport.jobs.${format}.shards`,
   /** Core: ShardNews from the workers of a split export's shards to the worker coordinating it. */
   shardNews: (exportId: string) => `labelport.shard-news.${exportId}`,
-  /** Core: the shards of a split export stop when anything is published here (the export failed). */
+  /** Core: the shards of a split export's attempt (the body, in decimal) stop: its coordinator gave up. */
   shardStop: (exportId: string) => `labelport.shard-stop.${exportId}`,
   /** JetStream: JobEvent from the plugin working on an export. */
   events: (exportId: string) => `labelport.events.${exportId}`,

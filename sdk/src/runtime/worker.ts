@@ -413,7 +413,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       },
     });
     const stop = nats.subscribe(Subjects.shardStop(exportId), {
-      callback: () => controller.abort(new Error("the export's coordinator stopped its shards")),
+      callback: (_err, msg) => {
+        if (new TextDecoder().decode(msg.data) !== String(task.attempt)) return;
+        controller.abort(new Error("the export's coordinator stopped its shards"));
+      },
     });
     const keepAlive = keepClaim(message, attempt);
     const onStop = () => controller.abort(new Error("worker stopping"));

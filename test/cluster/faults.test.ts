@@ -11,6 +11,7 @@ import { MongoClient } from "mongodb";
 import { connect } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { natsConnectOptions } from "../../sdk/src/runtime/nats-connection.ts";
+import type { PluginProcess } from "../support/plugin-process.ts";
 import {
   artifactHashes,
   type ClusterStack,
@@ -21,6 +22,7 @@ import {
   waitFor,
   waitForEnd,
   waitForProgress,
+  workerLog,
 } from "./support.ts";
 
 const ITEMS = 200;
@@ -261,5 +263,123 @@ describe("plugin workers", () => {
         .digest("hex");
       expect(sha, artifact.key).toBe(artifact.sha256);
     }
+  });
+});
+
+describe("split exports", () => {
+  // A built-in format: every built-in exporter is a SplittableExporter (the echo plugin is not).
+  const PLUGIN = "@labelport/plugin-yolo";
+  const FORMAT = "yolo";
+  /** Items of the split dataset: a label file each, so that every one of 4 shards runs for seconds. */
+  const SPLIT_ITEMS = 20_000;
+  const workers: PluginProcess[] = [];
+  let splitDatasetId = "";
+  let splitReference: string[][] | undefined;
+
+  beforeAll(async () => {
+    for (let i = 0; i < 2; i++) workers.push(await stack.startWorker(PLUGIN));
+    await waitFor(async () => (await stack.exports().listFormats({})).plugins.some((p) => p.formats.includes(FORMAT)));
+    const { dataset } = await stack
+      .datasets()
+      .createDataset({ name: "split", categories: [{ name: "car" }, { name: "person" }] });
+    splitDatasetId = dataset?.id ?? "";
+    const imported = await importItems(stack.url(), splitDatasetId, itemLines(SPLIT_ITEMS, "split"));
+    expect(imported).toMatchObject({ status: 200 });
+    // One shard never splits: the reference is one pass.
+    const { export: whole } = await stack
+      .exports()
+      .createExport({ datasetId: splitDatasetId, format: FORMAT, shards: 1 });
+    const done = await waitForEnd(stack, whole?.id ?? "");
+    expect(done.status, done.errorMessage).toBe(ExportStatus.COMPLETED);
+    splitReference = artifactHashes(done);
+  }, 600_000);
+
+  const createSplitExport = async (shards: number) =>
+    (await stack.exports().createExport({ datasetId: splitDatasetId, format: FORMAT, shards })).export?.id ?? "";
+
+  /** The worker that coordinates the export: the one that logged its plan. */
+  const coordinatorOf = (exportId: string, shards: number) =>
+    workers.find((w) => workerLog(w, exportId).some((line) => line.msg === `split into ${shards} shards`));
+
+  /** Shards the worker started for the export and has not reported done. */
+  const runningShards = (worker: PluginProcess, exportId: string) => {
+    const log = workerLog(worker, exportId);
+    const done = new Set(log.filter((line) => line.msg === "done").map((line) => line.shard));
+    return log.filter((line) => line.msg === "started" && !done.has(line.shard)).map((line) => Number(line.shard));
+  };
+
+  it("finishes a split export when a worker is killed in the middle of its shard", async () => {
+    const id = await createSplitExport(4);
+    // Kill the worker that runs a shard but does not coordinate: only its shard is lost.
+    let victim: PluginProcess | undefined;
+    let survivor: PluginProcess | undefined;
+    await waitFor(
+      async () => {
+        survivor = coordinatorOf(id, 4);
+        victim = workers.find((w) => w !== survivor);
+        return survivor !== undefined && victim !== undefined && runningShards(victim, id).length > 0;
+      },
+      120_000,
+      "a shard running on the worker that does not coordinate",
+    );
+    if (!victim || !survivor) throw new Error("unreachable: waitFor found both workers");
+    const attemptsBefore = (await stack.exports().getExport({ exportId: id })).export?.attempts ?? 0;
+    const started = Date.now();
+    victim.child.kill("SIGKILL");
+    await victim.exited;
+    // Killed in the middle of a shard: the victim never reported it done.
+    const [shard] = runningShards(victim, id);
+    expect(shard, "the shard running on the killed worker").toBeDefined();
+    // JetStream redelivers the unacked shard task once ack_wait (5 s) passes, to the worker left.
+    const survivorLog = survivor;
+    await waitFor(
+      async () =>
+        workerLog(survivorLog, id).some(
+          (line) => line.msg === "started" && line.shard === shard && Number(line.delivery) > 1,
+        ),
+      120_000,
+      `shard ${shard} to start again on the other worker`,
+    );
+    // Measured from the kill to the killed shard's restart on the other worker.
+    recordRecovery("worker killed in a shard of a split export", Date.now() - started);
+    const final = await waitForEnd(stack, id);
+    expect(final.status, final.errorMessage).toBe(ExportStatus.COMPLETED);
+    // The shard was retried alone: the export kept its attempt and its plan.
+    expect(final.attempts).toBe(attemptsBefore);
+    expect(workerLog(survivor, id).filter((line) => line.msg === "split into 4 shards")).toHaveLength(1);
+    expect(artifactHashes(final)).toEqual(splitReference);
+    // The next test needs two workers again.
+    workers.splice(workers.indexOf(victim), 1, await stack.startWorker(PLUGIN));
+  });
+
+  it("finishes a split export when the NATS node leading the jobs stream is killed", async () => {
+    const id = await createSplitExport(3);
+    await waitFor(
+      async () => coordinatorOf(id, 3) !== undefined && workers.some((w) => runningShards(w, id).length > 0),
+      120_000,
+      "a shard of the split export to run",
+    );
+    // The kill lands while progress flows (shard news summed by the coordinator), as in exportThrough.
+    await waitForProgress(stack, id, 1n);
+    const before = (await stack.exports().getExport({ exportId: id })).export?.progress?.processedItems ?? 0n;
+    const killed = await streamLeader("LABELPORT_JOBS");
+    const node = stack.nats.nodes.find((n) => n.name === killed);
+    expect(node, `leader ${killed}`).toBeDefined();
+    const started = Date.now();
+    await node?.kill();
+    // Recovered: the export moves again (or has finished) as seen through the API, as exportThrough measures.
+    await waitFor(
+      async () => {
+        const e = (await stack.exports().getExport({ exportId: id })).export;
+        return e?.status === ExportStatus.COMPLETED || (e?.progress?.processedItems ?? 0n) > before;
+      },
+      120_000,
+      "the split export to move again after its jobs-stream leader was killed",
+    );
+    recordRecovery("NATS jobs-stream leader killed during a split export", Date.now() - started);
+    const final = await waitForEnd(stack, id);
+    expect(final.status, final.errorMessage).toBe(ExportStatus.COMPLETED);
+    expect(artifactHashes(final)).toEqual(splitReference);
+    await node?.start();
   });
 });

@@ -41,7 +41,8 @@ export interface ClusterStack {
   datasets(i?: number): Client<typeof DatasetService>;
   url(i?: number): string;
   startOrchestrator(): Promise<ChildOrchestrator>;
-  startWorker(): Promise<PluginProcess>;
+  /** Starts a plugin worker process of the echo plugin, or of `plugin` (a path or package name). */
+  startWorker(plugin?: string): Promise<PluginProcess>;
   close(): Promise<void>;
 }
 
@@ -86,8 +87,8 @@ export async function startClusterStack({ orchestrators = 2, workers = 2 } = {})
       running.push(o);
       return o;
     },
-    async startWorker() {
-      const w = await startPluginProcess(ECHO_PLUGIN, { NATS_URL: nats.urlFor("plugin"), ACK_WAIT_MS: "5000" });
+    async startWorker(plugin = ECHO_PLUGIN) {
+      const w = await startPluginProcess(plugin, { NATS_URL: nats.urlFor("plugin"), ACK_WAIT_MS: "5000" });
       plugins.push(w);
       return w;
     },
@@ -205,4 +206,19 @@ export function recordRecovery(fault: string, ms: number): void {
   recoveries[fault] = ms;
   writeFileSync(file, `${JSON.stringify(recoveries, null, 2)}\n`);
   console.log(`recovery after ${fault}: ${ms} ms`);
+}
+
+/** A worker's JSON log lines about one export (a line still being written is skipped). */
+export function workerLog(worker: PluginProcess, exportId: string): Record<string, unknown>[] {
+  return worker
+    .output()
+    .split("\n")
+    .filter((line) => line.includes(`"exportId":"${exportId}"`))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
 }

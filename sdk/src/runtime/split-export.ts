@@ -21,6 +21,7 @@ import {
   ShardNamesCollideError,
 } from "../run-export.ts";
 import { SHARDS_DIR, shardPartKey } from "../shard-parts.ts";
+import { publishRetrying } from "./publish-retry.ts";
 import { Streams, Subjects, shardConsumerName } from "./subjects.ts";
 import { injectTraceContext, traceHeaders } from "./tracing.ts";
 
@@ -45,6 +46,8 @@ export interface SplitExportOptions {
   log: ExportLogger;
   /** Items and annotations done over all shards so far. */
   onProgress: (done: { items: number; annotations: number }) => void;
+  /** How long a shard task's publish may wait out a stream leader election. */
+  publishWithinMs: number;
 }
 
 /** What a shard's worker tells the coordinator (core NATS; storage stays the record). */
@@ -89,10 +92,13 @@ export async function exportInShards<Options>(
       // The shard's span continues the coordinator's trace.
       const taskHeaders = headers();
       injectTraceContext(taskHeaders);
-      const ack = await split.js.publish(Subjects.shards(format), toBinary(ExportShardTaskSchema, task), {
-        msgID: `${input.export.id}.${split.attempt}.${index}`,
-        headers: taskHeaders,
-      });
+      const ack = await publishRetrying(
+        split.js,
+        Subjects.shards(format),
+        toBinary(ExportShardTaskSchema, task),
+        { msgID: `${input.export.id}.${split.attempt}.${index}`, headers: taskHeaders },
+        { withinMs: split.publishWithinMs, signal },
+      );
       published.push(ack.seq);
     }
     log.info(`split into ${count} shards`, {

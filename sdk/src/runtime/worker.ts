@@ -12,7 +12,7 @@ import {
 } from "@bufbuild/protobuf";
 import { timestampDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { ConnectError } from "@connectrpc/connect";
-import { headers, type JsMsg, type NatsConnection } from "nats";
+import { headers, type JsMsg, type MsgHdrs, type NatsConnection } from "nats";
 import { z } from "zod";
 import { isPermanentError } from "../errors.ts";
 import { parseOptions } from "../export-options.ts";
@@ -31,6 +31,7 @@ import { type RunExportInput, runExport, runExportShard, writeShardFailure } fro
 import { createStorage, ownExportPrefix, type StorageDriver, storageConfigSchema } from "../storage/index.ts";
 import { loadMediaSources, type MediaSources } from "../storage/media-sources.ts";
 import { createItemSource } from "./item-stream.ts";
+import { publishRetrying } from "./publish-retry.ts";
 import { exportInShards, SHARD_ANNOTATIONS, type ShardNews, shardTag } from "./split-export.ts";
 import {
   ACK_WAIT_MS,
@@ -128,12 +129,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
   const slots = Math.max(1, Math.floor(options.jobsInFlight ?? 1));
   const pullJobs = async (
     format: string,
-    consumerName: string,
+    durable: string,
     handle: (message: JsMsg, controller: AbortController) => Promise<void>,
   ) => {
     while (!stopping.signal.aborted) {
       try {
-        const consumer = await js.consumers.get(Streams.jobs, consumerName);
+        const consumer = await js.consumers.get(Streams.jobs, durable);
         const messages = await consumer.fetch({ max_messages: 1, expires: 1000 });
         for await (const message of messages) {
           const controller = new AbortController();
@@ -235,22 +236,35 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     const eventHeaders = headers();
     eventHeaders.set(JOB_TOKEN_HEADER, job.token);
     injectTraceContext(eventHeaders);
-    const publish = (event: MessageInitShape<typeof JobEventSchema>["event"]) =>
-      js.publish(
-        Subjects.events(exportId),
-        toBinary(
-          JobEventSchema,
-          create(JobEventSchema, {
-            exportId,
-            sequence: ++sequence,
-            attempt: claimed.attempt,
-            time: timestampNow(),
-            workerId,
-            event,
-          } as MessageInitShape<typeof JobEventSchema>),
-        ),
-        { headers: eventHeaders },
+    const encode = (event: MessageInitShape<typeof JobEventSchema>["event"]) => {
+      sequence += 1n;
+      const data = toBinary(
+        JobEventSchema,
+        create(JobEventSchema, {
+          exportId,
+          sequence,
+          attempt: claimed.attempt,
+          time: timestampNow(),
+          workerId,
+          event,
+        } as MessageInitShape<typeof JobEventSchema>),
       );
+      return { data, msgID: `${exportId}.${claimed.attempt}.${sequence}` };
+    };
+    const publish = (event: MessageInitShape<typeof JobEventSchema>["event"]) =>
+      js.publish(Subjects.events(exportId), encode(event).data, { headers: eventHeaders });
+    /** The events a job cannot do without (started, completed): they wait out a leader election. */
+    const publishSurely = (event: MessageInitShape<typeof JobEventSchema>["event"]) => {
+      const { data, msgID } = encode(event);
+      return publishRetrying(
+        js,
+        Subjects.events(exportId),
+        data,
+        // A copy: the client writes the message id into the headers it is given.
+        { headers: copyHeaders(eventHeaders), msgID },
+        { withinMs: ((options.ackWaitMs ?? ACK_WAIT_MS) * 2) / 3, signal: attempt.signal },
+      );
+    };
     const jobLog = forwardingLogger(log, { exportId }, (level, text, fields) => {
       if (level === "debug") return;
       void publish({
@@ -289,7 +303,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
     try {
       const exporter = new options.exporter();
       const parsedOptions = parseOptions(exporter.options, exported.options ?? {});
-      await publish({
+      await publishSurely({
         case: "started",
         value: { pluginName: info.name, pluginVersion: info.version, totalItems: BigInt(totalItems) },
       });
@@ -325,6 +339,9 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
           pending.annotations += delta.annotations;
         },
       };
+      if (exported.shards > 1 && !supportsShards(exporter)) {
+        jobLog.info(`${info.name} cannot be split (it is not a SplittableExporter): exporting in one pass`);
+      }
       const split =
         supportsShards(exporter) && exported.shards !== 1
           ? await exportInShards(run, {
@@ -334,6 +351,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
               attempt: claimed.attempt,
               requested: exported.shards,
               shardAnnotations: options.shardAnnotations ?? SHARD_ANNOTATIONS,
+              publishWithinMs: ((options.ackWaitMs ?? ACK_WAIT_MS) * 2) / 3,
               log: jobLog,
               // Totals over the shards: what is not yet reported is the next progress event's.
               onProgress: (done) => {
@@ -347,7 +365,7 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       flushProgress();
       const fileCount = Number(result.counts.fileCount);
       jobLog.info("export completed", { files: fileCount });
-      await publish({
+      await publishSurely({
         case: "completed",
         value: {
           // Above the limit none are listed: the orchestrator lists those exports' files from storage.
@@ -582,6 +600,12 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
 /** The format of a job message's subject (`labelport.jobs.<format>`). */
 function formatOf(subject: string): string {
   return subject.slice(subject.lastIndexOf(".") + 1);
+}
+
+function copyHeaders(from: MsgHdrs): MsgHdrs {
+  const copy = headers();
+  for (const key of from.keys()) for (const value of from.values(key)) copy.append(key, value);
+  return copy;
 }
 
 /** A shard message with everything a shard needs, or undefined. */

@@ -168,10 +168,10 @@ export async function startJobBus(options: JobBusOptions): Promise<JobBus> {
     max_ack_pending: 1000,
   });
   const consumer = await js.consumers.get(Streams.events, EVENTS_CONSUMER);
-  // Pull requests expire (and the server heartbeats) every few seconds: after a consumer leader
-  // change on a cluster, a pull lost with the old leader is noticed by missed heartbeats and
-  // renewed within about `expires`, instead of the default 30 s.
-  const messages = await consumer.consume({ max_messages: 256, expires: 5000 });
+  // Pull requests expire (and the server heartbeats, every expires/2) every two seconds: after a
+  // consumer leader change on a cluster, a pull lost with the old leader is noticed by missed
+  // heartbeats and renewed within a few seconds (5 s expiries left events unseen for 11-15 s).
+  const messages = await consumer.consume({ max_messages: 256, expires: 2000 });
   const eventLoop = (async () => {
     for await (const msg of messages) {
       const event = decodeOrDrop(JobEventSchema, msg, log);

@@ -32,6 +32,7 @@ export function startServer(name: string, bin: string, args: string[], dir: stri
   const logFile = join(dir, `${name}.log`);
   const log = createWriteStream(logFile, { flags: "a" });
   const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+  if (child.pid !== undefined) watchOver(child.pid);
   // Two pipes into one log: neither may end it, or the other's last write fails.
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
@@ -53,6 +54,23 @@ export function startServer(name: string, bin: string, args: string[], dir: stri
       return exited;
     },
   };
+}
+
+/**
+ * A server outlives a parent that is killed (SIGKILL, a test run's timeout) and would hold its port,
+ * its data and a core. A shell loop beside it, detached and tiny, stops it once this process is
+ * gone: SIGTERM, then SIGKILL after 5 s; it ends by itself when the server exits first.
+ */
+const WATCHDOG = `while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done
+if kill -0 "$2" 2>/dev/null; then kill -TERM "$2"; sleep 5; kill -KILL "$2" 2>/dev/null; fi`;
+
+function watchOver(pid: number): void {
+  const watchdog = spawn("sh", ["-c", WATCHDOG, "labelport-watchdog", String(process.pid), String(pid)], {
+    detached: true,
+    stdio: "ignore",
+  });
+  watchdog.on("error", () => undefined);
+  watchdog.unref();
 }
 
 /** Polls `probe` until it resolves true; rejects with the server's log tail if the process dies. */

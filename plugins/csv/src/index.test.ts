@@ -1,10 +1,10 @@
 import {
+  expectSplitsWriteTheSameBytes,
   runSampleExport,
   type SampleDataset,
-  type SampleExport,
-  type SampleExportOptions,
   sampleDataset,
   testExporter,
+  withDistinctFileNames,
 } from "@labelport/sdk/testing";
 import { describe, expect, it } from "vitest";
 import CsvExporter, { CSV_COLUMNS, CSV_KEY, csvField } from "./index.ts";
@@ -82,63 +82,15 @@ describe("csv export", () => {
   });
 });
 
-/** The sample with a file name per item: shards that name files alike would leave the export to one pass. */
-function distinctNames(): SampleDataset {
-  const data = sampleDataset();
-  for (const item of data.items) if (item.media) item.media.fileName = `${item.id}-${item.media.fileName}`;
-  return data;
-}
-
+const distinctNames = (): SampleDataset => withDistinctFileNames(sampleDataset());
 const noItems = (): SampleDataset => ({ ...sampleDataset(), items: [] });
-
-/**
- * Exports the fixture whole (`checkWhole` looks at it), then split into 2, 3 and 4 shards and
- * joined: the same files, byte for byte, and the same counts.
- */
-async function expectSplitsWriteTheSameBytes(
-  fixture: () => SampleDataset,
-  input: SampleExportOptions,
-  checkWhole: (whole: SampleExport) => Promise<void>,
-) {
-  const whole = await runSampleExport(CsvExporter, { ...input, fixture: fixture() });
-  try {
-    await checkWhole(whole);
-    const files = await whole.files();
-    for (const shards of [2, 3, 4]) {
-      const data = fixture();
-      let passes = 0;
-      const split = await runSampleExport(CsvExporter, {
-        ...input,
-        fixture: data,
-        shards,
-        async *items() {
-          passes += 1;
-          yield* data.items;
-        },
-      });
-      try {
-        // One pass over the items: the shards were joined, not run again as one export.
-        expect(passes).toBe(1);
-        expect(await split.files()).toEqual(files);
-        for (const key of files) {
-          expect((await split.read(key)).toString("utf8"), `${key} in ${shards} shards`).toBe(await whole.text(key));
-        }
-        expect(split.result.counts).toEqual(whole.result.counts);
-      } finally {
-        await split.cleanup();
-      }
-    }
-  } finally {
-    await whole.cleanup();
-  }
-}
 
 describe("csv split export", () => {
   const header = `\uFEFF${CSV_COLUMNS.join(",")}\r\n`;
   const options = { options: { bom: true } };
 
   it("split into 2, 3 and 4 shards writes the bytes of one pass, the BOM and header once", async () => {
-    await expectSplitsWriteTheSameBytes(distinctNames, options, async (whole) => {
+    await expectSplitsWriteTheSameBytes(CsvExporter, distinctNames, options, async (whole) => {
       const text = await whole.text(CSV_KEY);
       expect(text.startsWith(header)).toBe(true);
       expect(text.split("\r\n").filter(Boolean)).toHaveLength(1 + 13);
@@ -146,7 +98,7 @@ describe("csv split export", () => {
   });
 
   it("split export of a dataset without items writes the BOM and header only, as one pass does", async () => {
-    await expectSplitsWriteTheSameBytes(noItems, options, async (whole) => {
+    await expectSplitsWriteTheSameBytes(CsvExporter, noItems, options, async (whole) => {
       expect(await whole.text(CSV_KEY)).toBe(header);
     });
   });

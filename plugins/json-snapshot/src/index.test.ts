@@ -1,11 +1,12 @@
 import { annotationTypeName, type Item, itemFromJson, itemToJson } from "@labelport/sdk";
 import {
+  expectSplitsWriteTheSameBytes,
   runSampleExport,
   type SampleDataset,
   type SampleExport,
-  type SampleExportOptions,
   sampleDataset,
   testExporter,
+  withDistinctFileNames,
 } from "@labelport/sdk/testing";
 import { describe, expect, it } from "vitest";
 import JsonSnapshotExporter, { isTagField, mergeTagFields, SNAPSHOT_KEY } from "./index.ts";
@@ -174,69 +175,26 @@ describe("attachment mode", () => {
   });
 });
 
-/** The sample with a file name per item: shards that name files alike would leave the export to one pass. */
-function distinctNames(): SampleDataset {
-  const data = sampleDataset();
-  for (const item of data.items) if (item.media) item.media.fileName = `${item.id}-${item.media.fileName}`;
-  return data;
-}
-
+const distinctNames = (): SampleDataset => withDistinctFileNames(sampleDataset());
 const noItems = (): SampleDataset => ({ ...sampleDataset(), items: [] });
-
-/**
- * Exports the fixture whole (`checkWhole` looks at it), then split into 2, 3 and 4 shards and
- * joined: the same files, byte for byte, and the same counts.
- */
-async function expectSplitsWriteTheSameBytes(
-  fixture: () => SampleDataset,
-  input: SampleExportOptions,
-  checkWhole: (whole: SampleExport) => Promise<void>,
-) {
-  const whole = await runSampleExport(JsonSnapshotExporter, { ...input, fixture: fixture() });
-  try {
-    await checkWhole(whole);
-    const files = await whole.files();
-    for (const shards of [2, 3, 4]) {
-      const data = fixture();
-      let passes = 0;
-      const split = await runSampleExport(JsonSnapshotExporter, {
-        ...input,
-        fixture: data,
-        shards,
-        async *items() {
-          passes += 1;
-          yield* data.items;
-        },
-      });
-      try {
-        // One pass over the items: the shards were joined, not run again as one export.
-        expect(passes).toBe(1);
-        expect(await split.files()).toEqual(files);
-        for (const key of files) {
-          expect((await split.read(key)).toString("utf8"), `${key} in ${shards} shards`).toBe(await whole.text(key));
-        }
-        expect(split.result.counts).toEqual(whole.result.counts);
-      } finally {
-        await split.cleanup();
-      }
-    }
-  } finally {
-    await whole.cleanup();
-  }
-}
 
 describe("split export", () => {
   it("split into 2, 3 and 4 shards writes the bytes of one pass, in both modes", async () => {
-    await expectSplitsWriteTheSameBytes(distinctNames, {}, async (whole) => {
+    await expectSplitsWriteTheSameBytes(JsonSnapshotExporter, distinctNames, {}, async (whole) => {
       expect(await whole.json(SNAPSHOT_KEY)).toHaveLength(6);
     });
-    await expectSplitsWriteTheSameBytes(distinctNames, { options: { mode: "artifact" } }, async (whole) => {
-      expect((await whole.files()).filter((f) => f.startsWith("items/"))).toHaveLength(6);
-    });
+    await expectSplitsWriteTheSameBytes(
+      JsonSnapshotExporter,
+      distinctNames,
+      { options: { mode: "artifact" } },
+      async (whole) => {
+        expect((await whole.files()).filter((f) => f.startsWith("items/"))).toHaveLength(6);
+      },
+    );
   });
 
   it("split export of a dataset without items writes []\\n, as one pass does", async () => {
-    await expectSplitsWriteTheSameBytes(noItems, {}, async (whole) => {
+    await expectSplitsWriteTheSameBytes(JsonSnapshotExporter, noItems, {}, async (whole) => {
       expect(await whole.text(SNAPSHOT_KEY)).toBe("[]\n");
     });
   });

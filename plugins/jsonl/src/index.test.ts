@@ -3,12 +3,13 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Annotation, annotationTypeName, type Item, itemFromJson, itemToJson } from "@labelport/sdk";
 import { AnnotationSchema, AnnotationType, CategorySchema, ItemSchema, MaskSchema } from "@labelport/sdk/contracts";
 import {
+  expectSplitsWriteTheSameBytes,
   runSampleExport,
   type SampleDataset,
   type SampleExport,
-  type SampleExportOptions,
   sampleDataset,
   testExporter,
+  withDistinctFileNames,
 } from "@labelport/sdk/testing";
 import { describe, expect, it } from "vitest";
 import JsonlExporter, {
@@ -244,73 +245,30 @@ describe("jsonl export (video annotation lines)", () => {
   });
 });
 
-/** The sample with a file name per item: shards that name files alike would leave the export to one pass. */
-function distinctNames(): SampleDataset {
-  const data = sampleDataset();
-  for (const item of data.items) if (item.media) item.media.fileName = `${item.id}-${item.media.fileName}`;
-  return data;
-}
-
+const distinctNames = (): SampleDataset => withDistinctFileNames(sampleDataset());
 const noItems = (): SampleDataset => ({ ...sampleDataset(), items: [] });
-
-/**
- * Exports the fixture whole (`checkWhole` looks at it), then split into 2, 3 and 4 shards and
- * joined: the same files, byte for byte, and the same counts.
- */
-async function expectSplitsWriteTheSameBytes(
-  fixture: () => SampleDataset,
-  input: SampleExportOptions,
-  checkWhole: (whole: SampleExport) => Promise<void>,
-) {
-  const whole = await runSampleExport(JsonlExporter, { ...input, fixture: fixture() });
-  try {
-    await checkWhole(whole);
-    const files = await whole.files();
-    for (const shards of [2, 3, 4]) {
-      const data = fixture();
-      let passes = 0;
-      const split = await runSampleExport(JsonlExporter, {
-        ...input,
-        fixture: data,
-        shards,
-        async *items() {
-          passes += 1;
-          yield* data.items;
-        },
-      });
-      try {
-        // One pass over the items: the shards were joined, not run again as one export.
-        expect(passes).toBe(1);
-        expect(await split.files()).toEqual(files);
-        for (const key of files) {
-          expect((await split.read(key)).toString("utf8"), `${key} in ${shards} shards`).toBe(await whole.text(key));
-        }
-        expect(split.result.counts).toEqual(whole.result.counts);
-      } finally {
-        await split.cleanup();
-      }
-    }
-  } finally {
-    await whole.cleanup();
-  }
-}
 
 describe("split export", () => {
   it("split into 2, 3 and 4 shards writes the bytes of one pass, as jsonl and json, with items.jsonl", async () => {
     for (const format of ["jsonl", "json"]) {
-      await expectSplitsWriteTheSameBytes(distinctNames, { format, options: { items: true } }, async (whole) => {
-        expect((await whole.text(ITEMS_JSONL)).split("\n")).toHaveLength(6 + 1);
-        expect(await whole.files()).toContain(DATASET_JSON);
-      });
+      await expectSplitsWriteTheSameBytes(
+        JsonlExporter,
+        distinctNames,
+        { format, options: { items: true } },
+        async (whole) => {
+          expect((await whole.text(ITEMS_JSONL)).split("\n")).toHaveLength(6 + 1);
+          expect(await whole.files()).toContain(DATASET_JSON);
+        },
+      );
     }
   });
 
   it("split export of a dataset without items writes empty lines files and [] as one pass does", async () => {
-    await expectSplitsWriteTheSameBytes(noItems, { options: { items: true } }, async (whole) => {
+    await expectSplitsWriteTheSameBytes(JsonlExporter, noItems, { options: { items: true } }, async (whole) => {
       expect(await whole.text(ANNOTATIONS_JSONL)).toBe("");
       expect(await whole.text(ITEMS_JSONL)).toBe("");
     });
-    await expectSplitsWriteTheSameBytes(noItems, { format: "json" }, async (whole) => {
+    await expectSplitsWriteTheSameBytes(JsonlExporter, noItems, { format: "json" }, async (whole) => {
       expect(await whole.text(ANNOTATIONS_JSON)).toBe("[]\n");
     });
   });

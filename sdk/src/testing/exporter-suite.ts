@@ -20,6 +20,7 @@ import {
 } from "./behaviour-checks.ts";
 import { generateItems, type SampleDataset, sampleDataset } from "./fixture.ts";
 import { type ExporterClass, runSampleExport } from "./run-sample-export.ts";
+import { expectSplitsWriteTheSameBytes, withDistinctFileNames } from "./split-checks.ts";
 
 export interface ExporterSuiteOptions {
   /** Raw exporter options for every export of the suite (default {}: the defaults). */
@@ -93,31 +94,9 @@ export function testExporter(Exporter: ExporterClass<unknown>, suiteOptions: Exp
     if (supportsShards(new Exporter())) {
       // The sample repeats file names on purpose; here every item has its own, so the shards are
       // joined (with repeats they are exported in one pass instead, as the runtime does).
-      const distinct = (): SampleDataset => {
-        const data = fixture();
-        const items = data.items.map((item) =>
-          item.media ? { ...item, media: { ...item.media, fileName: `${item.id}-${item.media.fileName}` } } : item,
-        );
-        return { ...data, items };
-      };
-      for (const shards of [2, 3, 4]) {
-        it(`split into ${shards} shards and joined, writes the same bytes as one pass`, async () => {
-          const whole = await runSampleExport(Exporter, { fixture: distinct(), options });
-          const split = await runSampleExport(Exporter, { fixture: distinct(), options, shards });
-          try {
-            expect(split.joined).toBe(true);
-            const files = await whole.files();
-            expect(await split.files()).toEqual(files);
-            for (const key of files) {
-              expect((await split.read(key)).toString("utf8"), key).toBe((await whole.read(key)).toString("utf8"));
-            }
-            expect(split.result.counts).toEqual(whole.result.counts);
-          } finally {
-            await whole.cleanup();
-            await split.cleanup();
-          }
-        });
-      }
+      it("split into 2, 3 and 4 shards and joined, writes the same bytes as one pass", async () => {
+        await expectSplitsWriteTheSameBytes(Exporter, () => withDistinctFileNames(fixture()), { options });
+      });
 
       it("with one item per shard writes the same bytes (in one pass when file names repeat)", async () => {
         const whole = await runSampleExport(Exporter, { fixture: fixture(), options });

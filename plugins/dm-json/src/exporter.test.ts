@@ -1,12 +1,10 @@
 import { create } from "@bufbuild/protobuf";
-import type { Item } from "@labelport/sdk";
 import { AnnotationSchema, AnnotationType, ItemSchema } from "@labelport/sdk/contracts";
 import {
-  generateItems,
+  expectSplitsWriteTheSameBytes,
+  manySplitsDataset,
   runSampleExport,
   runSampleImport,
-  type SampleDataset,
-  type SampleExportOptions,
   sampleDataset,
   testExporter,
 } from "@labelport/sdk/testing";
@@ -216,65 +214,18 @@ describe("dm-json export", () => {
   });
 });
 
-/**
- * A dozen generated items, then the sample dataset: five splits (one a free-text name with a
- * `/`), category folders, a video for the drops, media for every image. No two items share a
- * file name, so shards never name a file alike.
- */
-async function manySplits(): Promise<SampleDataset> {
-  const fixture = sampleDataset();
-  const generated: Item[] = [];
-  for await (const item of generateItems(12)) {
-    if (generated.length % 5 === 4) item.split = "night / rain";
-    if (item.media) fixture.media.set(item.media.uri, new TextEncoder().encode(`image ${item.id}\n`));
-    generated.push(item);
-  }
-  const third = fixture.items.find((item) => item.id === "item-03");
-  if (third?.media) third.media.fileName = "street 03.jpg";
-  fixture.items = [...generated, ...fixture.items];
-  return fixture;
-}
-
-/**
- * The files of `input` exported whole and split into each of `shardCounts`, compared byte for
- * byte; `joined`: whether the shards were joined (false: they named files alike, one pass ran).
- */
-async function expectSameSplit(
-  input: () => Promise<SampleExportOptions>,
-  shardCounts: readonly number[],
-  joined: boolean,
-) {
-  const whole = await runSampleExport(DmJsonExporter, await input());
-  try {
-    const files = await whole.files();
-    for (const shards of shardCounts) {
-      const split = await runSampleExport(DmJsonExporter, { ...(await input()), shards });
-      try {
-        expect(split.joined, `${shards} shards`).toBe(joined);
-        expect(await split.files(), `${shards} shards`).toEqual(files);
-        for (const key of files) {
-          expect(await split.text(key), `${key}, ${shards} shards`).toBe(await whole.text(key));
-        }
-        expect(split.result.counts).toEqual(whole.result.counts);
-      } finally {
-        await split.cleanup();
-      }
-    }
-    return files;
-  } finally {
-    await whole.cleanup();
-  }
-}
-
 describe("dm-json split export", () => {
   it("writes the same files whole and split into 2, 3 and 4 shards", async () => {
-    const files = await expectSameSplit(
-      async () => ({ fixture: await manySplits(), saveOriginalFile: true }),
-      [2, 3, 4],
-      true,
+    await expectSplitsWriteTheSameBytes(
+      DmJsonExporter,
+      manySplitsDataset,
+      { saveOriginalFile: true },
+      async (whole) => {
+        const files = await whole.files();
+        expect(files).toContain("night _ rain/1. 자연/gen-00000009_road.json");
+        expect(files).toContain("metadata/categories.json");
+      },
     );
-    expect(files).toContain("night _ rain/1. 자연/gen-00000009_road.json");
-    expect(files).toContain("metadata/categories.json");
   });
 
   it("names a class file that meets another item's stem as one pass does", async () => {
@@ -303,7 +254,15 @@ describe("dm-json split export", () => {
         media: { uri: "media/a_car.jpg", fileName: "a_car.jpg", width: 64, height: 64 },
       }),
     ];
-    const files = await expectSameSplit(async () => ({ fixture }), [2], false);
-    expect(files.filter((f) => f.toLowerCase().startsWith("a_"))).toEqual(["A_car.json", "a_car_1.json"]);
+    await expectSplitsWriteTheSameBytes(
+      DmJsonExporter,
+      () => fixture,
+      {},
+      async (whole) => {
+        const files = await whole.files();
+        expect(files.filter((f) => f.toLowerCase().startsWith("a_"))).toEqual(["A_car.json", "a_car_1.json"]);
+      },
+      { shardCounts: [2], joined: false },
+    );
   });
 });

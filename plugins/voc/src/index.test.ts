@@ -1,10 +1,9 @@
 import { create } from "@bufbuild/protobuf";
-import type { Item } from "@labelport/sdk";
 import { AnnotationSchema, AnnotationType } from "@labelport/sdk/contracts";
 import {
-  generateItems,
+  expectSplitsWriteTheSameBytes,
+  manySplitsDataset,
   runSampleExport,
-  type SampleDataset,
   type SampleExport,
   sampleDataset,
   testExporter,
@@ -260,29 +259,9 @@ describe("voc options", () => {
   });
 });
 
-/**
- * A dozen generated items, then the sample dataset: five splits (one a free-text name with a
- * `/`), videos and an unsized image for the notes, media for every image. No two items share a
- * file name, so shards never name a file alike.
- */
-async function manySplits(): Promise<SampleDataset> {
-  const fixture = sampleDataset();
-  const generated: Item[] = [];
-  for await (const item of generateItems(12)) {
-    if (generated.length % 5 === 4) item.split = "night / rain";
-    if (item.media) fixture.media.set(item.media.uri, new TextEncoder().encode(`image ${item.id}\n`));
-    generated.push(item);
-  }
-  const third = fixture.items.find((item) => item.id === "item-03");
-  if (third?.media) third.media.fileName = "street 03.jpg";
-  fixture.items = [...generated, ...fixture.items];
-  return fixture;
-}
-
 describe("voc split export", () => {
   it("writes the same files whole and split into 2, 3 and 4 shards", async () => {
-    const whole = await runSampleExport(VocExporter, { fixture: await manySplits(), saveOriginalFile: true });
-    try {
+    await expectSplitsWriteTheSameBytes(VocExporter, manySplitsDataset, { saveOriginalFile: true }, async (whole) => {
       const files = await whole.files();
       expect(files.filter((f) => f.startsWith("ImageSets/"))).toEqual([
         "ImageSets/Main/default.txt",
@@ -299,26 +278,6 @@ describe("voc split export", () => {
         "truncated, difficult: written for 66 objects without those attributes",
         "video: 1 items not exported",
       ]);
-      for (const shards of [2, 3, 4]) {
-        const split = await runSampleExport(VocExporter, {
-          fixture: await manySplits(),
-          saveOriginalFile: true,
-          shards,
-        });
-        try {
-          // No two items share a file name: the shards are joined, never re-run as one pass.
-          expect(split.joined, `${shards} shards`).toBe(true);
-          expect(await split.files(), `${shards} shards`).toEqual(files);
-          for (const key of files) {
-            expect(await split.text(key), `${key}, ${shards} shards`).toBe(await whole.text(key));
-          }
-          expect(split.result.counts).toEqual(whole.result.counts);
-        } finally {
-          await split.cleanup();
-        }
-      }
-    } finally {
-      await whole.cleanup();
-    }
+    });
   });
 });

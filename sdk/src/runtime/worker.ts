@@ -16,12 +16,14 @@ import { headers, type JsMsg, type MsgHdrs, type NatsConnection } from "nats";
 import { z } from "zod";
 import { isPermanentError } from "../errors.ts";
 import { parseOptions } from "../export-options.ts";
-import { type ExporterClass, type ExportLogger, supportsShards } from "../exporter.ts";
+import { type BaseExporter, type ExporterClass, type ExportLogger, supportsShards } from "../exporter.ts";
 import { CategorySchema } from "../gen/labelport/v1/dataset_pb.ts";
-import { ExportLogLineSchema, PluginInfoSchema } from "../gen/labelport/v1/export_pb.ts";
+import { type Export, ExportLogLineSchema, PluginInfoSchema } from "../gen/labelport/v1/export_pb.ts";
+import type { ItemRange } from "../gen/labelport/v1/item_service_pb.ts";
 import {
   ClaimJobRequestSchema,
   ClaimJobResponseSchema,
+  type ExportJob,
   ExportJobSchema,
   ExportShardTaskSchema,
   JobEventSchema,
@@ -308,32 +310,10 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
         value: { pluginName: info.name, pluginVersion: info.version, totalItems: BigInt(totalItems) },
       });
       jobLog.info("export started", { format: exported.format, delivery });
-      const categories = (JSON.parse(job.categoriesJson || "[]") as JsonValue[]).map((c) =>
-        fromJson(CategorySchema, c, { ignoreUnknownFields: true }),
-      );
       const run: RunExportInput<unknown> = {
-        exporter,
-        manifest: { name: info.name, version: info.version },
-        export: exported,
+        ...runInputOf(job, exported, exporter, { controller, fence: attempt.signal, storage, log: jobLog }),
         options: parsedOptions,
-        dataset: { id: exported.datasetId, name: exported.datasetName, categories },
-        items: createItemSource({
-          baseUrl: job.orchestratorUrl,
-          token: job.token,
-          datasetId: exported.datasetId,
-          filter: exported.filter,
-          snapshotTime: job.snapshotTime,
-          versionId: exported.versionId,
-          signal: controller.signal,
-        }),
         totalItems,
-        storage: fencedStorage(storage, attempt.signal),
-        mediaSources,
-        // Each attempt starts by deleting its prefix: only ever one that belongs to this export alone.
-        prefix: ownExportPrefix(exported.id, exported.path),
-        exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),
-        signal: controller.signal,
-        log: jobLog,
         onProgress: (delta) => {
           pending.items += delta.items;
           pending.annotations += delta.annotations;
@@ -403,6 +383,50 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       stopping.signal.removeEventListener("abort", onStop);
       await storage.dispose();
     }
+  }
+
+  /**
+   * What a job and a shard of it run with: the claim's export, dataset and storage, the items from
+   * StreamItems (one range of them for a shard), fenced by the attempt.
+   */
+  function runInputOf(
+    job: ExportJob,
+    exported: Export,
+    exporter: BaseExporter<unknown>,
+    run: {
+      controller: AbortController;
+      fence: AbortSignal;
+      storage: StorageDriver;
+      log: ExportLogger;
+      range?: ItemRange;
+    },
+  ) {
+    const categories = (JSON.parse(job.categoriesJson || "[]") as JsonValue[]).map((c) =>
+      fromJson(CategorySchema, c, { ignoreUnknownFields: true }),
+    );
+    return {
+      exporter,
+      manifest: { name: info.name, version: info.version },
+      export: exported,
+      dataset: { id: exported.datasetId, name: exported.datasetName, categories },
+      items: createItemSource({
+        baseUrl: job.orchestratorUrl,
+        token: job.token,
+        datasetId: exported.datasetId,
+        filter: exported.filter,
+        snapshotTime: job.snapshotTime,
+        versionId: exported.versionId,
+        ...(run.range ? { afterId: run.range.afterId, lastId: run.range.lastId } : {}),
+        signal: run.controller.signal,
+      }),
+      storage: fencedStorage(run.storage, run.fence),
+      mediaSources,
+      // Each attempt starts by deleting its prefix: only ever one that belongs to this export alone.
+      prefix: ownExportPrefix(exported.id, exported.path),
+      exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),
+      signal: run.controller.signal,
+      log: run.log,
+    };
   }
 
   /**
@@ -481,34 +505,11 @@ export async function startWorker(options: WorkerOptions): Promise<Worker> {
       };
       await inMessageSpan("run export shard", message.headers, attributes, async () => {
         const exporter = new options.exporter();
-        const categories = (JSON.parse(job.categoriesJson || "[]") as JsonValue[]).map((c) =>
-          fromJson(CategorySchema, c, { ignoreUnknownFields: true }),
-        );
         shardLog.info("started", { workerId, delivery, items: Number(range.items) });
         const result = await runExportShard({
-          exporter,
-          manifest: { name: info.name, version: info.version },
-          export: exported,
+          ...runInputOf(job, exported, exporter, { controller, fence: attempt.signal, storage, log: shardLog, range }),
           options: parseOptions(exporter.options, exported.options ?? {}),
-          dataset: { id: exported.datasetId, name: exported.datasetName, categories },
-          items: createItemSource({
-            baseUrl: job.orchestratorUrl,
-            token: job.token,
-            datasetId: exported.datasetId,
-            filter: exported.filter,
-            snapshotTime: job.snapshotTime,
-            versionId: exported.versionId,
-            afterId: range.afterId,
-            lastId: range.lastId,
-            signal: controller.signal,
-          }),
           totalItems: Number(range.items),
-          storage: fencedStorage(storage, attempt.signal),
-          mediaSources,
-          prefix,
-          exportedAt: job.snapshotTime ? timestampDate(job.snapshotTime) : new Date(0),
-          signal: controller.signal,
-          log: shardLog,
           onProgress: (delta) => {
             done.items += delta.items;
             done.annotations += delta.annotations;

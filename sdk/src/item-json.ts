@@ -2,10 +2,11 @@
 // as plain JSON, shared by the exporter plugins and the orchestrator's REST exports.
 import { fromJson, type JsonObject, type JsonValue, toJson } from "@bufbuild/protobuf";
 import { type Annotation, AnnotationType, type Item, ItemKind, ItemSchema } from "./gen/labelport/v1/dataset_pb.ts";
+import { plainItemJson } from "./item-json-plain.ts";
 
 /** The lossless Labelport item JSON (proto3 JSON of `Item`); `itemFromJson` reads it back. */
 export function itemToJson(item: Item): JsonValue {
-  return toJson(ItemSchema, item);
+  return plainItemJson(item) ?? toJson(ItemSchema, item);
 }
 
 export function itemFromJson(json: JsonValue): Item {

@@ -10,7 +10,7 @@ import {
 } from "@labelport/sdk/contracts";
 import { runSampleExport, type SampleDataset, type SampleExport, testExporter } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import CocoExporter, { CLASSES_KEY, instancesKey } from "./index.ts";
+import CocoExporter, { CLASSES_KEY, type CocoAnnotation, cocoAnnotationJson, instancesKey } from "./index.ts";
 import { DISK, HEIGHT, maskDataset, RECTANGLE, WIDTH } from "./mask-fixture.ts";
 
 testExporter(CocoExporter);
@@ -310,5 +310,42 @@ describe("coco split into shards", () => {
     } finally {
       await whole.cleanup();
     }
+  });
+});
+
+describe("cocoAnnotationJson", () => {
+  it("writes what JSON.stringify writes, for every kind of object and number", () => {
+    // Keys in the exporter's order: the text must match key for key.
+    const coco = (
+      segmentation: CocoAnnotation["segmentation"],
+      bbox: CocoAnnotation["bbox"],
+      more: { area?: number; iscrowd?: 0 | 1; keypoints?: number[] } = {},
+    ): CocoAnnotation => ({
+      id: 12,
+      image_id: 3,
+      category_id: 7,
+      segmentation,
+      area: more.area ?? 6570.357000000001,
+      bbox,
+      iscrowd: more.iscrowd ?? 0,
+      ...(more.keypoints ? { keypoints: more.keypoints, num_keypoints: 1 } : {}),
+    });
+    const objects: CocoAnnotation[] = [
+      coco([], [692.66, 641.05, 133.3, 49.29]),
+      coco([[0, -0, 1e21, 5e-7, 3.5, 4]], [-0, 0, 1e-7, 2]),
+      coco([], [1, 2, 3, 4], { area: Number.NaN }),
+      coco([], [1, Number.POSITIVE_INFINITY, 3, 4]),
+      coco([[1, 2, 3, 4, 5, Number.NaN]], [1, 2, 3, 4]),
+      coco(
+        [
+          [1, 2, 3, 4, 5, 6],
+          [7, 8, 9, 10, 11, 12],
+        ],
+        [1, 2, 3, 4],
+      ),
+      coco({ size: [4, 5], counts: [3, 2, 15] }, [0, 0, 5, 4], { iscrowd: 1 }),
+      coco([], [1, 2, 3, 4], { keypoints: [1, 2, 2, 0, 0, 0] }),
+    ];
+    for (const object of objects) expect(cocoAnnotationJson(object)).toBe(JSON.stringify(object));
   });
 });

@@ -133,6 +133,11 @@ export async function writeNumberedList(
   };
   for (const source of sources) {
     signal.throwIfAborted();
+    if (source.shift.id === 0 && !source.shift.imageId) {
+      if (pendingBytes > 0) await flush();
+      written = await copyLines(out, source, written);
+      continue;
+    }
     let lines = 0;
     for await (const line of jsonLines(source.chunks, source.name)) {
       lines += 1;
@@ -152,4 +157,45 @@ export async function writeNumberedList(
   }
   if (pendingBytes > 0) await flush();
   return written;
+}
+
+const FIRST_SEPARATOR = Buffer.from("\n");
+const SEPARATOR = Buffer.from(",\n");
+
+/**
+ * A source whose ids need no shift (a whole export, or a split export's first shard): its lines
+ * go out as they are, chunk by chunk, only the separators changed. Returns `written` plus its lines.
+ */
+async function copyLines(out: ArtifactWriter, source: NumberedListSource, written: number): Promise<number> {
+  let lines = 0;
+  let atLineStart = true;
+  for await (const chunk of source.chunks) {
+    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    // At most one separator per line start: a newline, or the chunk's first byte.
+    const copy = Buffer.allocUnsafe(bytes.length * 2 + SEPARATOR.length);
+    let size = 0;
+    let start = 0;
+    while (start < bytes.length) {
+      if (atLineStart) {
+        const separator = written + lines === 0 ? FIRST_SEPARATOR : SEPARATOR;
+        size += separator.copy(copy, size);
+        lines += 1;
+        atLineStart = false;
+      }
+      const end = bytes.indexOf(NEWLINE, start);
+      if (end === -1) {
+        size += bytes.copy(copy, size, start);
+        break;
+      }
+      size += bytes.copy(copy, size, start, end);
+      atLineStart = true;
+      start = end + 1;
+    }
+    if (size > 0) await out.write(copy.subarray(0, size));
+  }
+  if (!atLineStart) throw new LabelportError(`${source.name}: the last line has no newline (a truncated part?)`);
+  if (lines !== source.count) {
+    throw new LabelportError(`${source.name}: ${lines} lines where the shard wrote ${source.count}`);
+  }
+  return written + lines;
 }

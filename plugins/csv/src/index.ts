@@ -14,7 +14,9 @@
 // classification), attributes (JSON object, empty when
 // none), persona_id, created_at, updated_at (ISO 8601 UTC). Every annotation kind has a JSON form,
 // so nothing is dropped or changed: annotationCount is the number of annotation rows.
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import {
+  type Annotation,
   annotationTypeName,
   type Category,
   commonOptionsShape,
@@ -94,6 +96,31 @@ export function csvRecord(values: readonly string[], neutralizeFormulas: boolean
   return `${values.map((v) => csvField(v, neutralizeFormulas)).join(",")}\r\n`;
 }
 
+/** The geometry column: JSON, empty for none. */
+function geometryCell(annotation: Annotation, field: (value: string) => string): string {
+  const geometry = geometryJson(annotation);
+  if (geometry === null) return "";
+  const json = JSON.stringify(geometry);
+  // Numbers under our own keys: always quoted (it holds `"` and `,`) and never a formula (it starts
+  // with `{`), which is what csvField decides, without its scans. A track's interpolation mode is text.
+  return annotation.geometry.case === "boxSequence" ? field(json) : `"${json.replaceAll('"', '""')}"`;
+}
+
+/** A time column's cell, remembering the last time: an item's annotations often share theirs. */
+function timeCells(field: (value: string) => string): (timestamp: Timestamp | undefined) => string {
+  let seconds: bigint | undefined;
+  let nanos = -1;
+  let cell = "";
+  return (timestamp) => {
+    if (!timestamp) return "";
+    if (timestamp.seconds !== seconds || timestamp.nanos !== nanos) {
+      ({ seconds, nanos } = timestamp);
+      cell = field(isoTime(timestamp) ?? "");
+    }
+    return cell;
+  };
+}
+
 /** annotations.csv: the header (after the BOM, when asked), then every item's rows; each row ends in CRLF. */
 function csvFile(bom: boolean): GatheredFileFormat {
   // The header is ours and never neutralised.
@@ -116,6 +143,19 @@ export default class CsvExporter extends SplittableExporter<CsvOptions> {
     const layout = createExportLayout(ctx, ctx.options);
     const categories = new Map<number, Category>(ctx.dataset.categories.map((c) => [c.id, c]));
     const csv = openGatheredFile(ctx, CSV_KEY, ROWS_PART, csvFile(bom));
+    const field = (value: string) => csvField(value, neutralizeFormulas);
+    // Cells that repeat (a category's name, a time shared by an item's annotations) are written once.
+    const categoryCells = new Map<number, string>();
+    const categoryCell = (id: number | undefined) => {
+      if (id === undefined) return ",";
+      let cell = categoryCells.get(id);
+      if (cell === undefined) {
+        cell = `${id},${field(categories.get(id)?.name ?? "")}`;
+        categoryCells.set(id, cell);
+      }
+      return cell;
+    };
+    const time = timeCells(field);
     for await (const item of ctx.items()) {
       ctx.signal.throwIfAborted();
       const placement = layout.place(item);
@@ -126,25 +166,13 @@ export default class CsvExporter extends SplittableExporter<CsvOptions> {
         const empty = CSV_COLUMNS.length - itemColumns.length;
         rows = csvRecord([...itemColumns, ...Array<string>(empty).fill("")], neutralizeFormulas);
       }
+      const itemCells = itemColumns.map(field).join(",");
       for (const annotation of item.annotations) {
-        const categoryId = annotation.categoryId;
-        const geometry = geometryJson(annotation);
-        const attributes = annotation.attributes;
-        rows += csvRecord(
-          [
-            ...itemColumns,
-            categoryId === undefined ? "" : String(categoryId),
-            categoryId === undefined ? "" : (categories.get(categoryId)?.name ?? ""),
-            annotation.id,
-            annotationTypeName(annotation),
-            geometry === null ? "" : JSON.stringify(geometry),
-            attributes && Object.keys(attributes).length > 0 ? JSON.stringify(attributes) : "",
-            annotation.personaId,
-            isoTime(annotation.createTime) ?? "",
-            isoTime(annotation.updateTime) ?? "",
-          ],
-          neutralizeFormulas,
-        );
+        const { attributes } = annotation;
+        // In CSV_COLUMNS order; the type is one of our own names, never quoted.
+        rows += `${itemCells},${categoryCell(annotation.categoryId)},${field(annotation.id)},${annotationTypeName(annotation)},${geometryCell(annotation, field)},${
+          attributes && Object.keys(attributes).length > 0 ? field(JSON.stringify(attributes)) : ""
+        },${field(annotation.personaId)},${time(annotation.createTime)},${time(annotation.updateTime)}\r\n`;
       }
       await csv.add(rows);
       await layout.saveOriginalFile(item, placement);

@@ -250,26 +250,28 @@ function vocObject(
   if (box.rounded) ctx.changed("box rounded to whole pixels");
   if (box.widened) ctx.changed("box smaller than a pixel widened to one pixel");
   const attributes = (annotation.attributes ?? {}) as Record<string, unknown>;
-  if (flagOf(attributes, "truncated") === undefined || flagOf(attributes, "difficult") === undefined) {
-    defaultedFlags.count += 1;
-  }
+  const truncated = flagOf(attributes, "truncated");
+  const difficult = flagOf(attributes, "difficult");
+  if (truncated === undefined || difficult === undefined) defaultedFlags.count += 1;
   const pose = attributes.pose;
   // VOC 2007 has no <occluded> (later years and datumaro add it): written only when the data has it.
   const occluded = flagOf(attributes, "occluded");
   // Whatever has no VOC element, or a value the element cannot hold, goes under <attributes>.
-  const written = new Set<string>(VOC_FLAGS.filter((flag) => flagOf(attributes, flag) !== undefined));
-  if (typeof pose === "string" && pose !== "") written.add("pose");
+  const written = (key: string) =>
+    key === "pose"
+      ? typeof pose === "string" && pose !== ""
+      : (VOC_FLAGS as readonly string[]).includes(key) && flagOf(attributes, key) !== undefined;
   const others = Object.keys(attributes)
-    .filter((key) => !written.has(key))
+    .filter((key) => !written(key))
     .sort();
   return [
     "object",
     [
       ["name", category.name],
       ["pose", typeof pose === "string" && pose !== "" ? pose : "Unspecified"],
-      ["truncated", flagOf(attributes, "truncated") ?? box.truncated],
+      ["truncated", truncated ?? box.truncated],
       ...(occluded === undefined ? [] : [["occluded", occluded] as XmlNode]),
-      ["difficult", flagOf(attributes, "difficult") ?? 0],
+      ["difficult", difficult ?? 0],
       [
         "bndbox",
         [

@@ -148,10 +148,8 @@ export function streamItemBson(db: Db, query: StreamQuery): AsyncGenerator<ItemW
 }
 
 /**
- * Items are read a page (`batchSize`) at a time. While one page's annotations are joined and
- * sent, the next page is read and its annotation query already started, so MongoDB reads ahead
- * while this process encodes (without that, the two took turns: each page's annotations were
- * asked for only after the previous page was sent). Memory holds two pages and a batch ahead.
+ * Items are read a page (`batchSize`) at a time; the next page is fetched while the annotations
+ * of the current one stream in.
  */
 async function* joinItems<I, A>(
   db: Db,
@@ -169,113 +167,58 @@ async function* joinItems<I, A>(
     }
     return form.items(db, { filter, sort: { _id: 1 }, limit: take, batchSize: take });
   };
-  /** A page of items and its public ids, with the query for its annotations already sent. */
-  const openPage = async (after: string | undefined, take: number): Promise<Page<I, A>> => {
-    const items = await fetchPage(after, take);
-    const ids = items.map((item) => publicId(query.datasetId, form.idOf(item)));
-    if (items.length === 0 || query.signal?.aborted) return { items, ids, take };
-    // A range covers the page in one index scan; when the item side was filtered, the ids
-    // themselves skip the annotations of items left out.
-    const filter: Filter<AnnotationDoc> = {
-      ...compiled.annotations,
-      itemId: compiled.selectiveItems ? { $in: ids } : { $gte: ids[0] as string, $lte: ids[ids.length - 1] as string },
-    };
-    const annotations = started(
-      form.annotations(db, {
-        filter,
-        sort: { itemId: 1, _id: 1 },
-        hint: { datasetId: 1, itemId: 1, _id: 1 },
-        batchSize: ANNOTATION_BATCH,
-      }),
-    );
-    return { items, ids, take, annotations };
-  };
   const takeAfter = (sent: number) =>
     query.limit > 0 ? Math.min(query.batchSize, query.limit - sent) : query.batchSize;
 
   let sent = 0;
-  const first = takeAfter(0);
-  if (first <= 0) return;
-  let next: Promise<Page<I, A>> | undefined = openPage(query.afterId || undefined, first);
-  try {
-    while (next) {
-      const current: Page<I, A> = await next;
-      const { items: page, ids, take, annotations } = current;
-      next = undefined;
-      if (!annotations) return;
-      if (query.signal?.aborted) {
-        await annotations.close();
-        return;
-      }
-      sent += page.length;
-      const nextTake = takeAfter(sent);
-      next = page.length === take && nextTake > 0 ? openPage(ids[ids.length - 1], nextTake) : undefined;
-      next?.catch(() => undefined);
+  let take = takeAfter(0);
+  if (take <= 0) return;
+  let next: Promise<I[]> | undefined = fetchPage(query.afterId || undefined, take);
+  while (next) {
+    const page: I[] = await next;
+    if (page.length === 0 || query.signal?.aborted) return;
+    sent += page.length;
+    const ids = page.map((item) => publicId(query.datasetId, form.idOf(item)));
+    const last = ids[ids.length - 1] as string;
+    const full: boolean = page.length === take;
+    take = takeAfter(sent);
+    next = full && take > 0 ? fetchPage(last, take) : undefined;
+    // A consumer that stops early leaves the prefetch to finish on its own.
+    next?.catch(() => undefined);
 
-      // Both sides come sorted by MongoDB's own id order, so the join needs no comparison of its
-      // own: an annotation belongs to the page item with its id, later in the page or the current one.
-      const position = new Map<string, number>(ids.map((id, i) => [id, i]));
-      let index = 0;
-      let pending: A[] = [];
-      for await (const batch of annotations) {
-        for (const annotation of batch) {
-          const at = position.get(form.itemIdOf(annotation));
-          if (at === undefined || at < index) continue;
-          while (index < at) {
-            yield { item: page[index++] as I, annotations: pending };
-            pending = [];
-          }
-          pending.push(annotation);
+    // A range covers the page in one index scan; when the item side was filtered, the ids
+    // themselves skip the annotations of items left out.
+    const filter: Filter<AnnotationDoc> = {
+      ...compiled.annotations,
+      itemId: compiled.selectiveItems ? { $in: ids } : { $gte: ids[0] as string, $lte: last },
+    };
+    // Both sides come sorted by MongoDB's own id order, so the join needs no comparison of its
+    // own: an annotation belongs to the page item with its id, later in the page or the current one.
+    const position = new Map<string, number>(ids.map((id, i) => [id, i]));
+    let index = 0;
+    let pending: A[] = [];
+    const batches = form.annotations(db, {
+      filter,
+      sort: { itemId: 1, _id: 1 },
+      hint: { datasetId: 1, itemId: 1, _id: 1 },
+      batchSize: ANNOTATION_BATCH,
+    });
+    for await (const batch of batches) {
+      for (const annotation of batch) {
+        const at = position.get(form.itemIdOf(annotation));
+        if (at === undefined || at < index) continue;
+        while (index < at) {
+          yield { item: page[index++] as I, annotations: pending };
+          pending = [];
         }
-      }
-      while (index < page.length) {
-        yield { item: page[index++] as I, annotations: pending };
-        pending = [];
+        pending.push(annotation);
       }
     }
-  } finally {
-    // A consumer that stops early: the page read ahead closes its cursor (and session) once it arrives.
-    void next?.then((page) => page.annotations?.close()).catch(() => undefined);
+    while (index < page.length) {
+      yield { item: page[index++] as I, annotations: pending };
+      pending = [];
+    }
   }
-}
-
-interface Page<I, A> {
-  items: I[];
-  ids: string[];
-  /** How many items were asked for: fewer means the last page. */
-  take: number;
-  /** Absent for an empty page or an aborted stream. */
-  annotations?: Started<A[]>;
-}
-
-type Started<T> = AsyncIterable<T> & {
-  /** Ends the source whether or not it was iterated (its cursor and session are released). */
-  close(): Promise<void>;
-};
-
-/**
- * `source`, with its first element asked for now rather than when it is first iterated: the
- * query a generator sends on its first step goes out at once.
- */
-function started<T>(source: AsyncGenerator<T>): Started<T> {
-  const head = source.next();
-  head.catch(() => undefined);
-  const close = async () => {
-    await source.return(undefined);
-  };
-  return {
-    close,
-    async *[Symbol.asyncIterator]() {
-      try {
-        const first = await head;
-        if (first.done) return;
-        yield first.value;
-        for (let step = await source.next(); !step.done; step = await source.next()) yield step.value;
-      } finally {
-        await close();
-      }
-    },
-  };
 }
 
 export function streamQueryOf(req: StreamItemsRequest, datasetId: string, signal?: AbortSignal): StreamQuery {

@@ -5,6 +5,7 @@
 import { once } from "node:events";
 import { createWriteStream, type WriteStream } from "node:fs";
 import { join } from "node:path";
+import { seededRandom } from "../sdk/src/testing/seeded-random.ts";
 
 /** The video annotation import's file limit is 100 MiB; files are cut below it, at a line boundary. */
 export const MAX_FILE_BYTES = 100_000_000;
@@ -32,18 +33,6 @@ export const CATEGORIES = [
   "potted plant",
 ] as const;
 const FIXED_TIME = "2025-01-01T00:00:00Z";
-
-/** mulberry32: small, fast and the same on every machine. */
-export function createRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const round2 = (v: number) => Math.round(v * 100) / 100;
 const pad = (n: number, width: number) => String(n).padStart(width, "0");
@@ -118,7 +107,7 @@ export interface ImageSet {
  * categories 1..20; all approved, with fixed times, as `labelport-items` lines.
  */
 export async function writeImageSet(dir: string, spec: ImageSetSpec): Promise<ImageSet> {
-  const random = createRandom(spec.seed ?? SEED);
+  const random = seededRandom(spec.seed ?? SEED);
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const writer = new SplitWriter(dir, `images-${spec.annotations}`);
   const set: ImageSet = { files: writer.files, items: 0, annotations: 0, bboxes: 0, polygons: 0 };
@@ -203,7 +192,7 @@ export interface VideoSet {
  * each to its own target so no two tracks overlap; personas persona-1..4.
  */
 export async function writeVideoSet(dir: string, spec: VideoSetSpec): Promise<VideoSet> {
-  const random = createRandom((spec.seed ?? SEED) ^ 0x5eed);
+  const random = seededRandom((spec.seed ?? SEED) ^ 0x5eed);
   const int = (min: number, max: number) => min + Math.floor(random() * (max - min + 1));
   const personas = ["persona-1", "persona-2", "persona-3", "persona-4"];
   const items = new SplitWriter(dir, "video-items");

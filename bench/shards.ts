@@ -16,6 +16,7 @@ import { parseArgs } from "node:util";
 import type { LabelportClient } from "@labelport/sdk/client";
 import { type Export, ExportStatus } from "@labelport/sdk/contracts";
 import { SHARD_ANNOTATIONS } from "../sdk/src/runtime/split-export.ts";
+import { seededRandom } from "../sdk/src/testing/seeded-random.ts";
 import {
   DEFAULT_ANNOTATIONS_PER_RANGE,
   type ItemSize,
@@ -24,7 +25,6 @@ import {
   planRanges,
 } from "../services/orchestrator/src/data/split-items.ts";
 import { meterCpu } from "./cpu.ts";
-import { createRandom } from "./datasets.ts";
 import { type Child, startPluginChild } from "./processes.ts";
 import { mbPerSec, type Row, rate } from "./report.ts";
 import { sampleRss } from "./rss.ts";
@@ -385,7 +385,7 @@ export const PLAN_DATASET: GeneratedSizes = {
 
 /** The same sizes on every call, in id order (zero-padded ids sort as MongoDB orders strings). */
 async function* generatedSizes(spec: GeneratedSizes): AsyncGenerator<ItemSize> {
-  const random = createRandom(spec.seed);
+  const random = seededRandom(spec.seed);
   for (let i = 0; i < spec.items; i++) {
     const annotations =
       random() * spec.hugeEvery < 1

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { crc32, deflateRawSync, constants as zlib } from "node:zlib";
 import { loadPlugin } from "@labelport/sdk/plugin-cli";
-import { runSampleExport } from "@labelport/sdk/testing";
+import { runSampleExport, seededRandom } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { upload } from "../services/orchestrator/src/data/testing.ts";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";
@@ -111,18 +111,6 @@ function bomb(bytes: number, fill: number): Buffer {
   for (let n = 0; n < bytes / mebibyte; n++) parts.push(block);
   parts.push(Buffer.from([0x03, 0x00]));
   return Buffer.concat(parts);
-}
-
-/** A deterministic PRNG (mulberry32), so every run mutates the same way. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -733,7 +721,7 @@ describe("importers under hostile uploads", () => {
 
   it("read seeded random mutations of the valid samples", { timeout: 180_000 }, async () => {
     await postAll(cases, (c) => {
-      const next = random([...c.format].reduce((h, ch) => h * 31 + (ch.codePointAt(0) ?? 0), 7));
+      const next = seededRandom([...c.format].reduce((h, ch) => h * 31 + (ch.codePointAt(0) ?? 0), 7));
       return Array.from({ length: 16 }, (_, n) => {
         const path = c.targets[n % c.targets.length] as string;
         return {

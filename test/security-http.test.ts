@@ -11,6 +11,7 @@ import { gzipSync } from "node:zlib";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { ExportService } from "@labelport/sdk/contracts";
+import { seededRandom } from "@labelport/sdk/testing";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { DATA_DIR } from "../scripts/stack/index.ts";
 import { type RunningNats, startNats } from "../scripts/stack/servers.ts";
@@ -550,18 +551,6 @@ describe("connections per client", () => {
 });
 
 describe("fuzz", () => {
-  /** A small deterministic PRNG, so a failure can be replayed. */
-  function prng(seed: number) {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   const PATHS = [
     "/api/import",
     "/api/import/preview",
@@ -593,7 +582,7 @@ describe("fuzz", () => {
   ];
 
   it("survives random, truncated and malformed requests over HTTP/1.1 and HTTP/2", async () => {
-    const random = prng(13);
+    const random = seededRandom(13);
     const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
     const bytes = (n: number) => Buffer.from(Array.from({ length: n }, () => Math.floor(random() * 256)));
     const bodies = [

@@ -11,6 +11,7 @@ import {
 } from "./gen/labelport/v1/dataset_pb.ts";
 import { PLAIN_JSON_FIELDS, plainItemJson } from "./item-json-plain.ts";
 import { generateItems, sampleDataset } from "./testing/fixture.ts";
+import { seededRandom } from "./testing/seeded-random.ts";
 
 /** The reflective encoder's text, or its error. */
 function reflective(item: Item): string {
@@ -28,19 +29,7 @@ function expectSameJson(item: Item): "plain" | "reflective" {
   return "plain";
 }
 
-/** mulberry32: the same items every run. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = createRandom(7);
+const random = seededRandom(7);
 const pick = <T>(values: readonly T[]): T => values[Math.floor(random() * values.length)] as T;
 const DOUBLES = [0, -0, 1, -2.5, 1e-7, 123.456, 1e21, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
 const doubleValue = () => pick(DOUBLES);

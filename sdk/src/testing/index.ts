@@ -5,5 +5,6 @@ export * from "./fixture.ts";
 export * from "./importer-suite.ts";
 export * from "./run-sample-export.ts";
 export * from "./run-sample-import.ts";
+export * from "./seeded-random.ts";
 export * from "./split-checks.ts";
 export * from "./storage-driver-suite.ts";

@@ -1,5 +1,5 @@
 // `toJson(ItemSchema, item)` written out by hand for the fields Item has: the exporters that write
-// item JSON (json-snapshot, jsonl) and every importer (run-import.ts) spend most of their CPU in
+// item JSON (json-snapshot, jsonl) and every importer (run-import.ts) spend much of their CPU in
 // the reflective encoder otherwise (a message walk per field, a Date per timestamp). The output
 // is the same JSON, key for key and in the same order (field numbers, as protobuf-es writes);
 // item-json.test.ts holds it to the reflective encoder, field list included, so a field added to

@@ -9,7 +9,7 @@ import type { Item } from "./gen/labelport/v1/dataset_pb.ts";
 import { type ImageSize, readMediaImageSize } from "./image-header.ts";
 import { annotationTypeName, isVideoItem } from "./item-json.ts";
 import { type GatheredFileFormat, joinGatheredFile, openGatheredFile, readText } from "./shard-parts.ts";
-import { createKeyTable } from "./storage/key-table.ts";
+import { createSpillSet } from "./storage/spill-set.ts";
 
 /** Split folder of items without a split (COCO `instances_default.json`, YOLO `images/default`). */
 export const UNSPLIT = "default";
@@ -167,11 +167,11 @@ interface Count {
  * Stems are made unique per folder across splits (VOC keeps all splits in one Annotations/
  * folder) and case-insensitively (macOS and Windows file systems): the second `a.jpg` becomes
  * `a_1.jpg`. Items come in id order, so the same export names the same files. The set of used
- * stems is the one thing that grows with the item count: kept as packed UTF-8 bytes, about the
- * stem's length plus 20 bytes an item.
+ * stems is the one thing that grows with the item count: past 64k names it goes to disk in sorted
+ * runs (spill-set.ts), so memory stays flat.
  */
 export function createExportLayout(ctx: ExportContext<unknown>, options: ExportLayoutOptions): ExportLayout {
-  const used = createKeyTable();
+  const used = createSpillSet();
   const splits = new Map<string, Count>();
   const folders = new Map<string, Count>();
   const categories = new Map<number, number>();
@@ -185,7 +185,7 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
 
   function unique(folder: string, stem: string): string {
     let candidate = stem;
-    for (let n = 1; used.indexOf(`${folder}/${candidate}`.toLowerCase()) >= 0; n++) candidate = `${stem}_${n}`;
+    for (let n = 1; used.has(`${folder}/${candidate}`.toLowerCase()); n++) candidate = `${stem}_${n}`;
     used.add(`${folder}/${candidate}`.toLowerCase());
     return candidate;
   }
@@ -201,8 +201,8 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
   async function writeNames(): Promise<void> {
     const out = await ctx.shard.parts.open(LAYOUT_NAMES_PART);
     let chunk = "";
-    for (let index = 0; index < used.size; index++) {
-      chunk += `${used.key(index)}\n`;
+    for (const { key } of used.sorted()) {
+      chunk += `${key}\n`;
       if (chunk.length >= 64 * 1024) {
         await out.write(chunk);
         chunk = "";
@@ -270,6 +270,7 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
         media: await media.finish(),
       };
       if (ctx.shard.count === 1) {
+        used.close();
         await writeLayoutFiles(ctx, options, tally);
         return;
       }
@@ -277,6 +278,7 @@ export function createExportLayout(ctx: ExportContext<unknown>, options: ExportL
       await part.write(JSON.stringify(tally));
       await part.close();
       await writeNames();
+      used.close();
     },
   };
 }

@@ -31,8 +31,8 @@ import {
 import type { StorageDriver } from "./storage/driver.ts";
 import type { CommittableExportStorage, ManifestArtifact } from "./storage/export-storage.ts";
 import { createExportStorage } from "./storage/export-storage.ts";
-import { createKeyTable } from "./storage/key-table.ts";
 import type { MediaSources } from "./storage/media-sources.ts";
+import { createSpillSet } from "./storage/spill-set.ts";
 
 export interface RunExportInput<Options> {
   exporter: BaseExporter<Options>;
@@ -230,19 +230,23 @@ export async function runExportJoin<Options>(input: RunExportJoinInput<Options>)
   try {
     // A key two shards wrote (or two that differ in case only, one file on macOS and Windows): one
     // pass would have named the second apart, and the second shard's file may have replaced the first.
-    const keys = createKeyTable();
-    for (let index = 0; index < input.shards; index++) {
-      for await (const line of readLines(readStoredPart(input.storage, input.prefix, index, SHARD_ARTIFACTS))) {
-        const artifact = JSON.parse(line) as ManifestArtifact;
-        const folded = artifact.key.toLowerCase();
-        if (keys.indexOf(folded) >= 0) {
-          throw new ShardNamesCollideError(
-            `${JSON.stringify(artifact.key)} is written by more than one shard: export it unsplit to name the files as one pass does`,
-          );
+    const keys = createSpillSet();
+    try {
+      for (let index = 0; index < input.shards; index++) {
+        for await (const line of readLines(readStoredPart(input.storage, input.prefix, index, SHARD_ARTIFACTS))) {
+          const artifact = JSON.parse(line) as ManifestArtifact;
+          const folded = artifact.key.toLowerCase();
+          if (keys.has(folded)) {
+            throw new ShardNamesCollideError(
+              `${JSON.stringify(artifact.key)} is written by more than one shard: export it unsplit to name the files as one pass does`,
+            );
+          }
+          keys.add(folded);
+          run.storage.adopt(artifact);
         }
-        keys.add(folded);
-        run.storage.adopt(artifact);
       }
+    } finally {
+      keys.close();
     }
     const counted = { items: 0, annotations: 0 };
     for (const result of results) {
@@ -271,16 +275,20 @@ export async function runExportJoin<Options>(input: RunExportJoinInput<Options>)
 
 /** Every shard's claimed names (the layout's part) into one table: a name seen twice is a collision. */
 async function checkNamesDisjoint(storage: StorageDriver, prefix: string, shards: number): Promise<void> {
-  const names = createKeyTable();
-  for (let index = 0; index < shards; index++) {
-    for await (const name of readLines(readStoredPart(storage, prefix, index, LAYOUT_NAMES_PART))) {
-      if (names.indexOf(name) >= 0) {
-        throw new ShardNamesCollideError(
-          `file name ${JSON.stringify(name)} is used in more than one shard: export it unsplit to name the files as one pass does`,
-        );
+  const names = createSpillSet();
+  try {
+    for (let index = 0; index < shards; index++) {
+      for await (const name of readLines(readStoredPart(storage, prefix, index, LAYOUT_NAMES_PART))) {
+        if (names.has(name)) {
+          throw new ShardNamesCollideError(
+            `file name ${JSON.stringify(name)} is used in more than one shard: export it unsplit to name the files as one pass does`,
+          );
+        }
+        names.add(name);
       }
-      names.add(name);
     }
+  } finally {
+    names.close();
   }
 }
 
@@ -420,8 +428,11 @@ async function openRun<Options>(input: RunExportInput<Options>) {
       };
     },
     async close() {
-      await storage.dispose();
-      await rm(scratchDir, { recursive: true, force: true });
+      try {
+        await storage.dispose();
+      } finally {
+        await rm(scratchDir, { recursive: true, force: true });
+      }
     },
   };
 }

@@ -13,6 +13,7 @@ import {
   type ExportManifestFields,
   guessContentType,
 } from "./export-storage.ts";
+import { compareKeys } from "./keys.ts";
 import { createLocalStorage } from "./local.ts";
 
 let dir: string;
@@ -187,38 +188,58 @@ describe("createExportStorage", () => {
     expect(artifacts[0]?.contentType).toBe("text/csv");
   });
 
-  it("streams manifest.json with the bytes JSON.stringify(manifest, null, 2) gives, for many files", async () => {
-    const storage = createExportStorage(driver, "exports/many");
-    const names = ["z.txt", "a b/ü.json", 'q"uote.txt', "A.txt", "a-b/c.xml", "a/b.xml", "a0.csv", "日本/語.txt"];
-    for (let i = 0; i < 1500; i++) names.push(`ann/${String((i * 7919) % 1500).padStart(5, "0")}.xml`);
-    // Written concurrently, in no particular order.
-    await Promise.all(names.map((name, i) => storage.writeFile(name, `body ${i} ${"x".repeat(i % 50)}`)));
-    const notes = { ...fields, notes: ["a", 'with "quotes" \u2028'] };
-    const result = await storage.commit(notes);
-    const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-    const artifacts = sorted.map((key) => {
-      const i = names.indexOf(key);
-      const body = `body ${i} ${"x".repeat(i % 50)}`;
-      return { key, size: Buffer.byteLength(body), sha256: sha256(body), contentType: guessContentType(key) };
-    });
-    const expected = `${JSON.stringify(
-      {
-        schemaVersion: 1,
-        ...notes,
-        fileCount: artifacts.length,
-        totalSize: artifacts.reduce((sum, a) => sum + a.size, 0),
-        artifacts,
-      },
-      null,
-      2,
-    )}\n`;
-    expect(await readFile(join(dir, "exports", "exports/many/manifest.json"), "utf8")).toBe(expected);
-    expect(result.fileCount).toBe(names.length);
-    expect(result.totalSize).toBe(artifacts.reduce((sum, a) => sum + a.size, 0));
-    expect(result.artifacts).toHaveLength(COMMIT_ARTIFACT_LIMIT);
-    expect(result.artifacts.map((a) => [a.key, Number(a.size), a.sha256, a.contentType])).toEqual(
-      artifacts.slice(0, COMMIT_ARTIFACT_LIMIT).map((a) => [a.key, a.size, a.sha256, a.contentType]),
-    );
+  it.each([
+    ["in memory", "exports/many", undefined],
+    ["spilled to disk in sorted runs", "exports/many-spilled", 16],
+  ])(
+    "streams manifest.json with the bytes JSON.stringify(manifest, null, 2) gives, for many files %s",
+    async (_, prefix, memoryKeys) => {
+      const storage = createExportStorage(driver, prefix, { memoryKeys });
+      const names = ["z.txt", "a b/ü.json", 'q"uote.txt', "A.txt", "a-b/c.xml", "a/b.xml", "a0.csv", "日本/語.txt"];
+      for (let i = 0; i < 1500; i++) names.push(`ann/${String((i * 7919) % 1500).padStart(5, "0")}.xml`);
+      // Written concurrently, in no particular order.
+      await Promise.all(names.map((name, i) => storage.writeFile(name, `body ${i} ${"x".repeat(i % 50)}`)));
+      const notes = { ...fields, notes: ["a", 'with "quotes" \u2028'] };
+      const result = await storage.commit(notes);
+      const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const artifacts = sorted.map((key) => {
+        const i = names.indexOf(key);
+        const body = `body ${i} ${"x".repeat(i % 50)}`;
+        return { key, size: Buffer.byteLength(body), sha256: sha256(body), contentType: guessContentType(key) };
+      });
+      const expected = `${JSON.stringify(
+        {
+          schemaVersion: 1,
+          ...notes,
+          fileCount: artifacts.length,
+          totalSize: artifacts.reduce((sum, a) => sum + a.size, 0),
+          artifacts,
+        },
+        null,
+        2,
+      )}\n`;
+      expect(await readFile(join(dir, "exports", prefix, "manifest.json"), "utf8")).toBe(expected);
+      expect(result.fileCount).toBe(names.length);
+      expect(result.totalSize).toBe(artifacts.reduce((sum, a) => sum + a.size, 0));
+      expect(result.artifacts).toHaveLength(COMMIT_ARTIFACT_LIMIT);
+      expect(result.artifacts.map((a) => [a.key, Number(a.size), a.sha256, a.contentType])).toEqual(
+        artifacts.slice(0, COMMIT_ARTIFACT_LIMIT).map((a) => [a.key, a.size, a.sha256, a.contentType]),
+      );
+    },
+  );
+
+  it("refuses a key written long before, once its record is on disk", async () => {
+    const storage = createExportStorage(driver, "exports/d-spilled", { memoryKeys: 4 });
+    const names = Array.from({ length: 40 }, (_, i) => `labels/${i}.txt`);
+    for (const name of names) await storage.queueFile(name, name);
+    await storage.flush();
+    for (const name of names) await expect(storage.writeFile(name, "again")).rejects.toSatisfy(isDuplicateArtifact);
+    await expect(storage.writeFile("LABELS/0.txt", "other case")).resolves.toBeUndefined();
+    const written = [];
+    for await (const artifact of storage.written()) written.push(artifact.key);
+    expect(written).toEqual(["LABELS/0.txt", ...names].sort(compareKeys));
+    expect((await storage.commit(fields)).fileCount).toBe(41);
+    await storage.dispose();
   });
 
   it("releases the key of a failed write, so it can be written again", async () => {

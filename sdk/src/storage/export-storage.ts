@@ -1,7 +1,8 @@
 // The exporter's view of storage: every file written under the job's prefix is recorded as an
 // artifact (size, sha256, content type), and commit() writes manifest.json last, so a manifest
-// in storage always describes a complete export. Records are packed (key bytes, a 32-byte digest,
-// a size) and the manifest is streamed, so an export of a million files stays small in memory.
+// in storage always describes a complete export. Written artifacts' records (a 32-byte digest, a
+// size, a content type) go to disk in sorted runs past a few MB (spill-set.ts) and the manifest is
+// streamed from their merge, so memory stays flat however many files an export writes.
 import { once } from "node:events";
 import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -11,10 +12,10 @@ import { type Artifact, ArtifactSchema } from "../gen/labelport/v1/export_pb.ts"
 import { inSpan } from "../runtime/tracing.ts";
 import type { PutOptions, PutResult, StorageBody, StorageDriver } from "./driver.ts";
 import { DuplicateArtifactError, InvalidStorageKeyError, StorageError } from "./errors.ts";
-import { createKeyTable } from "./key-table.ts";
 import { joinKey, validateKey } from "./keys.ts";
 import { createMediaResolver, type MediaSources, NO_MEDIA_SOURCES } from "./media-sources.ts";
 import { classifyMediaError, type MediaProblemError, type OpenedMedia } from "./media-sources-fetch.ts";
+import { createSpillSet } from "./spill-set.ts";
 
 /** Relative to the export's prefix; exporters may not write it themselves. */
 export const MANIFEST_KEY = "manifest.json";
@@ -42,6 +43,8 @@ export interface ExportStorageOptions {
   onMediaProblem?: ((problem: MediaProblem) => void) | undefined;
   /** First retry delay of a transient media failure (tests shorten it). */
   mediaRetryDelayMs?: number | undefined;
+  /** Written artifacts kept in memory before they go to disk (tests lower it; see SpillSet). */
+  memoryKeys?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -154,7 +157,7 @@ export function createExportStorage(
   const resolver = createMediaResolver(options.mediaSources ?? NO_MEDIA_SOURCES, options.mediaDriver ?? driver);
   const { signal } = options;
   const retryDelayMs = options.mediaRetryDelayMs ?? MEDIA_RETRY_DELAY_MS;
-  const records = createArtifactRecords();
+  const records = createArtifactRecords(options.memoryKeys);
   let committing = false;
   /** Media copies running (copyMedia), so a failed export can wait for them before cleaning up. */
   const copying = new Set<Promise<boolean>>();
@@ -196,18 +199,18 @@ export function createExportStorage(
    * Only the source's failures are media problems; the export's own storage failing throws.
    */
   async function copyOnce(uri: string, key: string): Promise<MediaProblemError | undefined> {
-    const { full, record } = claim(key);
+    const full = claim(key);
     let opened: OpenedMedia;
     try {
       opened = await resolver.open(uri, { signal });
     } catch (err) {
-      records.release(record);
+      records.release(key);
       return problemOf(err);
     }
     const contentType = mediaContentType(key, opened.contentType);
     try {
       // settle() releases the key when the put fails.
-      await settle(record, contentType, () => driver.put(full, opened.body, putOptions(contentType)));
+      await settle(key, contentType, () => driver.put(full, opened.body, putOptions(contentType)));
       return undefined;
     } catch (err) {
       opened.body.destroy();
@@ -217,14 +220,15 @@ export function createExportStorage(
     }
   }
 
-  function claim(key: string): { full: string; record: number } {
+  /** Claims `key` for a write; returns its full key. */
+  function claim(key: string): string {
     signal?.throwIfAborted();
     if (committing) throw new StorageError(`export storage is committed; cannot write ${JSON.stringify(key)}`, { key });
     validateKey(key);
     if (key === MANIFEST_KEY) throw new InvalidStorageKeyError(key, "reserved for the export manifest");
     // Two valid keys joined by "/" make a valid key but for its length, which the driver checks.
-    const full = `${root}/${key}`;
-    return { full, record: records.claim(key) };
+    records.claim(key);
+    return `${root}/${key}`;
   }
 
   function putOptions(contentType: string): PutOptions {
@@ -241,19 +245,19 @@ export function createExportStorage(
   }
 
   /** Records the artifact once its put succeeds; a failed put releases the key (it left nothing). */
-  async function settle(record: number, contentType: string, put: () => Promise<PutResult>): Promise<void> {
+  async function settle(key: string, contentType: string, put: () => Promise<PutResult>): Promise<void> {
     try {
       const result = await put();
-      records.written(record, result, contentType);
+      records.written(key, result, contentType);
     } catch (err) {
-      records.release(record);
+      records.release(key);
       throw err;
     }
   }
 
   async function store(key: string, body: StorageBody, contentType: string): Promise<void> {
-    const { full, record } = claim(key);
-    await settle(record, contentType, () => driver.put(full, body, putOptions(contentType)));
+    const full = claim(key);
+    await settle(key, contentType, () => driver.put(full, body, putOptions(contentType)));
   }
 
   return {
@@ -266,9 +270,9 @@ export function createExportStorage(
       while (queued.size >= WRITES_IN_FLIGHT) await Promise.race(queued);
       rethrowQueued();
       // Claimed now, in the caller's order: a duplicate key is refused by this call, not later.
-      const { full, record } = claim(key);
+      const full = claim(key);
       const contentType = writeOptions.contentType ?? guessContentType(key);
-      const write = settle(record, contentType, () => driver.put(full, body, artifactPutOptions(contentType))).then(
+      const write = settle(key, contentType, () => driver.put(full, body, artifactPutOptions(contentType))).then(
         () => {
           queued.delete(write);
         },
@@ -290,12 +294,12 @@ export function createExportStorage(
     },
 
     async open(key, openOptions = {}): Promise<ArtifactWriter> {
-      const { full, record } = claim(key);
+      const full = claim(key);
       const contentType = openOptions.contentType ?? guessContentType(key);
       const pass = new PassThrough();
       // A failed put destroys `pass`; the failure is reported through `putting`, not as an event.
       pass.on("error", () => undefined);
-      const putting = settle(record, contentType, () => driver.put(full, pass, putOptions(contentType)));
+      const putting = settle(key, contentType, () => driver.put(full, pass, putOptions(contentType)));
       let failure: { error: unknown } | undefined;
       putting.catch((error: unknown) => {
         failure = { error };
@@ -358,18 +362,19 @@ export function createExportStorage(
     },
 
     async dispose() {
+      records.close();
       await resolver.dispose();
     },
 
     async *written() {
       await drainQueue();
-      for (const record of records.sorted()) yield records.artifact(record);
+      yield* records.sorted();
     },
 
     adopt(artifact) {
-      const { record } = claim(artifact.key);
+      claim(artifact.key);
       records.written(
-        record,
+        artifact.key,
         { key: artifact.key, size: artifact.size, sha256: artifact.sha256 },
         artifact.contentType,
       );
@@ -385,84 +390,61 @@ export function createExportStorage(
         });
       }
       committing = true;
-      const order = records.sorted();
-      const totalSize = records.totalSize(order);
+      const { count: fileCount, totalSize } = records;
       const manifestKey = joinKey(root, MANIFEST_KEY);
       try {
-        const attributes = { "labelport.storage.key": manifestKey, "labelport.artifact_count": order.length };
+        const attributes = { "labelport.storage.key": manifestKey, "labelport.artifact_count": fileCount };
         await inSpan("export storage commit", { attributes }, () =>
-          driver.put(manifestKey, manifestJson(fields, records, order, totalSize), putOptions("application/json")),
+          driver.put(
+            manifestKey,
+            manifestJson(fields, records.sorted(), fileCount, totalSize),
+            putOptions("application/json"),
+          ),
         );
       } catch (err) {
         committing = false;
         throw err;
       }
       const artifacts: Artifact[] = [];
-      for (const record of order.slice(0, COMMIT_ARTIFACT_LIMIT)) {
-        const a = records.artifact(record);
+      for (const a of records.sorted()) {
+        if (artifacts.length === COMMIT_ARTIFACT_LIMIT) break;
         artifacts.push(create(ArtifactSchema, { ...a, size: BigInt(a.size) }));
       }
-      return { artifacts, fileCount: order.length, totalSize, manifestKey };
+      return { artifacts, fileCount, totalSize, manifestKey };
     },
   };
 }
 
-const UNCLAIMED = 0;
-const CLAIMED = 1;
-const WRITTEN = 2;
-
-// A record: sha256 (32 bytes), size (float64), content type index (uint32), state (uint8).
-const RECORD_BYTES = 48;
+// A written artifact's payload in the spill set: sha256 (32 bytes), size (float64), content type
+// index (uint32).
+const PAYLOAD_BYTES = 44;
 const SIZE_AT = 32;
 const TYPE_AT = 40;
-const STATE_AT = 44;
-const PAGE_RECORDS = 4096;
 
 /**
- * One record per key ever claimed, beside a KeyTable, in pages of fixed-size records: a state,
- * the size, the sha256 as 32 bytes and the content type as an index into the few distinct ones.
- * A released key keeps its (unclaimed) record, so claiming it again reuses it.
+ * The export's artifacts: keys being written (as many as writes in flight) in a Set, written ones
+ * with their size, digest and content type (an index into the few distinct ones) in a SpillSet,
+ * so a million files cost a few MB of memory and the rest on disk. A released key (its put
+ * failed) is forgotten, so claiming it again is allowed.
  */
-function createArtifactRecords() {
-  const keys = createKeyTable();
-  const pages: Buffer[] = [];
+function createArtifactRecords(memoryKeys: number | undefined) {
+  const written = createSpillSet({ payloadBytes: PAYLOAD_BYTES, memoryKeys });
+  const claimed = new Set<string>();
   const typeNames: string[] = [];
   const typeIndex = new Map<string, number>();
-  let pending = 0;
-
-  /** The record's page, allocated zeroed (all records UNCLAIMED) on first use. */
-  function page(record: number): Buffer {
-    const index = Math.floor(record / PAGE_RECORDS);
-    while (pages.length <= index) pages.push(Buffer.alloc(PAGE_RECORDS * RECORD_BYTES));
-    return pages[index] as Buffer;
-  }
-
-  function offset(record: number): number {
-    return (record % PAGE_RECORDS) * RECORD_BYTES;
-  }
-
-  function state(record: number): number {
-    return page(record)[offset(record) + STATE_AT] as number;
-  }
-
-  function setState(record: number, value: number): void {
-    page(record)[offset(record) + STATE_AT] = value;
-  }
+  const payload = Buffer.alloc(PAYLOAD_BYTES);
+  let totalSize = 0;
 
   return {
     /** Claims `key` for a write; throws DuplicateArtifactError when it is written or being written. */
-    claim(key: string): number {
-      const record = keys.add(key);
-      if (state(record) !== UNCLAIMED) throw new DuplicateArtifactError(key);
-      setState(record, CLAIMED);
-      pending += 1;
-      return record;
+    claim(key: string): void {
+      if (claimed.has(key) || written.has(key)) throw new DuplicateArtifactError(key);
+      claimed.add(key);
     },
-    release(record: number): void {
-      if (state(record) === CLAIMED) pending -= 1;
-      setState(record, UNCLAIMED);
+    release(key: string): void {
+      claimed.delete(key);
     },
-    written(record: number, result: PutResult, contentType: string): void {
+    written(key: string, result: PutResult, contentType: string): void {
       if (!/^[0-9a-fA-F]{64}$/.test(result.sha256)) {
         throw new StorageError(`storage returned a malformed sha256 for ${JSON.stringify(result.key)}`, {
           key: result.key,
@@ -473,47 +455,39 @@ function createArtifactRecords() {
         type = typeNames.push(contentType) - 1;
         typeIndex.set(contentType, type);
       }
-      if (state(record) === CLAIMED) pending -= 1;
-      const bytes = page(record);
-      const at = offset(record);
-      bytes.write(result.sha256, at, 32, "hex");
-      bytes.writeDoubleLE(result.size, at + SIZE_AT);
-      bytes.writeUInt32LE(type, at + TYPE_AT);
-      bytes[at + STATE_AT] = WRITTEN;
+      claimed.delete(key);
+      payload.write(result.sha256, 0, 32, "hex");
+      payload.writeDoubleLE(result.size, SIZE_AT);
+      payload.writeUInt32LE(type, TYPE_AT);
+      written.add(key, payload);
+      totalSize += result.size;
     },
     /** Up to five keys still being written. */
     writing(): string[] {
-      const open: string[] = [];
-      for (let record = 0; pending > 0 && record < keys.size && open.length < 5; record++) {
-        if (state(record) === CLAIMED) open.push(keys.key(record));
+      return [...claimed].slice(0, 5);
+    },
+    get count(): number {
+      return written.size;
+    },
+    get totalSize(): number {
+      return totalSize;
+    },
+    /** Written artifacts in key order (UTF-8 bytes). */
+    *sorted(): Generator<ManifestArtifact> {
+      for (const { key, payload } of written.sorted()) {
+        yield {
+          key,
+          size: payload.readDoubleLE(SIZE_AT),
+          sha256: payload.toString("hex", 0, 32),
+          contentType: typeNames[payload.readUInt32LE(TYPE_AT)] as string,
+        };
       }
-      return open;
     },
-    /** Written records in key order (UTF-8 bytes). */
-    sorted(): number[] {
-      const order: number[] = [];
-      for (let record = 0; record < keys.size; record++) if (state(record) === WRITTEN) order.push(record);
-      return order.sort((a, b) => keys.compare(a, b));
-    },
-    totalSize(order: readonly number[]): number {
-      let total = 0;
-      for (const record of order) total += page(record).readDoubleLE(offset(record) + SIZE_AT);
-      return total;
-    },
-    artifact(record: number): ManifestArtifact {
-      const bytes = page(record);
-      const at = offset(record);
-      return {
-        key: keys.key(record),
-        size: bytes.readDoubleLE(at + SIZE_AT),
-        sha256: bytes.toString("hex", at, at + 32),
-        contentType: typeNames[bytes.readUInt32LE(at + TYPE_AT)] as string,
-      };
+    close(): void {
+      written.close();
     },
   };
 }
-
-type ArtifactRecords = ReturnType<typeof createArtifactRecords>;
 
 // Streamed: one string for a million artifacts would be ~300 MB. The bytes are exactly those of
 // JSON.stringify(manifest, null, 2) + "\n", with the fields built one by one, not spread: the key
@@ -521,8 +495,8 @@ type ArtifactRecords = ReturnType<typeof createArtifactRecords>;
 // if the caller's objects carry extra properties.
 async function* manifestJson(
   fields: ExportManifestFields,
-  records: ArtifactRecords,
-  order: readonly number[],
+  artifacts: Iterable<ManifestArtifact>,
+  fileCount: number,
   totalSize: number,
 ): AsyncGenerator<string> {
   const head: ExportManifest = {
@@ -538,23 +512,24 @@ async function* manifestJson(
     dropped: sortedCounts(fields.dropped),
     changed: sortedCounts(fields.changed),
     notes: [...fields.notes],
-    fileCount: order.length,
+    fileCount,
     totalSize,
     artifacts: [],
   };
   const text = JSON.stringify(head, null, 2);
-  if (order.length === 0) {
+  if (fileCount === 0) {
     yield `${text}\n`;
     return;
   }
   const empty = '"artifacts": []\n}';
   if (!text.endsWith(empty)) throw new Error("manifest.json: unexpected layout of the manifest's head");
   let chunk = `${text.slice(0, -empty.length)}"artifacts": [\n`;
-  for (let n = 0; n < order.length; n++) {
-    const a = records.artifact(order[n] as number);
+  let n = 0;
+  for (const a of artifacts) {
     chunk +=
       `${n > 0 ? ",\n" : ""}    {\n      "key": ${JSON.stringify(a.key)},\n      "size": ${JSON.stringify(a.size)},\n` +
       `      "sha256": ${JSON.stringify(a.sha256)},\n      "contentType": ${JSON.stringify(a.contentType)}\n    }`;
+    n += 1;
     if (chunk.length >= 64 * 1024) {
       yield chunk;
       chunk = "";

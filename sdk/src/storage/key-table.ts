@@ -11,6 +11,8 @@ export interface KeyTable {
   /** Index of `key`, added when absent. Throws RangeError for a key over 65535 UTF-8 bytes. */
   add(key: string): number;
   key(index: number): string;
+  /** Copies the key's UTF-8 bytes into `target` at `at`; returns their length. */
+  copyKey(index: number, target: Buffer, at: number): number;
   /** Orders two entries by UTF-8 bytes, as compareKeys() orders their keys. */
   compare(a: number, b: number): number;
 }
@@ -130,6 +132,10 @@ export function createKeyTable(): KeyTable {
       if (!(index >= 0 && index < size)) throw new RangeError(`no key at index ${index}`);
       const start = offsetOf(index);
       return pageOf(index).toString("utf8", start, start + (lengths[index] as number));
+    },
+    copyKey(index, target, at) {
+      const start = offsetOf(index);
+      return pageOf(index).copy(target, at, start, start + (lengths[index] as number));
     },
     compare(a, b) {
       const startA = offsetOf(a);

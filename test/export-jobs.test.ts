@@ -294,7 +294,10 @@ describe("export jobs", () => {
     expect(await (await fetch(one.downloadUrl)).json()).toEqual({ id: "many-01100" });
     const link = await stack.exports.getExportDownload({ exportId: final?.id ?? "" });
     const zipPath = join(storageRoot, "many.zip");
-    writeFileSync(zipPath, Buffer.from(await (await fetch(link.downloadUrl)).arrayBuffer()));
+    const zip = Buffer.from(await (await fetch(link.downloadUrl)).arrayBuffer());
+    // Sized from the listing as it arrives (not by building the ZIP's entries): the same bytes.
+    expect(BigInt(zip.length)).toBe(link.fileSize);
+    writeFileSync(zipPath, zip);
     const count = execFileSync("python3", [
       "-c",
       "import sys,zipfile; z=zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.namelist()))",

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../testing/seeded-random.ts";
 import { InvalidStorageKeyError, isInvalidStorageKey } from "./errors.ts";
 import { compareKeys, joinKey, MAX_KEY_BYTES, validateKey, validatePrefix } from "./keys.ts";
 
@@ -108,5 +109,29 @@ describe("compareKeys", () => {
   it("orders by UTF-8 bytes, as S3 lists", () => {
     const keys = ["a0", "é", "a/b", "\u{1F600}", "a-b", "\uFF01", "Z"];
     expect([...keys].sort(compareKeys)).toEqual(["Z", "a-b", "a/b", "a0", "é", "\uFF01", "\u{1F600}"]);
+  });
+
+  it("agrees with comparing the UTF-8 bytes on random keys", () => {
+    const random = seededRandom(11);
+    const alphabet = [
+      "a",
+      "b",
+      "/",
+      "é",
+      "\u07FF",
+      "\u0800",
+      "\uD7FF",
+      "\uE000",
+      "\uFFFF",
+      "\u{10000}",
+      "\u{1F600}",
+      "\u{10FFFF}",
+    ];
+    const key = () =>
+      Array.from({ length: Math.floor(random() * 5) }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+    for (let i = 0; i < 5000; i++) {
+      const [a, b] = [key(), key()];
+      expect(compareKeys(a, b)).toBe(Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    }
   });
 });

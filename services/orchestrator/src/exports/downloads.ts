@@ -13,6 +13,7 @@ import type { RestHandler, RestResponse, RestRouter } from "../rest/router.ts";
 import { assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
 import type { ExportDoc, ExportRepository } from "./repository.ts";
 import type { Storages } from "./storages.ts";
+import { storedZipSize } from "./zip-size.ts";
 
 const MAX_EXPIRY_S = 7 * 24 * 3600;
 
@@ -87,12 +88,17 @@ async function storedEntries(driver: StorageDriver, doc: ExportDoc): Promise<Zip
     }
     return entries;
   }
-  if (stored.size < doc.counts.fileCount + 1) {
+  assertAllListed(doc, stored.size);
+  return [...stored].map(([key, size]) => ({ key, size }));
+}
+
+/** An export of more files than the job lists: NotFound unless storage lists them all and manifest.json. */
+function assertAllListed(doc: ExportDoc, listed: number): void {
+  if (listed < doc.counts.fileCount + 1) {
     throw notFound(
-      `${doc.counts.fileCount + 1 - stored.size} of the ${doc.counts.fileCount} artifacts of export ${doc._id} are missing from storage (${doc.storage}:${doc.path}/); create the export again`,
+      `${doc.counts.fileCount + 1 - listed} of the ${doc.counts.fileCount} artifacts of export ${doc._id} are missing from storage (${doc.storage}:${doc.path}/); create the export again`,
     );
   }
-  return [...stored].map(([key, size]) => ({ key, size }));
 }
 
 type OpenEntry = (key: string, cb: (err: Error | null, stream: Readable) => void) => void;
@@ -123,8 +129,25 @@ function writeWholeExportZip(zip: yazl.ZipFile, doc: ExportDoc, entries: readonl
  * (what the developer exports API reports as file_size). NotFound naming a file that is gone.
  */
 export async function wholeExportZipSize(driver: StorageDriver, doc: ExportDoc): Promise<number> {
-  // Sizing only: the ZIP is never read, so the entry yazl opens at once is never handed a stream.
-  return writeWholeExportZip(new yazl.ZipFile(), doc, await storedEntries(driver, doc), () => {});
+  const size = storedZipSize();
+  if (doc.artifacts.length === doc.counts.fileCount) {
+    for (const entry of await storedEntries(driver, doc)) size.add(entry.key, entry.size);
+    return size.total();
+  }
+  // The listing's order, as storedEntries() gives it, but summed as it arrives: every job with
+  // more files than it lists is sized when it completes, and a million entries held at once
+  // made the orchestrator's heap grow by about 250 MB for a minute.
+  let listed = 0;
+  let manifest = false;
+  for await (const object of driver.list(`${doc.path}/`)) {
+    const key = object.key.slice(doc.path.length + 1);
+    if (key === MANIFEST_KEY) manifest = true;
+    size.add(key, object.size);
+    listed += 1;
+  }
+  if (!manifest) throw missingArtifact(doc, MANIFEST_KEY);
+  assertAllListed(doc, listed);
+  return size.total();
 }
 
 export interface DownloadsOptions extends Pick<Context, "log" | "signingSecret" | "publicUrl"> {

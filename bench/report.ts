@@ -164,10 +164,11 @@ export function evaluateTargets(rows: Row[], exportFormats: string[]): TargetLin
     const maxPeak = Math.max(
       ...rows.filter((r) => r.format === format && r.peakRssMb.plugin !== null).map((r) => r.peakRssMb.plugin ?? 0),
     );
-    const final = largest === "images-1m";
+    // Issue 7's goal is up to 1M annotations; a run that reaches it (10M included) decides it.
+    const final = annotationsOf(largest ?? "") >= 1_000_000;
     out.push({
       target: `plugin ${format}: peak RSS <= 256 MB, ${largest} within 20% of ${smallest}`,
-      measured: `max ${maxPeak.toFixed(0)} MB; ${smallest} ${smallPeak.toFixed(0)} MB -> ${largest} ${bigPeak.toFixed(0)} MB (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)}%)${final ? "" : " [no 1M case]"}`,
+      measured: `max ${maxPeak.toFixed(0)} MB; ${smallest} ${smallPeak.toFixed(0)} MB -> ${largest} ${bigPeak.toFixed(0)} MB (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)}%)${final ? "" : " [no case of 1M or more]"}`,
       status: maxPeak > 256 || growth > 0.2 ? "missed" : final ? "met" : "n/a",
     });
   }

@@ -1,5 +1,5 @@
-// An exact set of strings (artifact keys, file stems) compact enough for exports of a million
-// files: keys live as UTF-8 bytes in 64 KiB pages, found through an open-addressing hash table in
+// An exact set of strings, the in-memory part of a SpillSet (artifact keys, file stems): keys
+// live as UTF-8 bytes in 64 KiB pages, found through an open-addressing hash table in
 // typed arrays, so an entry costs its bytes plus ~20 and gives the GC nothing to trace. Pages are
 // added, never copied, so growing does not briefly need twice the memory.
 

@@ -1,8 +1,8 @@
 // An exact set of strings, each with a fixed-size payload, whose memory stays flat however many
 // it holds: the newest keys live in a KeyTable; past `memoryKeys` they are written, sorted, to a
-// run on disk, of which memory keeps a Bloom filter (10 bits a key) and the first key of every
+// run on disk, of which memory keeps a Bloom filter (14 bits a key) and the first key of every
 // 64. A lookup probes the table, then each run's filter, and reads one block of a run only when
-// a filter says maybe (under 1% of misses a run). Runs of one size are merged eight at a time,
+// a filter says maybe (about 0.2% of misses a run). Runs of one size are merged eight at a time,
 // so a lookup probes a few dozen filters at most. Run files are unlinked as soon as they are
 // opened: nothing is left on disk when the process dies, and their descriptors are closed by
 // close() or, failing that, when the set is collected.
@@ -68,7 +68,8 @@ export function createSpillSet(options: SpillSetOptions = {}): SpillSet {
   const payloadBytes = options.payloadBytes ?? 0;
   const memoryKeys = options.memoryKeys ?? DEFAULT_MEMORY_KEYS;
   let table = createKeyTable();
-  const payloads = Buffer.alloc(memoryKeys * payloadBytes);
+  // Grown with the table up to memoryKeys entries: most exports write a few files.
+  let payloads = Buffer.alloc(Math.min(memoryKeys, 1024) * payloadBytes);
   let runs: Run[] = [];
   let spilled = 0;
   let closed = false;
@@ -225,6 +226,11 @@ export function createSpillSet(options: SpillSetOptions = {}): SpillSet {
         throw new RangeError(`payload must be ${payloadBytes} bytes, got ${payload?.length ?? 0}`);
       }
       const index = table.add(key);
+      if ((index + 1) * payloadBytes > payloads.length) {
+        const grown = Buffer.alloc(Math.min(memoryKeys, (index + 1) * 2) * payloadBytes);
+        grown.set(payloads);
+        payloads = grown;
+      }
       if (payload) payloads.set(payload, index * payloadBytes);
       if (table.size >= memoryKeys) spill();
     },
@@ -245,7 +251,9 @@ export function createSpillSet(options: SpillSetOptions = {}): SpillSet {
     close() {
       if (closed) return;
       closed = true;
-      for (const run of runs) dropRun(run);
+      // Every descriptor, a run's that failed half-written included.
+      for (const fd of fds) closeSync(fd);
+      fds.clear();
       runs = [];
       orphans.unregister(handle);
     },

@@ -188,8 +188,8 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     prefix: string,
     withTemp: boolean,
   ): AsyncGenerator<ObjectInfo & { temp: boolean }> {
-    // Names only, directories as "name/" (a file name holds no "/"): a Dirent per entry of a
-    // folder of a million files cost about 100 MB more than its name.
+    // Names only, directories as "name/" (a file name holds no "/"): a Dirent per entry held
+    // 2.4 times the memory of the names (about 60 MB more for a folder of a million files).
     let names: string[];
     try {
       names = await listedNames(dirKey === "" ? root : join(root, ...dirKey.split("/")));

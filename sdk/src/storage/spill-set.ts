@@ -36,7 +36,7 @@ export interface SpillSetOptions {
 }
 
 /** About 64k keys of file names with records: a few MB. */
-export const DEFAULT_MEMORY_KEYS = 65_536;
+const DEFAULT_MEMORY_KEYS = 65_536;
 const BLOCK_ENTRIES = 64;
 /** KeyTable's limit. */
 const MAX_KEY_BYTES = 65_535;

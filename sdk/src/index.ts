@@ -18,7 +18,14 @@ export { ShardNamesCollideError } from "./run-export.ts";
 export { createItemIds, type ImportConversion } from "./run-import.ts";
 export * from "./seed-item.ts";
 export { type GatheredFile, type GatheredFileFormat, joinGatheredFile, openGatheredFile } from "./shard-parts.ts";
-export type { ObjectInfo, PutResult, StorageBody, StorageCapabilities, StorageDriver } from "./storage/driver.ts";
+export type {
+  ListOptions,
+  ObjectInfo,
+  PutResult,
+  StorageBody,
+  StorageCapabilities,
+  StorageDriver,
+} from "./storage/driver.ts";
 export * from "./storage/errors.ts";
 export * from "./tracks.ts";
 export { SDK_VERSION } from "./version.ts";

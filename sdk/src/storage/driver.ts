@@ -27,6 +27,14 @@ export interface ObjectInfo {
   size: number;
 }
 
+export interface ListOptions {
+  /**
+   * Any order will do: a driver that must hold a folder's names to sort them (local disk) streams
+   * them as found instead. Drivers that list in order anyway (S3) ignore it.
+   */
+  unordered?: boolean;
+}
+
 export interface StorageCapabilities {
   /** presignGet() returns a URL a client can fetch directly. */
   presign: boolean;
@@ -47,8 +55,11 @@ export interface StorageDriver {
    */
   get(key: string, options?: { start?: number; end?: number }): Promise<Readable>;
   head(key: string): Promise<ObjectInfo | null>;
-  /** Every object whose key starts with `prefix` (a plain string prefix, "" for all), in UTF-8 byte order. */
-  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /**
+   * Every object whose key starts with `prefix` (a plain string prefix, "" for all), in UTF-8 byte
+   * order unless `options.unordered`.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo>;
   /** Idempotent. */
   delete(key: string): Promise<void>;
   /** Deletes every object under the prefix; returns how many. An empty prefix is refused. */

@@ -5,7 +5,7 @@ import type { StorageDriver } from "./driver.ts";
 import { createLocalStorage } from "./local.ts";
 import { createS3Storage, type S3StorageOptions } from "./s3.ts";
 
-export type { ObjectInfo, PutResult, StorageBody, StorageCapabilities, StorageDriver } from "./driver.ts";
+export type { ListOptions, ObjectInfo, PutResult, StorageBody, StorageCapabilities, StorageDriver } from "./driver.ts";
 export * from "./errors.ts";
 export {
   EXPORTS_FOLDER,

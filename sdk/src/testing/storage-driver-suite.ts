@@ -148,6 +148,17 @@ export function testStorageDriver(name: string, factory: () => Promise<StorageDr
         expect(await keysOf(driver.list(`${p}/nothing/`))).toEqual([]);
       });
 
+      it("lists the same objects unordered when asked", async () => {
+        const p = scope();
+        const names = ["é", "b", "a0", "a/c/d", "a/c/e/f", "ab", "a-b", "z", "a/b", "~"];
+        for (const [i, name] of names.entries()) await driver.put(`${p}/${name}`, "x".repeat(i));
+        const byKey = (a: ObjectInfo, b: ObjectInfo) => compareKeys(a.key, b.key);
+        for (const prefix of [`${p}/`, `${p}/a`, `${p}/a/`, `${p}/a/c/e/f`, `${p}/nothing/`]) {
+          const unordered = await collect(driver.list(prefix, { unordered: true }));
+          expect(unordered.sort(byKey)).toEqual(await collect(driver.list(prefix)));
+        }
+      });
+
       it("isolates sibling prefixes", async () => {
         const p = scope();
         for (const key of [`${p}/x/1`, `${p}/x-y/1`, `${p}/xy/1`, `${p}/x/2`]) await driver.put(key, key);

@@ -17,11 +17,13 @@ function yazlSize(entries: readonly (readonly [string, number])[]): number {
   return total;
 }
 
-function sized(entries: readonly (readonly [string, number])[]): number {
+function sizeOf(entries: readonly (readonly [string, number])[]) {
   const size = storedZipSize();
   for (const [name, bytes] of entries) size.add(name, bytes);
-  return size.total();
+  return size;
 }
+
+const sized = (entries: readonly (readonly [string, number])[]) => sizeOf(entries).total();
 
 describe("storedZipSize", () => {
   it.each([
@@ -61,5 +63,26 @@ describe("storedZipSize", () => {
   it("equals yazl's size for 70k entries (more than a classic ZIP counts)", () => {
     const entries = Array.from({ length: 70_000 }, (_, i) => [`Annotations/img-${i}.xml`, 3000 + (i % 997)] as const);
     expect(sized(entries)).toBe(yazlSize(entries));
+  });
+
+  it("says when the order of the entries cannot change the size", () => {
+    // Every order of these, up to a cursor of 0xfffffffe, sizes alike.
+    const small = [
+      ["b.bin", 0xfffffffe - 200],
+      ["a", 3],
+      ["z/ü", 0],
+    ] as const;
+    const reversed = [...small].reverse();
+    expect(sizeOf(small).sameInAnyOrder()).toBe(true);
+    expect(sized(reversed)).toBe(sized(small));
+    expect(sized(reversed)).toBe(yazlSize(small));
+    // Past 4 GiB the order decides which entry needs ZIP64 fields.
+    const large = [
+      ["a", 3e9],
+      ["b", 2e9],
+      ["c", 10],
+    ] as const;
+    expect(sizeOf(large).sameInAnyOrder()).toBe(false);
+    expect(sized([...large].reverse())).not.toBe(sized(large));
   });
 });

@@ -18,6 +18,11 @@ export interface StoredZipSize {
   /** The next entry, in the order the ZIP holds them. */
   add(name: string, size: number): void;
   total(): number;
+  /**
+   * True when the total is the same whatever the order the entries were added in: no entry
+   * starts past 4 GiB (where yazl gives it ZIP64 fields) in any order.
+   */
+  sameInAnyOrder(): boolean;
 }
 
 export function storedZipSize(): StoredZipSize {
@@ -32,5 +37,7 @@ export function storedZipSize(): StoredZipSize {
         CENTRAL_DIRECTORY_RECORD + nameBytes + TIMESTAMP_EXTRA_FIELD + (zip64 ? ZIP64_EXTRA_FIELD : 0);
     },
     total: () => cursor + centralDirectory + END_RECORDS,
+    // Every entry starts before the sum of the others' local bytes, below the last entry's end.
+    sameInAnyOrder: () => cursor <= 0xfffffffe,
   };
 }

@@ -65,8 +65,16 @@ export interface TimedGet {
   bytes: number;
 }
 
-/** GET `path`, reading the whole body and timing its first byte; bounded by `timeoutMs`. */
-export function timedGet(baseUrl: string, path: string, timeoutMs: number): Promise<TimedGet> {
+/**
+ * GET `path`, reading the whole body (or with `firstByteOnly`, leaving at its first byte) and
+ * timing its first byte; bounded by `timeoutMs`.
+ */
+export function timedGet(
+  baseUrl: string,
+  path: string,
+  timeoutMs: number,
+  options: { firstByteOnly?: boolean } = {},
+): Promise<TimedGet> {
   const url = new URL(path, baseUrl);
   return new Promise<TimedGet>((resolve, reject) => {
     const started = performance.now();
@@ -76,11 +84,7 @@ export function timedGet(baseUrl: string, path: string, timeoutMs: number): Prom
       const headersMs = performance.now() - started;
       let firstByteMs: number | undefined;
       let bytes = 0;
-      res.on("data", (chunk: Buffer) => {
-        firstByteMs ??= performance.now() - started;
-        bytes += chunk.length;
-      });
-      res.on("end", () => {
+      const done = () => {
         clearTimeout(timer);
         resolve({
           status: res.statusCode ?? 0,
@@ -89,7 +93,16 @@ export function timedGet(baseUrl: string, path: string, timeoutMs: number): Prom
           seconds: (performance.now() - started) / 1000,
           bytes,
         });
+      };
+      res.on("data", (chunk: Buffer) => {
+        firstByteMs ??= performance.now() - started;
+        bytes += chunk.length;
+        if (options.firstByteOnly) {
+          done();
+          req.destroy();
+        }
       });
+      res.on("end", done);
       res.on("error", (err) => {
         clearTimeout(timer);
         reject(err);

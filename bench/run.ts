@@ -837,7 +837,13 @@ async function runShardsCase(c: ShardsCase): Promise<void> {
   rows.push(...planRows(c.name, plans, total));
 }
 
-/** The video track export, GET /api/export (JSONL of the default dataset): time to first byte and throughput. */
+/** Requests of GET /api/export after the first, timed to their first byte. */
+const REPEATED_GETS = 5;
+
+/**
+ * The video track export, GET /api/export (JSONL of the default dataset): time to first byte and
+ * throughput, then the first byte of the same request repeated.
+ */
 async function measureRestExport(caseName: string, tracks: number): Promise<Row> {
   const rss = sampleRss(orchestratorPid());
   const cpu = meterCpu({ orchestrator: orchestratorPid(), mongod: mongodPid() });
@@ -859,8 +865,16 @@ async function measureRestExport(caseName: string, tracks: number): Promise<Row>
       row.ttfbMs = got.firstByteMs ?? null;
       row.bytes = got.bytes;
       row.mbPerSec = mbPerSec(got.bytes, got.seconds);
+      // Again with nothing written since: the totals the first request kept answer the headers.
+      const again: number[] = [];
+      for (let i = 0; i < REPEATED_GETS; i++) {
+        const repeated = await timedGet(orchestrator?.url ?? "", "/api/export", 60_000, { firstByteOnly: true });
+        if (repeated.firstByteMs !== undefined) again.push(repeated.firstByteMs);
+      }
+      const sorted = again.sort((a, b) => a - b);
+      row.ttfbRepeatMs = sorted[Math.floor(sorted.length / 2)] ?? null;
       say(
-        `  GET /api/export: first byte ${got.firstByteMs?.toFixed(0)} ms, ${(got.bytes / 1e6).toFixed(1)} MB in ${got.seconds.toFixed(2)} s`,
+        `  GET /api/export: first byte ${got.firstByteMs?.toFixed(0)} ms (again: ${row.ttfbRepeatMs?.toFixed(0)} ms, median of ${again.length}), ${(got.bytes / 1e6).toFixed(1)} MB in ${got.seconds.toFixed(2)} s`,
       );
     } else {
       row.note = `GET /api/export answered HTTP ${got.status}`;

@@ -25,6 +25,11 @@ import {
 import { natsConnectOptions, startWorker, type Worker } from "@labelport/sdk/runtime";
 import { connect, type NatsConnection } from "nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  annotationWritesState,
+  beginAnnotationWrite,
+  WRITER_STALE_MS,
+} from "../services/orchestrator/src/data/annotation-writes.ts";
 import { storedId } from "../services/orchestrator/src/data/ids.ts";
 import { type JobStack, startJobStack } from "./support/job-stack.ts";
 
@@ -570,6 +575,112 @@ describe("GET /api/export (video track export)", () => {
     const missing = await get("version=july");
     expect(missing.status).toBe(404);
     expect(missing.body).toContain("july");
+  });
+
+  it("keeps a selection's totals until a write to the dataset's annotations, whichever writes it", async () => {
+    const { dataset } = await stack.datasets.createDataset({ name: "kept totals", categories });
+    const datasetId = dataset?.id ?? "";
+    const random = rng(21);
+    const track = (id: string, persona: string) => trackInit(id, persona, randomKeyframes(random, 3, 10), "type");
+    await stack.items.upsertItems({
+      datasetId,
+      items: [
+        create(ItemSchema, {
+          id: "kv-1",
+          kind: ItemKind.VIDEO,
+          annotations: [track("k1", PERSONA_1), track("k2", PERSONA_2)],
+        }),
+        create(ItemSchema, { id: "kv-2", kind: ItemKind.VIDEO, annotations: [track("k3", PERSONA_1)] }),
+      ],
+    });
+    const db = stack.orchestrator.database.db;
+    const annotations = db.collection<{ _id: string }>("annotations");
+    const exported = async (query = "") => {
+      const res = await curl([`${url}/api/export?datasetId=${datasetId}${query}`]);
+      expect(res.status).toBe(200);
+      return { headers: res.headers, lines: parseJsonl(res.body), bytes: Buffer.byteLength(res.body) };
+    };
+    /** The ids exported, once the headers are checked against the body. */
+    const described = async (query = "") => {
+      const { headers, lines, bytes } = await exported(query);
+      expectHeadersDescribe(headers, lines, bytes);
+      return lines.map((l) => l.id).sort();
+    };
+    const kept = () => db.collection("track_totals").countDocuments({ datasetId });
+    expect(await described()).toEqual(["k1", "k2", "k3"]);
+    await waitFor(async () => (await kept()) === 1);
+
+    // Kept totals answer the next request: a track written behind the service's back (no write
+    // marked) is streamed but not counted, which shows no scan ran.
+    const k1 = await annotations.findOne({ _id: storedId(datasetId, "k1") });
+    await annotations.insertOne({ ...k1, _id: storedId(datasetId, "behind") } as never);
+    const stale = await exported();
+    expect(stale.lines).toHaveLength(4);
+    expect(stale.headers["x-export-annotations"]).toBe("3");
+    await annotations.deleteOne({ _id: storedId(datasetId, "behind") });
+    expect(await described()).toEqual(["k1", "k2", "k3"]);
+
+    // Each way of writing annotations moves the dataset on: the next request counts afresh.
+    await stack.items.upsertAnnotations({ datasetId, annotations: [{ ...track("k4", PERSONA_2), itemId: "kv-2" }] });
+    expect(await described()).toEqual(["k1", "k2", "k3", "k4"]);
+    expect(await described(`&personaIds=${PERSONA_2}`)).toEqual(["k2", "k4"]);
+    await stack.items.upsertItems({
+      datasetId,
+      items: [create(ItemSchema, { id: "kv-1", kind: ItemKind.VIDEO, annotations: [track("k1", PERSONA_1)] })],
+    });
+    expect(await described()).toEqual(["k1", "k3", "k4"]);
+    expect(await described(`&personaIds=${PERSONA_2}`)).toEqual(["k4"]);
+    await stack.items.deleteItems({ datasetId, itemIds: ["kv-2"] });
+    expect(await described()).toEqual(["k1"]);
+    // The import needs the line's persona (UpsertItems does not).
+    await db
+      .collection("personas")
+      .updateOne(
+        { _id: PERSONA_1 as never },
+        { $setOnInsert: { name: "Analyst", placeholder: false, createdAt: new Date() } },
+        { upsert: true },
+      );
+    const [line] = (await exported()).lines;
+    if (!line) throw new Error("no line to import");
+    // k1's track later in the video: a new track, not one merged into k1.
+    const boxes = line.boundingBoxSequence.boxes.map((b) => ({ ...b, frameNumber: b.frameNumber + 1000 }));
+    const k5 = { ...line, id: "k5", boundingBoxSequence: { ...line.boundingBoxSequence, boxes } };
+    const form = new FormData();
+    form.set("file", new Blob([`${JSON.stringify(k5)}\n`]), "tracks.jsonl");
+    const imported = await fetch(`${url}/api/import?datasetId=${datasetId}&format=jsonl`, {
+      method: "POST",
+      body: form,
+    });
+    expect(imported.status, await imported.clone().text()).toBe(200);
+    expect(((await imported.json()) as { annotations: object }).annotations).toMatchObject({ written: 1 });
+    // The import prepared the plain export's totals (JSON Lines and JSON) before any request.
+    const { seq } = await annotationWritesState(db, datasetId);
+    await waitFor(async () => (await db.collection("track_totals").countDocuments({ datasetId, seq })) === 2);
+    expect(await described()).toEqual(["k1", "k5"]);
+
+    // While a write is under way nothing kept is used, nor kept; a writer silent for longer than
+    // WRITER_STALE_MS is taken for dead.
+    const writing = await beginAnnotationWrite(db, datasetId);
+    await annotations.insertOne({ ...k1, _id: storedId(datasetId, "during") } as never);
+    expect(await described()).toEqual(["during", "k1", "k5"]);
+    await annotations.deleteOne({ _id: storedId(datasetId, "during") });
+    expect(await described()).toEqual(["k1", "k5"]);
+    const writes = db.collection<{ _id: string; writers: Record<string, Date> }>("annotation_writes");
+    const writers = (await writes.findOne({ _id: datasetId }))?.writers ?? {};
+    const longAgo = new Date(Date.now() - WRITER_STALE_MS - 60_000);
+    await writes.updateOne(
+      { _id: datasetId },
+      { $set: Object.fromEntries(Object.keys(writers).map((token) => [`writers.${token}`, longAgo])) },
+    );
+    expect(await described()).toEqual(["k1", "k5"]);
+    await waitFor(async () => (await annotationWritesState(db, datasetId)).quiet && (await kept()) > 0);
+    await writing.end();
+    expect(await described()).toEqual(["k1", "k5"]);
+
+    // Deleting the dataset forgets both.
+    await stack.datasets.deleteDataset({ datasetId });
+    expect(await kept()).toBe(0);
+    expect(await writes.countDocuments({ _id: datasetId })).toBe(0);
   });
 
   it("serves HTTP/2 clients (h2c prior knowledge) the same bytes and headers", async () => {

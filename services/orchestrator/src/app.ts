@@ -14,6 +14,7 @@ import { createVersionReads } from "./data/versions.ts";
 import { connectDatabase, type Database } from "./db.ts";
 import { startExports } from "./exports/index.ts";
 import { createStorages } from "./exports/storages.ts";
+import { createExportTotalsPreparer } from "./exports/track-export.ts";
 import { registerGrpcHealth } from "./grpc-health.ts";
 import { registerGrpcReflection } from "./grpc-reflection.ts";
 import { startHealth } from "./health.ts";
@@ -68,6 +69,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     signingSecret,
     versions: createVersionReads(database.db),
     publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
+    prepareExport: createExportTotalsPreparer({ log, database }),
   };
   const starts = [
     () => startHealth(context),

@@ -24,6 +24,8 @@ export interface Context {
   versions: VersionReads;
   /** Where clients reach this server (for links). */
   publicUrl(): string;
+  /** Called once an import has written to a dataset: prepares what its first export reads. */
+  prepareExport(datasetId: string): void;
 }
 
 /**

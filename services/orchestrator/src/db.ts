@@ -42,6 +42,10 @@ async function ensureIndexes(db: Db): Promise<void> {
     db.collection("annotations").createIndex({ datasetId: 1, itemId: 1, _id: 1 }),
     // GET /api/export's counts and size before its first byte, from index entries alone.
     db.collection("annotations").createIndex(TRACK_TOTALS_INDEX.key, TRACK_TOTALS_INDEX.options),
+    // Kept export totals (exports/track-totals-cache.ts) go 30 days after they were computed
+    // (recomputing costs one scan), and with their dataset.
+    db.collection("track_totals").createIndex({ at: 1 }, { expireAfterSeconds: 30 * 86_400 }),
+    db.collection("track_totals").createIndex({ datasetId: 1 }),
     db.collection("imports").createIndex({ createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, createdAt: -1 }),
     // Queued jobs, republished while they wait (exports/bus.ts), and status-filtered lists.

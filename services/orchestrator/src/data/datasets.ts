@@ -16,6 +16,7 @@ import {
 import type { Db } from "mongodb";
 import { assertDatasetAccess, principalOf } from "../auth.ts";
 import { aborted, alreadyExists, failedPrecondition, invalidArgument, notFound } from "../errors.ts";
+import { forgetAnnotationWrites } from "./annotation-writes.ts";
 import { datasetMessage } from "./convert.ts";
 import { uuidv7 } from "./ids.ts";
 import {
@@ -354,6 +355,7 @@ export function createDatasetService(db: Db): Partial<ServiceImpl<typeof Dataset
         db.collection(Collections.items).deleteMany({ datasetId: doc._id }),
         db.collection(Collections.imports).deleteMany({ datasetId: doc._id }),
         db.collection(Collections.personas).deleteMany({ datasetId: doc._id }),
+        forgetAnnotationWrites(db, doc._id),
       ]);
       return create(DeleteDatasetResponseSchema, {
         deletedItems: BigInt(items.deletedCount),

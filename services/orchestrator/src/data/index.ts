@@ -27,7 +27,8 @@ const SWEEP_MS = 30_000;
 const HEARTBEAT_MS = 5000;
 const STALE_MS = 60_000;
 
-export type DataOptions = Pick<Context, "config" | "log" | "database"> & Partial<Pick<Context, "nats" | "storages">>;
+export type DataOptions = Pick<Context, "config" | "log" | "database"> &
+  Partial<Pick<Context, "nats" | "storages" | "prepareExport">>;
 
 /** Indexes of the collections only this area uses (the shared ones are in db.ts). */
 async function ensureDataIndexes(db: Db): Promise<void> {
@@ -117,6 +118,7 @@ export async function startData(options: DataOptions): Promise<FeatureModule> {
     capabilities: probeCapabilities(db, settings),
     ready,
     active,
+    ...(options.prepareExport ? { prepareExport: options.prepareExport } : {}),
   };
   const { nats, storages } = options;
   if (nats && storages) {

@@ -13,6 +13,7 @@ import {
 import { type AnyBulkWriteOperation, BSON, type ClientSession, type Db, type MongoClient } from "mongodb";
 import { assertDatasetAccess, principalOf } from "../auth.ts";
 import { invalidArgument, notFound } from "../errors.ts";
+import { markedAnnotationWrite } from "./annotation-writes.ts";
 import { annotationMessage, itemMessage } from "./convert.ts";
 import { requireDataset } from "./datasets.ts";
 import { compileFilter } from "./filters.ts";
@@ -193,26 +194,30 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
         for (const doc of docs) annotationOps.push(annotationUpsertOp(doc, false, principalOf(ctx).name));
         annotationCount += docs.length;
       }
-      // Versions keep what this changes (outside the transaction: see versions-archive.ts).
-      await archiveBeforeWrite(db, dataset._id, Collections.items, { ids: itemDocs.map((d) => d._id) });
-      if (replaced.size > 0) {
-        await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
-          filter: { itemId: { $in: [...replaced.keys()] } },
+      const write = async () => {
+        // Versions keep what this changes (outside the transaction: see versions-archive.ts).
+        await archiveBeforeWrite(db, dataset._id, Collections.items, { ids: itemDocs.map((d) => d._id) });
+        if (replaced.size > 0) {
+          await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
+            filter: { itemId: { $in: [...replaced.keys()] } },
+          });
+          await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
+            ids: [...replaced.values()].flatMap((docs) => docs.map((d) => d._id)),
+          });
+        }
+        // An item and its annotations are one write: a failure leaves neither half-updated.
+        await atomically(client, transactions, async (session) => {
+          await bulkInChunks(
+            db,
+            Collections.items,
+            itemDocs.map((d) => itemUpsertOp(d)),
+            session,
+          );
+          await bulkInChunks(db, Collections.annotations, annotationOps, session);
         });
-        await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
-          ids: [...replaced.values()].flatMap((docs) => docs.map((d) => d._id)),
-        });
-      }
-      // An item and its annotations are one write: a failure leaves neither half-updated.
-      await atomically(client, transactions, async (session) => {
-        await bulkInChunks(
-          db,
-          Collections.items,
-          itemDocs.map((d) => itemUpsertOp(d)),
-          session,
-        );
-        await bulkInChunks(db, Collections.annotations, annotationOps, session);
-      });
+      };
+      if (replaced.size > 0) await markedAnnotationWrite(db, dataset._id, write);
+      else await write();
       return create(UpsertItemsResponseSchema, {
         upsertedItems: BigInt(itemDocs.length),
         upsertedAnnotations: BigInt(annotationCount),
@@ -256,15 +261,17 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
         }
       });
       throwProblems(problems);
-      await archiveBeforeWrite(db, dataset._id, Collections.annotations, { ids: docs.map((d) => d._id) });
-      await atomically(client, transactions, (session) =>
-        bulkInChunks(
-          db,
-          Collections.annotations,
-          docs.map((d) => annotationUpsertOp(d, false, principalOf(ctx).name)),
-          session,
-        ),
-      );
+      await markedAnnotationWrite(db, dataset._id, async () => {
+        await archiveBeforeWrite(db, dataset._id, Collections.annotations, { ids: docs.map((d) => d._id) });
+        await atomically(client, transactions, (session) =>
+          bulkInChunks(
+            db,
+            Collections.annotations,
+            docs.map((d) => annotationUpsertOp(d, false, principalOf(ctx).name)),
+            session,
+          ),
+        );
+      });
       return create(UpsertAnnotationsResponseSchema, { upsertedAnnotations: BigInt(docs.length) });
     },
 
@@ -364,14 +371,21 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const dataset = await requireDataset(db, req.datasetId);
       if (req.itemIds.length === 0) throw invalidArgument("item_ids: at least one id is required");
       if (req.itemIds.length > MAX_BATCH) throw invalidArgument(`item_ids: at most ${MAX_BATCH} per request`);
-      await archiveBeforeWrite(db, dataset._id, Collections.annotations, { filter: { itemId: { $in: req.itemIds } } });
-      await archiveBeforeWrite(db, dataset._id, Collections.items, {
-        filter: { _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } },
+      const [anns, its] = await markedAnnotationWrite(db, dataset._id, async () => {
+        await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
+          filter: { itemId: { $in: req.itemIds } },
+        });
+        await archiveBeforeWrite(db, dataset._id, Collections.items, {
+          filter: { _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } },
+        });
+        return Promise.all([
+          annotations.deleteMany({ datasetId: dataset._id, itemId: { $in: req.itemIds } }),
+          items.deleteMany({
+            datasetId: dataset._id,
+            _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) },
+          }),
+        ]);
       });
-      const [anns, its] = await Promise.all([
-        annotations.deleteMany({ datasetId: dataset._id, itemId: { $in: req.itemIds } }),
-        items.deleteMany({ datasetId: dataset._id, _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } }),
-      ]);
       return create(DeleteItemsResponseSchema, {
         deletedItems: BigInt(its.deletedCount),
         deletedAnnotations: BigInt(anns.deletedCount),

@@ -16,6 +16,10 @@ export const Collections = {
   /** Before-images of items and annotations that versions still see (data/versions-archive.ts). */
   itemsHistory: "items_history",
   annotationsHistory: "annotations_history",
+  /** Writes under way to each dataset's annotations (data/annotation-writes.ts). */
+  annotationWrites: "annotation_writes",
+  /** GET /api/export's totals of a selection, kept while its annotations are unchanged. */
+  trackTotals: "track_totals",
 } as const;
 
 export interface CategoryDoc {

@@ -18,6 +18,7 @@ import { clientGone } from "./downloads.ts";
 import { megabytes, sizeWarning } from "./size-estimate.ts";
 import { versionTrackDocs, versionTrackSummary } from "./track-export-version.ts";
 import { type TrackSummary, trackSummary } from "./track-summary.ts";
+import { keptTrackSummary, type TrackSelection } from "./track-totals-cache.ts";
 
 /** Header names of GET /api/export, spelled as the video annotation API spells them. */
 export const ExportHeaders = {
@@ -69,7 +70,13 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
             version.categoryDocs,
             params,
           )
-        : await trackSummary(db, trackMatch(dataset, params), statsOptions(dataset, params));
+        : await keptTrackSummary(
+            db,
+            dataset._id,
+            selectionOf(dataset, params),
+            () => trackSummary(db, trackMatch(dataset, params), statsOptions(dataset, params)),
+            { log },
+          );
     const warning = sizeWarning(summary.totalSize);
     sendJson(res, 200, {
       totalSize: summary.totalSize,
@@ -95,7 +102,13 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
         dataset && match && version
           ? await versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
           : dataset && match
-            ? await trackSummary(db, match, statsOptions(dataset, params), session)
+            ? await keptTrackSummary(
+                db,
+                dataset._id,
+                selectionOf(dataset, params),
+                () => trackSummary(db, match, statsOptions(dataset, params), session),
+                { session, log },
+              )
             : EMPTY;
       if (summary.invalidCount > 0) {
         sendJson(
@@ -148,6 +161,48 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
       await session?.endSession();
     }
   });
+}
+
+/**
+ * What runs after an import: the totals of the plain GET /api/export of the dataset (every track,
+ * as JSON Lines and as JSON) are computed and kept, so the first export after the import answers
+ * from them. One computation per dataset at a time; an import that ends meanwhile asks for one
+ * more after it.
+ */
+export function createExportTotalsPreparer(options: Pick<Context, "log" | "database">): (datasetId: string) => void {
+  const { db } = options.database;
+  const log = options.log.child({ area: "track-export" });
+  const running = new Map<string, { again: boolean }>();
+  const prepare = async (datasetId: string) => {
+    const dataset = await db.collection<DatasetDoc>(Collections.datasets).findOne({ _id: datasetId });
+    if (!dataset) return;
+    for (const format of ["jsonl", "json"] as const) {
+      const params = { ...parseTrackQuery(new URLSearchParams()), format };
+      const match = trackMatch(dataset, params);
+      await keptTrackSummary(
+        db,
+        dataset._id,
+        selectionOf(dataset, params),
+        () => trackSummary(db, match, statsOptions(dataset, params)),
+        { log, awaitKeeping: true },
+      );
+    }
+  };
+  const run = (datasetId: string): void => {
+    const state = { again: false };
+    running.set(datasetId, state);
+    prepare(datasetId)
+      .catch((err: unknown) => log.warn({ err, datasetId }, "could not prepare the export's totals"))
+      .finally(() => {
+        running.delete(datasetId);
+        if (state.again) run(datasetId);
+      });
+  };
+  return (datasetId) => {
+    const current = running.get(datasetId);
+    if (current) current.again = true;
+    else run(datasetId);
+  };
 }
 
 export interface TrackQuery {
@@ -251,6 +306,10 @@ export function trackMatch(dataset: DatasetDoc, params: TrackQuery): Filter<Anno
     match["link.objectLink"] = { $exists: params.annotationTypes.has("object") };
   }
   return match as Filter<AnnotationDoc>;
+}
+
+function selectionOf(dataset: DatasetDoc, params: TrackQuery): TrackSelection {
+  return { ...params, categories: dataset.categories };
 }
 
 function statsOptions(dataset: DatasetDoc, params: TrackQuery) {

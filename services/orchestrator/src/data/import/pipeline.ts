@@ -6,6 +6,7 @@ import type { Db, MongoClient } from "mongodb";
 import { ImportDatabaseError, isImportEmptyFileError, isImportParseError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { observeImport } from "../../telemetry/metrics.ts";
+import { type AnnotationWrite, beginAnnotationWrite } from "../annotation-writes.ts";
 import { uuidv7 } from "../ids.ts";
 import type { DatasetDoc } from "../model.ts";
 import { Collections } from "../model.ts";
@@ -61,6 +62,8 @@ export interface ImportContext {
   converter?: UploadConverter;
   /** Formats importer plugins registered (running or not). */
   importFormats?: () => Promise<string[]>;
+  /** Told the dataset once an import has ended that may have written to it (Context.prepareExport). */
+  prepareExport?: (datasetId: string) => void;
 }
 
 export interface ImportRequest {
@@ -280,15 +283,20 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
     lastProgress = now;
     ctx.log.debug({ importId, processedLines: n, mode }, "import progress");
   };
+  // Marks the import's writes to the dataset's annotations, from before the first batch until it
+  // has committed or been undone (data/annotation-writes.ts).
+  let marked: AnnotationWrite | undefined;
   const heartbeat = setInterval(() => {
     imports
       .updateOne({ _id: importId, status: "running" }, { $set: { heartbeatAt: new Date(), processedLines: processed } })
       .catch((err: unknown) => ctx.log.warn({ err, importId }, "import heartbeat failed"));
+    marked?.touch().catch((err: unknown) => ctx.log.warn({ err, importId }, "import heartbeat failed"));
   }, ctx.settings.heartbeatMs);
   heartbeat.unref();
   const log = ctx.log.child({ importId });
   log.info({ fileName: req.fileName, size: req.file.size, format: req.format, mode }, "import started");
   try {
+    marked = await beginAnnotationWrite(ctx.db, req.dataset._id);
     for (let attempt = 0; ; attempt++) {
       try {
         const result = await attemptImport(ctx, req, importId, mode, onProgress);
@@ -345,6 +353,11 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
   } finally {
     clearInterval(heartbeat);
     ctx.active.delete(importId);
+    if (marked) {
+      // An import left for recovery marks its undo again.
+      await marked.end().catch((err: unknown) => log.warn({ err }, "could not mark the import's writes ended"));
+      ctx.prepareExport?.(req.dataset._id);
+    }
   }
 }
 

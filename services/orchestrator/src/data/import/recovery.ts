@@ -3,6 +3,7 @@
 // replayed, and the entry is marked rolled_back (failed for non-atomic imports).
 import type { Db, Document } from "mongodb";
 import type { Logger } from "../../logger.ts";
+import { markedAnnotationWrite } from "../annotation-writes.ts";
 import { Collections } from "../model.ts";
 import { finishImport, type ImportDoc, type ImportOutcome, type Instance, importsOf, thisHost } from "./history.ts";
 import { undoJournal } from "./writer.ts";
@@ -68,7 +69,8 @@ export async function recoverImports(
         .command({ killSessions: [doc.lsid as Document] })
         .catch((err: unknown) => log.debug({ err }, "killSessions failed"));
     }
-    const restored = await undoJournal(db, doc._id);
+    const undo = () => undoJournal(db, doc._id);
+    const restored = doc.datasetId ? await markedAnnotationWrite(db, doc.datasetId, undo) : await undo();
     const atomic = doc.options?.transaction?.atomic !== false;
     const who = doc.owner ? `process ${doc.owner.pid} on ${doc.owner.host}` : "its process";
     await finishImport(db, doc._id, {

@@ -46,6 +46,8 @@ async function ensureIndexes(db: Db): Promise<void> {
     // (recomputing costs one scan), and with their dataset.
     db.collection("track_totals").createIndex({ at: 1 }, { expireAfterSeconds: 30 * 86_400 }),
     db.collection("track_totals").createIndex({ datasetId: 1 }),
+    // Read in export snapshots: made now, so no snapshot predates it (SnapshotUnavailable).
+    createCollection(db, "annotation_writes"),
     db.collection("imports").createIndex({ createdAt: -1 }),
     db.collection("exports").createIndex({ datasetId: 1, createdAt: -1 }),
     // Queued jobs, republished while they wait (exports/bus.ts), and status-filtered lists.
@@ -55,4 +57,14 @@ async function ensureIndexes(db: Db): Promise<void> {
       .collection("exports")
       .createIndex({ requestId: 1 }, { unique: true, partialFilterExpression: { requestId: { $type: "string" } } }),
   ]);
+}
+
+/** Creates a collection unless it exists. */
+async function createCollection(db: Db, name: string): Promise<void> {
+  try {
+    await db.createCollection(name);
+  } catch (err) {
+    // NamespaceExists: made before, or by another instance starting at the same time.
+    if ((err as { code?: number }).code !== 48) throw err;
+  }
 }

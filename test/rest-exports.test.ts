@@ -556,6 +556,12 @@ describe("GET /api/export (video track export)", () => {
       expect((await stats(query)).annotationCount, query).toBe(lines.length);
       before.set(query, res);
     }
+    // Each query's totals are kept under the version, for good.
+    const keptForVersion = () =>
+      stack.orchestrator.database.db
+        .collection("track_totals")
+        .countDocuments({ datasetId, _id: { $regex: `^${datasetId}@` } as never });
+    await waitFor(async () => (await keptForVersion()) === queries.length);
     // Edit one track, remove one, add one and delete a video.
     await stack.items.upsertAnnotations({
       datasetId,
@@ -571,6 +577,7 @@ describe("GET /api/export (video track export)", () => {
       expect(res.body, query).toBe(before.get(query)?.body);
       expect(res.headers["x-export-annotations"], query).toBe(before.get(query)?.headers["x-export-annotations"]);
     }
+    expect(await keptForVersion()).toBe(queries.length);
     expect((await get("")).body).not.toBe(before.get("version=june")?.body);
     const missing = await get("version=july");
     expect(missing.status).toBe(404);

@@ -11,6 +11,7 @@ import { annotationMessage, categoryMessage } from "../data/convert.ts";
 import { DEFAULT_DATASET_NAME, findDataset, requireDataset } from "../data/datasets.ts";
 import { type AnnotationDoc, Collections, type DatasetDoc } from "../data/model.ts";
 import type { TrackFormat } from "../data/tracks-expr.ts";
+import type { ResolvedVersion } from "../data/versions.ts";
 import { invalidArgument } from "../errors.ts";
 import type { Logger } from "../logger.ts";
 import { type RestRouter, sendJson } from "../rest/router.ts";
@@ -18,7 +19,7 @@ import { clientGone } from "./downloads.ts";
 import { megabytes, sizeWarning } from "./size-estimate.ts";
 import { versionTrackDocs, versionTrackSummary } from "./track-export-version.ts";
 import { type TrackSummary, trackSummary } from "./track-summary.ts";
-import { keptTrackSummary, type TrackSelection } from "./track-totals-cache.ts";
+import { keptTrackSummary } from "./track-totals-cache.ts";
 
 /** Header names of GET /api/export, spelled as the video annotation API spells them. */
 export const ExportHeaders = {
@@ -58,25 +59,26 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
     return options.versions.resolve(dataset._id, params.version, "version");
   };
 
+  /** The summary of the query's tracks: kept, else computed (in `session`, the export's snapshot). */
+  const summaryOf = (
+    dataset: DatasetDoc,
+    version: ResolvedVersion | undefined,
+    params: TrackQuery,
+    session?: ClientSession,
+  ) => {
+    const match = trackMatch(dataset, params);
+    const compute = version
+      ? () => versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
+      : () => trackSummary(db, match, statsOptions(dataset, params), session);
+    const selection = { ...params, categories: version?.categoryDocs ?? dataset.categories };
+    return keptTrackSummary(db, dataset._id, selection, compute, { session, log, version: version?.id });
+  };
+
   rest.on("GET", "/api/export/stats", "viewer", async ({ res, query }) => {
     const params = parseTrackQuery(query);
     const dataset = await exportDataset(db, params.datasetId);
     const version = await versionOf(dataset, params);
-    const summary = !dataset
-      ? EMPTY
-      : version
-        ? await versionTrackSummary(
-            versionTrackDocs(db, version, trackMatch(dataset, params)),
-            version.categoryDocs,
-            params,
-          )
-        : await keptTrackSummary(
-            db,
-            dataset._id,
-            selectionOf(dataset, params),
-            () => trackSummary(db, trackMatch(dataset, params), statsOptions(dataset, params)),
-            { log },
-          );
+    const summary = dataset ? await summaryOf(dataset, version, params) : EMPTY;
     const warning = sizeWarning(summary.totalSize);
     sendJson(res, 200, {
       totalSize: summary.totalSize,
@@ -98,18 +100,7 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
     const session = dataset && !version && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
     try {
       const match = dataset ? trackMatch(dataset, params) : undefined;
-      const summary =
-        dataset && match && version
-          ? await versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
-          : dataset && match
-            ? await keptTrackSummary(
-                db,
-                dataset._id,
-                selectionOf(dataset, params),
-                () => trackSummary(db, match, statsOptions(dataset, params), session),
-                { session, log },
-              )
-            : EMPTY;
+      const summary = dataset ? await summaryOf(dataset, version, params, session) : EMPTY;
       if (summary.invalidCount > 0) {
         sendJson(
           res,
@@ -182,7 +173,7 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
       await keptTrackSummary(
         db,
         dataset._id,
-        selectionOf(dataset, params),
+        { ...params, categories: dataset.categories },
         () => trackSummary(db, match, statsOptions(dataset, params)),
         { log, awaitKeeping: true },
       );
@@ -306,10 +297,6 @@ export function trackMatch(dataset: DatasetDoc, params: TrackQuery): Filter<Anno
     match["link.objectLink"] = { $exists: params.annotationTypes.has("object") };
   }
   return match as Filter<AnnotationDoc>;
-}
-
-function selectionOf(dataset: DatasetDoc, params: TrackQuery): TrackSelection {
-  return { ...params, categories: dataset.categories };
 }
 
 function statsOptions(dataset: DatasetDoc, params: TrackQuery) {

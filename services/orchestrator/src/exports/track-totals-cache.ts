@@ -3,7 +3,8 @@
 // export's headers then wait for two small reads, not a scan of every selected track. Totals are
 // kept only when computed while no write was under way, under the write sequence read before
 // them; read back only while that sequence is still the dataset's and no write is under way. In
-// an export's snapshot both reads see what the body streams.
+// an export's snapshot both reads see what the body streams. A dataset version's totals hold for
+// good: a version never changes.
 import { createHash } from "node:crypto";
 import type { ClientSession, Db } from "mongodb";
 import { annotationWritesState } from "../data/annotation-writes.ts";
@@ -62,11 +63,18 @@ export async function keptTrackSummary(
   datasetId: string,
   selection: TrackSelection,
   compute: () => Promise<TrackSummary>,
-  options: { session?: ClientSession | undefined; log: Logger; awaitKeeping?: boolean },
+  options: {
+    session?: ClientSession | undefined;
+    log: Logger;
+    /** The id of the dataset version asked for: it never changes, so its totals hold whatever is written. */
+    version?: string | undefined;
+    /** Returns once the totals are kept (a request's headers do not wait for it). */
+    awaitKeeping?: boolean;
+  },
 ): Promise<TrackSummary> {
   const inSession = options.session ? { session: options.session } : {};
-  const state = await annotationWritesState(db, datasetId, options.session);
-  const _id = selectionKey(datasetId, selection);
+  const state = options.version ? { seq: 0, quiet: true } : await annotationWritesState(db, datasetId, options.session);
+  const _id = selectionKey(options.version ? `${datasetId}@${options.version}` : datasetId, selection);
   if (state.quiet) {
     const kept = await keptOf(db).findOne({ _id, seq: state.seq }, inSession);
     if (kept) return { ...kept.summary, invalid: [] };
@@ -74,7 +82,7 @@ export async function keptTrackSummary(
   const summary = await compute();
   if (state.quiet && summary.invalidCount === 0) {
     const { invalid: _, ...totals } = summary;
-    // A request's headers need not wait for it, and a failure only costs the next request a scan.
+    // A failure only costs the next request a scan.
     const keeping = keptOf(db)
       .replaceOne({ _id }, { datasetId, seq: state.seq, summary: totals, at: new Date() }, { upsert: true })
       .catch((err: unknown) => options.log.warn({ err, datasetId }, "could not keep the export's totals"));

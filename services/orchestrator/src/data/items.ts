@@ -378,13 +378,17 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
         await archiveBeforeWrite(db, dataset._id, Collections.items, {
           filter: { _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) } },
         });
-        return Promise.all([
+        // Both have ended, a failed one too, before the write is marked ended.
+        const [deletedAnnotations, deletedItems] = await Promise.allSettled([
           annotations.deleteMany({ datasetId: dataset._id, itemId: { $in: req.itemIds } }),
           items.deleteMany({
             datasetId: dataset._id,
             _id: { $in: req.itemIds.map((id) => storedId(dataset._id, id)) },
           }),
         ]);
+        if (deletedAnnotations.status === "rejected") throw deletedAnnotations.reason;
+        if (deletedItems.status === "rejected") throw deletedItems.reason;
+        return [deletedAnnotations.value, deletedItems.value] as const;
       });
       return create(DeleteItemsResponseSchema, {
         deletedItems: BigInt(its.deletedCount),

@@ -204,7 +204,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
       throw wrap("list", prefix, err);
     }
     // Files are stat'ed STATS_IN_FLIGHT at a time (one by one, a million took a minute), and
-    // yielded in order.
+    // yielded in the listing's order.
     let files: { key: string; temp: boolean }[] = [];
     async function* sized(): AsyncGenerator<ObjectInfo & { temp: boolean }> {
       const sizes = await Promise.all(files.map((file) => sizeOf(file.key)));

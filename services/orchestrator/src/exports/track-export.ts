@@ -59,26 +59,11 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
     return options.versions.resolve(dataset._id, params.version, "version");
   };
 
-  /** The summary of the query's tracks: kept, else computed (in `session`, the export's snapshot). */
-  const summaryOf = (
-    dataset: DatasetDoc,
-    version: ResolvedVersion | undefined,
-    params: TrackQuery,
-    session?: ClientSession,
-  ) => {
-    const match = trackMatch(dataset, params);
-    const compute = version
-      ? () => versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
-      : () => trackSummary(db, match, statsOptions(dataset, params), session);
-    const selection = { ...params, categories: version?.categoryDocs ?? dataset.categories };
-    return keptTrackSummary(db, dataset._id, selection, compute, { session, log, version: version?.id });
-  };
-
   rest.on("GET", "/api/export/stats", "viewer", async ({ res, query }) => {
     const params = parseTrackQuery(query);
     const dataset = await exportDataset(db, params.datasetId);
     const version = await versionOf(dataset, params);
-    const summary = dataset ? await summaryOf(dataset, version, params) : EMPTY;
+    const summary = dataset ? await querySummary(db, log, dataset, version, params) : EMPTY;
     const warning = sizeWarning(summary.totalSize);
     sendJson(res, 200, {
       totalSize: summary.totalSize,
@@ -100,7 +85,7 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
     const session = dataset && !version && (await snapshots()) ? client.startSession({ snapshot: true }) : undefined;
     try {
       const match = dataset ? trackMatch(dataset, params) : undefined;
-      const summary = dataset ? await summaryOf(dataset, version, params, session) : EMPTY;
+      const summary = dataset ? await querySummary(db, log, dataset, version, params, { session }) : EMPTY;
       if (summary.invalidCount > 0) {
         sendJson(
           res,
@@ -169,14 +154,7 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
     if (!dataset) return;
     for (const format of ["jsonl", "json"] as const) {
       const params = { ...parseTrackQuery(new URLSearchParams()), format };
-      const match = trackMatch(dataset, params);
-      await keptTrackSummary(
-        db,
-        dataset._id,
-        { ...params, categories: dataset.categories },
-        () => trackSummary(db, match, statsOptions(dataset, params)),
-        { log, awaitKeeping: true },
-      );
+      await querySummary(db, log, dataset, undefined, params, { awaitKeeping: true });
     }
   };
   const run = (datasetId: string): void => {
@@ -194,6 +172,26 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
     if (current) current.again = true;
     else run(datasetId);
   };
+}
+
+/**
+ * The summary of the query's tracks in `dataset` or its `version`: kept, else computed (in
+ * `session`, the export's snapshot) and kept (see track-totals-cache.ts).
+ */
+function querySummary(
+  db: Db,
+  log: Logger,
+  dataset: DatasetDoc,
+  version: ResolvedVersion | undefined,
+  params: TrackQuery,
+  options: { session?: ClientSession | undefined; awaitKeeping?: boolean } = {},
+): Promise<TrackSummary> {
+  const match = trackMatch(dataset, params);
+  const compute = version
+    ? () => versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
+    : () => trackSummary(db, match, statsOptions(dataset, params), options.session);
+  const selection = { ...params, categories: version?.categoryDocs ?? dataset.categories };
+  return keptTrackSummary(db, dataset._id, selection, compute, { ...options, log, version: version?.id });
 }
 
 export interface TrackQuery {

@@ -6,14 +6,13 @@ import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { ListOptions, StorageDriver } from "@labelport/sdk";
 import { attachmentDisposition, guessContentType, MANIFEST_KEY, validateKey } from "@labelport/sdk/runtime";
-import yazl from "yazl";
 import type { Context } from "../context.ts";
 import { invalidArgument, notFound, permissionDenied } from "../errors.ts";
 import type { RestHandler, RestResponse, RestRouter } from "../rest/router.ts";
 import { assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
 import type { ExportDoc, ExportRepository } from "./repository.ts";
 import type { Storages } from "./storages.ts";
-import { type StoredZipSize, storedZipSize } from "./zip-size.ts";
+import { type StoredZipEntry, type StoredZipSize, storedZipSize, storedZipStream } from "./stored-zip.ts";
 
 const MAX_EXPIRY_S = 7 * 24 * 3600;
 
@@ -64,32 +63,22 @@ export function clientGone(err: unknown, res: RestResponse): boolean {
   return typeof code === "string" && CLIENT_GONE.has(code) && !(res as http.ServerResponse).writableFinished;
 }
 
-interface ZipEntry {
-  key: string;
-  size: number;
-}
-
 /**
  * Every file of a whole-export ZIP (artifacts, then manifest.json), as storage has them now:
  * one listing of the prefix, so a file removed behind the export's back is a NotFound naming it
- * before any byte is sent. Exports of more files than the job lists are taken from the listing.
+ * before any byte is sent. Only for exports whose job lists every file (at most 1000).
  */
-async function storedEntries(driver: StorageDriver, doc: ExportDoc): Promise<ZipEntry[]> {
+async function listedArtifacts(driver: StorageDriver, doc: ExportDoc): Promise<StoredZipEntry[]> {
   const stored = new Map<string, number>();
   for await (const object of driver.list(`${doc.path}/`))
     stored.set(object.key.slice(doc.path.length + 1), object.size);
-  if (!stored.has(MANIFEST_KEY)) throw missingArtifact(doc, MANIFEST_KEY);
-  if (doc.artifacts.length === doc.counts.fileCount) {
-    const entries: ZipEntry[] = [];
-    for (const { key } of [...doc.artifacts, { key: MANIFEST_KEY }]) {
-      const size = stored.get(key);
-      if (size === undefined) throw missingArtifact(doc, key);
-      entries.push({ key, size });
-    }
-    return entries;
+  const entries: StoredZipEntry[] = [];
+  for (const { key } of [...doc.artifacts, { key: MANIFEST_KEY }]) {
+    const size = stored.get(key);
+    if (size === undefined) throw missingArtifact(doc, key);
+    entries.push({ name: key, size });
   }
-  assertAllListed(doc, stored.size);
-  return [...stored].map(([key, size]) => ({ key, size }));
+  return entries;
 }
 
 /** An export of more files than the job lists: NotFound unless storage lists them all and manifest.json. */
@@ -101,27 +90,31 @@ function assertAllListed(doc: ExportDoc, listed: number): void {
   }
 }
 
-type OpenEntry = (key: string, cb: (err: Error | null, stream: Readable) => void) => void;
+/** What a whole-export ZIP download streams: its entries in order, and the ZIP's size over them. */
+interface WholeExportZip {
+  size: number;
+  entries: Iterable<StoredZipEntry> | AsyncIterable<StoredZipEntry>;
+}
 
 /**
- * Adds the whole export to `zip` as downloads stream it (entries stored, not compressed, in
- * `entries` order), ends it, and returns its exact size in bytes, known before any entry is read.
- * yazl opens the first entry as soon as it is added, the others as the output is read.
+ * The whole-export ZIP of `doc` from the files storage holds now, checked before any byte is
+ * sent (NotFound naming a file that is gone). An export of more files than its job lists is
+ * sized over one listing and streamed from another, so no entry is held: the ZIP fails before
+ * its end if the two differ.
  */
-function writeWholeExportZip(zip: yazl.ZipFile, doc: ExportDoc, entries: readonly ZipEntry[], open: OpenEntry) {
-  const mtime = doc.completedAt ?? doc.createdAt;
-  for (const entry of entries) {
-    zip.addReadStreamLazy(entry.key, { size: entry.size, compress: false, mtime }, (cb) => open(entry.key, cb));
+async function wholeExportZip(driver: StorageDriver, doc: ExportDoc): Promise<WholeExportZip> {
+  if (doc.artifacts.length === doc.counts.fileCount) {
+    const entries = await listedArtifacts(driver, doc);
+    const size = storedZipSize();
+    for (const entry of entries) size.add(entry.name, entry.size);
+    return { size: size.total(), entries };
   }
-  // yazl passes the final size (known: every entry is stored with its size); @types/yazl omits it.
-  // Its size calculation switches to the ZIP64 end record earlier than its writer does (for a
-  // central directory over 64 KiB), so always write that record: then the two agree.
-  const end = zip.end.bind(zip) as (options: object, onSize: (size: number) => void) => void;
-  let size = -1;
-  end({ forceZip64Format: true }, (total) => {
-    size = total;
-  });
-  return size;
+  // Summed as the listing arrives (a million entries held at once made the orchestrator's heap
+  // grow by about 250 MB for a minute), in any order unless some entry lies past 4 GiB: then
+  // again in the order the ZIP holds them.
+  const unordered = await listedZipSize(driver, doc, { unordered: true });
+  const size = (unordered.sameInAnyOrder() ? unordered : await listedZipSize(driver, doc, {})).total();
+  return { size, entries: listedEntries(driver, doc) };
 }
 
 /**
@@ -129,16 +122,7 @@ function writeWholeExportZip(zip: yazl.ZipFile, doc: ExportDoc, entries: readonl
  * (what the developer exports API reports as file_size). NotFound naming a file that is gone.
  */
 export async function wholeExportZipSize(driver: StorageDriver, doc: ExportDoc): Promise<number> {
-  if (doc.artifacts.length === doc.counts.fileCount) {
-    const size = storedZipSize();
-    for (const entry of await storedEntries(driver, doc)) size.add(entry.key, entry.size);
-    return size.total();
-  }
-  // Summed as the listing arrives (a million entries held at once made the orchestrator's heap
-  // grow by about 250 MB for a minute), in any order unless some entry lies past 4 GiB: then
-  // again in the order storedEntries() gives.
-  const unordered = await listedZipSize(driver, doc, { unordered: true });
-  return (unordered.sameInAnyOrder() ? unordered : await listedZipSize(driver, doc, {})).total();
+  return (await wholeExportZip(driver, doc)).size;
 }
 
 /** The whole-export ZIP's size over a listing of the export's folder (an export of more files than it lists). */
@@ -155,6 +139,12 @@ async function listedZipSize(driver: StorageDriver, doc: ExportDoc, options: Lis
   if (!manifest) throw missingArtifact(doc, MANIFEST_KEY);
   assertAllListed(doc, listed);
   return size;
+}
+
+async function* listedEntries(driver: StorageDriver, doc: ExportDoc): AsyncGenerator<StoredZipEntry> {
+  for await (const object of driver.list(`${doc.path}/`)) {
+    yield { name: object.key.slice(doc.path.length + 1), size: object.size };
+  }
 }
 
 export interface DownloadsOptions extends Pick<Context, "log" | "signingSecret" | "publicUrl"> {
@@ -201,7 +191,7 @@ export function createDownloads(options: DownloadsOptions): Downloads {
       await send(body, res, exportId);
       return;
     }
-    await sendZip(driver, doc, await storedEntries(driver, doc), res);
+    await sendZip(driver, doc, res);
   };
 
   /** Streams `body` into the response; a failure mid-way aborts this response only. */
@@ -215,41 +205,19 @@ export function createDownloads(options: DownloadsOptions): Downloads {
     }
   }
 
-  async function sendZip(driver: StorageDriver, doc: ExportDoc, entries: ZipEntry[], res: RestResponse) {
-    const zip = new yazl.ZipFile();
-    const reading = new Set<Readable>();
-    let done = false;
-    // yazl re-emits a failed open as its own "error" but never listens to an entry's stream:
-    // both end the output stream, which fails the pipeline below instead of the process.
-    const output = zip.outputStream as Readable;
-    const abort = (err: Error) => output.destroy(err);
-    zip.on("error", abort);
-    const size = writeWholeExportZip(zip, doc, entries, (key, cb) => {
-      openArtifact(driver, doc, key).then(
-        (stream) => {
-          if (done) {
-            stream.destroy();
-            return;
-          }
-          reading.add(stream);
-          stream.on("error", abort);
-          stream.once("close", () => reading.delete(stream));
-          cb(null, stream);
-        },
-        (err: Error) => cb(err, undefined as never),
-      );
+  async function sendZip(driver: StorageDriver, doc: ExportDoc, res: RestResponse) {
+    const { size, entries } = await wholeExportZip(driver, doc);
+    const zip = storedZipStream(entries, {
+      mtime: doc.completedAt ?? doc.createdAt,
+      size,
+      open: (name) => openArtifact(driver, doc, name),
     });
     res.writeHead(200, {
       "content-type": "application/zip",
-      ...(size >= 0 ? { "content-length": String(size) } : {}),
+      "content-length": String(size),
       "content-disposition": attachmentDisposition(downloadFileName(doc, "zip")),
     });
-    try {
-      await send(output, res, doc._id);
-    } finally {
-      done = true;
-      for (const stream of reading) stream.destroy();
-    }
+    await send(zip, res, doc._id);
   }
 
   /** An artifact by key: from the job document, or from storage past the first 1000. */

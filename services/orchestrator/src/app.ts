@@ -59,6 +59,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
   }
   let server: ListeningServer | undefined;
   const storages = createStorages(config);
+  const exportTotals = createExportTotalsPreparer({ log, database });
   const context: Context = {
     config,
     log,
@@ -69,7 +70,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
     signingSecret,
     versions: createVersionReads(database.db),
     publicUrl: () => config.PUBLIC_URL ?? server?.url ?? `http://${host}:${config.PORT}`,
-    prepareExport: createExportTotalsPreparer({ log, database }),
+    prepareExport: (datasetId, when) => exportTotals.prepare(datasetId, when),
   };
   const starts = [
     () => startHealth(context),
@@ -81,6 +82,7 @@ export async function startOrchestrator(config: Config, log: Logger): Promise<Or
   const modules: FeatureModule[] = [];
   const closeModules = async () => {
     for (const feature of modules.splice(0).reverse()) await feature.close();
+    exportTotals.close();
     await storages.dispose();
   };
   try {

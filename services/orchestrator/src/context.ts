@@ -10,6 +10,9 @@ import type { Storages } from "./exports/storages.ts";
 import type { Logger } from "./logger.ts";
 import type { RestRouter } from "./rest/router.ts";
 
+/** When a dataset's next export is prepared: "now" after an import, "when-quiet" after smaller writes. */
+export type PrepareWhen = "now" | "when-quiet";
+
 export interface Context {
   config: Config;
   log: Logger;
@@ -24,8 +27,8 @@ export interface Context {
   versions: VersionReads;
   /** Where clients reach this server (for links). */
   publicUrl(): string;
-  /** Called once an import has written to a dataset: prepares what its first export reads. */
-  prepareExport(datasetId: string): void;
+  /** Called once a write to a dataset's annotations has ended: prepares what its next export reads. */
+  prepareExport(datasetId: string, when: PrepareWhen): void;
 }
 
 /**

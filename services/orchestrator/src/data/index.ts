@@ -138,7 +138,15 @@ export async function startData(options: DataOptions): Promise<FeatureModule> {
   return {
     register(router, rest) {
       router.service(DatasetService, createDatasetService(db));
-      router.service(ItemService, createItemService({ db, client, transactions }));
+      router.service(
+        ItemService,
+        createItemService({
+          db,
+          client,
+          transactions,
+          ...(options.prepareExport ? { prepareExport: options.prepareExport } : {}),
+        }),
+      );
       router.service(ImportService, createImportService(imports));
       router.service(VersionService, createVersionService(db));
       registerImportRoutes(rest, imports);

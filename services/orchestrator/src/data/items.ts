@@ -12,6 +12,7 @@ import {
 } from "@labelport/sdk/contracts";
 import { type AnyBulkWriteOperation, BSON, type ClientSession, type Db, type MongoClient } from "mongodb";
 import { assertDatasetAccess, principalOf } from "../auth.ts";
+import type { Context } from "../context.ts";
 import { invalidArgument, notFound } from "../errors.ts";
 import { markedAnnotationWrite } from "./annotation-writes.ts";
 import { annotationMessage, itemMessage } from "./convert.ts";
@@ -143,12 +144,21 @@ export interface ItemServiceOptions {
   client: MongoClient;
   /** Whether the server runs multi-document transactions (upserts are atomic with them). */
   transactions: () => Promise<boolean>;
+  prepareExport?: Context["prepareExport"];
 }
 
 export function createItemService(options: ItemServiceOptions): Partial<ServiceImpl<typeof ItemService>> {
   const { db, client, transactions } = options;
   const items = db.collection<ItemDoc>(Collections.items);
   const annotations = db.collection<AnnotationDoc>(Collections.annotations);
+  /** A marked write (annotation-writes.ts), after which the dataset's next export is prepared. */
+  const annotationWrite = async <T>(datasetId: string, write: () => Promise<T>): Promise<T> => {
+    try {
+      return await markedAnnotationWrite(db, datasetId, write);
+    } finally {
+      options.prepareExport?.(datasetId, "when-quiet");
+    }
+  };
 
   return {
     async upsertItems(req, ctx) {
@@ -216,7 +226,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
           await bulkInChunks(db, Collections.annotations, annotationOps, session);
         });
       };
-      if (replaced.size > 0) await markedAnnotationWrite(db, dataset._id, write);
+      if (replaced.size > 0) await annotationWrite(dataset._id, write);
       else await write();
       return create(UpsertItemsResponseSchema, {
         upsertedItems: BigInt(itemDocs.length),
@@ -261,7 +271,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
         }
       });
       throwProblems(problems);
-      await markedAnnotationWrite(db, dataset._id, async () => {
+      await annotationWrite(dataset._id, async () => {
         await archiveBeforeWrite(db, dataset._id, Collections.annotations, { ids: docs.map((d) => d._id) });
         await atomically(client, transactions, (session) =>
           bulkInChunks(
@@ -371,7 +381,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
       const dataset = await requireDataset(db, req.datasetId);
       if (req.itemIds.length === 0) throw invalidArgument("item_ids: at least one id is required");
       if (req.itemIds.length > MAX_BATCH) throw invalidArgument(`item_ids: at most ${MAX_BATCH} per request`);
-      const [anns, its] = await markedAnnotationWrite(db, dataset._id, async () => {
+      const [anns, its] = await annotationWrite(dataset._id, async () => {
         await archiveBeforeWrite(db, dataset._id, Collections.annotations, {
           filter: { itemId: { $in: req.itemIds } },
         });

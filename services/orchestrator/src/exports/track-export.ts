@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { type Category, toVideoAnnotationJson } from "@labelport/sdk";
 import type { ClientSession, Db, Document, Filter } from "mongodb";
-import type { Context } from "../context.ts";
+import type { Context, PrepareWhen } from "../context.ts";
 import { annotationMessage, categoryMessage } from "../data/convert.ts";
 import { DEFAULT_DATASET_NAME, findDataset, requireDataset } from "../data/datasets.ts";
 import { type AnnotationDoc, Collections, type DatasetDoc } from "../data/model.ts";
@@ -139,38 +139,89 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
   });
 }
 
+export interface ExportTotalsPreparer {
+  prepare(datasetId: string, when: PrepareWhen): void;
+  /** Drops the preparations still waiting for quiet; one under way finishes on its own. */
+  close(): void;
+}
+
+/** The least quiet after a write before its dataset's totals are prepared. */
+const QUIET_MS = 2000;
 /**
- * What runs after an import: the totals of the plain GET /api/export of the dataset (every track,
- * as JSON Lines and as JSON) are computed and kept, so the first export after the import answers
- * from them. One computation per dataset at a time; an import that ends meanwhile asks for one
- * more after it.
+ * Quiet waited for, as a multiple of the dataset's last preparation: a dataset written to all the
+ * time spends at most about a tenth of a core on its totals.
  */
-export function createExportTotalsPreparer(options: Pick<Context, "log" | "database">): (datasetId: string) => void {
+const QUIET_PER_COMPUTE = 10;
+
+/**
+ * What runs after a write to a dataset's annotations: the totals of the plain GET /api/export
+ * (every track, as JSON Lines and as JSON) are computed and kept, so the next export answers
+ * from them. After an import at once; after upserts and deletes once the dataset's writes have
+ * been quiet for a while (an editor saving every second would otherwise rescan it every second).
+ * One computation per dataset at a time; a write meanwhile asks for one more after it.
+ */
+export function createExportTotalsPreparer(options: Pick<Context, "log" | "database">): ExportTotalsPreparer {
   const { db } = options.database;
   const log = options.log.child({ area: "track-export" });
-  const running = new Map<string, { again: boolean }>();
-  const prepare = async (datasetId: string) => {
+  const datasets = new Map<
+    string,
+    { running: boolean; again: PrepareWhen | undefined; timer: NodeJS.Timeout | undefined }
+  >();
+  const lastMs = new Map<string, number>();
+  const prepareNow = async (datasetId: string) => {
     const dataset = await db.collection<DatasetDoc>(Collections.datasets).findOne({ _id: datasetId });
     if (!dataset) return;
+    const started = performance.now();
     for (const format of ["jsonl", "json"] as const) {
       const params = { ...parseTrackQuery(new URLSearchParams()), format };
       await querySummary(db, log, dataset, undefined, params, { awaitKeeping: true });
     }
+    lastMs.set(datasetId, performance.now() - started);
+  };
+  const stateOf = (datasetId: string) => {
+    let state = datasets.get(datasetId);
+    if (!state) {
+      state = { running: false, again: undefined, timer: undefined };
+      datasets.set(datasetId, state);
+    }
+    return state;
   };
   const run = (datasetId: string): void => {
-    const state = { again: false };
-    running.set(datasetId, state);
-    prepare(datasetId)
+    const state = stateOf(datasetId);
+    state.running = true;
+    prepareNow(datasetId)
       .catch((err: unknown) => log.warn({ err, datasetId }, "could not prepare the export's totals"))
       .finally(() => {
-        running.delete(datasetId);
-        if (state.again) run(datasetId);
+        state.running = false;
+        const again = state.again;
+        state.again = undefined;
+        if (again) prepare(datasetId, again);
+        else if (!state.timer) datasets.delete(datasetId);
       });
   };
-  return (datasetId) => {
-    const current = running.get(datasetId);
-    if (current) current.again = true;
-    else run(datasetId);
+  const prepare = (datasetId: string, when: PrepareWhen): void => {
+    const state = stateOf(datasetId);
+    clearTimeout(state.timer);
+    state.timer = undefined;
+    if (state.running) {
+      state.again = state.again === "now" ? "now" : when;
+    } else if (when === "now") {
+      run(datasetId);
+    } else {
+      const quietMs = Math.max(QUIET_MS, QUIET_PER_COMPUTE * (lastMs.get(datasetId) ?? 0));
+      state.timer = setTimeout(() => {
+        state.timer = undefined;
+        run(datasetId);
+      }, quietMs);
+      state.timer.unref();
+    }
+  };
+  return {
+    prepare,
+    close() {
+      for (const state of datasets.values()) clearTimeout(state.timer);
+      datasets.clear();
+    },
   };
 }
 

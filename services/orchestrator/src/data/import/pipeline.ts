@@ -3,6 +3,7 @@
 // one), runs it, falls back from a transaction the server refuses to the journal, and keeps the
 // history entry up to date from start (running) to end.
 import type { Db, MongoClient } from "mongodb";
+import type { Context } from "../../context.ts";
 import { ImportDatabaseError, isImportEmptyFileError, isImportParseError } from "../../errors.ts";
 import type { Logger } from "../../logger.ts";
 import { observeImport } from "../../telemetry/metrics.ts";
@@ -63,7 +64,7 @@ export interface ImportContext {
   /** Formats importer plugins registered (running or not). */
   importFormats?: () => Promise<string[]>;
   /** Told the dataset once an import has ended that may have written to it (Context.prepareExport). */
-  prepareExport?: (datasetId: string) => void;
+  prepareExport?: Context["prepareExport"];
 }
 
 export interface ImportRequest {
@@ -356,7 +357,7 @@ export async function runImport(ctx: ImportContext, req: ImportRequest): Promise
     if (marked) {
       // An import left for recovery marks its undo again.
       await marked.end().catch((err: unknown) => log.warn({ err }, "could not mark the import's writes ended"));
-      ctx.prepareExport?.(req.dataset._id);
+      ctx.prepareExport?.(req.dataset._id, "now");
     }
   }
 }

@@ -1,3 +1,6 @@
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { geometryJson } from "@labelport/sdk";
+import { AnnotationSchema } from "@labelport/sdk/contracts";
 import {
   expectSplitsWriteTheSameBytes,
   runSampleExport,
@@ -7,7 +10,7 @@ import {
   withDistinctFileNames,
 } from "@labelport/sdk/testing";
 import { describe, expect, it } from "vitest";
-import CsvExporter, { CSV_COLUMNS, CSV_KEY, csvField } from "./index.ts";
+import CsvExporter, { CSV_COLUMNS, CSV_KEY, csvField, geometryCell } from "./index.ts";
 
 testExporter(CsvExporter);
 
@@ -38,6 +41,28 @@ describe("csv fields", () => {
 
   it("quotes a cell holding the delimiter of any common locale", () => {
     for (const cell of ["a,b", "a;b", "a\tb"]) expect(csvField(cell, true)).toBe(`"${cell}"`);
+  });
+});
+
+type AnnotationInit = MessageInitShape<typeof AnnotationSchema>;
+
+describe("csv geometry cells", () => {
+  it("write boxes and point lists as the quoted JSON of their geometry", () => {
+    const field = (value: string) => csvField(value, true);
+    const odd = [0, -0, 1.5, -3.25, 1e21, 5e-7, 123456.789, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 53 + 2];
+    for (const [i, a] of odd.entries()) {
+      const b = odd[(i * 3 + 1) % odd.length] ?? 0;
+      const geometries: NonNullable<AnnotationInit["geometry"]>[] = [
+        { case: "bbox", value: { x: a, y: b, width: b, height: a } },
+        { case: "polygon", value: { points: [a, b, b, a, 1, 2] } },
+        { case: "polyline", value: { points: [b, a] } },
+      ];
+      for (const geometry of geometries) {
+        const annotation = create(AnnotationSchema, { id: "a", geometry });
+        const json = JSON.stringify(geometryJson(annotation));
+        expect(geometryCell(annotation, field), json).toBe(`"${json.replaceAll('"', '""')}"`);
+      }
+    }
   });
 });
 

@@ -469,6 +469,13 @@ describe("GET /api/export (video track export)", () => {
   });
 
   it("filters by persona, video and annotation type, alone and together", async () => {
+    // Counted from the dataset's cube, prepared after the writes that seeded it (track-cube.ts).
+    const db = stack.orchestrator.database.db;
+    const { seq } = await annotationWritesState(db, defaultId);
+    await waitFor(
+      async () =>
+        (await db.collection("track_totals").countDocuments({ _id: `${defaultId}/cube`, seq } as never)) === 1,
+    );
     const all = parseJsonl((await curl([`${url}/api/export`])).body);
     const cases: Array<[string, (l: Line) => boolean]> = [
       [`personaIds=${PERSONA_2}`, (l) => l.personaId === PERSONA_2],
@@ -483,6 +490,10 @@ describe("GET /api/export (video track export)", () => {
         (l) => l.annotationType === "type" && l.personaId === PERSONA_1 && l.videoId === EXAMPLE_VIDEO,
       ],
       ["personaIds=nobody", () => false],
+      [
+        `includeInterpolated=true&personaIds=${PERSONA_2}&annotationTypes=object`,
+        (l) => l.personaId === PERSONA_2 && l.annotationType === "object",
+      ],
     ];
     for (const [query, keep] of cases) {
       const res = await curl([`${url}/api/export?${query}`]);
@@ -614,7 +625,7 @@ describe("GET /api/export (video track export)", () => {
       return lines.map((l) => l.id).sort();
     };
     const kept = () => db.collection("track_totals").countDocuments({ datasetId });
-    /** Totals kept under the dataset's current write sequence (JSON Lines and JSON once prepared). */
+    /** Totals kept under the dataset's current write sequence (JSON Lines, JSON and the cube once prepared). */
     const keptNow = async () =>
       db
         .collection("track_totals")
@@ -634,9 +645,16 @@ describe("GET /api/export (video track export)", () => {
 
     // Each way of writing annotations moves the dataset on: the next request counts afresh.
     await stack.items.upsertAnnotations({ datasetId, annotations: [{ ...track("k4", PERSONA_2), itemId: "kv-2" }] });
-    // Once the dataset's writes have been quiet for a while, the plain export's totals are
-    // prepared before any request asks for them.
-    await waitFor(async () => (await keptNow()) === 2);
+    // A while after the write, the plain export's totals (JSON Lines and JSON) and the dataset's
+    // cube are prepared before any request asks for them.
+    await waitFor(async () => (await keptNow()) === 3);
+    // The cube answers a selection no one has asked for: a track written behind the service's
+    // back is streamed, not counted.
+    await annotations.insertOne({ ...k1, personaId: PERSONA_2, _id: storedId(datasetId, "behind") } as never);
+    const fromCube = await exported(`&personaIds=${PERSONA_2}&videoIds=kv-1,kv-2`);
+    expect(fromCube.lines).toHaveLength(3);
+    expect(fromCube.headers["x-export-annotations"]).toBe("2");
+    await annotations.deleteOne({ _id: storedId(datasetId, "behind") });
     expect(await described()).toEqual(["k1", "k2", "k3", "k4"]);
     expect(await described(`&personaIds=${PERSONA_2}`)).toEqual(["k2", "k4"]);
     await stack.items.upsertItems({
@@ -668,8 +686,8 @@ describe("GET /api/export (video track export)", () => {
     });
     expect(imported.status, await imported.clone().text()).toBe(200);
     expect(((await imported.json()) as { annotations: object }).annotations).toMatchObject({ written: 1 });
-    // The import prepared the plain export's totals (JSON Lines and JSON) before any request.
-    await waitFor(async () => (await keptNow()) === 2);
+    // The import prepared the plain export's totals and the cube before any request.
+    await waitFor(async () => (await keptNow()) === 3);
     expect(await described()).toEqual(["k1", "k5"]);
 
     // While a write is under way nothing kept is used, nor kept; a writer silent for longer than

@@ -10,8 +10,8 @@ import type { Storages } from "./exports/storages.ts";
 import type { Logger } from "./logger.ts";
 import type { RestRouter } from "./rest/router.ts";
 
-/** When a dataset's next export is prepared: "now" after an import, "when-quiet" after smaller writes. */
-export type PrepareWhen = "now" | "when-quiet";
+/** When a dataset's next export is prepared: "now" after an import, "soon" (a while later) after smaller writes. */
+export type PrepareWhen = "now" | "soon";
 
 export interface Context {
   config: Config;

@@ -156,7 +156,7 @@ export function createItemService(options: ItemServiceOptions): Partial<ServiceI
     try {
       return await markedAnnotationWrite(db, datasetId, write);
     } finally {
-      options.prepareExport?.(datasetId, "when-quiet");
+      options.prepareExport?.(datasetId, "soon");
     }
   };
 

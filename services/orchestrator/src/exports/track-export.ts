@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { type Category, toVideoAnnotationJson } from "@labelport/sdk";
 import type { ClientSession, Db, Document, Filter } from "mongodb";
 import type { Context, PrepareWhen } from "../context.ts";
+import type { AnnotationWritesState } from "../data/annotation-writes.ts";
 import { annotationMessage, categoryMessage } from "../data/convert.ts";
 import { DEFAULT_DATASET_NAME, findDataset, requireDataset } from "../data/datasets.ts";
 import { type AnnotationDoc, Collections, type DatasetDoc } from "../data/model.ts";
@@ -17,8 +18,9 @@ import type { Logger } from "../logger.ts";
 import { type RestRouter, sendJson } from "../rest/router.ts";
 import { clientGone } from "./downloads.ts";
 import { megabytes, sizeWarning } from "./size-estimate.ts";
+import { cubeTotals, keepTrackCube } from "./track-cube.ts";
 import { versionTrackDocs, versionTrackSummary } from "./track-export-version.ts";
-import { type TrackSummary, trackSummary } from "./track-summary.ts";
+import { summaryOfTotals, type TrackSummary, trackSummary } from "./track-summary.ts";
 import { keptTrackSummary } from "./track-totals-cache.ts";
 
 /** Header names of GET /api/export, spelled as the video annotation API spells them. */
@@ -141,24 +143,25 @@ export function registerTrackExport(rest: RestRouter, options: TrackExportOption
 
 export interface ExportTotalsPreparer {
   prepare(datasetId: string, when: PrepareWhen): void;
-  /** Drops the preparations still waiting for quiet; one under way finishes on its own. */
+  /** Drops the preparations still waiting; one under way finishes on its own. */
   close(): void;
 }
 
-/** The least quiet after a write before its dataset's totals are prepared. */
-const QUIET_MS = 2000;
+/** The least wait after a write before its dataset's totals are prepared. */
+const WAIT_MS = 2000;
 /**
- * Quiet waited for, as a multiple of the dataset's last preparation: a dataset written to all the
- * time spends at most about a tenth of a core on its totals.
+ * The wait, as a multiple of the dataset's last preparation: a dataset written to all the time
+ * spends at most about a tenth of a core on its totals.
  */
-const QUIET_PER_COMPUTE = 10;
+const WAIT_PER_COMPUTE = 10;
 
 /**
  * What runs after a write to a dataset's annotations: the totals of the plain GET /api/export
- * (every track, as JSON Lines and as JSON) are computed and kept, so the next export answers
- * from them. After an import at once; after upserts and deletes once the dataset's writes have
- * been quiet for a while (an editor saving every second would otherwise rescan it every second).
- * One computation per dataset at a time; a write meanwhile asks for one more after it.
+ * (every track, as JSON Lines and as JSON) and the dataset's cube (track-cube.ts) are computed
+ * and kept, so the next export answers from them. After an import at once; after upserts and
+ * deletes a while later, the writes meanwhile served by the same preparation (an editor saving
+ * every second would otherwise rescan the dataset every second). One computation per dataset at
+ * a time; a write during it asks for one more after it.
  */
 export function createExportTotalsPreparer(options: Pick<Context, "log" | "database">): ExportTotalsPreparer {
   const { db } = options.database;
@@ -176,6 +179,7 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
       const params = { ...parseTrackQuery(new URLSearchParams()), format };
       await querySummary(db, log, dataset, undefined, params, { awaitKeeping: true });
     }
+    await keepTrackCube(db, datasetId);
     lastMs.set(datasetId, performance.now() - started);
   };
   const stateOf = (datasetId: string) => {
@@ -201,18 +205,18 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
   };
   const prepare = (datasetId: string, when: PrepareWhen): void => {
     const state = stateOf(datasetId);
-    clearTimeout(state.timer);
-    state.timer = undefined;
     if (state.running) {
       state.again = state.again === "now" ? "now" : when;
     } else if (when === "now") {
+      clearTimeout(state.timer);
+      state.timer = undefined;
       run(datasetId);
-    } else {
-      const quietMs = Math.max(QUIET_MS, QUIET_PER_COMPUTE * (lastMs.get(datasetId) ?? 0));
+    } else if (!state.timer) {
+      const waitMs = Math.max(WAIT_MS, WAIT_PER_COMPUTE * (lastMs.get(datasetId) ?? 0));
       state.timer = setTimeout(() => {
         state.timer = undefined;
         run(datasetId);
-      }, quietMs);
+      }, waitMs);
       state.timer.unref();
     }
   };
@@ -238,9 +242,18 @@ function querySummary(
   options: { session?: ClientSession | undefined; awaitKeeping?: boolean } = {},
 ): Promise<TrackSummary> {
   const match = trackMatch(dataset, params);
+  const stats = statsOptions(dataset, params);
+  // A live selection's totals come from the dataset's cube when one holds (track-cube.ts), else
+  // from a scan of its tracks.
+  const live = async (state: AnnotationWritesState) => {
+    const totals = state.quiet
+      ? await cubeTotals(db, dataset._id, state.seq, params, stats, options.session)
+      : undefined;
+    return totals ? summaryOfTotals(db, match, stats, totals) : trackSummary(db, match, stats, options.session);
+  };
   const compute = version
     ? () => versionTrackSummary(versionTrackDocs(db, version, match), version.categoryDocs, params)
-    : () => trackSummary(db, match, statsOptions(dataset, params), options.session);
+    : live;
   const selection = { ...params, categories: version?.categoryDocs ?? dataset.categories };
   return keptTrackSummary(db, dataset._id, selection, compute, { ...options, log, version: version?.id });
 }

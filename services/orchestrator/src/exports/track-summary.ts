@@ -79,14 +79,35 @@ export async function trackSummary(
             inSession,
           )
           .toArray();
-  const annotationCount = totals.annotations;
+  return summaryOf(totals, lengths, options.format, invalid);
+}
+
+/**
+ * The summary of a selection with no invalid sequence whose `totals` are known (from
+ * track-cube.ts): only the box-length sample for the size estimate is read.
+ */
+export async function summaryOfTotals(
+  db: Db,
+  match: Filter<AnnotationDoc>,
+  options: TrackStatsOptions,
+  totals: TotalsRow,
+): Promise<TrackSummary> {
+  return summaryOf(totals, await sampleBoxLengths(db, match, options.includeInterpolated), options.format, []);
+}
+
+function summaryOf(
+  totals: TotalsRow,
+  lengths: Awaited<ReturnType<typeof sampleBoxLengths>>,
+  format: TrackStatsOptions["format"],
+  invalid: InvalidSequence[],
+): TrackSummary {
   return {
-    annotationCount,
-    sequenceCount: annotationCount,
+    annotationCount: totals.annotations,
+    sequenceCount: totals.annotations,
     keyframeCount: totals.keyframes,
     interpolatedFrameCount: totals.interpolated,
-    totalSize: estimateSize(totals, lengths, options.format),
-    invalidCount,
+    totalSize: estimateSize(totals, lengths, format),
+    invalidCount: totals.invalid,
     invalid,
   };
 }
@@ -133,30 +154,47 @@ async function selectionTotals(
       inSession,
     )
     .toArray();
-  const totals: TotalsRow = computed
-    ? { ...computed }
-    : { annotations: 0, keyframes: 0, interpolated: 0, commas: 0, fixed: 0, invalid: 0 };
-  // Reversed: the first category of an id wins, as $indexOfArray finds it.
-  const nameBytes = new Map(options.categories.map((c) => [c.id, Buffer.byteLength(c.name)] as const).reverse());
-  const separator = options.format === "jsonl" ? 1 : 2;
-  let storedInvalid = 0;
-  for (const row of stored) {
-    const interpolated = row.interpolated ?? 0;
-    totals.annotations += row.annotations;
-    totals.keyframes += row.keyframes;
-    totals.interpolated += interpolated;
-    if (!row._id.valid) storedInvalid += row.annotations;
-    totals.fixed += row.fixed + row.annotations * (separator + (nameBytes.get(row._id.category ?? Number.NaN) ?? 0));
-    // Commas between boxes: keyframes + interpolated - 1 for each track with a keyframe.
-    totals.commas += row.keyframes + interpolated - row.annotations;
-  }
-  totals.invalid += storedInvalid;
-  if (storedInvalid > 0) {
+  const totals = addStoredRows(
+    computed ? { ...computed } : { annotations: 0, keyframes: 0, interpolated: 0, commas: 0, fixed: 0, invalid: 0 },
+    stored.map((row) => ({ ...row, ...row._id })),
+    options,
+  );
+  if (totals.invalid > (computed?.invalid ?? 0)) {
     // Only invalid tracks can lack keyframes; those have no boxes, so no comma to take back.
     totals.commas += await annotations.countDocuments(
       { ...storedMatch, "trackStats.valid": false, "trackStats.keyframes": 0 },
       inSession,
     );
+  }
+  return totals;
+}
+
+/** Sums of tracks with stored statistics that print the same category and are equally valid. */
+export interface StoredRow {
+  /** The category whose name the tracks print (null for none). */
+  category?: number | null;
+  valid: boolean;
+  annotations: number;
+  keyframes: number;
+  /** Only when interpolated frames are asked for. */
+  interpolated?: number;
+  fixed: number;
+}
+
+/** `totals` with `rows` added: the request-dependent part of their lines (the category's name, the separator) counted in. */
+export function addStoredRows(totals: TotalsRow, rows: Iterable<StoredRow>, options: TrackStatsOptions): TotalsRow {
+  // Reversed: the first category of an id wins, as $indexOfArray finds it.
+  const nameBytes = new Map(options.categories.map((c) => [c.id, Buffer.byteLength(c.name)] as const).reverse());
+  const separator = options.format === "jsonl" ? 1 : 2;
+  for (const row of rows) {
+    const interpolated = row.interpolated ?? 0;
+    totals.annotations += row.annotations;
+    totals.keyframes += row.keyframes;
+    totals.interpolated += interpolated;
+    if (!row.valid) totals.invalid += row.annotations;
+    totals.fixed += row.fixed + row.annotations * (separator + (nameBytes.get(row.category ?? Number.NaN) ?? 0));
+    // Commas between boxes: keyframes + interpolated - 1 for each track with a keyframe.
+    totals.commas += row.keyframes + interpolated - row.annotations;
   }
   return totals;
 }

@@ -7,7 +7,7 @@
 // good: a version never changes.
 import { createHash } from "node:crypto";
 import type { ClientSession, Db } from "mongodb";
-import { annotationWritesState } from "../data/annotation-writes.ts";
+import { type AnnotationWritesState, annotationWritesState } from "../data/annotation-writes.ts";
 import { type CategoryDoc, Collections } from "../data/model.ts";
 import { TRACK_STATS_VERSION } from "../data/tracks.ts";
 import type { Logger } from "../logger.ts";
@@ -55,14 +55,14 @@ function selectionKey(datasetId: string, selection: TrackSelection): string {
 
 /**
  * The summary of `selection` in dataset `datasetId`: the kept one while it still holds, else
- * `compute()`'s, kept for next time when no write was under way (and no sequence is invalid: a
+ * `compute(state)`'s (the write state read for it), kept for next time when no write was under way (and no sequence is invalid: a
  * 400 lists them, which only a scan finds). Reads go through `session` when given.
  */
 export async function keptTrackSummary(
   db: Db,
   datasetId: string,
   selection: TrackSelection,
-  compute: () => Promise<TrackSummary>,
+  compute: (state: AnnotationWritesState) => Promise<TrackSummary>,
   options: {
     session?: ClientSession | undefined;
     log: Logger;
@@ -79,7 +79,7 @@ export async function keptTrackSummary(
     const kept = await keptOf(db).findOne({ _id, seq: state.seq }, inSession);
     if (kept) return { ...kept.summary, invalid: [] };
   }
-  const summary = await compute();
+  const summary = await compute(state);
   if (state.quiet && summary.invalidCount === 0) {
     const { invalid: _, ...totals } = summary;
     // A failure only costs the next request a scan.

@@ -72,6 +72,8 @@ async function listedArtifacts(driver: StorageDriver, doc: ExportDoc): Promise<S
   const stored = new Map<string, number>();
   for await (const object of driver.list(`${doc.path}/`))
     stored.set(object.key.slice(doc.path.length + 1), object.size);
+  // Without its manifest an export is not whole, whichever file is missing besides.
+  if (!stored.has(MANIFEST_KEY)) throw missingArtifact(doc, MANIFEST_KEY);
   const entries: StoredZipEntry[] = [];
   for (const { key } of [...doc.artifacts, { key: MANIFEST_KEY }]) {
     const size = stored.get(key);

@@ -32,19 +32,24 @@ function sizeOf(entries: readonly (readonly [string, number])[]) {
 
 const sized = (entries: readonly (readonly [string, number])[]) => sizeOf(entries).total();
 
+/** Entries both the size and the writer are held to yazl on. */
+const SMALL_CASES = [
+  ["no entries", []],
+  ["one small file", [["manifest.json", 120]]],
+  [
+    "empty files and non-ASCII names",
+    [
+      ["a/ü.json", 0],
+      ["日本/語.txt", 17],
+      ["😀.xml", 3],
+      ["manifest.json", 9],
+    ],
+  ],
+] as const;
+
 describe("storedZipSize", () => {
   it.each([
-    ["no entries", []],
-    ["one small file", [["manifest.json", 120]]],
-    [
-      "empty files and non-ASCII names",
-      [
-        ["a/ü.json", 0],
-        ["日本/語.txt", 17],
-        ["😀.xml", 3],
-        ["manifest.json", 9],
-      ],
-    ],
+    ...SMALL_CASES,
     [
       "a file at and past the ZIP64 size limit",
       [
@@ -120,19 +125,7 @@ function ourZip(files: Map<string, Buffer>, options: { spillAfterBytes?: number;
 }
 
 describe("storedZipStream", () => {
-  it.each([
-    ["no entries", []],
-    ["one small file", [["manifest.json", 120]]],
-    [
-      "empty files and non-ASCII names",
-      [
-        ["a/ü.json", 0],
-        ["日本/語.txt", 17],
-        ["😀.xml", 3],
-        ["manifest.json", 9],
-      ],
-    ],
-  ] as const)("writes yazl's bytes, of storedZipSize()'s length: %s", async (_, entries) => {
+  it.each(SMALL_CASES)("writes yazl's bytes, of storedZipSize()'s length: %s", async (_, entries) => {
     const files = filesOf(entries);
     const ours = await buffer(ourZip(files));
     expect(ours.equals(await yazlBytes(files))).toBe(true);

@@ -171,6 +171,7 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
     { running: boolean; again: PrepareWhen | undefined; timer: NodeJS.Timeout | undefined }
   >();
   const lastMs = new Map<string, number>();
+  let closed = false;
   const prepareNow = async (datasetId: string) => {
     const dataset = await db.collection<DatasetDoc>(Collections.datasets).findOne({ _id: datasetId });
     if (!dataset) return;
@@ -204,6 +205,7 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
       });
   };
   const prepare = (datasetId: string, when: PrepareWhen): void => {
+    if (closed) return;
     const state = stateOf(datasetId);
     if (state.running) {
       state.again = state.again === "now" ? "now" : when;
@@ -223,6 +225,7 @@ export function createExportTotalsPreparer(options: Pick<Context, "log" | "datab
   return {
     prepare,
     close() {
+      closed = true;
       for (const state of datasets.values()) clearTimeout(state.timer);
       datasets.clear();
     },

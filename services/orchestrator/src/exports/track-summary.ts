@@ -6,7 +6,7 @@ import type { ClientSession, Db, Filter } from "mongodb";
 import { type AnnotationDoc, Collections } from "../data/model.ts";
 import { TRACK_STATS_VERSION } from "../data/tracks.ts";
 import { type TotalsRow, TRACK_TOTALS, type TrackStatsOptions, trackStatsProjection } from "../data/tracks-expr.ts";
-import { estimateSize, sampleBoxLengths } from "./size-estimate.ts";
+import { type BoxLengths, estimateSize, sampleBoxLengths } from "./size-estimate.ts";
 
 /** Invalid sequences listed in a 400 body at most (the total is reported beside it). */
 export const MAX_LISTED_INVALID = 1000;
@@ -97,7 +97,7 @@ export async function summaryOfTotals(
 
 function summaryOf(
   totals: TotalsRow,
-  lengths: Awaited<ReturnType<typeof sampleBoxLengths>>,
+  lengths: BoxLengths,
   format: TrackStatsOptions["format"],
   invalid: InvalidSequence[],
 ): TrackSummary {

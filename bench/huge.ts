@@ -17,7 +17,9 @@ const BASE_CASE = "images-1m";
 /** Goals' tolerance: 10% on memory and on linearity. */
 const TOLERANCE = 0.1;
 
-const isExport = (r: Row) => !r.format.includes(":") && r.format !== "stream-items" && r.format !== "rest-export";
+/** The exports of the case, and the whole-ZIP download of one of them (the orchestrator's part). */
+const isCompared = (r: Row) =>
+  !r.format.startsWith("import:") && r.format !== "stream-items" && r.format !== "rest-export";
 
 function change(from: number | null, to: number | null): string {
   if (from === null || to === null || from <= 0) return "n/a";
@@ -32,7 +34,7 @@ function change(from: number | null, to: number | null): string {
  * had no huge case.
  */
 export function formatHugeComparison(rows: Row[], hugeCase: string): string | undefined {
-  const huge = rows.filter((r) => r.case === hugeCase && isExport(r));
+  const huge = rows.filter((r) => r.case === hugeCase && isCompared(r));
   if (huge.length === 0) return undefined;
   const lines = [`--huge: ${hugeCase} against ${BASE_CASE} (goals: RSS within 10%, time linear within 10%)`];
   for (const row of huge) {

@@ -27,6 +27,7 @@ import type { ImportOptions } from "./options.ts";
 import type { UploadConverter } from "./plugin-conversion.ts";
 import type { SpooledFile } from "./reader.ts";
 import { type ImportFormat, ImportRun, type RunOutcome } from "./run.ts";
+import { commitCertainlyFailed, transactionRefused } from "./transaction-errors.ts";
 import { createWriter, type WriterMode } from "./writer.ts";
 
 export interface ImportSettings {
@@ -137,25 +138,6 @@ async function chooseMode(ctx: ImportContext, req: ImportRequest): Promise<Write
   if (!caps.transactions || ctx.settings.atomicMode === "journal") return "journal";
   if (ctx.settings.atomicMode === "transaction") return "transaction";
   return req.file.size <= caps.transactionMaxBytes ? "transaction" : "journal";
-}
-
-function transientTransactionError(err: unknown): boolean {
-  return (err as { hasErrorLabel?: (l: string) => boolean }).hasErrorLabel?.("TransientTransactionError") === true;
-}
-
-/** Errors after which the same import is retried in journal mode instead of a transaction. */
-function transactionRefused(err: unknown): boolean {
-  const e = err as { codeName?: string; code?: number; message?: string; hasErrorLabel?: (l: string) => boolean };
-  return (
-    e.codeName === "TransactionTooLargeForCache" ||
-    e.code === 350 ||
-    e.codeName === "TransactionExceededLifetimeLimitSeconds" ||
-    e.code === 290 ||
-    e.codeName === "NoSuchTransaction" ||
-    e.code === 251 ||
-    /transaction is too large/i.test(e.message ?? "") ||
-    e.hasErrorLabel?.("TransientTransactionError") === true
-  );
 }
 
 function resultOf(importId: string, format: ImportFormat, mode: WriterMode, outcome: RunOutcome): ImportResult {
@@ -396,8 +378,8 @@ async function attemptImport(
     }
     return result;
   } catch (err) {
-    // A transient error means the transaction did not commit (it may be retried in journal mode).
-    if (committing && !transientTransactionError(err)) throw new OutcomeUnknownError(err);
+    // A commit that certainly failed left nothing (the import may be retried in journal mode).
+    if (committing && !commitCertainlyFailed(err)) throw new OutcomeUnknownError(err);
     try {
       await writer.rollback();
     } catch (e) {

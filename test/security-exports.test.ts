@@ -151,10 +151,22 @@ describe("exports whose files disappeared", () => {
   });
 
   it("aborts only the one ZIP response when a file goes missing after streaming started", async () => {
-    const done = await completedExport();
-    // A first entry larger than every socket buffer between the two ends (a few MiB at most), so
-    // the last entry is still unopened when the client has its first bytes and stops reading.
-    writeFileSync(join(storageRoot, done.path, "items.jsonl"), Buffer.alloc(32 * 1024 * 1024, "x"));
+    // More files than the ZIP opens ahead of the one it writes (16), the first larger than every
+    // socket buffer between the two ends (a few MiB at most): the last file is still unopened
+    // when the client has its first bytes and stops reading.
+    const many = await seedDataset(stack, "many files", 40, "many");
+    const { export: created } = await stack.exports.createExport({
+      datasetId: many,
+      format: "echo",
+      options: { filePerItem: true },
+    });
+    const done = await finished(created?.id ?? "");
+    expect(done.status, done.errorMessage).toBe(ExportStatus.COMPLETED);
+    const keys = done.artifacts.map((a) => a.key);
+    expect(keys.length).toBeGreaterThan(20);
+    const [first] = keys;
+    const last = keys.at(-1) ?? "";
+    writeFileSync(join(storageRoot, done.path, first ?? ""), Buffer.alloc(32 * 1024 * 1024, "x"));
     const link = await stack.exports.getExportDownload({ exportId: done.id });
     const outcome = await new Promise<{ status: number; complete: boolean; received: number; expected: number }>(
       (resolve, reject) => {
@@ -163,7 +175,7 @@ describe("exports whose files disappeared", () => {
             let received = 0;
             res.once("data", () => {
               res.pause();
-              rmSync(join(storageRoot, done.path, "summary.json"));
+              rmSync(join(storageRoot, done.path, last));
               res.resume();
             });
             res.on("data", (chunk: Buffer) => {
@@ -187,7 +199,7 @@ describe("exports whose files disappeared", () => {
     expect(outcome.received).toBeLessThan(outcome.expected);
     expect(await healthy()).toBe(true);
     const err = await rpcError(stack.exports.getExportDownload({ exportId: done.id }));
-    expect(err.rawMessage).toContain('artifact "summary.json"');
+    expect(err.rawMessage).toContain(`artifact "${last}"`);
   });
 
   it("answers NotFound for a single-artifact link whose file is gone", async () => {

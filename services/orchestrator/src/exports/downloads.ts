@@ -102,7 +102,7 @@ interface WholeExportZip {
  * The whole-export ZIP of `doc` from the files storage holds now, checked before any byte is
  * sent (NotFound naming a file that is gone). An export of more files than its job lists is
  * sized over one listing and streamed from another, so no entry is held: the ZIP fails before
- * its end if the two differ.
+ * its end if the two differ. Its entries come in storage's listing order (S3: by name).
  */
 async function wholeExportZip(driver: StorageDriver, doc: ExportDoc): Promise<WholeExportZip> {
   if (doc.artifacts.length === doc.counts.fileCount) {
@@ -112,11 +112,14 @@ async function wholeExportZip(driver: StorageDriver, doc: ExportDoc): Promise<Wh
     return { size: size.total(), entries };
   }
   // Summed as the listing arrives (a million entries held at once made the orchestrator's heap
-  // grow by about 250 MB for a minute), in any order unless some entry lies past 4 GiB: then
-  // again in the order the ZIP holds them.
+  // grow by about 250 MB for a minute), and streamed in the order storage lists them unordered
+  // (on local disk a folder's own order: sorting a folder of a million files held its names,
+  // 100 MB or more). Past 4 GiB an entry's ZIP64 fields depend on the order: then sorted.
   const unordered = await listedZipSize(driver, doc, { unordered: true });
-  const size = (unordered.sameInAnyOrder() ? unordered : await listedZipSize(driver, doc, {})).total();
-  return { size, entries: listedEntries(driver, doc) };
+  if (unordered.sameInAnyOrder()) {
+    return { size: unordered.total(), entries: listedEntries(driver, doc, { unordered: true }) };
+  }
+  return { size: (await listedZipSize(driver, doc, {})).total(), entries: listedEntries(driver, doc, {}) };
 }
 
 /**
@@ -143,8 +146,12 @@ async function listedZipSize(driver: StorageDriver, doc: ExportDoc, options: Lis
   return size;
 }
 
-async function* listedEntries(driver: StorageDriver, doc: ExportDoc): AsyncGenerator<StoredZipEntry> {
-  for await (const object of driver.list(`${doc.path}/`)) {
+async function* listedEntries(
+  driver: StorageDriver,
+  doc: ExportDoc,
+  options: ListOptions,
+): AsyncGenerator<StoredZipEntry> {
+  for await (const object of driver.list(`${doc.path}/`, options)) {
     yield { name: object.key.slice(doc.path.length + 1), size: object.size };
   }
 }

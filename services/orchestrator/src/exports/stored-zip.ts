@@ -151,7 +151,7 @@ async function* writeStoredZip(
       } else {
         yield header;
         for await (const chunk of body) {
-          const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+          const bytes = asBuffer(chunk);
           crc = crc32(bytes, crc);
           read += bytes.length;
           if (read > size) break;
@@ -212,12 +212,15 @@ async function* openedAhead(
   }
 }
 
+/** A stream's chunk as bytes (storage streams give Buffers; a string is taken as UTF-8). */
+const asBuffer = (chunk: unknown): Buffer => (typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer));
+
 /** The stream's bytes, stopping at one more than `size`. */
 async function readWhole(stream: Readable, size: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
   for await (const chunk of stream) {
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Buffer);
+    const bytes = asBuffer(chunk);
     chunks.push(bytes);
     length += bytes.length;
     if (length > size) break;

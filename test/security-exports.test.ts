@@ -151,10 +151,10 @@ describe("exports whose files disappeared", () => {
   });
 
   it("aborts only the one ZIP response when a file goes missing after streaming started", async () => {
-    // More files than the ZIP opens ahead of the one it writes (16), the first larger than every
+    // More files than the ZIP opens ahead of the one it writes (64), the first larger than every
     // socket buffer between the two ends (a few MiB at most): the last file is still unopened
     // when the client has its first bytes and stops reading.
-    const many = await seedDataset(stack, "many files", 40, "many");
+    const many = await seedDataset(stack, "many files", 120, "many");
     const { export: created } = await stack.exports.createExport({
       datasetId: many,
       format: "echo",

@@ -54,6 +54,12 @@ export interface StorageDriver {
    * running past the object is cut at its end, one starting at or after its end yields no bytes.
    */
   get(key: string, options?: { start?: number; end?: number }): Promise<Readable>;
+  /**
+   * A small object's first `maxBytes` bytes (all of it when shorter), read in one go: where a
+   * driver has a cheaper way than get() for many small reads (local disk: a thread reading them
+   * in batches). Rejects with StorageNotFoundError when missing.
+   */
+  getBytes?(key: string, maxBytes: number): Promise<Buffer>;
   head(key: string): Promise<ObjectInfo | null>;
   /**
    * Every object whose key starts with `prefix` (a plain string prefix, "" for all), in UTF-8 byte

@@ -10,7 +10,7 @@ import { createBodyMeter, toReadable, validateRange } from "./body.ts";
 import type { ListOptions, ObjectInfo, PutOptions, PutResult, StorageBody, StorageDriver } from "./driver.ts";
 import { InvalidStorageKeyError, isStorageError, StorageError, StorageNotFoundError } from "./errors.ts";
 import { compareKeys, validateKey, validatePrefix } from "./keys.ts";
-import { createFileWriter } from "./local-file-writer.ts";
+import { createFileThread } from "./local-file-thread.ts";
 
 export interface LocalStorageOptions {
   /** Directory holding the objects; created on the first put. */
@@ -21,8 +21,8 @@ export interface LocalStorageOptions {
 // hides them and keys may not use the prefix, so a temp file is never mistaken for an object.
 const TEMP_PREFIX = ".lp-tmp-";
 
-/** Files list() stats at once. */
-const STATS_IN_FLIGHT = 64;
+/** Files list() has the file thread stat in one job. */
+const STATS_AT_ONCE = 64;
 
 /** Directories known to exist, so most puts skip mkdir; forgotten past this many. */
 const MAX_KNOWN_DIRS = 4096;
@@ -53,7 +53,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
   // Only a cache: a directory deleted behind our back makes the write fail with ENOENT, and the
   // put then makes it again. delete() and deletePrefix() prune directories, so they clear it.
   const knownDirs = new Set<string>();
-  const files = createFileWriter();
+  const threads = createFileThread();
 
   async function ensureDir(dir: string, fresh: boolean): Promise<void> {
     if (!fresh && knownDirs.has(dir)) return;
@@ -132,7 +132,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
   }
 
   // A new export artifact in memory: no temp file and rename (the rename doubled the kernel's
-  // cost of a small file), written by the file writer thread.
+  // cost of a small file), written by the file thread.
   async function putInPlace(
     key: string,
     path: string,
@@ -142,7 +142,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     const size = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
     const sha256 = createHash("sha256").update(body).digest("hex");
     try {
-      await files.write(path, body);
+      await threads.write(path, body);
     } catch (err) {
       throw wrap("put", key, err);
     }
@@ -174,6 +174,17 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     return handle.createReadStream({ ...range });
   }
 
+  async function getBytes(key: string, maxBytes: number): Promise<Buffer> {
+    const path = pathOf(key);
+    try {
+      return await threads.read(path, maxBytes);
+    } catch (err) {
+      // A directory is where keys below it live, not an object.
+      if (isMissing(err) || codeOf(err) === "EISDIR") throw new StorageNotFoundError(key, { cause: err });
+      throw wrap("get", key, err);
+    }
+  }
+
   async function head(key: string): Promise<ObjectInfo | null> {
     const path = pathOf(key);
     try {
@@ -203,14 +214,21 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
       if (isMissing(err)) return;
       throw wrap("list", prefix, err);
     }
-    // Files are stat'ed STATS_IN_FLIGHT at a time (one by one, a million took a minute), and
-    // yielded in the listing's order.
+    // Files are stat'ed STATS_AT_ONCE at a time by the file thread (one by one here, a million
+    // took a minute), and yielded in the listing's order.
     let files: { key: string; temp: boolean }[] = [];
     async function* sized(): AsyncGenerator<ObjectInfo & { temp: boolean }> {
-      const sizes = await Promise.all(files.map((file) => sizeOf(file.key)));
+      if (files.length === 0) return;
+      let sizes: number[];
+      try {
+        sizes = await threads.sizes(files.map((file) => join(root, ...file.key.split("/"))));
+      } catch (err) {
+        throw wrap("list", prefix, err);
+      }
+      // A file deleted between the listing and its stat is simply no longer there (size -1).
       for (const [i, file] of files.entries()) {
-        const size = sizes[i];
-        if (size !== undefined) yield { ...file, size };
+        const size = sizes[i] ?? -1;
+        if (size >= 0) yield { ...file, size };
       }
       files = [];
     }
@@ -231,7 +249,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
         yield* walk(key, prefix, options);
       } else if (key.startsWith(prefix) && (options.withTemp || !temp)) {
         files.push({ key, temp });
-        if (files.length === STATS_IN_FLIGHT) yield* sized();
+        if (files.length === STATS_AT_ONCE) yield* sized();
       }
     }
     yield* sized();
@@ -245,16 +263,6 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
         if (isMissing(err)) return;
         throw wrap("list", prefix, err);
       }
-    }
-  }
-
-  async function sizeOf(key: string): Promise<number | undefined> {
-    try {
-      return (await stat(join(root, ...key.split("/")))).size;
-    } catch (err) {
-      // Deleted between the listing and stat: it is simply no longer there.
-      if (isMissing(err)) return undefined;
-      throw wrap("list", key, err);
     }
   }
 
@@ -301,6 +309,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     capabilities: { presign: false },
     put,
     get,
+    getBytes,
     head,
     list,
     async delete(key: string) {
@@ -321,7 +330,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     },
     async dispose() {
       // Nothing else is held open between calls.
-      await files.dispose();
+      await threads.dispose();
     },
   };
 }

@@ -290,6 +290,36 @@ export function testStorageDriver(name: string, factory: () => Promise<StorageDr
       });
     });
 
+    describe("getBytes", () => {
+      it("reads small objects whole, or their first maxBytes, many at once", async (ctx) => {
+        if (!driver.getBytes) {
+          ctx.skip();
+          return;
+        }
+        const p = scope();
+        const bodies = Array.from({ length: 150 }, (_, i) => Buffer.from(`file ${i} ✓ `.repeat(i % 7)));
+        await Promise.all(bodies.map((body, i) => driver.put(`${p}/f${i}.txt`, body)));
+        const read = await Promise.all(bodies.map((body, i) => driver.getBytes?.(`${p}/f${i}.txt`, body.length + 1)));
+        expect(read).toEqual(bodies);
+        expect(await driver.getBytes(`${p}/f6.txt`, 4)).toEqual(Buffer.from("file"));
+        expect(await driver.getBytes(`${p}/f0.txt`, 0)).toEqual(Buffer.alloc(0));
+      });
+
+      it("rejects with StorageNotFoundError for a missing key and for a prefix of other keys", async (ctx) => {
+        if (!driver.getBytes) {
+          ctx.skip();
+          return;
+        }
+        const p = scope();
+        await driver.put(`${p}/dir/inner.txt`, "x");
+        for (const key of [`${p}/nope.txt`, `${p}/dir`]) {
+          const err = await driver.getBytes(key, 10).catch((e: unknown) => e);
+          expect(isStorageNotFound(err)).toBe(true);
+          expect(String((err as Error).message)).toContain(key.slice(p.length + 1));
+        }
+      });
+    });
+
     describe("presign", () => {
       it("gives a URL that serves the bytes as a named attachment", async (ctx) => {
         if (!driver.capabilities.presign || !driver.presignGet) {

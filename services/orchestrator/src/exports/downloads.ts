@@ -9,7 +9,7 @@ import { attachmentDisposition, guessContentType, MANIFEST_KEY, validateKey } fr
 import type { Context } from "../context.ts";
 import { invalidArgument, notFound, permissionDenied } from "../errors.ts";
 import type { RestHandler, RestResponse, RestRouter } from "../rest/router.ts";
-import { assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
+import { artifactBytesReader, assertFilesPresent, missingArtifact, openArtifact } from "./export-files.ts";
 import type { ExportDoc, ExportRepository } from "./repository.ts";
 import type { Storages } from "./storages.ts";
 import { type StoredZipEntry, type StoredZipSize, storedZipSize, storedZipStream } from "./stored-zip.ts";
@@ -220,6 +220,7 @@ export function createDownloads(options: DownloadsOptions): Downloads {
       mtime: doc.completedAt ?? doc.createdAt,
       size,
       open: (name) => openArtifact(driver, doc, name),
+      read: artifactBytesReader(driver, doc),
     });
     res.writeHead(200, {
       "content-type": "application/zip",

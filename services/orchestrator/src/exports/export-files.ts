@@ -32,6 +32,26 @@ export async function assertFilesPresent(driver: StorageDriver, doc: ExportDoc, 
   }
 }
 
+/**
+ * The first `maxBytes` bytes of the export's small file `key`, or undefined when its storage has
+ * no cheaper way to read one than a stream; missingArtifact when storage no longer has it.
+ */
+export function artifactBytesReader(
+  driver: StorageDriver,
+  doc: ExportDoc,
+): ((key: string, maxBytes: number) => Promise<Buffer>) | undefined {
+  const getBytes = driver.getBytes?.bind(driver);
+  if (!getBytes) return undefined;
+  return async (key, maxBytes) => {
+    try {
+      return await getBytes(`${doc.path}/${key}`, maxBytes);
+    } catch (err) {
+      if (isStorageNotFound(err)) throw missingArtifact(doc, key);
+      throw err;
+    }
+  };
+}
+
 /** A read stream of the export's file `key`; missingArtifact when storage no longer has it. */
 export async function openArtifact(driver: StorageDriver, doc: ExportDoc, key: string): Promise<Readable> {
   try {

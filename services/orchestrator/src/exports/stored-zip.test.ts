@@ -140,6 +140,54 @@ describe("storedZipStream", () => {
     expect(ours.length).toBe(sized(entries));
   });
 
+  it("writes the same bytes when storage reads small entries whole (read), a large one still opened", async () => {
+    const entries = [
+      ...Array.from({ length: 500 }, (_, i) => [`labels/img-${i}.txt`, i % 300] as const),
+      ["images/big.jpg", 300 * 1024] as const,
+      ["manifest.json", 700] as const,
+    ];
+    const files = filesOf(entries);
+    const opened: string[] = [];
+    const ours = await buffer(
+      storedZipStream(
+        [...files].map(([name, bytes]) => ({ name, size: bytes.length })),
+        {
+          mtime: MTIME,
+          open: async (name) => {
+            opened.push(name);
+            return Readable.from([files.get(name) ?? Buffer.alloc(0)]);
+          },
+          read: async (name, maxBytes) => (files.get(name) ?? Buffer.alloc(0)).subarray(0, maxBytes),
+          spillAfterBytes: 2000,
+        },
+      ),
+    );
+    expect(ours.equals(await yazlBytes(files))).toBe(true);
+    expect(opened).toEqual(["images/big.jpg"]);
+  });
+
+  it.each([
+    [20, "b.txt is not the 21 bytes listed (20)"],
+    [30, "b.txt is not the 21 bytes listed (more)"],
+  ])("fails naming an entry read whole that is %i bytes, not the size listed", async (actual, message) => {
+    const files = filesOf([
+      ["a.txt", 10],
+      ["b.txt", actual],
+    ]);
+    const zip = storedZipStream(
+      [
+        { name: "a.txt", size: 10 },
+        { name: "b.txt", size: 21 },
+      ],
+      {
+        mtime: MTIME,
+        open: async () => Readable.from([]),
+        read: async (name, maxBytes) => (files.get(name) ?? Buffer.alloc(0)).subarray(0, maxBytes),
+      },
+    );
+    await expect(buffer(zip)).rejects.toThrow(message);
+  });
+
   it("is read back whole by Python's zipfile", async () => {
     const files = filesOf([
       ["images/ü 1.jpg", 5000],

@@ -3,6 +3,7 @@
 // storage, runExport). Not the plugin author's API: it may change in any minor version.
 export * from "../run-export.ts";
 export * from "../storage/index.ts";
+export * from "./heap-growth.ts";
 export * from "./import-worker.ts";
 export * from "./item-stream.ts";
 export * from "./nats-connection.ts";

@@ -1,9 +1,11 @@
 // Entry point: `tsx services/orchestrator/src/main.ts` with MONGODB_URL and NATS_URL set.
+import { limitHeapGrowth } from "@labelport/sdk/runtime";
 import { startOrchestrator } from "./app.ts";
 import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 
 async function main(): Promise<void> {
+  limitHeapGrowth({ fixedYoungGeneration: false });
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();

@@ -19,7 +19,7 @@ import { freePort } from "./stack/processes.ts";
 /** The one list of built-in plugins, which plugins/builtin-bundle.mjs bundles too. */
 const BUILTIN_PLUGINS = JSON.parse(readFileSync(join(ROOT, "plugins", "builtin.json"), "utf8")) as string[];
 
-limitHeapGrowth({ fixedYoungGeneration: false });
+limitHeapGrowth({ growthPercent: 100, fixedYoungGeneration: false });
 const stateDir = join(DATA_DIR, "stack");
 mkdirSync(stateDir, { recursive: true });
 // A persistent replica set remembers its host:port, so keep the ports of the first run.

@@ -210,7 +210,7 @@ export async function main(
     );
     return 2;
   }
-  limitHeapGrowth({ fixedYoungGeneration: true });
+  limitHeapGrowth({ growthPercent: 20, fixedYoungGeneration: true });
   const plugin = await load(spec);
   const { exporter, importers } = plugin;
   const manifests = [...(exporter ? [exporter.manifest] : []), ...importers.map((i) => i.manifest)];

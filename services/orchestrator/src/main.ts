@@ -5,7 +5,7 @@ import { ConfigError, loadConfig } from "./config.ts";
 import { createLogger } from "./logger.ts";
 
 async function main(): Promise<void> {
-  limitHeapGrowth({ fixedYoungGeneration: false });
+  limitHeapGrowth({ growthPercent: 100, fixedYoungGeneration: false });
   let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();

@@ -53,7 +53,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
   // Only a cache: a directory deleted behind our back makes the write fail with ENOENT, and the
   // put then makes it again. delete() and deletePrefix() prune directories, so they clear it.
   const knownDirs = new Set<string>();
-  const threads = createFileThread();
+  const fileThread = createFileThread();
 
   async function ensureDir(dir: string, fresh: boolean): Promise<void> {
     if (!fresh && knownDirs.has(dir)) return;
@@ -142,7 +142,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     const size = typeof body === "string" ? Buffer.byteLength(body, "utf8") : body.length;
     const sha256 = createHash("sha256").update(body).digest("hex");
     try {
-      await threads.write(path, body);
+      await fileThread.write(path, body);
     } catch (err) {
       throw wrap("put", key, err);
     }
@@ -177,7 +177,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
   async function getBytes(key: string, maxBytes: number): Promise<Buffer> {
     const path = pathOf(key);
     try {
-      return await threads.read(path, maxBytes);
+      return await fileThread.read(path, maxBytes);
     } catch (err) {
       // A directory is where keys below it live, not an object.
       if (isMissing(err) || codeOf(err) === "EISDIR") throw new StorageNotFoundError(key, { cause: err });
@@ -221,7 +221,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
       if (files.length === 0) return;
       let sizes: number[];
       try {
-        sizes = await threads.sizes(files.map((file) => join(root, ...file.key.split("/"))));
+        sizes = await fileThread.sizes(files.map((file) => join(root, ...file.key.split("/"))));
       } catch (err) {
         throw wrap("list", prefix, err);
       }
@@ -330,7 +330,7 @@ export function createLocalStorage(options: LocalStorageOptions): StorageDriver 
     },
     async dispose() {
       // Nothing else is held open between calls.
-      await threads.dispose();
+      await fileThread.dispose();
     },
   };
 }

@@ -165,8 +165,9 @@ async function* writeStoredZip(
         read = body.length;
         crc = crc32(body);
         if (read === size) {
-          small.push(header, body, dataDescriptor(crc, size, zip64));
-          smallBytes += header.length + size + (zip64 ? ZIP64_DATA_DESCRIPTOR : DATA_DESCRIPTOR);
+          const descriptor = dataDescriptor(crc, size, zip64);
+          small.push(header, body, descriptor);
+          smallBytes += header.length + body.length + descriptor.length;
           if (smallBytes >= CHUNK_BYTES) yield takeSmall();
         }
       } else {
